@@ -1,0 +1,1 @@
+"""Pure Battery Steward logic: state types, schedules, planning. Imports nothing from homeassistant."""

@@ -1,0 +1,83 @@
+"""State types shared by the engine, the device layer and the Home Assistant shell."""
+
+from dataclasses import dataclass, fields, replace
+from enum import StrEnum
+from typing import Self
+
+
+class Mode(StrEnum):
+    """Operating mode of a battery, as Battery Steward names it for every device."""
+
+    AUTO = "auto"
+    FORCE_CHARGE = "force_charge"
+    FORCE_DISCHARGE = "force_discharge"
+    IDLE = "idle"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Setpoints:
+    """A (possibly partial) desired state: None means "this item does not set the field"."""
+
+    mode: Mode | None = None
+    reserve_pct: float | None = None
+    power_w: float | None = None  # + discharge, - charge
+    reactive_var: float | None = None
+
+    def overlay(self, other: Self) -> Self:
+        """Return self with every field that `other` sets replaced by other's value."""
+        changes = {
+            f.name: getattr(other, f.name)
+            for f in fields(self)
+            if getattr(other, f.name) is not None
+        }
+        return replace(self, **changes)
+
+    def set_fields(self) -> frozenset[str]:
+        """Names of the fields this value sets."""
+        return frozenset(f.name for f in fields(self) if getattr(self, f.name) is not None)
+
+
+SETPOINT_FIELDS: tuple[str, ...] = ("mode", "reserve_pct", "power_w", "reactive_var")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Limits:
+    """What a device accepts; writes outside these are refused before anything is sent."""
+
+    max_charge_w: float
+    max_discharge_w: float
+    max_apparent_va: float
+    reserve_min_pct: float = 0.0
+    reserve_max_pct: float = 100.0
+
+    @property
+    def max_reactive_var(self) -> float:
+        """Reactive power is bounded by the apparent-power rating alone."""
+        return self.max_apparent_va
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Measurements:
+    """One consistent reading of a battery."""
+
+    soc_pct: float
+    active_power_w: float  # measured, + discharge, - charge
+    reactive_power_var: float
+    mode: Mode
+    reserve_pct: float
+    power_setpoint_w: float
+    reactive_setpoint_var: float
+    enabled: bool
+    voltage_v: float | None = None
+    temperature_c: float | None = None
+    charge_energy_kwh: float | None = None
+    discharge_energy_kwh: float | None = None
+
+    def actual_setpoints(self) -> Setpoints:
+        """The device's current commanded state, comparable with a desired Setpoints."""
+        return Setpoints(
+            mode=self.mode,
+            reserve_pct=self.reserve_pct,
+            power_w=self.power_setpoint_w,
+            reactive_var=self.reactive_setpoint_var,
+        )

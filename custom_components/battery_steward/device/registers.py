@@ -100,18 +100,14 @@ R_REACTIVE_POWER = Register(name="reactive_power_var", address=103, type=RegType
 R_VOLTAGE = Register(name="voltage_v", address=105, type=RegType.U16, scale=0.1)
 R_TEMPERATURE = Register(name="temperature_c", address=106, type=RegType.I16, scale=0.1)
 R_CHARGE_ENERGY = Register(name="charge_energy_kwh", address=107, type=RegType.U32, scale=0.001)
-R_DISCHARGE_ENERGY = Register(
-    name="discharge_energy_kwh", address=109, type=RegType.U32, scale=0.001
-)
+R_DISCHARGE_ENERGY = Register(name="discharge_energy_kwh", address=109, type=RegType.U32, scale=0.001)
 R_STATE = Register(name="state", address=111, type=RegType.U16)
 
 # Controls (read/write, polled too so drift is seen).
 R_MODE = Register(name="mode", address=120, type=RegType.U16, writable=True)
 R_RESERVE = Register(name="reserve_pct", address=121, type=RegType.U16, writable=True)
 R_POWER_SETPOINT = Register(name="power_setpoint_w", address=122, type=RegType.I32, writable=True)
-R_REACTIVE_SETPOINT = Register(
-    name="reactive_setpoint_var", address=124, type=RegType.I32, writable=True
-)
+R_REACTIVE_SETPOINT = Register(name="reactive_setpoint_var", address=124, type=RegType.I32, writable=True)
 R_ENABLE = Register(name="enabled", address=126, type=RegType.U16, writable=True)
 
 # Simulation only: the site load that auto mode covers (W, + consumption, - surplus solar).

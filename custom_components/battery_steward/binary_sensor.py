@@ -1,0 +1,47 @@
+"""Connectivity of a battery."""
+
+from typing import override
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import BatteryConfigEntry
+from .entity import BatteryEntity
+
+PARALLEL_UPDATES = 0
+
+CONNECTED = BinarySensorEntityDescription(
+    key="connected",
+    translation_key="connected",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: BatteryConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the connected sensor."""
+    async_add_entities([ConnectedSensor(entry.runtime_data.coordinator, CONNECTED)])
+
+
+class ConnectedSensor(BatteryEntity, BinarySensorEntity):
+    """On while polls succeed; always available, since "disconnected" is itself the truth."""
+
+    @property
+    @override
+    def available(self) -> bool:
+        return True
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        return self.coordinator.last_update_success

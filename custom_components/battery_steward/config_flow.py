@@ -1,0 +1,228 @@
+"""Config flow: a built-in simulated battery or a Modbus TCP battery."""
+
+from collections.abc import Mapping
+from typing import Any, override
+import uuid
+
+from homeassistant.config_entries import (
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import callback
+from homeassistant.helpers import selector
+import probatio as vol
+
+from .const import (
+    CONF_CAPACITY_KWH,
+    CONF_KIND,
+    CONF_POLL_INTERVAL,
+    CONF_PROFILE,
+    CONF_SERIAL,
+    CONF_UNIT,
+    DEFAULT_CAPACITY_KWH,
+    DEFAULT_POLL_INTERVAL_S,
+    DEFAULT_PORT,
+    DEFAULT_UNIT,
+    DOMAIN,
+    KIND_MODBUS,
+    KIND_SIMULATOR,
+    LOGGER,
+    MAX_POLL_INTERVAL_S,
+    MIN_POLL_INTERVAL_S,
+    SIMULATOR_HOST,
+)
+from .coordinator import BatteryConfigEntry
+from .device.driver import (
+    DeviceConnectionError,
+    DeviceInfo,
+    DeviceResponseError,
+    UnsupportedDeviceError,
+)
+from .device.modbus import PROFILE_STEWARD, PROFILES, ModbusBatteryDriver
+from .device.simulator import SimConfig, SimulatedBattery
+
+
+def _modbus_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED)): str,
+            vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)): vol.All(
+                selector.NumberSelector(
+                    selector.NumberSelectorConfig(min=1, max=65535, mode=selector.NumberSelectorMode.BOX)
+                ),
+                vol.Coerce(int),
+                vol.Range(min=1, max=65535),
+            ),
+            vol.Required(CONF_UNIT, default=defaults.get(CONF_UNIT, DEFAULT_UNIT)): vol.All(
+                selector.NumberSelector(
+                    selector.NumberSelectorConfig(min=1, max=247, mode=selector.NumberSelectorMode.BOX)
+                ),
+                vol.Coerce(int),
+                vol.Range(min=1, max=247),
+            ),
+            vol.Required(
+                CONF_PROFILE, default=defaults.get(CONF_PROFILE, PROFILE_STEWARD)
+            ): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=list(PROFILES), translation_key="profile")
+            ),
+        }
+    )
+
+
+def _simulator_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(
+                CONF_CAPACITY_KWH, default=defaults.get(CONF_CAPACITY_KWH, DEFAULT_CAPACITY_KWH)
+            ): vol.All(
+                selector.NumberSelector(
+                    selector.NumberSelectorConfig(
+                        min=1,
+                        max=1000,
+                        step=0.5,
+                        unit_of_measurement="kWh",
+                        mode=selector.NumberSelectorMode.BOX,
+                    )
+                ),
+                vol.Coerce(float),
+                vol.Range(min=1, max=1000),
+            )
+        }
+    )
+
+
+async def _async_identify(host: str, port: int, unit: int) -> tuple[DeviceInfo | None, str | None]:
+    """Identify the device; return (info, None) or (None, form error key)."""
+    driver = ModbusBatteryDriver(host, port, unit)
+    try:
+        return await driver.identify(), None
+    except DeviceConnectionError:
+        return None, "cannot_connect"
+    except DeviceResponseError:
+        return None, "invalid_unit"
+    except UnsupportedDeviceError:
+        return None, "unsupported_device"
+    except Exception:
+        LOGGER.exception("Unexpected error identifying %s:%s unit %s", host, port, unit)
+        return None, "unknown"
+    finally:
+        await driver.close()
+
+
+class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add a battery: tested before the entry is created, unique by serial."""
+
+    VERSION = 1
+
+    @staticmethod
+    @callback
+    @override
+    def async_get_options_flow(config_entry: BatteryConfigEntry) -> BatteryOptionsFlow:
+        return BatteryOptionsFlow()
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Choose what kind of battery to add."""
+        return self.async_show_menu(step_id="user", menu_options=[KIND_SIMULATOR, KIND_MODBUS])
+
+    async def async_step_simulator(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A simulated battery that runs inside Home Assistant, for trying things safely."""
+        if user_input is None:
+            return self.async_show_form(step_id="simulator", data_schema=_simulator_schema({}))
+        serial = f"SIM-{uuid.uuid4().hex[:8].upper()}"
+        await self.async_set_unique_id(serial)
+        self._abort_if_unique_id_configured()
+        # Start it once so the entry is only created for a simulator that answers.
+        simulator = SimulatedBattery(SimConfig(serial=serial, capacity_kwh=user_input[CONF_CAPACITY_KWH]))
+        await simulator.start(host=SIMULATOR_HOST, port=0)
+        try:
+            info, error = await _async_identify(SIMULATOR_HOST, simulator.port, 1)
+        finally:
+            await simulator.stop()
+        if info is None:
+            return self.async_abort(reason=error or "unknown")
+        return self.async_create_entry(
+            title=f"Simulated battery {serial}",
+            data={
+                CONF_KIND: KIND_SIMULATOR,
+                CONF_SERIAL: serial,
+                CONF_CAPACITY_KWH: user_input[CONF_CAPACITY_KWH],
+            },
+        )
+
+    async def async_step_modbus(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A battery reached over Modbus TCP."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            info, error = await _async_identify(
+                user_input[CONF_HOST], user_input[CONF_PORT], user_input[CONF_UNIT]
+            )
+            if info is None:
+                errors["base"] = error or "unknown"
+            else:
+                await self.async_set_unique_id(info.serial)
+                self._abort_if_unique_id_configured(updates=user_input)
+                return self.async_create_entry(
+                    title=f"{info.model} {info.serial}",
+                    data={CONF_KIND: KIND_MODBUS, CONF_SERIAL: info.serial, **user_input},
+                )
+        return self.async_show_form(
+            step_id="modbus",
+            data_schema=self.add_suggested_values_to_schema(_modbus_schema({}), user_input),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Change where the battery is reached (Modbus) or how big it is (simulator)."""
+        entry = self._get_reconfigure_entry()
+        if entry.data[CONF_KIND] == KIND_SIMULATOR:
+            if user_input is not None:
+                return self.async_update_reload_and_abort(entry, data_updates=user_input)
+            return self.async_show_form(step_id="reconfigure", data_schema=_simulator_schema(entry.data))
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            info, error = await _async_identify(
+                user_input[CONF_HOST], user_input[CONF_PORT], user_input[CONF_UNIT]
+            )
+            if info is None:
+                errors["base"] = error or "unknown"
+            else:
+                await self.async_set_unique_id(info.serial)
+                self._abort_if_unique_id_mismatch(reason="wrong_device")
+                return self.async_update_reload_and_abort(entry, data_updates=user_input)
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=_modbus_schema(user_input or entry.data),
+            errors=errors,
+        )
+
+
+class BatteryOptionsFlow(OptionsFlowWithReload):
+    """Poll interval; the entry reloads to apply it."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the options."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_POLL_INTERVAL,
+                    default=self.config_entry.options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL_S),
+                ): vol.All(
+                    selector.NumberSelector(
+                        selector.NumberSelectorConfig(
+                            min=MIN_POLL_INTERVAL_S,
+                            max=MAX_POLL_INTERVAL_S,
+                            step=1,
+                            unit_of_measurement="s",
+                            mode=selector.NumberSelectorMode.BOX,
+                        )
+                    ),
+                    vol.Coerce(int),
+                    vol.Range(min=MIN_POLL_INTERVAL_S, max=MAX_POLL_INTERVAL_S),
+                )
+            }
+        )
+        return self.async_show_form(step_id="init", data_schema=schema)

@@ -1,0 +1,31 @@
+"""Constants for Battery Steward."""
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "battery_steward"
+LOGGER = logging.getLogger(__package__)
+
+CONF_KIND: Final = "kind"
+KIND_SIMULATOR: Final = "simulator"
+KIND_MODBUS: Final = "modbus"
+CONF_UNIT: Final = "unit_id"
+CONF_PROFILE: Final = "profile"
+CONF_SERIAL: Final = "serial"
+CONF_CAPACITY_KWH: Final = "capacity_kwh"
+CONF_POLL_INTERVAL: Final = "poll_interval"
+
+DEFAULT_PORT: Final = 502
+DEFAULT_UNIT: Final = 1
+DEFAULT_CAPACITY_KWH: Final = 10.0
+DEFAULT_POLL_INTERVAL_S: Final = 10
+MIN_POLL_INTERVAL_S: Final = 2
+MAX_POLL_INTERVAL_S: Final = 300
+SIMULATOR_HOST: Final = "127.0.0.1"
+
+
+def poll_interval(options: dict[str, object]) -> timedelta:
+    """The poll interval an entry's options ask for."""
+    seconds = options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL_S)
+    return timedelta(seconds=float(seconds))  # type: ignore[arg-type]

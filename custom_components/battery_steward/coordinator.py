@@ -1,0 +1,90 @@
+"""Polls one battery; the single source of measurements for entities and the controller."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import override
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, LOGGER, poll_interval
+from .device.driver import DeviceError, DeviceInfo
+from .device.modbus import ModbusBatteryDriver
+from .device.simulator import SimulatedBattery
+from .engine.state import Measurements, Setpoints
+from .helpers import translate_device_error
+
+
+@dataclass(kw_only=True)
+class BatteryRuntimeData:
+    """What a loaded entry owns; closed and stopped on unload."""
+
+    driver: ModbusBatteryDriver
+    coordinator: BatteryCoordinator
+    simulator: SimulatedBattery | None = None
+
+
+type BatteryConfigEntry = ConfigEntry[BatteryRuntimeData]
+
+
+class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
+    """One poll per interval, in as few Modbus requests as the block planner allows.
+
+    DataUpdateCoordinator already logs a lost device once and its return once.
+    """
+
+    config_entry: BatteryConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: BatteryConfigEntry, driver: ModbusBatteryDriver) -> None:
+        """Poll at the interval the entry's options ask for."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} {entry.title}",
+            update_interval=poll_interval(dict(entry.options)),
+        )
+        self.driver = driver
+        self.last_seen: datetime | None = None
+        self._info: DeviceInfo | None = None
+
+    @property
+    def info(self) -> DeviceInfo:
+        """Identification read at set-up."""
+        assert self._info is not None
+        return self._info
+
+    @override
+    async def _async_setup(self) -> None:
+        """Identify the device once, before the first poll."""
+        try:
+            self._info = await self.driver.identify()
+        except DeviceError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key=err.translation_key,
+                translation_placeholders={"error": str(err)},
+            ) from err
+
+    @override
+    async def _async_update_data(self) -> Measurements:
+        try:
+            data = await self.driver.read()
+        except DeviceError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="update_failed",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        self.last_seen = dt_util.utcnow()
+        return data
+
+    async def async_write(self, setpoints: Setpoints) -> None:
+        """Write to the battery, then poll at once so entities show what it took."""
+        try:
+            await self.driver.write(setpoints)
+        except DeviceError as err:
+            raise translate_device_error(err) from err
+        await self.async_request_refresh()

@@ -1,0 +1,52 @@
+"""Block planner: read many registers in as few Modbus requests as possible."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .registers import Register
+
+MAX_REGISTERS_PER_READ = 125  # Modbus limit for FC3
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Block:
+    """One read request: `count` registers from `start`."""
+
+    start: int
+    count: int
+
+    @property
+    def end(self) -> int:
+        """One past the last register."""
+        return self.start + self.count
+
+
+def plan_blocks(
+    registers: Iterable[Register], *, max_gap: int = 0, max_count: int = MAX_REGISTERS_PER_READ
+) -> list[Block]:
+    """Merge registers into blocks, bridging gaps of at most `max_gap` readable registers.
+
+    A gap may only be bridged where the profile says the registers in it can be read (the
+    caller sets max_gap accordingly); a value never spans two blocks.
+    """
+    spans = sorted((r.address, r.address + r.count) for r in registers)
+    blocks: list[Block] = []
+    for start, end in spans:
+        if blocks:
+            last = blocks[-1]
+            if start - last.end <= max_gap and max(end, last.end) - last.start <= max_count:
+                blocks[-1] = Block(start=last.start, count=max(end, last.end) - last.start)
+                continue
+        if end - start > max_count:
+            raise ValueError(f"register at {start} is longer than {max_count} registers")
+        blocks.append(Block(start=start, count=end - start))
+    return blocks
+
+
+def extract(blocks: list[Block], data: list[list[int]], register: Register) -> list[int]:
+    """The words of `register` out of the blocks read."""
+    for block, words in zip(blocks, data, strict=True):
+        if block.start <= register.address and register.address + register.count <= block.end:
+            offset = register.address - block.start
+            return words[offset : offset + register.count]
+    raise KeyError(register.name)

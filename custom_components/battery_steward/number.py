@@ -1,0 +1,86 @@
+"""Backup reserve and power setpoint of a battery."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import override
+
+from homeassistant.components.number import (
+    NumberDeviceClass,
+    NumberEntity,
+    NumberEntityDescription,
+    NumberMode,
+)
+from homeassistant.const import PERCENTAGE, UnitOfPower
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import BatteryConfigEntry, BatteryCoordinator
+from .device.driver import DeviceInfo
+from .engine.state import Measurements, Setpoints
+from .entity import BatteryEntity
+
+PARALLEL_UPDATES = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatteryNumberDescription(NumberEntityDescription):
+    """A writable value: how to read it, how to write it, and its range from the device."""
+
+    value_fn: Callable[[Measurements], float]
+    setpoints_fn: Callable[[float], Setpoints]
+    range_fn: Callable[[DeviceInfo], tuple[float, float]]
+
+
+NUMBERS: tuple[BatteryNumberDescription, ...] = (
+    BatteryNumberDescription(
+        key="backup_reserve",
+        translation_key="backup_reserve",
+        native_unit_of_measurement=PERCENTAGE,
+        native_step=1,
+        mode=NumberMode.SLIDER,
+        value_fn=lambda m: m.reserve_pct,
+        setpoints_fn=lambda v: Setpoints(reserve_pct=v),
+        range_fn=lambda i: (i.limits.reserve_min_pct, i.limits.reserve_max_pct),
+    ),
+    BatteryNumberDescription(
+        key="power_setpoint",
+        translation_key="power_setpoint",
+        device_class=NumberDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        native_step=10,
+        mode=NumberMode.BOX,
+        value_fn=lambda m: m.power_setpoint_w,
+        setpoints_fn=lambda v: Setpoints(power_w=v),
+        range_fn=lambda i: (-i.limits.max_charge_w, i.limits.max_discharge_w),
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: BatteryConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the writable numbers."""
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities(BatteryNumber(coordinator, description) for description in NUMBERS)
+
+
+class BatteryNumber(BatteryEntity, NumberEntity):
+    """A value written straight to the battery."""
+
+    entity_description: BatteryNumberDescription
+
+    def __init__(self, coordinator: BatteryCoordinator, description: BatteryNumberDescription) -> None:
+        """Bound the range by what the device accepts."""
+        super().__init__(coordinator, description)
+        self._attr_native_min_value, self._attr_native_max_value = description.range_fn(coordinator.info)
+
+    @property
+    @override
+    def native_value(self) -> float:
+        return self.entity_description.value_fn(self.coordinator.data)
+
+    @override
+    async def async_set_native_value(self, value: float) -> None:
+        await self.coordinator.async_write(self.entity_description.setpoints_fn(value))

@@ -1,0 +1,150 @@
+"""Measurement sensors of a battery."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import override
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfPower,
+    UnitOfReactivePower,
+    UnitOfTemperature,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import BatteryConfigEntry, BatteryCoordinator
+from .engine.state import Measurements
+from .entity import BatteryEntity
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatterySensorDescription(SensorEntityDescription):
+    """A sensor that reads one value of the last poll."""
+
+    value_fn: Callable[[Measurements], float | None]
+
+
+SENSORS: tuple[BatterySensorDescription, ...] = (
+    BatterySensorDescription(
+        key="state_of_charge",
+        translation_key="state_of_charge",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda m: m.soc_pct,
+    ),
+    BatterySensorDescription(
+        key="active_power",
+        translation_key="active_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda m: m.active_power_w,
+    ),
+    BatterySensorDescription(
+        key="reactive_power",
+        translation_key="reactive_power",
+        device_class=SensorDeviceClass.REACTIVE_POWER,
+        native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda m: m.reactive_power_var,
+    ),
+    BatterySensorDescription(
+        key="battery_voltage",
+        translation_key="battery_voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        suggested_display_precision=1,
+        value_fn=lambda m: m.voltage_v,
+    ),
+    BatterySensorDescription(
+        key="battery_temperature",
+        translation_key="battery_temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        suggested_display_precision=1,
+        value_fn=lambda m: m.temperature_c,
+    ),
+    BatterySensorDescription(
+        key="charge_energy",
+        translation_key="charge_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=2,
+        value_fn=lambda m: m.charge_energy_kwh,
+    ),
+    BatterySensorDescription(
+        key="discharge_energy",
+        translation_key="discharge_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=2,
+        value_fn=lambda m: m.discharge_energy_kwh,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: BatteryConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the measurement sensors and the last-seen sensor."""
+    coordinator = entry.runtime_data.coordinator
+    entities: list[SensorEntity] = [BatterySensor(coordinator, description) for description in SENSORS]
+    entities.append(LastSeenSensor(coordinator))
+    async_add_entities(entities)
+
+
+class BatterySensor(BatteryEntity, SensorEntity):
+    """One measured value; unavailable while the battery cannot be read."""
+
+    entity_description: BatterySensorDescription
+
+    @property
+    @override
+    def native_value(self) -> float | None:
+        return self.entity_description.value_fn(self.coordinator.data)
+
+
+class LastSeenSensor(BatteryEntity, SensorEntity):
+    """When the battery last answered; stays available so an outage shows how long it lasts."""
+
+    _attr_device_class = SensorDeviceClass.TIMESTAMP
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(self, coordinator: BatteryCoordinator) -> None:
+        """Timestamp of the last successful poll."""
+        super().__init__(coordinator, SensorEntityDescription(key="last_seen", translation_key="last_seen"))
+
+    @property
+    @override
+    def available(self) -> bool:
+        return self.coordinator.last_seen is not None
+
+    @property
+    @override
+    def native_value(self) -> datetime | None:
+        return self.coordinator.last_seen

@@ -1,0 +1,98 @@
+"""Shared fixtures: a real simulated battery on loopback TCP and config entries that use it."""
+
+import asyncio
+from collections.abc import AsyncIterator
+import socket
+from typing import Any, cast
+
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+# Imported before the hass fixture runs, or setup fails with "Integration not found".
+import custom_components.battery_steward  # noqa: F401
+from custom_components.battery_steward.const import (
+    CONF_KIND,
+    CONF_PROFILE,
+    CONF_SERIAL,
+    CONF_UNIT,
+    DOMAIN,
+    KIND_MODBUS,
+)
+from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
+
+SERIAL = "SIM-TEST0001"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/battery_steward."""
+
+
+@pytest.fixture(autouse=True)
+def auto_socket_enabled(socket_enabled: None) -> None:
+    """Real TCP on loopback: the simulator and the driver talk Modbus to each other.
+
+    pytest-socket still refuses connections to any host but 127.0.0.1.
+    """
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    """Deterministic simulator: no noise."""
+    return SimConfig(serial=SERIAL, noise_w=0.0)
+
+
+@pytest.fixture
+async def simulator(sim_config: SimConfig) -> AsyncIterator[SimulatedBattery]:
+    """A simulated battery answering Modbus TCP on 127.0.0.1 at a port the OS chose."""
+    battery = SimulatedBattery(sim_config)
+    await battery.start(host="127.0.0.1", port=0)
+    yield battery
+    await battery.stop()
+
+
+def modbus_data(port: int, **overrides: Any) -> dict[str, Any]:
+    """Config entry data for a Modbus battery at a loopback port."""
+    return {
+        CONF_KIND: KIND_MODBUS,
+        CONF_SERIAL: SERIAL,
+        "host": "127.0.0.1",
+        "port": port,
+        CONF_UNIT: 1,
+        CONF_PROFILE: "steward",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def modbus_entry(simulator: SimulatedBattery) -> MockConfigEntry:
+    """A config entry for the simulator reached as a Modbus TCP battery."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Steward Sim 10 {SERIAL}",
+        unique_id=SERIAL,
+        data=modbus_data(simulator.port),
+    )
+
+
+@pytest.fixture
+async def foreign_server() -> AsyncIterator[int]:
+    """A Modbus TCP server that is not a Battery Steward map (all zeros); yields its port."""
+    server = ModbusTcpServer(
+        SimDevice(id=1, simdata=[SimData(address=0, count=300, datatype=DataType.REGISTERS)]),
+        address=("127.0.0.1", 0),
+    )
+    await server.serve_forever(background=True)
+    listener = cast(asyncio.Server, server.transport)
+    yield int(listener.sockets[0].getsockname()[1])
+    await server.shutdown()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

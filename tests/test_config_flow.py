@@ -1,0 +1,205 @@
+"""Config flow: every path, against real Modbus TCP servers on loopback."""
+
+from typing import Any
+from unittest.mock import patch
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.battery_steward.const import (
+    CONF_CAPACITY_KWH,
+    CONF_KIND,
+    CONF_POLL_INTERVAL,
+    CONF_SERIAL,
+    DOMAIN,
+    KIND_MODBUS,
+    KIND_SIMULATOR,
+)
+from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
+
+from .conftest import SERIAL
+
+
+def _modbus_input(port: int, unit: int = 1) -> dict[str, Any]:
+    return {"host": "127.0.0.1", "port": port, "unit_id": unit, "profile": "steward"}
+
+
+async def _start_modbus_step(hass: HomeAssistant) -> str:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == [KIND_SIMULATOR, KIND_MODBUS]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": KIND_MODBUS})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == KIND_MODBUS
+    return str(result["flow_id"])
+
+
+async def test_simulator_creates_entry(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": KIND_SIMULATOR}
+    )
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_CAPACITY_KWH: 13.5})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    data = result["data"]
+    assert data[CONF_KIND] == KIND_SIMULATOR
+    assert data[CONF_CAPACITY_KWH] == 13.5
+    assert data[CONF_SERIAL].startswith("SIM-")
+    assert result["result"].unique_id == data[CONF_SERIAL]
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_simulator_that_does_not_answer_aborts(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": KIND_SIMULATOR}
+    )
+    with patch(
+        "custom_components.battery_steward.config_flow._async_identify",
+        return_value=(None, "cannot_connect"),
+    ):
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_CAPACITY_KWH: 10})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "cannot_connect"
+
+
+async def test_modbus_creates_entry(hass: HomeAssistant, simulator: SimulatedBattery) -> None:
+    flow_id = await _start_modbus_step(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, _modbus_input(simulator.port))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"Steward Sim 10 {SERIAL}"
+    assert result["data"] == {
+        CONF_KIND: KIND_MODBUS,
+        CONF_SERIAL: SERIAL,
+        **_modbus_input(simulator.port),
+    }
+    assert result["result"].unique_id == SERIAL
+    await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize(
+    ("target", "unit", "error"),
+    [
+        ("closed", 1, "cannot_connect"),
+        ("simulator", 7, "invalid_unit"),
+        ("foreign", 1, "unsupported_device"),
+    ],
+)
+async def test_modbus_errors_then_recover(
+    hass: HomeAssistant,
+    simulator: SimulatedBattery,
+    foreign_server: int,
+    closed_port: int,
+    target: str,
+    unit: int,
+    error: str,
+) -> None:
+    port = {"closed": closed_port, "simulator": simulator.port, "foreign": foreign_server}[target]
+    flow_id = await _start_modbus_step(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, _modbus_input(port, unit))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": error}
+    result = await hass.config_entries.flow.async_configure(flow_id, _modbus_input(simulator.port))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+
+async def test_modbus_unexpected_error(hass: HomeAssistant, simulator: SimulatedBattery) -> None:
+    flow_id = await _start_modbus_step(hass)
+    with patch(
+        "custom_components.battery_steward.config_flow.ModbusBatteryDriver.identify",
+        side_effect=RuntimeError("boom"),
+    ):
+        result = await hass.config_entries.flow.async_configure(flow_id, _modbus_input(simulator.port))
+    assert result["errors"] == {"base": "unknown"}
+
+
+async def test_modbus_already_configured(
+    hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
+) -> None:
+    modbus_entry.add_to_hass(hass)
+    flow_id = await _start_modbus_step(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, _modbus_input(simulator.port))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_reconfigure_modbus(
+    hass: HomeAssistant,
+    simulator: SimulatedBattery,
+    modbus_entry: MockConfigEntry,
+    closed_port: int,
+) -> None:
+    modbus_entry.add_to_hass(hass)
+    moved = SimulatedBattery(SimConfig(serial=SERIAL, noise_w=0.0))
+    await moved.start(host="127.0.0.1", port=0)
+    try:
+        result = await modbus_entry.start_reconfigure_flow(hass)
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "reconfigure"
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], _modbus_input(closed_port))
+        assert result["errors"] == {"base": "cannot_connect"}
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], _modbus_input(moved.port))
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "reconfigure_successful"
+        assert modbus_entry.data["port"] == moved.port
+        await hass.async_block_till_done()
+        await hass.config_entries.async_unload(modbus_entry.entry_id)
+    finally:
+        await moved.stop()
+
+
+async def test_reconfigure_to_another_battery_aborts(
+    hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
+) -> None:
+    modbus_entry.add_to_hass(hass)
+    other = SimulatedBattery(SimConfig(serial="SIM-OTHER001", noise_w=0.0))
+    await other.start(host="127.0.0.1", port=0)
+    try:
+        result = await modbus_entry.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], _modbus_input(other.port))
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "wrong_device"
+        assert modbus_entry.data["port"] == simulator.port
+    finally:
+        await other.stop()
+
+
+async def test_reconfigure_simulator_capacity(hass: HomeAssistant) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="SIM-RECONF01",
+        data={CONF_KIND: KIND_SIMULATOR, CONF_SERIAL: "SIM-RECONF01", CONF_CAPACITY_KWH: 10.0},
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_CAPACITY_KWH: 20})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_CAPACITY_KWH] == 20
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_options_poll_interval_reloads(
+    hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
+) -> None:
+    modbus_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
+    await hass.async_block_till_done()
+    result = await hass.config_entries.options.async_init(modbus_entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {CONF_POLL_INTERVAL: 30})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert modbus_entry.options == {CONF_POLL_INTERVAL: 30}
+    coordinator = modbus_entry.runtime_data.coordinator
+    assert coordinator.update_interval is not None
+    assert coordinator.update_interval.total_seconds() == 30
+    await hass.config_entries.async_unload(modbus_entry.entry_id)

@@ -1,0 +1,392 @@
+"""The simulated battery as a Modbus TCP server: the register map of registers.py over a BatteryModel."""
+
+import asyncio
+from collections.abc import Callable
+import contextlib
+from dataclasses import dataclass
+import logging
+import time
+from types import TracebackType
+from typing import Self
+
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.simulator.simcore import SimCore
+
+from .. import registers as r
+from .physics import BatteryModel, SimConfig
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_UNIT = 1
+DEFAULT_TICK_S = 1.0
+
+# Everything a client can address, in map order.
+MEASUREMENTS: tuple[r.Register, ...] = tuple(reg for reg in r.POLLED if not reg.writable)
+CONTROLS: tuple[r.Register, ...] = (*(reg for reg in r.POLLED if reg.writable), r.R_SITE_LOAD)
+ALL_REGISTERS: tuple[r.Register, ...] = (*r.IDENTITY, *MEASUREMENTS, *CONTROLS)
+REGISTERS_BY_NAME: dict[str, r.Register] = {reg.name: reg for reg in ALL_REGISTERS}
+
+_READ_CODES = frozenset({3})
+_WRITE_CODES = frozenset({6, 16, 23})  # 23 = read/write multiple; its read half arrives as a read
+_BASE = min(reg.address for reg in ALL_REGISTERS)
+_END = max(reg.address + reg.count for reg in ALL_REGISTERS)
+_OWNER: dict[int, r.Register] = {
+    address: reg for reg in ALL_REGISTERS for address in range(reg.address, reg.address + reg.count)
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WriteRecord:
+    """One accepted Modbus write of one register value, stamped with the simulator's clock."""
+
+    time: float
+    name: str
+    value: float
+
+
+class SimulatedBattery:
+    """A battery answering Modbus TCP; physics advance with the clock on every access and every tick.
+
+    The clock is injectable so tests can move time by hand instead of sleeping.
+    """
+
+    def __init__(
+        self,
+        config: SimConfig,
+        *,
+        unit: int = DEFAULT_UNIT,
+        clock: Callable[[], float] = time.monotonic,
+        tick_s: float = DEFAULT_TICK_S,
+        on_write: Callable[[WriteRecord], None] | None = None,
+    ) -> None:
+        if not 1 <= unit <= 247:
+            raise ValueError("unit must be within 1..247 (0 is the catch-all for wrong ids)")
+        self._config = config
+        self._model = BatteryModel(config)
+        self._unit = unit
+        self._clock = clock
+        self._tick_s = tick_s
+        self.on_write = on_write
+        self.writes_log: list[WriteRecord] = []
+        self.write_count = 0  # Modbus write requests received, accepted or not
+        self.refused_count = 0  # of those, refused with an exception
+        self.write_counts: dict[str, int] = {}  # accepted writes per register name
+        self.read_count = 0  # Modbus read requests received
+        self._last = clock()
+        self._image = [0] * (_END - _BASE)
+        self._put_all(r.IDENTITY, self._identity_values())
+        self._render()
+        self._server: ModbusTcpServer | None = None
+        self._tick_task: asyncio.Task[None] | None = None
+        self._port: int | None = None
+
+    # Public API ---------------------------------------------------------------------------------
+
+    @property
+    def model(self) -> BatteryModel:
+        """The physics behind the registers, for tests and fault injection."""
+        return self._model
+
+    @property
+    def config(self) -> SimConfig:
+        """The configuration the battery was built with."""
+        return self._config
+
+    @property
+    def unit(self) -> int:
+        """The Modbus device id the battery answers to."""
+        return self._unit
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server is bound to."""
+        if self._port is None:
+            raise RuntimeError("simulator not started")
+        return self._port
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is listening."""
+        return self._server is not None
+
+    @property
+    def request_count(self) -> int:
+        """Modbus reads and writes received."""
+        return self.read_count + self.write_count
+
+    async def start(self, host: str = DEFAULT_HOST, port: int = 0) -> None:
+        """Listen on host:port (port 0 lets the OS choose) and start the physics tick."""
+        if self._server is not None:
+            raise RuntimeError("simulator already started")
+        self.sync()
+        server = ModbusTcpServer(
+            context=[
+                SimDevice(id=self._unit, simdata=self._simdata(), action=self._action),
+                # Catch-all for every other id: a clean exception instead of a KeyError traceback.
+                SimDevice(
+                    id=0,
+                    simdata=[SimData(address=0, count=0x10000, datatype=DataType.REGISTERS)],
+                    action=_no_such_device,
+                ),
+            ],
+            address=(host, port),
+        )
+        await server.serve_forever(background=True)
+        context, transport = server.context, server.transport
+        if not isinstance(context, SimCore) or not isinstance(transport, asyncio.Server):  # pragma: no cover
+            await _shutdown(server)
+            raise TypeError("unexpected pymodbus server internals")
+        start_address, _, live, _ = context.devices[self._unit].block["x"]
+        if start_address != _BASE or len(live) < len(self._image):  # pragma: no cover - pymodbus layout
+            await _shutdown(server)
+            raise RuntimeError("unexpected pymodbus register layout")
+        # From here on the server's own register list is the image, so what clients read is ours.
+        live[: len(self._image)] = self._image
+        self._image = live
+        self._server = server
+        self._port = int(transport.sockets[0].getsockname()[1])
+        self._tick_task = asyncio.create_task(self._tick_loop(), name=f"battery-sim-{self._config.serial}")
+        _LOGGER.debug(
+            "Simulated battery %s (%s) listening on %s:%s, unit %s",
+            self._config.serial,
+            self._config.model,
+            host,
+            self._port,
+            self._unit,
+        )
+
+    async def stop(self) -> None:
+        """Stop the tick and the server; safe to call twice."""
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tick_task
+            self._tick_task = None
+        if self._server is not None:
+            await _shutdown(self._server)
+            self._server = None
+
+    async def __aenter__(self) -> Self:
+        """Start on loopback at an OS-chosen port unless already started."""
+        if self._server is None:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop."""
+        await self.stop()
+
+    def sync(self) -> None:
+        """Advance the physics to the clock's now and refresh the registers."""
+        now = self._clock()
+        if (dt := now - self._last) > 0:
+            self._model.advance(dt)
+            self._last = now
+        self._render()
+
+    def read_register(self, name: str) -> float | str:
+        """The value a Modbus client would read now."""
+        reg = REGISTERS_BY_NAME[name]
+        self.sync()
+        return r.decode(reg, self._words(reg))
+
+    def set_control(self, name: str, value: float) -> None:
+        """Change a control as someone outside the integration would (e.g. the vendor app).
+
+        Not counted as a Modbus write. Raises ValueError for a read-only register or a bad value.
+        """
+        reg = REGISTERS_BY_NAME[name]
+        if not reg.writable:
+            raise ValueError(f"{name} is read-only")
+        coded = round(value)
+        if coded != value or not self._valid(reg, coded):
+            raise ValueError(f"{value!r} is not a valid {name}")
+        self.sync()
+        self._apply(reg, coded)
+        self._render()
+
+    # Modbus -------------------------------------------------------------------------------------
+
+    async def _action(  # noqa: PLR0917 - pymodbus SimAction signature
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        current_registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        """Called by pymodbus before every read and write of our unit."""
+        del start_address, count, current_registers  # the registers are our image
+        self.sync()
+        if set_values is None:
+            if function_code in _READ_CODES:
+                self.read_count += 1
+                return None
+            # The echo read pymodbus does after a write, or the read half of FC23.
+            return None if function_code in _WRITE_CODES else ExcCodes.ILLEGAL_FUNCTION
+        if function_code not in _WRITE_CODES:
+            return ExcCodes.ILLEGAL_FUNCTION
+        self.write_count += 1
+        if (refusal := self._write(address, [int(v) for v in set_values])) is not None:
+            self.refused_count += 1
+            _LOGGER.debug("Refused write of %s at %s: %s", list(set_values), address, refusal.name)
+            return refusal
+        return None
+
+    def _write(self, address: int, values: list[int]) -> ExcCodes | None:
+        """Validate a write as a whole and apply it to the model; None when accepted."""
+        end = address + len(values)
+        touched: list[r.Register] = []
+        for addr in range(address, end):
+            reg = _OWNER.get(addr)
+            if reg is None or not reg.writable:
+                return ExcCodes.ILLEGAL_ADDRESS
+            if reg not in touched:
+                touched.append(reg)
+        merged = list(self._image)
+        merged[address - _BASE : end - _BASE] = values
+        decoded: list[tuple[r.Register, int]] = []
+        for reg in touched:
+            value = r.decode(reg, merged[reg.address - _BASE : reg.address - _BASE + reg.count])
+            if not isinstance(value, int) or not self._valid(reg, value):
+                return ExcCodes.ILLEGAL_VALUE
+            decoded.append((reg, value))
+        now = self._clock()
+        for reg, value in decoded:
+            self._apply(reg, value)
+            self.write_counts[reg.name] = self.write_counts.get(reg.name, 0) + 1
+            record = WriteRecord(time=now, name=reg.name, value=value)
+            self.writes_log.append(record)
+            if self.on_write is not None:
+                self.on_write(record)
+        self._render()
+        return None
+
+    def _valid(self, reg: r.Register, value: int) -> bool:
+        cfg = self._config
+        if reg is r.R_MODE:
+            return value in r.MODE_CODES.values()
+        if reg is r.R_RESERVE:
+            return 0 <= value <= 100
+        if reg is r.R_POWER_SETPOINT:
+            return -cfg.max_charge_w <= value <= cfg.max_discharge_w
+        if reg is r.R_REACTIVE_SETPOINT:
+            return -cfg.max_apparent_va <= value <= cfg.max_apparent_va
+        if reg is r.R_ENABLE:
+            return value in {0, 1}
+        return -(1 << 31) <= value < (1 << 31)  # site load: any int32
+
+    def _apply(self, reg: r.Register, value: int) -> None:
+        model = self._model
+        if reg is r.R_MODE:
+            model.mode = value
+        elif reg is r.R_RESERVE:
+            model.reserve_pct = value
+        elif reg is r.R_POWER_SETPOINT:
+            model.power_setpoint_w = value
+        elif reg is r.R_REACTIVE_SETPOINT:
+            model.reactive_setpoint_var = value
+        elif reg is r.R_ENABLE:
+            model.enabled = bool(value)
+        else:
+            model.site_load_w = value
+
+    # Registers ----------------------------------------------------------------------------------
+
+    def _identity_values(self) -> list[float | str]:
+        cfg = self._config
+        return [
+            r.MAGIC,
+            r.MAP_VERSION,
+            cfg.serial,
+            cfg.model,
+            cfg.firmware,
+            cfg.capacity_kwh,
+            cfg.max_charge_w,
+            cfg.max_discharge_w,
+            cfg.max_apparent_va,
+        ]
+
+    def _render(self) -> None:
+        """Write the model's measurements and controls into the registers."""
+        m = self._model
+        self._put_all(
+            MEASUREMENTS,
+            [
+                min(max(m.soc_pct, 0.0), 100.0),
+                m.active_power_w,
+                m.reactive_power_var,
+                m.voltage_v,
+                m.temperature_c,
+                m.charge_energy_kwh,
+                m.discharge_energy_kwh,
+                r.STATE_CODES[m.state],
+            ],
+        )
+        self._put_all(
+            CONTROLS,
+            [
+                m.mode,
+                m.reserve_pct,
+                m.power_setpoint_w,
+                m.reactive_setpoint_var,
+                int(m.enabled),
+                m.site_load_w,
+            ],
+        )
+
+    def _put_all(self, regs: tuple[r.Register, ...], values: list[float | str]) -> None:
+        for reg, value in zip(regs, values, strict=True):
+            self._image[reg.address - _BASE : reg.address - _BASE + reg.count] = r.encode(reg, value)
+
+    def _words(self, reg: r.Register) -> list[int]:
+        return self._image[reg.address - _BASE : reg.address - _BASE + reg.count]
+
+    def _simdata(self) -> list[SimData]:
+        """The register layout for pymodbus: our registers plus the reserved zeros, gaps invalid."""
+        blocks = [
+            SimData(
+                address=reg.address,
+                values=self._words(reg),
+                datatype=DataType.UINT16,
+                readonly=not reg.writable,
+            )
+            for reg in ALL_REGISTERS
+        ]
+        blocks.extend(
+            SimData(address=gap.start, count=len(gap), values=0, datatype=DataType.UINT16, readonly=True)
+            for gap in r.RESERVED
+        )
+        return blocks
+
+    async def _tick_loop(self) -> None:
+        """Keep SoC moving while nobody polls."""
+        while True:
+            await asyncio.sleep(self._tick_s)
+            self.sync()
+
+
+async def _shutdown(server: ModbusTcpServer) -> None:
+    await server.shutdown()  # type: ignore[no-untyped-call]
+
+
+async def _no_such_device(  # noqa: PLR0917 - pymodbus SimAction signature
+    function_code: int,
+    start_address: int,
+    address: int,
+    count: int,
+    current_registers: list[int],
+    set_values: list[int] | list[bool] | None,
+) -> ExcCodes:
+    """Every request to an id we are not: gateway target did not respond."""
+    del function_code, start_address, address, count, current_registers, set_values
+    return ExcCodes.GATEWAY_NO_RESPONSE

@@ -25,11 +25,7 @@ class Setpoints:
 
     def overlay(self, other: Self) -> Self:
         """Return self with every field that `other` sets replaced by other's value."""
-        changes = {
-            f.name: getattr(other, f.name)
-            for f in fields(self)
-            if getattr(other, f.name) is not None
-        }
+        changes = {f.name: getattr(other, f.name) for f in fields(self) if getattr(other, f.name) is not None}
         return replace(self, **changes)
 
     def set_fields(self) -> frozenset[str]:

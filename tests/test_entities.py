@@ -103,7 +103,7 @@ async def test_write_outside_limits_refused_nothing_written(
 ) -> None:
     writes_before = simulator.write_count
     with pytest.raises(ServiceValidationError) as err:
-        await loaded.runtime_data.coordinator.async_write(Setpoints(power_w=-99999))
+        await loaded.runtime_data.controller.async_set_override(Setpoints(power_w=-99999))
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == "value_out_of_range"
     assert err.value.translation_placeholders == {

@@ -1,8 +1,16 @@
 """Battery Steward: keeps home and lab batteries on plan."""
 
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+)
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.typing import ConfigType
 
 from .const import (
     CONF_CAPACITY_KWH,
@@ -10,19 +18,34 @@ from .const import (
     CONF_SERIAL,
     CONF_UNIT,
     DEFAULT_CAPACITY_KWH,
+    DOMAIN,
     KIND_SIMULATOR,
     SIMULATOR_HOST,
 )
+from .controller import BatteryController
 from .coordinator import BatteryConfigEntry, BatteryCoordinator, BatteryRuntimeData
 from .device.modbus import ModbusBatteryDriver
 from .device.simulator import SimConfig, SimulatedBattery
+from .schedule import controller_settings, entry_items
+from .services import async_setup_services
+from .store import ControllerStore
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
+    Platform.BUTTON,
     Platform.NUMBER,
     Platform.SELECT,
     Platform.SENSOR,
+    Platform.SWITCH,
 ]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions once, whatever batteries are configured."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> bool:
@@ -45,14 +68,50 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
     except ConfigEntryNotReady:
         await _async_close(driver, simulator)
         raise
-    entry.runtime_data = BatteryRuntimeData(driver=driver, coordinator=coordinator, simulator=simulator)
+    controller = BatteryController(
+        hass,
+        entry_id=entry.entry_id,
+        name=entry.title,
+        coordinator=coordinator,
+        store=ControllerStore(hass, entry.entry_id),
+        items_factory=lambda: entry_items(entry),
+        settings=controller_settings(dict(entry.options)),
+    )
+    entry.runtime_data = BatteryRuntimeData(
+        driver=driver, coordinator=coordinator, controller=controller, simulator=simulator
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await controller.async_start()
+    entry.async_on_unload(_follow_schedule_items(hass, entry, controller))
     return True
+
+
+def _follow_schedule_items(
+    hass: HomeAssistant, entry: BatteryConfigEntry, controller: BatteryController
+) -> CALLBACK_TYPE:
+    """Re-plan when schedule items (subentries) are added, edited or deleted.
+
+    An update listener cannot be used with OptionsFlowWithReload, so listen for entry changes
+    and compare the subentries.
+    """
+    seen = dict(entry.subentries)
+
+    @callback
+    def _changed(change: ConfigEntryChange, changed: ConfigEntry) -> None:
+        nonlocal seen
+        if changed.entry_id != entry.entry_id or change is not ConfigEntryChange.UPDATED:
+            return
+        if changed.subentries != seen:
+            seen = dict(changed.subentries)
+            controller.async_plan_changed()
+
+    return async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _changed)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> bool:
     """Unload platforms, close the connection and stop the built-in simulator."""
     if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        await entry.runtime_data.controller.async_stop()
         await _async_close(entry.runtime_data.driver, entry.runtime_data.simulator)
     return unloaded
 

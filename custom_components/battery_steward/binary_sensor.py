@@ -12,7 +12,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import BatteryConfigEntry
-from .entity import BatteryEntity
+from .entity import BatteryEntity, ControllerEntity
 
 PARALLEL_UPDATES = 0
 
@@ -24,13 +24,17 @@ CONNECTED = BinarySensorEntityDescription(
 )
 
 
+IN_SYNC = BinarySensorEntityDescription(key="in_sync", translation_key="in_sync")
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: BatteryConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the connected sensor."""
-    async_add_entities([ConnectedSensor(entry.runtime_data.coordinator, CONNECTED)])
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities([ConnectedSensor(coordinator, CONNECTED), InSyncSensor(coordinator, IN_SYNC)])
 
 
 class ConnectedSensor(BatteryEntity, BinarySensorEntity):
@@ -45,3 +49,17 @@ class ConnectedSensor(BatteryEntity, BinarySensorEntity):
     @override
     def is_on(self) -> bool:
         return self.coordinator.last_update_success
+
+
+class InSyncSensor(ControllerEntity, BinarySensorEntity):
+    """On when the battery is in the state the plan (and override) ask for."""
+
+    @property
+    @override
+    def available(self) -> bool:
+        return super().available and self.controller.in_sync is not None
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        return self.controller.in_sync

@@ -7,6 +7,8 @@ from typing import Final
 DOMAIN: Final = "battery_steward"
 LOGGER = logging.getLogger(__package__)
 
+EVENT_CHANGED: Final = "battery_steward_changed"
+
 CONF_KIND: Final = "kind"
 KIND_SIMULATOR: Final = "simulator"
 KIND_MODBUS: Final = "modbus"
@@ -29,3 +31,8 @@ def poll_interval(options: dict[str, object]) -> timedelta:
     """The poll interval an entry's options ask for."""
     seconds = options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL_S)
     return timedelta(seconds=float(seconds))  # type: ignore[arg-type]
+
+
+def signal_state(entry_id: str) -> str:
+    """Dispatcher signal sent whenever a battery's controller state changes."""
+    return f"{DOMAIN}_controller_{entry_id}"

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import override
+from typing import TYPE_CHECKING, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -13,8 +13,10 @@ from .const import DOMAIN, LOGGER, poll_interval
 from .device.driver import DeviceError, DeviceInfo
 from .device.modbus import ModbusBatteryDriver
 from .device.simulator import SimulatedBattery
-from .engine.state import Measurements, Setpoints
-from .helpers import translate_device_error
+from .engine.state import Measurements
+
+if TYPE_CHECKING:
+    from .controller import BatteryController
 
 
 @dataclass(kw_only=True)
@@ -23,6 +25,7 @@ class BatteryRuntimeData:
 
     driver: ModbusBatteryDriver
     coordinator: BatteryCoordinator
+    controller: BatteryController
     simulator: SimulatedBattery | None = None
 
 
@@ -80,11 +83,3 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
             ) from err
         self.last_seen = dt_util.utcnow()
         return data
-
-    async def async_write(self, setpoints: Setpoints) -> None:
-        """Write to the battery, then poll at once so entities show what it took."""
-        try:
-            await self.driver.write(setpoints)
-        except DeviceError as err:
-            raise translate_device_error(err) from err
-        await self.async_request_refresh()

@@ -1,11 +1,17 @@
 """Base entity: one device per battery, unique ids from the serial."""
 
+from typing import TYPE_CHECKING
+
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN
+from .const import DOMAIN, signal_state
 from .coordinator import BatteryCoordinator
+
+if TYPE_CHECKING:
+    from .controller import BatteryController
 
 
 class BatteryEntity(CoordinatorEntity[BatteryCoordinator]):
@@ -26,4 +32,24 @@ class BatteryEntity(CoordinatorEntity[BatteryCoordinator]):
             serial_number=info.serial,
             sw_version=info.firmware,
             name=coordinator.config_entry.title,
+        )
+
+    @property
+    def controller(self) -> BatteryController:
+        """The battery's controller (overrides, runs, plan)."""
+        return self.coordinator.config_entry.runtime_data.controller
+
+
+class ControllerEntity(BatteryEntity):
+    """An entity that shows the controller's state: updates on its signal too."""
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the controller as well as the coordinator."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                signal_state(self.coordinator.config_entry.entry_id),
+                self.async_write_ha_state,
+            )
         )

@@ -83,4 +83,4 @@ class BatteryNumber(BatteryEntity, NumberEntity):
 
     @override
     async def async_set_native_value(self, value: float) -> None:
-        await self.coordinator.async_write(self.entity_description.setpoints_fn(value))
+        await self.controller.async_set_override(self.entity_description.setpoints_fn(value))

@@ -38,4 +38,4 @@ class OperatingModeSelect(BatteryEntity, SelectEntity):
 
     @override
     async def async_select_option(self, option: str) -> None:
-        await self.coordinator.async_write(Setpoints(mode=Mode(option)))
+        await self.controller.async_set_override(Setpoints(mode=Mode(option)))

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import override
+from typing import Any, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -22,10 +22,13 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
 
+from .controller import BatteryController
 from .coordinator import BatteryConfigEntry, BatteryCoordinator
-from .engine.state import Measurements
-from .entity import BatteryEntity
+from .engine.journal import Result
+from .engine.state import Measurements, Mode
+from .entity import BatteryEntity, ControllerEntity
 
 PARALLEL_UPDATES = 0
 
@@ -106,6 +109,50 @@ SENSORS: tuple[BatterySensorDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ControllerSensorDescription(SensorEntityDescription):
+    """A sensor that shows the controller's state."""
+
+    value_fn: Callable[[BatteryController], StateType | datetime]
+
+
+def _last_result(controller: BatteryController) -> str | None:
+    last = controller.journal.last
+    return last.result.value if last else None
+
+
+CONTROLLER_SENSORS: tuple[ControllerSensorDescription, ...] = (
+    ControllerSensorDescription(
+        key="next_change",
+        translation_key="next_change",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda c: c.next_change,
+    ),
+    ControllerSensorDescription(
+        key="desired_mode",
+        translation_key="desired_mode",
+        device_class=SensorDeviceClass.ENUM,
+        options=[mode.value for mode in Mode],
+        value_fn=lambda c: c.desired.mode.value if c.desired.mode else None,
+    ),
+    ControllerSensorDescription(
+        key="desired_reserve",
+        translation_key="desired_reserve",
+        native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=0,
+        value_fn=lambda c: c.desired.reserve_pct,
+    ),
+    ControllerSensorDescription(
+        key="last_run_result",
+        translation_key="last_run_result",
+        device_class=SensorDeviceClass.ENUM,
+        options=[result.value for result in Result],
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_last_result,
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: BatteryConfigEntry,
@@ -115,6 +162,7 @@ async def async_setup_entry(
     coordinator = entry.runtime_data.coordinator
     entities: list[SensorEntity] = [BatterySensor(coordinator, description) for description in SENSORS]
     entities.append(LastSeenSensor(coordinator))
+    entities.extend(ControllerSensor(coordinator, description) for description in CONTROLLER_SENSORS)
     async_add_entities(entities)
 
 
@@ -148,3 +196,33 @@ class LastSeenSensor(BatteryEntity, SensorEntity):
     @override
     def native_value(self) -> datetime | None:
         return self.coordinator.last_seen
+
+
+class ControllerSensor(ControllerEntity, SensorEntity):
+    """What the controller wants and did; available whatever the battery's connection."""
+
+    entity_description: ControllerSensorDescription
+
+    @property
+    @override
+    def available(self) -> bool:
+        return True
+
+    @property
+    @override
+    def native_value(self) -> StateType | datetime:
+        return self.entity_description.value_fn(self.controller)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        if self.entity_description.key != "last_run_result" or self.controller.journal.last is None:
+            return None
+        last = self.controller.journal.last.as_dict()
+        return {
+            "trigger": last["trigger"],
+            "scheduled": last["scheduled"],
+            "executed": last["executed"],
+            "fields": last["fields"],
+            "error": last["error"],
+        }

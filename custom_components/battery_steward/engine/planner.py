@@ -143,6 +143,17 @@ class Schedule:
             desired = desired.overlay(setpoints)
         return desired
 
+    def next_event_after(self, t: datetime) -> datetime | None:
+        """The next instant any item fires or changes its contribution, even to the same values.
+
+        Overrides last "until the next scheduled change" in this sense: a job that re-asserts
+        the values it set yesterday still ends an override.
+        """
+        events = [item.next_step_after(t) for _, item in self._steps]
+        events += [item.next_boundary_after(t) for _, item in self._spans]
+        future = [e for e in events if e is not None]
+        return min(future) if future else None
+
     def plan(self, start: datetime, end: datetime) -> list[Change]:
         """Every real change in (start, end], in order."""
         changes: list[Change] = []

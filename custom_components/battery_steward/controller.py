@@ -1,0 +1,648 @@
+"""One controller per battery: makes the actual state agree with the desired state.
+
+The executor, the reconciler and the start-up misfire check of the seed systems are one
+level-triggered run started by different triggers (see docs/architecture.md):
+
+    desired = plan(now) overlaid with the override
+    write   = diff(desired, actual) minus suspended (fighting) and settling fields
+    journal the run; later verify that the measured state followed.
+
+Never two runs at once: a lock plus a dirty flag, so a trigger during a run causes exactly one
+re-run. Device errors back off exponentially (capped) through a retry timer.
+"""
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import logging
+import time
+from typing import Any, Protocol
+
+from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import (
+    async_call_later,
+    async_track_point_in_utc_time,
+    async_track_time_interval,
+)
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, EVENT_CHANGED, signal_state
+from .coordinator import BatteryCoordinator
+from .device.driver import DeviceError, check_limits
+from .engine.fight import FightDetector, FightSettings
+from .engine.items import Item, OneOffItem
+from .engine.journal import Journal, JournalRecord, Result, Trigger
+from .engine.planner import Schedule
+from .engine.reconcile import Tolerance, diff, restrict
+from .engine.state import Measurements, Mode, Setpoints
+from .helpers import translate_device_error
+from .store import ControllerStore, StoredOverride
+
+_LOGGER = logging.getLogger(__name__)
+
+WATCHDOG_INTERVAL = timedelta(seconds=30)
+CLOCK_JUMP_S = 5.0
+BACKOFF_START_S = 5.0
+BACKOFF_MAX_S = 300.0
+
+
+class Plan(Protocol):
+    """What the controller needs from the engine's schedule."""
+
+    def desired_at(self, t: datetime) -> Setpoints:
+        """The desired state at instant t (UTC)."""
+        ...
+
+    def next_change_after(self, t: datetime) -> datetime | None:
+        """The first instant after t where the desired state changes."""
+        ...
+
+    def next_event_after(self, t: datetime) -> datetime | None:
+        """The next instant any item fires, even when it sets the same values again."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ControllerSettings:
+    """Options that shape a controller."""
+
+    patrol_interval: timedelta = timedelta(minutes=15)
+    settle_s: float = 5.0
+    verify_timeout_s: float = 30.0
+    fight: FightSettings = field(default_factory=FightSettings)
+    journal_size: int = 2000
+
+
+class BatteryController:
+    """Timers, runs, override, fight detection, effect verification and the journal."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        *,
+        entry_id: str,
+        name: str,
+        coordinator: BatteryCoordinator,
+        store: ControllerStore,
+        items_factory: Callable[[], list[Item]],
+        settings: ControllerSettings,
+    ) -> None:
+        """Nothing runs until async_start."""
+        self.hass = hass
+        self.entry_id = entry_id
+        self.name = name
+        self.coordinator = coordinator
+        self.settings = settings
+        self._store = store
+        self._items_factory = items_factory
+        self.missed: set[str] = set()
+        self.items: list[Item] = []
+        self.plan: Plan = self._build_plan()
+        self._last_alive: datetime | None = None
+        self.journal = Journal(settings.journal_size)
+        self.fight = FightDetector(settings.fight)
+        self.override: StoredOverride | None = None
+        self.reconciliation_enabled = True
+        self.desired = Setpoints()
+        self.next_change: datetime | None = None
+        self.skipped_runs = 0
+        self.run_durations: deque[float] = deque(maxlen=100)
+        self._lock = asyncio.Lock()
+        self._dirty = False
+        self._started = False
+        self._startup_done = False
+        self._unsubs: list[CALLBACK_TYPE] = []
+        self._timer: CALLBACK_TYPE | None = None
+        self._retry: CALLBACK_TYPE | None = None
+        self._verify: CALLBACK_TYPE | None = None
+        self._backoff_s = 0.0
+        self._written_at: dict[str, float] = {}
+        self._wall_minus_mono = time.time() - time.monotonic()
+        self._utc_offset = dt_util.now().utcoffset()
+        self._tolerance = Tolerance.for_limits(coordinator.info.limits)
+        self._timer_job = HassJob(self._async_on_timer, f"{DOMAIN} schedule timer")
+
+    # ---------------------------------------------------------------- life cycle
+
+    async def async_start(self) -> None:
+        """Restore persisted state, arm timers and listen to the coordinator."""
+        stored = await self._store.async_load()
+        self.journal = Journal(
+            self.settings.journal_size,
+            [JournalRecord.from_dict(rec) for rec in stored.journal],
+        )
+        self.override = stored.override
+        self.reconciliation_enabled = stored.reconciliation_enabled
+        self.missed = set(stored.missed)
+        self._last_alive = stored.last_alive
+        self.plan = self._build_plan()
+        self._started = True
+        self._unsubs.append(self.coordinator.async_add_listener(self._on_coordinator_update))
+        self._unsubs.append(
+            async_track_time_interval(
+                self.hass,
+                self._async_on_patrol,
+                self.settings.patrol_interval,
+                name=f"{DOMAIN} patrol",
+                cancel_on_shutdown=True,
+            )
+        )
+        self._unsubs.append(
+            async_track_time_interval(
+                self.hass,
+                self._on_watchdog,
+                WATCHDOG_INTERVAL,
+                name=f"{DOMAIN} watchdog",
+                cancel_on_shutdown=True,
+            )
+        )
+        self._rearm()
+        if self.coordinator.last_update_success and self.coordinator.data is not None:
+            await self._async_startup()
+
+    async def async_stop(self) -> None:
+        """Cancel every timer and save what must survive a restart."""
+        self._started = False
+        for unsub in self._unsubs:
+            unsub()
+        self._unsubs.clear()
+        for handle in (self._timer, self._retry, self._verify):
+            if handle is not None:
+                handle()
+        self._timer = self._retry = self._verify = None
+        await self._store.async_save_now(self._snapshot())
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "journal": self.journal.as_list(),
+            "override": self.override,
+            "reconciliation_enabled": self.reconciliation_enabled,
+            "missed": sorted(self.missed),
+            "last_alive": dt_util.utcnow().isoformat(),
+        }
+
+    def _persist(self) -> None:
+        self._store.async_save_later(self._snapshot)
+
+    # ---------------------------------------------------------------- planning
+
+    def desired_at(self, t: datetime) -> Setpoints:
+        """Schedule at t overlaid with the override while it is active."""
+        desired = self.plan.desired_at(t)
+        if self.override is not None and (self.override.expires is None or t < self.override.expires):
+            desired = desired.overlay(self.override.setpoints)
+        return desired
+
+    def changes_between(self, start: datetime, end: datetime) -> list[tuple[datetime, Setpoints]]:
+        """Every real change of the desired state (schedule and override) in (start, end]."""
+        changes: list[tuple[datetime, Setpoints]] = []
+        t, current = start, self.desired_at(start)
+        while (at := self._next_wakeup(t)) is not None and at <= end:
+            desired = self.desired_at(at)
+            if desired != current:
+                changes.append((at, desired))
+                current = desired
+            t = at
+        return changes
+
+    def _next_wakeup(self, now: datetime) -> datetime | None:
+        candidates = [self.plan.next_change_after(now)]
+        if self.override is not None and self.override.expires is not None:
+            candidates.append(self.override.expires)
+        future = [c for c in candidates if c is not None and c > now]
+        return min(future) if future else None
+
+    @callback
+    def _rearm(self) -> None:
+        """One timer, at the next instant anything changes; re-armed after every fire and edit."""
+        if self._timer is not None:
+            self._timer()
+            self._timer = None
+        now = dt_util.utcnow()
+        self._expire_override(now)
+        self.desired = self.desired_at(now)
+        self.next_change = self._next_wakeup(now)
+        if self.next_change is not None and self._started:
+            self._timer = async_track_point_in_utc_time(self.hass, self._timer_job, self.next_change)
+        self._notify()
+
+    def _expire_override(self, now: datetime) -> None:
+        if self.override is not None and self.override.expires is not None and now >= self.override.expires:
+            self.override = None
+            self._persist()
+
+    def _build_plan(self) -> Plan:
+        self.items = self._items_factory()
+        known = {item.id for item in self.items}
+        self.missed &= known
+        return Schedule([item for item in self.items if item.id not in self.missed])
+
+    @callback
+    def async_plan_changed(self) -> None:
+        """Schedule items were edited: rebuild the plan, re-arm, and run."""
+        self.plan = self._build_plan()
+        self._rearm()
+        self._schedule_run(Trigger.CONFIG)
+
+    # ---------------------------------------------------------------- triggers
+
+    async def _async_on_timer(self, now: datetime) -> None:
+        scheduled = self.next_change
+        self._timer = None
+        self._rearm()
+        await self.async_run(Trigger.SCHEDULE, scheduled=scheduled)
+
+    @callback
+    def _on_coordinator_update(self) -> None:
+        if not self._started or not self.coordinator.last_update_success:
+            self._notify()
+            return
+        if not self._startup_done:
+            self.hass.async_create_task(self._async_startup(), eager_start=False)
+            return
+        self._observe_fights()
+        if self.reconciliation_enabled and self._drifted():
+            self._schedule_run(Trigger.DRIFT)
+        self._notify()
+
+    async def _async_on_patrol(self, now: datetime) -> None:
+        if not self.reconciliation_enabled:
+            return
+        if self._lock.locked():
+            # The previous run is still going: skip this patrol and count it (seed 004).
+            self.skipped_runs += 1
+            return
+        await self.coordinator.async_refresh()
+        await self.async_run(Trigger.PATROL)
+
+    @callback
+    def _on_watchdog(self, now: datetime) -> None:
+        """Re-plan when wall-clock time jumped or the UTC offset changed."""
+        wall_minus_mono = time.time() - time.monotonic()
+        offset = dt_util.now().utcoffset()
+        jumped = abs(wall_minus_mono - self._wall_minus_mono) > CLOCK_JUMP_S
+        self._wall_minus_mono = wall_minus_mono
+        if jumped or offset != self._utc_offset:
+            self._utc_offset = offset
+            self._rearm()
+            self._schedule_run(Trigger.WATCHDOG)
+        self._persist()  # heartbeat: how long we were down is judged from the last save
+
+    async def _async_startup(self) -> None:
+        if self._startup_done:
+            return
+        self._startup_done = True
+        self._check_misfires(dt_util.utcnow())
+        await self.async_run(Trigger.STARTUP)
+
+    def _check_misfires(self, now: datetime) -> None:
+        """One-off changes due while Home Assistant was down (APScheduler semantics).
+
+        Within the item's grace time the start-up run applies it; later than that it is recorded
+        as missed and left out of the plan.
+        """
+        if self._last_alive is None:
+            return
+        newly_missed = False
+        for item in self.items:
+            if not isinstance(item, OneOffItem) or not item.enabled or item.id in self.missed:
+                continue
+            if not self._last_alive < item.at <= now:
+                continue
+            late = (now - item.at).total_seconds()
+            if late <= item.misfire_grace_s:
+                continue
+            self.missed.add(item.id)
+            newly_missed = True
+            self._record(
+                Trigger.STARTUP,
+                item.at,
+                now,
+                Result.MISSED,
+                note=f"{item.name or item.id}: due {late:.0f} s ago, grace {item.misfire_grace_s:.0f} s",
+            )
+        if newly_missed:
+            self.plan = self._build_plan()
+            self._rearm()
+
+    @callback
+    def _schedule_run(self, trigger: Trigger) -> None:
+        if not self._started:
+            return
+        self.hass.async_create_task(self.async_run(trigger), eager_start=False)
+
+    # ---------------------------------------------------------------- the run
+
+    async def async_run(self, trigger: Trigger, *, scheduled: datetime | None = None) -> None:
+        """One level-triggered run; a trigger during a run causes exactly one re-run."""
+        if self._lock.locked():
+            self._dirty = True
+            return
+        async with self._lock:
+            rerun = False
+            while True:
+                self._dirty = False
+                started = time.monotonic()
+                await self._async_run_once(trigger, scheduled, rerun=rerun)
+                self.run_durations.append(time.monotonic() - started)
+                if not self._dirty or not self._started:
+                    break
+                rerun = True
+        self._notify()
+
+    def _correcting(self, trigger: Trigger) -> bool:
+        return trigger in (Trigger.DRIFT, Trigger.PATROL)
+
+    async def _async_run_once(
+        self, trigger: Trigger, scheduled: datetime | None, *, rerun: bool = False
+    ) -> None:
+        """One pass. A re-run (a trigger arrived during the run) journals only what it does."""
+        now = dt_util.utcnow()
+        self._expire_override(now)
+        self.desired = self.desired_at(now)
+        data: Measurements | None = self.coordinator.data
+        if data is None or not self.coordinator.last_update_success:
+            self._record(trigger, scheduled, now, Result.FAILED, error="battery unavailable")
+            self._schedule_retry()
+            return
+        if self._correcting(trigger) and not self.reconciliation_enabled:
+            return
+        actual = data.actual_setpoints()
+        todo = diff(self.desired, actual, self._tolerance)
+        skip = set(self.fight.suspended)
+        if trigger is Trigger.SCHEDULE and not self.reconciliation_enabled and scheduled is not None:
+            # Without reconciliation the executor writes only what changes at this instant.
+            before = self.desired_at(scheduled - timedelta(microseconds=1))
+            skip |= {
+                name
+                for name in todo.set_fields()
+                if getattr(before, name) == getattr(self.desired, name)
+            }
+        if trigger is Trigger.DRIFT:
+            skip |= self._settling()
+        todo = restrict(todo, todo.set_fields() - skip)
+        if not todo.set_fields():
+            if trigger is not Trigger.DRIFT and not rerun:
+                self._record(trigger, scheduled, now, Result.SUCCESS, note="in sync")
+            return
+        fields = {
+            name: (_plain(getattr(actual, name)), _plain(getattr(todo, name))) for name in todo.set_fields()
+        }
+        mono = time.monotonic()
+        for name in todo.set_fields():
+            # Marked before the write: a poll that completes meanwhile is not drift.
+            self._written_at[name] = mono
+        try:
+            await self.coordinator.driver.write(todo)
+        except DeviceError as err:
+            self._record(trigger, scheduled, now, Result.FAILED, fields=fields, error=str(err))
+            self._schedule_retry()
+            return
+        self._backoff_s = 0.0
+        for name in todo.set_fields():
+            if self._correcting(trigger) and self.fight.record_correction(name, str(fields[name][0]), mono):
+                self._raise_fight(name)
+        self._record(trigger, scheduled, now, Result.SUCCESS, fields=fields)
+        self.hass.bus.async_fire(
+            EVENT_CHANGED,
+            {
+                "entry_id": self.entry_id,
+                "trigger": trigger.value,
+                "fields": {k: {"old": o, "new": n} for k, (o, n) in fields.items()},
+            },
+        )
+        if {"mode", "power_w"} & todo.set_fields():
+            self._schedule_verify()
+        await self.coordinator.async_request_refresh()
+
+    def _settling(self) -> set[str]:
+        """Fields written so recently that a reading may not show them yet."""
+        now = time.monotonic()
+        return {n for n, t in self._written_at.items() if now - t < self.settings.settle_s}
+
+    def _drifted(self) -> bool:
+        data: Measurements | None = self.coordinator.data
+        if data is None:
+            return False
+        todo = diff(self.desired, data.actual_setpoints(), self._tolerance)
+        return bool(todo.set_fields() - self.fight.suspended - self._settling())
+
+    def _record(
+        self,
+        trigger: Trigger,
+        scheduled: datetime | None,
+        executed: datetime,
+        result: Result,
+        *,
+        fields: dict[str, tuple[Any, Any]] | None = None,
+        error: str | None = None,
+        note: str | None = None,
+    ) -> JournalRecord:
+        record = self.journal.add(
+            trigger=trigger,
+            scheduled=scheduled,
+            executed=executed,
+            result=result,
+            fields=fields,
+            error=error,
+            note=note,
+        )
+        if result is Result.FAILED:
+            _LOGGER.debug("%s: %s run failed: %s", self.name, trigger, error)
+        self._persist()
+        return record
+
+    @callback
+    def _schedule_retry(self) -> None:
+        if self._retry is not None or not self._started:
+            return
+        self._backoff_s = min(BACKOFF_MAX_S, max(BACKOFF_START_S, self._backoff_s * 2))
+
+        @callback
+        def _retry(_now: datetime) -> None:
+            self._retry = None
+            self._schedule_run(Trigger.RETRY)
+
+        self._retry = async_call_later(self.hass, self._backoff_s, _retry)
+
+    # ---------------------------------------------------------------- verification
+
+    @callback
+    def _schedule_verify(self) -> None:
+        if self._verify is not None:
+            self._verify()
+
+        async def _verify(_now: datetime) -> None:
+            self._verify = None
+            await self.coordinator.async_refresh()
+            self._check_effect()
+
+        self._verify = async_call_later(self.hass, self.settings.verify_timeout_s, _verify)
+
+    def _check_effect(self) -> None:
+        data: Measurements | None = self.coordinator.data
+        if data is None or not self.coordinator.last_update_success:
+            return
+        problem = expected_effect_missing(data, self.coordinator.info.limits.max_discharge_w)
+        issue_id = f"no_effect_{self.entry_id}"
+        if problem is None:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        self._record(Trigger.VERIFY, None, dt_util.utcnow(), Result.NO_EFFECT, note=problem)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="no_effect",
+            translation_placeholders={"battery": self.name, "detail": problem},
+        )
+
+    # ---------------------------------------------------------------- fights
+
+    def _raise_fight(self, field: str) -> None:
+        _LOGGER.warning("%s: something else keeps changing %s; stopped correcting it", self.name, field)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"fight_{self.entry_id}_{field}",
+            is_fixable=True,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="fight",
+            translation_placeholders={
+                "battery": self.name,
+                "field": field,
+                "values": ", ".join(self.fight.values_seen(field)),
+            },
+            data={"entry_id": self.entry_id, "field": field},
+        )
+
+    def _observe_fights(self) -> None:
+        data: Measurements | None = self.coordinator.data
+        if data is None:
+            return
+        actual = data.actual_setpoints()
+        for name in self.fight.suspended:
+            if self.fight.observe(name, str(_plain(getattr(actual, name))), time.monotonic()):
+                ir.async_delete_issue(self.hass, DOMAIN, f"fight_{self.entry_id}_{name}")
+                _LOGGER.info("%s: %s stopped drifting; correcting it again", self.name, name)
+
+    @callback
+    def async_resume_field(self, field: str) -> None:
+        """The user resolved the fight repair: correct the field again."""
+        self.fight.resume(field)
+        ir.async_delete_issue(self.hass, DOMAIN, f"fight_{self.entry_id}_{field}")
+        self._schedule_run(Trigger.CONFIG)
+
+    # ---------------------------------------------------------------- commands
+
+    async def async_set_override(
+        self, setpoints: Setpoints, *, duration: timedelta | None = None, until_cleared: bool = False
+    ) -> None:
+        """Hold setpoints until the next scheduled change, for a duration, or until cleared."""
+        try:
+            check_limits(setpoints, self.coordinator.info.limits)
+        except DeviceError as err:
+            raise translate_device_error(err) from err
+        now = dt_util.utcnow()
+        if until_cleared:
+            expires = None
+        elif duration is not None:
+            expires = now + duration
+        else:
+            expires = self.plan.next_event_after(now)
+        merged = setpoints
+        if self.override is not None and (self.override.expires is None or now < self.override.expires):
+            merged = self.override.setpoints.overlay(setpoints)
+        self.override = StoredOverride(setpoints=merged, expires=expires)
+        self._persist()
+        self._rearm()
+        await self._async_run_checked(Trigger.OVERRIDE)
+
+    async def async_clear_override(self) -> None:
+        """Hand control back to the schedule."""
+        self.override = None
+        self._persist()
+        self._rearm()
+        await self._async_run_checked(Trigger.OVERRIDE)
+
+    async def async_reconcile_now(self) -> None:
+        """A fresh read, then a run."""
+        await self.coordinator.async_refresh()
+        await self._async_run_checked(Trigger.MANUAL)
+
+    async def _async_run_checked(self, trigger: Trigger) -> None:
+        """Run and surface a failure to the caller as a translated error."""
+        await self.async_run(trigger)
+        last = self.journal.last
+        if last is not None and last.trigger is trigger and last.result is Result.FAILED:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="run_failed",
+                translation_placeholders={"battery": self.name, "error": last.error or ""},
+            )
+
+    @callback
+    def async_set_reconciliation(self, enabled: bool) -> None:
+        """Start or stop correcting drift (the schedule still executes)."""
+        if self.reconciliation_enabled == enabled:
+            return
+        self.reconciliation_enabled = enabled
+        self._persist()
+        if enabled:
+            self._schedule_run(Trigger.PATROL)
+        self._notify()
+
+    # ---------------------------------------------------------------- public state
+
+    @property
+    def in_sync(self) -> bool | None:
+        """Whether the battery is in the desired state (None when it cannot be read)."""
+        data: Measurements | None = self.coordinator.data
+        if data is None or not self.coordinator.last_update_success:
+            return None
+        return not diff(self.desired, data.actual_setpoints(), self._tolerance).set_fields()
+
+    def statistics(self) -> dict[str, Any]:
+        """Journal counts, skipped patrols and run durations."""
+        durations = list(self.run_durations)
+        return {
+            **self.journal.statistics(),
+            "skipped_runs": self.skipped_runs,
+            "runs_timed": len(durations),
+            "max_run_s": round(max(durations), 3) if durations else None,
+            "mean_run_s": round(sum(durations) / len(durations), 3) if durations else None,
+        }
+
+    @callback
+    def _notify(self) -> None:
+        async_dispatcher_send(self.hass, signal_state(self.entry_id))
+
+
+def expected_effect_missing(data: Measurements, rating_w: float) -> str | None:
+    """Why the measured power does not match the commanded mode, or None when it does."""
+    threshold = max(20.0, 0.01 * rating_w)
+    if not data.enabled:
+        return None
+    if data.mode is Mode.FORCE_CHARGE and data.soc_pct < 99.0:
+        if data.active_power_w > -threshold:
+            return f"force charge commanded, measured {data.active_power_w:.0f} W"
+    elif data.mode is Mode.FORCE_DISCHARGE and data.soc_pct > data.reserve_pct + 1.0:
+        if data.active_power_w < threshold:
+            return f"force discharge commanded, measured {data.active_power_w:.0f} W"
+    elif data.mode is Mode.IDLE and abs(data.active_power_w) > threshold:
+        return f"idle commanded, measured {data.active_power_w:.0f} W"
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe value for the journal."""
+    if isinstance(value, Mode):
+        return value.value
+    return value

@@ -1,0 +1,362 @@
+"""Actions: schedule items, overrides, reconciliation, journal and plan preview.
+
+Registered once in async_setup. Every action takes one or more batteries (device targets);
+schemas enforce ranges (selectors only bound the UI); bad input raises a translated
+ServiceValidationError and nothing is written to any battery.
+"""
+
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
+from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv, device_registry as dr, service
+from homeassistant.util import dt as dt_util
+import probatio as vol
+
+from .const import DOMAIN
+from .coordinator import BatteryConfigEntry
+from .device.driver import DeviceError, check_limits
+from .engine.items import Item
+from .engine.journal import Result
+from .engine.serialize import (
+    ITEM_TYPES,
+    ItemFormatError,
+    item_from_dict,
+    item_to_dict,
+    setpoints_to_dict,
+)
+from .engine.state import Mode, Setpoints
+from .engine.validation import validate_schedule
+from .helpers import translate_device_error
+from .schedule import SUBENTRY_ITEM, entry_items
+
+ATTR_DEVICE_ID = "device_id"
+ITEM_FIELDS = (
+    "type",
+    "name",
+    "enabled",
+    "priority",
+    "tz",
+    "valid_from",
+    "valid_until",
+    "weekdays",
+    "start",
+    "end",
+    "cron",
+    "anchor",
+    "every_s",
+    "duration_s",
+    "at",
+    "misfire_grace_s",
+    "start_at",
+    "power_from_w",
+    "power_to_w",
+    "step_s",
+)
+SETPOINT_FIELDS = ("mode", "reserve_pct", "power_w", "reactive_var")
+
+_TARGET = {vol.Required(ATTR_DEVICE_ID): vol.All(cv.ensure_list, [cv.string])}
+_SETPOINTS = {
+    vol.Optional("mode"): vol.In([m.value for m in Mode]),
+    vol.Optional("reserve_pct"): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
+    vol.Optional("power_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
+    vol.Optional("reactive_var"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
+}
+_ITEM = {
+    vol.Optional("name"): cv.string,
+    vol.Optional("enabled"): cv.boolean,
+    vol.Optional("priority"): vol.All(vol.Coerce(int), vol.Range(min=-100, max=100)),
+    vol.Optional("tz"): cv.string,
+    vol.Optional("valid_from"): cv.datetime,
+    vol.Optional("valid_until"): cv.datetime,
+    vol.Optional("weekdays"): vol.All(cv.ensure_list, [vol.All(vol.Coerce(int), vol.Range(min=0, max=6))]),
+    vol.Optional("start"): cv.time,
+    vol.Optional("end"): cv.time,
+    vol.Optional("cron"): cv.string,
+    vol.Optional("anchor"): cv.datetime,
+    vol.Optional("every_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=366 * 86400)),
+    vol.Optional("duration_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=366 * 86400)),
+    vol.Optional("at"): cv.datetime,
+    vol.Optional("misfire_grace_s"): vol.All(vol.Coerce(float), vol.Range(min=0, max=86400)),
+    vol.Optional("start_at"): cv.datetime,
+    vol.Optional("power_from_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
+    vol.Optional("power_to_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
+    vol.Optional("step_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=86400)),
+    **_SETPOINTS,
+}
+ADD_ITEM_SCHEMA = vol.Schema(
+    {**_TARGET, vol.Required("type"): vol.In([t for t in ITEM_TYPES if t != "series"]), **_ITEM}
+)
+UPDATE_ITEM_SCHEMA = vol.Schema({vol.Required("item_id"): cv.string, **_ITEM})
+REMOVE_ITEM_SCHEMA = vol.Schema({vol.Required("item_id"): vol.All(cv.ensure_list, [cv.string])})
+TARGET_SCHEMA = vol.Schema(_TARGET)
+SET_OVERRIDE_SCHEMA = vol.Schema(
+    {
+        **_TARGET,
+        **_SETPOINTS,
+        vol.Exclusive("duration", "lifetime"): vol.All(
+            cv.time_period, vol.Range(min=timedelta(seconds=1), max=timedelta(days=366))
+        ),
+        vol.Exclusive("until_cleared", "lifetime"): cv.boolean,
+    }
+)
+JOURNAL_SCHEMA = vol.Schema(
+    {
+        **_TARGET,
+        vol.Optional("since"): cv.datetime,
+        vol.Optional("until"): cv.datetime,
+        vol.Optional("result"): vol.All(cv.ensure_list, [vol.In([r.value for r in Result])]),
+        vol.Optional("limit", default=100): vol.All(vol.Coerce(int), vol.Range(min=1, max=10000)),
+    }
+)
+PREVIEW_SCHEMA = vol.Schema(
+    {**_TARGET, vol.Optional("hours", default=24): vol.All(vol.Coerce(float), vol.Range(min=1, max=168))}
+)
+
+
+def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Service datetimes without an offset are local to Home Assistant."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt_util.get_default_time_zone())
+
+
+def _targets(hass: HomeAssistant, call: ServiceCall) -> list[BatteryConfigEntry]:
+    found: list[BatteryConfigEntry] = []
+    registry = dr.async_get(hass)
+    for device_id in call.data[ATTR_DEVICE_ID]:
+        device = registry.async_get(device_id)
+        entry = None
+        if device is not None:
+            entry = next(
+                (e for e in hass.config_entries.async_entries(DOMAIN) if e.entry_id in device.config_entries),
+                None,
+            )
+        if entry is None:
+            raise _invalid("unknown_battery", device_id=device_id)
+        if entry.state is not ConfigEntryState.LOADED:
+            raise _invalid("battery_not_loaded", battery=entry.title)
+        found.append(entry)
+    return found
+
+
+def _item_dict(data: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Flat service fields -> the engine's item dict, over an existing item's dict."""
+    out: dict[str, Any] = dict(base or {})
+    setpoints = dict(out.get("setpoints") or {})
+    for key in ITEM_FIELDS:
+        if key in data:
+            value = data[key]
+            out[key] = _aware(value) if isinstance(value, datetime) else value
+    for key in SETPOINT_FIELDS:
+        if key in data:
+            setpoints[key] = data[key]
+    out["setpoints"] = setpoints
+    return out
+
+
+def _check_item(hass: HomeAssistant, entry: BatteryConfigEntry, data: dict[str, Any]) -> Item:
+    """Build and validate an item against the battery's other items and limits."""
+    data = {"tz": str(hass.config.time_zone), **data}
+    try:
+        item = item_from_dict(data)
+    except ItemFormatError as err:
+        raise _invalid("invalid_item_field", field=err.field, error=str(err)) from err
+    others = [i for i in entry_items(entry) if i.id != item.id]
+    limits = entry.runtime_data.coordinator.info.limits
+    issues = [i for i in validate_schedule([*others, item], limits) if i.item_id == item.id]
+    if issues:
+        issue = issues[0]
+        raise _invalid(f"item_{issue.code}", **issue.placeholders)
+    return item
+
+
+def _store_dict(item: Item) -> dict[str, Any]:
+    data = item_to_dict(item)
+    data.pop("id")
+    return data
+
+
+def _find_item(hass: HomeAssistant, item_id: str) -> tuple[BatteryConfigEntry, ConfigSubentry]:
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        subentry = entry.subentries.get(item_id)
+        if subentry is not None and subentry.subentry_type == SUBENTRY_ITEM:
+            if entry.state is not ConfigEntryState.LOADED:
+                raise _invalid("battery_not_loaded", battery=entry.title)
+            return entry, subentry
+    raise _invalid("unknown_item", item_id=item_id)
+
+
+async def _add_item(call: ServiceCall) -> ServiceResponse:
+    hass = call.hass
+    entries = _targets(hass, call)
+    checked = [(entry, _check_item(hass, entry, _item_dict(call.data) | {"id": "new"})) for entry in entries]
+    created: dict[str, Any] = {}
+    for entry, item in checked:
+        subentry = ConfigSubentry(
+            data=MappingProxyType(_store_dict(item)),
+            subentry_type=SUBENTRY_ITEM,
+            title=item.name or item_to_dict(item)["type"],
+            unique_id=None,
+        )
+        hass.config_entries.async_add_subentry(entry, subentry)
+        created[entry.entry_id] = subentry.subentry_id
+    return {"items": created}
+
+
+async def _update_item(call: ServiceCall) -> ServiceResponse:
+    hass = call.hass
+    entry, subentry = _find_item(hass, call.data["item_id"])
+    merged = _item_dict(call.data, dict(subentry.data)) | {"id": subentry.subentry_id}
+    item = _check_item(hass, entry, merged)
+    hass.config_entries.async_update_subentry(
+        entry, subentry, data=_store_dict(item), title=item.name or subentry.title
+    )
+    return None
+
+
+async def _remove_item(call: ServiceCall) -> ServiceResponse:
+    hass = call.hass
+    found = [_find_item(hass, item_id) for item_id in call.data["item_id"]]
+    for entry, subentry in found:
+        hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
+    return None
+
+
+async def _list_items(call: ServiceCall) -> ServiceResponse:
+    return {
+        entry.entry_id: {
+            "battery": entry.title,
+            "items": [item_to_dict(item) for item in entry_items(entry)],
+        }
+        for entry in _targets(call.hass, call)
+    }
+
+
+async def _set_override(call: ServiceCall) -> ServiceResponse:
+    setpoints = Setpoints(
+        mode=Mode(call.data["mode"]) if "mode" in call.data else None,
+        reserve_pct=call.data.get("reserve_pct"),
+        power_w=call.data.get("power_w"),
+        reactive_var=call.data.get("reactive_var"),
+    )
+    if not setpoints.set_fields():
+        raise _invalid("override_empty")
+    entries = _targets(call.hass, call)
+    for entry in entries:  # refuse before anything is written to any battery
+        try:
+            check_limits(setpoints, entry.runtime_data.coordinator.info.limits)
+        except DeviceError as err:
+            raise translate_device_error(err) from err
+    for entry in entries:
+        await entry.runtime_data.controller.async_set_override(
+            setpoints,
+            duration=call.data.get("duration"),
+            until_cleared=call.data.get("until_cleared", False),
+        )
+    return None
+
+
+def _each(
+    action: Callable[[BatteryConfigEntry], Awaitable[None] | None],
+) -> Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]:
+    async def handler(call: ServiceCall) -> ServiceResponse:
+        for entry in _targets(call.hass, call):
+            result = action(entry)
+            if result is not None:
+                await result
+        return None
+
+    return handler
+
+
+async def _get_journal(call: ServiceCall) -> ServiceResponse:
+    out: dict[str, Any] = {}
+    for entry in _targets(call.hass, call):
+        controller = entry.runtime_data.controller
+        results = [Result(r) for r in call.data["result"]] if "result" in call.data else None
+        records = controller.journal.query(
+            since=_aware(call.data.get("since")),
+            until=_aware(call.data.get("until")),
+            results=results,
+            limit=call.data["limit"],
+        )
+        out[entry.entry_id] = {
+            "battery": entry.title,
+            "records": [rec.as_dict() for rec in records],
+            "statistics": controller.statistics(),
+        }
+    return out
+
+
+async def _preview_plan(call: ServiceCall) -> ServiceResponse:
+    now = dt_util.utcnow()
+    end = now + timedelta(hours=call.data["hours"])
+    out: dict[str, Any] = {}
+    for entry in _targets(call.hass, call):
+        controller = entry.runtime_data.controller
+        changes = [
+            {
+                "at": at.isoformat(),
+                "local": dt_util.as_local(at).isoformat(),
+                "setpoints": setpoints_to_dict(setpoints),
+            }
+            for at, setpoints in controller.changes_between(now, end)
+        ]
+        out[entry.entry_id] = {
+            "battery": entry.title,
+            "now": setpoints_to_dict(controller.desired_at(now)),
+            "changes": changes,
+        }
+    return out
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register every action of the integration."""
+    admin = service.async_register_admin_service
+    admin(hass, DOMAIN, "add_item", _add_item, ADD_ITEM_SCHEMA, SupportsResponse.OPTIONAL)
+    admin(hass, DOMAIN, "update_item", _update_item, UPDATE_ITEM_SCHEMA)
+    admin(hass, DOMAIN, "remove_item", _remove_item, REMOVE_ITEM_SCHEMA)
+    admin(hass, DOMAIN, "set_override", _set_override, SET_OVERRIDE_SCHEMA)
+    admin(
+        hass,
+        DOMAIN,
+        "clear_override",
+        _each(lambda e: e.runtime_data.controller.async_clear_override()),
+        TARGET_SCHEMA,
+    )
+    admin(
+        hass,
+        DOMAIN,
+        "reconcile_now",
+        _each(lambda e: e.runtime_data.controller.async_reconcile_now()),
+        TARGET_SCHEMA,
+    )
+    admin(
+        hass,
+        DOMAIN,
+        "start_reconciliation",
+        _each(lambda e: e.runtime_data.controller.async_set_reconciliation(True)),
+        TARGET_SCHEMA,
+    )
+    admin(
+        hass,
+        DOMAIN,
+        "stop_reconciliation",
+        _each(lambda e: e.runtime_data.controller.async_set_reconciliation(False)),
+        TARGET_SCHEMA,
+    )
+    hass.services.async_register(DOMAIN, "list_items", _list_items, TARGET_SCHEMA, SupportsResponse.ONLY)
+    hass.services.async_register(DOMAIN, "get_journal", _get_journal, JOURNAL_SCHEMA, SupportsResponse.ONLY)
+    hass.services.async_register(DOMAIN, "preview_plan", _preview_plan, PREVIEW_SCHEMA, SupportsResponse.ONLY)

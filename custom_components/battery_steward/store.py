@@ -1,0 +1,109 @@
+"""What a controller keeps across restarts: journal, override, reconciliation switch."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import Store
+
+from .const import DOMAIN
+from .engine.state import Mode, Setpoints
+
+STORAGE_VERSION = 1
+SAVE_DELAY_S = 2.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredOverride:
+    """Setpoints held until `expires` (None: until cleared)."""
+
+    setpoints: Setpoints
+    expires: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe."""
+        return {
+            "setpoints": setpoints_to_dict(self.setpoints),
+            "expires": self.expires.isoformat() if self.expires else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoredOverride:
+        """Inverse of as_dict."""
+        return cls(
+            setpoints=setpoints_from_dict(data["setpoints"]),
+            expires=datetime.fromisoformat(data["expires"]) if data["expires"] else None,
+        )
+
+
+def setpoints_to_dict(setpoints: Setpoints) -> dict[str, Any]:
+    """Only the fields that are set; mode by name."""
+    out: dict[str, Any] = {}
+    for name in setpoints.set_fields():
+        value = getattr(setpoints, name)
+        out[name] = value.value if isinstance(value, Mode) else value
+    return out
+
+
+def setpoints_from_dict(data: dict[str, Any]) -> Setpoints:
+    """Inverse of setpoints_to_dict."""
+    return Setpoints(
+        mode=Mode(data["mode"]) if data.get("mode") is not None else None,
+        reserve_pct=data.get("reserve_pct"),
+        power_w=data.get("power_w"),
+        reactive_var=data.get("reactive_var"),
+    )
+
+
+@dataclass(kw_only=True, slots=True)
+class StoredState:
+    """Loaded from the Store; defaults for a battery seen for the first time."""
+
+    journal: list[dict[str, Any]] = field(default_factory=list)
+    override: StoredOverride | None = None
+    reconciliation_enabled: bool = True
+    missed: list[str] = field(default_factory=list)
+    last_alive: datetime | None = None
+
+
+class ControllerStore:
+    """A versioned Store per battery; saves are coalesced so a busy journal writes rarely."""
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        """One file per config entry."""
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}", private=True
+        )
+
+    async def async_load(self) -> StoredState:
+        """The saved state, or defaults."""
+        data = await self._store.async_load()
+        if not data:
+            return StoredState()
+        override = data.get("override")
+        return StoredState(
+            journal=list(data.get("journal", [])),
+            override=StoredOverride.from_dict(override) if override else None,
+            reconciliation_enabled=bool(data.get("reconciliation_enabled", True)),
+            missed=list(data.get("missed", [])),
+            last_alive=datetime.fromisoformat(data["last_alive"]) if data.get("last_alive") else None,
+        )
+
+    @staticmethod
+    def _serialize(snapshot: dict[str, Any]) -> dict[str, Any]:
+        override: StoredOverride | None = snapshot["override"]
+        return {**snapshot, "override": override.as_dict() if override else None}
+
+    def async_save_later(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+        """Save within a couple of seconds, once however many changes come meanwhile."""
+        self._store.async_delay_save(lambda: self._serialize(snapshot()), SAVE_DELAY_S)
+
+    async def async_save_now(self, snapshot: dict[str, Any]) -> None:
+        """Save at once (unload)."""
+        await self._store.async_save(self._serialize(snapshot))
+
+    async def async_remove(self) -> None:
+        """Forget everything (entry removed)."""
+        await self._store.async_remove()

@@ -1,0 +1,498 @@
+"""The controller end to end: simulator over TCP, frozen time, real timers and stores."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.battery_steward.const import DOMAIN, EVENT_CHANGED
+from custom_components.battery_steward.controller import BatteryController, expected_effect_missing
+from custom_components.battery_steward.device.simulator import SimulatedBattery
+from custom_components.battery_steward.engine.journal import Result, Trigger
+from custom_components.battery_steward.engine.state import Mode, Setpoints
+from custom_components.battery_steward.repairs import async_create_fix_flow
+from custom_components.battery_steward.schedule import SUBENTRY_ITEM
+
+from .conftest import SERIAL, modbus_data
+from .helpers import entity_id, let_sockets_settle
+
+PARIS = ZoneInfo("Europe/Paris")
+# Monday 1 June 2026, 18:59 in Paris.
+START = datetime(2026, 6, 1, 18, 59, tzinfo=PARIS)
+
+PEAK = {
+    "type": "window",
+    "name": "Peak",
+    "weekdays": [0, 1, 2, 3, 4],
+    "start": "19:00:00",
+    "end": "22:00:00",
+    "tz": "Europe/Paris",
+    "setpoints": {"reserve_pct": 80},
+}
+NIGHT = {
+    "type": "cron",
+    "name": "Evening reserve",
+    "cron": "0 22 * * *",
+    "tz": "Europe/Paris",
+    "setpoints": {"reserve_pct": 20, "mode": "auto"},
+}
+
+
+def item(data: dict[str, Any]) -> ConfigSubentryData:
+    return ConfigSubentryData(data=data, subentry_type=SUBENTRY_ITEM, title=data["name"], unique_id=None)
+
+
+Tick = Callable[[float], Awaitable[None]]
+
+
+@pytest.fixture
+async def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
+    async def _tick(seconds: float) -> None:
+        freezer.tick(timedelta(seconds=seconds))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    return _tick
+
+
+@pytest.fixture
+def items() -> list[dict[str, Any]]:
+    return [PEAK, NIGHT]
+
+
+@pytest.fixture
+def options() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+async def entry(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimulatedBattery,
+    items: list[dict[str, Any]],
+    options: dict[str, Any],
+) -> AsyncIterator[MockConfigEntry]:
+    await hass.config.async_set_time_zone("Europe/Paris")
+    freezer.move_to(START)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Battery",
+        unique_id=SERIAL,
+        data=modbus_data(simulator.port),
+        options=options,
+        subentries_data=[item(d) for d in items],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    yield entry
+    if entry.state.recoverable or entry.state.name == "LOADED":
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+def controller(entry: MockConfigEntry) -> BatteryController:
+    return entry.runtime_data.controller  # type: ignore[no-any-return]
+
+
+def device_id(hass: HomeAssistant, entry: MockConfigEntry) -> str:
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
+    assert device is not None
+    return device.id
+
+
+async def test_change_applied_at_its_instant_and_next_armed(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    ctl = controller(entry)
+    events: list[Event] = []
+    hass.bus.async_listen(EVENT_CHANGED, events.append)
+    assert simulator.read_register("reserve_pct") == 20
+    assert ctl.next_change == START.replace(hour=19, minute=0)
+    state = hass.states.get(entity_id(hass, "sensor", "next_change"))
+    assert state is not None
+    assert state.state == "2026-06-01T17:00:00+00:00"
+    await tick(60)
+    assert simulator.read_register("reserve_pct") == 80
+    record = ctl.journal.last
+    assert record is not None
+    assert record.trigger is Trigger.SCHEDULE
+    assert record.scheduled == record.executed == START.replace(hour=19, minute=0)
+    assert record.fields == {"reserve_pct": (20.0, 80.0)}
+    assert events[-1].data["fields"] == {"reserve_pct": {"old": 20.0, "new": 80.0}}
+    assert ctl.next_change == START.replace(hour=22, minute=0)
+    assert hass.states.get(entity_id(hass, "sensor", "desired_reserve")).state == "80.0"  # type: ignore[union-attr]
+    assert hass.states.get(entity_id(hass, "binary_sensor", "in_sync")).state == "on"  # type: ignore[union-attr]
+    await tick(3 * 3600)
+    assert simulator.read_register("reserve_pct") == 20
+
+
+async def test_steady_state_writes_nothing(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    writes = simulator.write_count
+    for _ in range(30):
+        await tick(10)  # polls, no change due before 19:00 except the one at 19:00
+    # 18:59 + 300 s: exactly one planned change (19:00), one write.
+    assert simulator.write_count == writes + 1
+
+
+async def test_drift_corrected_on_next_poll(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    await tick(60)
+    simulator.set_control("reserve_pct", 50)
+    await tick(10)
+    assert simulator.read_register("reserve_pct") == 80
+    last = controller(entry).journal.last
+    assert last is not None
+    assert last.trigger is Trigger.DRIFT
+    assert last.fields == {"reserve_pct": (50.0, 80.0)}
+
+
+async def test_reconciliation_switch_stops_and_starts_correcting(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    switch = entity_id(hass, "switch", "reconciliation")
+    await hass.services.async_call("switch", "turn_off", {"entity_id": switch}, blocking=True)
+    simulator.set_control("mode", 3)
+    await tick(10)
+    assert simulator.read_register("mode") == 3
+    assert hass.states.get(entity_id(hass, "binary_sensor", "in_sync")).state == "off"  # type: ignore[union-attr]
+    # Scheduled changes still execute with reconciliation off.
+    await tick(50)
+    assert simulator.read_register("reserve_pct") == 80
+    assert simulator.read_register("mode") == 3
+    await hass.services.async_call(
+        DOMAIN, "start_reconciliation", {"device_id": device_id(hass, entry)}, blocking=True
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert simulator.read_register("mode") == 0
+    assert hass.states.get(switch).state == "on"  # type: ignore[union-attr]
+    await hass.services.async_call(
+        DOMAIN, "stop_reconciliation", {"device_id": device_id(hass, entry)}, blocking=True
+    )
+    assert not controller(entry).reconciliation_enabled
+
+
+@pytest.mark.parametrize("options", [{"fight_max_corrections": 2, "fight_window_min": 10}])
+async def test_fight_detection_raises_and_clears(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    await tick(60)
+    for value in (50, 60, 50):
+        simulator.set_control("reserve_pct", value)
+        await tick(20)  # past the settle time
+    issue_id = f"fight_{entry.entry_id}_reserve_pct"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["values"] == "50.0, 60.0, 50.0"
+    assert "reserve_pct" in controller(entry).fight.suspended
+    simulator.set_control("reserve_pct", 40)
+    await tick(20)
+    assert simulator.read_register("reserve_pct") == 40  # no longer fought over
+    # The user stops the other controller and resolves the repair.
+    flow = await async_create_fix_flow(hass, issue_id, dict(issue.data or {}))
+    flow.hass = hass
+    flow.issue_id = issue_id
+    flow.handler = DOMAIN
+    result = await flow.async_step_confirm({})
+    assert result["type"] == "create_entry"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert simulator.read_register("reserve_pct") == 80
+
+
+@pytest.mark.parametrize("options", [{"fight_max_corrections": 1, "fight_window_min": 1}])
+async def test_fight_clears_when_drift_stops(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    await tick(60)
+    for value in (50, 60):
+        simulator.set_control("reserve_pct", value)
+        await tick(20)
+    assert "reserve_pct" in controller(entry).fight.suspended
+    for _ in range(8):
+        await tick(10)
+    assert "reserve_pct" not in controller(entry).fight.suspended
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"fight_{entry.entry_id}_reserve_pct") is None
+    await tick(20)
+    assert simulator.read_register("reserve_pct") == 80
+
+
+@pytest.mark.parametrize("items", [[NIGHT]])
+async def test_override_from_entity_until_next_change(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": entity_id(hass, "number", "backup_reserve"), "value": 55},
+        blocking=True,
+    )
+    assert simulator.read_register("reserve_pct") == 55
+    ctl = controller(entry)
+    assert ctl.override is not None
+    assert ctl.override.expires == START.replace(hour=22, minute=0)
+    assert ctl.journal.last is not None
+    assert ctl.journal.last.trigger is Trigger.OVERRIDE
+    simulator.set_control("reserve_pct", 30)
+    await tick(20)
+    assert simulator.read_register("reserve_pct") == 55  # the override is enforced
+    await tick(3 * 3600 + 60)
+    assert ctl.override is None
+    assert simulator.read_register("reserve_pct") == 20
+
+
+@pytest.mark.parametrize("items", [[NIGHT]])
+async def test_override_service_duration_and_until_cleared(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    dev = device_id(hass, entry)
+    await hass.services.async_call(
+        DOMAIN,
+        "set_override",
+        {"device_id": dev, "mode": "force_charge", "power_w": -1000, "duration": {"minutes": 5}},
+        blocking=True,
+    )
+    assert simulator.read_register("mode") == 1
+    assert simulator.read_register("power_setpoint_w") == -1000
+    await tick(301)
+    assert simulator.read_register("mode") == 0  # back to the cron step's auto
+    await hass.services.async_call(
+        DOMAIN, "set_override", {"device_id": dev, "reserve_pct": 90, "until_cleared": True}, blocking=True
+    )
+    await tick(6 * 3600)
+    assert simulator.read_register("reserve_pct") == 90
+    await hass.services.async_call(DOMAIN, "clear_override", {"device_id": dev}, blocking=True)
+    assert simulator.read_register("reserve_pct") == 20
+
+
+async def test_override_bad_input_writes_nothing(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    dev = device_id(hass, entry)
+    writes = simulator.write_count
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "set_override", {"device_id": dev, "power_w": 9000}, blocking=True
+        )
+    assert err.value.translation_key == "value_out_of_range"
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(DOMAIN, "set_override", {"device_id": dev}, blocking=True)
+    assert err.value.translation_key == "override_empty"
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "set_override", {"device_id": "nope", "mode": "idle"}, blocking=True
+        )
+    assert err.value.translation_key == "unknown_battery"
+    with pytest.raises(Exception, match="value must be at most 100"):
+        await hass.services.async_call(
+            DOMAIN, "set_override", {"device_id": dev, "reserve_pct": 101}, blocking=True
+        )
+    assert simulator.write_count == writes
+
+
+async def test_startup_corrects_missed_change(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimulatedBattery,
+) -> None:
+    # Home Assistant was down at 19:00; the battery still has the off-peak reserve.
+    await hass.config.async_set_time_zone("Europe/Paris")
+    freezer.move_to(START + timedelta(minutes=31))
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=SERIAL,
+        data=modbus_data(simulator.port),
+        subentries_data=[item(PEAK), item(NIGHT)],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert simulator.read_register("reserve_pct") == 80
+    startup = [r for r in controller(entry).journal.query() if r.trigger is Trigger.STARTUP]
+    assert startup[0].fields == {"reserve_pct": (20.0, 80.0)}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_one_off_misfire_within_and_beyond_grace(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimulatedBattery,
+    hass_storage: dict[str, Any],
+) -> None:
+    await hass.config.async_set_time_zone("Europe/Paris")
+    now = START
+    late = {
+        "type": "one_off",
+        "name": "Too late",
+        "at": (now - timedelta(minutes=20)).isoformat(),
+        "misfire_grace_s": 300,
+        "setpoints": {"mode": "force_discharge"},
+    }
+    soon = {
+        "type": "one_off",
+        "name": "Within grace",
+        "at": (now - timedelta(minutes=2)).isoformat(),
+        "misfire_grace_s": 300,
+        "setpoints": {"reserve_pct": 35},
+    }
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=SERIAL,
+        data=modbus_data(simulator.port),
+        subentries_data=[item(late), item(soon)],
+    )
+    hass_storage[f"{DOMAIN}.{entry.entry_id}"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": f"{DOMAIN}.{entry.entry_id}",
+        "data": {"journal": [], "last_alive": (now - timedelta(hours=1)).isoformat()},
+    }
+    freezer.move_to(now)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert simulator.read_register("reserve_pct") == 35
+    assert simulator.read_register("mode") == 0  # the late one was not applied
+    results = [r.result for r in controller(entry).journal.query()]
+    assert Result.MISSED in results
+    assert len(controller(entry).missed) == 1
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_journal_survives_restart(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    await tick(60)
+    before = controller(entry).journal.as_list()
+    assert before
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    after = controller(entry).journal.as_list()
+    assert after[: len(before)] == before
+    seqs = [r["seq"] for r in after]
+    assert seqs == sorted(set(seqs))
+
+
+async def test_no_effect_detected_and_cleared(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    simulator.model.stuck_power_w = 0.0
+    await hass.services.async_call(
+        DOMAIN,
+        "set_override",
+        {"device_id": device_id(hass, entry), "mode": "force_charge", "power_w": -2000},
+        blocking=True,
+    )
+    await tick(31)
+    issue_id = f"no_effect_{entry.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    last = controller(entry).journal.last
+    assert last is not None
+    assert last.result is Result.NO_EFFECT
+    simulator.model.stuck_power_w = None
+    await hass.services.async_call(
+        DOMAIN, "set_override", {"device_id": device_id(hass, entry), "power_w": -2500}, blocking=True
+    )
+    await tick(31)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+def test_expected_effect_rules() -> None:
+    from custom_components.battery_steward.engine.state import Measurements
+
+    def m(mode: Mode, p: float, soc: float = 50, enabled: bool = True) -> Measurements:
+        return Measurements(
+            soc_pct=soc,
+            active_power_w=p,
+            reactive_power_var=0,
+            mode=mode,
+            reserve_pct=20,
+            power_setpoint_w=0,
+            reactive_setpoint_var=0,
+            enabled=enabled,
+        )
+
+    assert expected_effect_missing(m(Mode.FORCE_CHARGE, 0), 5000) is not None
+    assert expected_effect_missing(m(Mode.FORCE_CHARGE, -1000), 5000) is None
+    assert expected_effect_missing(m(Mode.FORCE_CHARGE, 0, soc=100), 5000) is None
+    assert expected_effect_missing(m(Mode.FORCE_DISCHARGE, 0), 5000) is not None
+    assert expected_effect_missing(m(Mode.FORCE_DISCHARGE, 0, soc=20), 5000) is None
+    assert expected_effect_missing(m(Mode.IDLE, 800), 5000) is not None
+    assert expected_effect_missing(m(Mode.IDLE, 800, enabled=False), 5000) is None
+    assert expected_effect_missing(m(Mode.AUTO, 800), 5000) is None
+
+
+async def test_patrol_skips_while_a_run_is_going(
+    hass: HomeAssistant, entry: MockConfigEntry, tick: Tick
+) -> None:
+    ctl = controller(entry)
+    async with ctl._lock:
+        await tick(15 * 60)
+    assert ctl.skipped_runs == 1
+    await tick(15 * 60)
+    assert ctl.skipped_runs == 1
+    stats = ctl.statistics()
+    assert stats["skipped_runs"] == 1
+    assert stats["runs_timed"] >= 1
+    assert stats["by_trigger"]["patrol"] >= 1
+
+
+async def test_device_error_is_journaled_and_retried(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    await simulator.stop()
+    await let_sockets_settle()
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call(
+            DOMAIN, "reconcile_now", {"device_id": device_id(hass, entry)}, blocking=True
+        )
+    last = controller(entry).journal.last
+    assert last is not None
+    assert last.result is Result.FAILED
+    await simulator.start(host="127.0.0.1", port=entry.data["port"])
+    simulator.set_control("reserve_pct", 44)
+    await tick(10)
+    await tick(10)
+    assert simulator.read_register("reserve_pct") == 20
+
+
+async def test_button_reconciles(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    ctl = controller(entry)
+    ctl.async_set_reconciliation(False)
+    simulator.set_control("reserve_pct", 33)
+    await hass.services.async_call(
+        "button", "press", {"entity_id": entity_id(hass, "button", "reconcile_now")}, blocking=True
+    )
+    assert simulator.read_register("reserve_pct") == 20
+    assert ctl.journal.last is not None
+    assert ctl.journal.last.trigger is Trigger.MANUAL
+
+
+async def test_last_run_result_sensor(hass: HomeAssistant, entry: MockConfigEntry, tick: Tick) -> None:
+    await tick(60)
+    state = hass.states.get(entity_id(hass, "sensor", "last_run_result"))
+    assert state is not None
+    assert state.state == "success"
+    assert state.attributes["trigger"] == "schedule"
+    assert hass.states.get(entity_id(hass, "sensor", "desired_mode")).state == "auto"  # type: ignore[union-attr]
+
+
+def test_setpoints_dict_round_trip() -> None:
+    from custom_components.battery_steward.store import StoredOverride
+
+    override = StoredOverride(setpoints=Setpoints(mode=Mode.IDLE, power_w=5), expires=None)
+    assert StoredOverride.from_dict(override.as_dict()) == override

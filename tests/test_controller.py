@@ -18,7 +18,7 @@ from custom_components.battery_steward.controller import BatteryController, expe
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.engine.journal import Result, Trigger
 from custom_components.battery_steward.engine.state import Mode, Setpoints
-from custom_components.battery_steward.repairs import async_create_fix_flow
+from custom_components.battery_steward.repairs import ResumeFieldFlow, async_create_fix_flow
 from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
 from .conftest import SERIAL, modbus_data
@@ -202,6 +202,7 @@ async def test_fight_detection_raises_and_clears(
     assert simulator.read_register("reserve_pct") == 40  # no longer fought over
     # The user stops the other controller and resolves the repair.
     flow = await async_create_fix_flow(hass, issue_id, dict(issue.data or {}))
+    assert isinstance(flow, ResumeFieldFlow)
     flow.hass = hass
     flow.issue_id = issue_id
     flow.handler = DOMAIN

@@ -1,5 +1,7 @@
 """Battery Steward: keeps home and lab batteries on plan."""
 
+from typing import Any
+
 from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
     ConfigEntry,
@@ -94,15 +96,20 @@ def _follow_schedule_items(
     An update listener cannot be used with OptionsFlowWithReload, so listen for entry changes
     and compare the subentries.
     """
-    seen = dict(entry.subentries)
+
+    def snapshot(changed: ConfigEntry) -> dict[str, Any]:
+        # Subentries are updated in place, so compare copies of their data.
+        return {sid: dict(sub.data) for sid, sub in changed.subentries.items()}
+
+    seen = snapshot(entry)
 
     @callback
     def _changed(change: ConfigEntryChange, changed: ConfigEntry) -> None:
         nonlocal seen
         if changed.entry_id != entry.entry_id or change is not ConfigEntryChange.UPDATED:
             return
-        if changed.subentries != seen:
-            seen = dict(changed.subentries)
+        if (now := snapshot(changed)) != seen:
+            seen = now
             controller.async_plan_changed()
 
     return async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _changed)

@@ -379,9 +379,7 @@ class BatteryController:
             # Without reconciliation the executor writes only what changes at this instant.
             before = self.desired_at(scheduled - timedelta(microseconds=1))
             skip |= {
-                name
-                for name in todo.set_fields()
-                if getattr(before, name) == getattr(self.desired, name)
+                name for name in todo.set_fields() if getattr(before, name) == getattr(self.desired, name)
             }
         if trigger is Trigger.DRIFT:
             skip |= self._settling()

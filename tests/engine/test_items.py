@@ -34,8 +34,8 @@ AUTO = Setpoints(mode=Mode.AUTO)
 LIMITS = Limits(max_charge_w=5000, max_discharge_w=5000, max_apparent_va=6000)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -279,7 +279,7 @@ def test_overlapping_equal_priority_windows() -> None:
 
 
 def replace_window(item: WindowItem, **changes: Any) -> WindowItem:
-    data = {
+    data: dict[str, Any] = {
         "id": item.id,
         "weekdays": item.weekdays,
         "start": item.start,

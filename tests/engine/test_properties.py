@@ -6,6 +6,7 @@ and enumerates every occurrence in a range, then resolves the state by the docum
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -117,7 +118,7 @@ def item_lists(draw: st.DrawFn) -> tuple[str, date, list[Item]]:
     items: list[Item] = []
     for i in range(draw(st.integers(1, 5))):
         kind = draw(st.sampled_from(["window", "cron", "one_off", "interval", "interval_span"]))
-        common = {
+        common: dict[str, Any] = {
             "id": f"i{i}",
             "tz": tz,
             "priority": draw(st.integers(0, 1)),

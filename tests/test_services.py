@@ -1,0 +1,243 @@
+"""Schedule item services, journal and plan preview: good and bad input."""
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.helpers import device_registry as dr
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
+
+from custom_components.battery_steward.const import DOMAIN
+from custom_components.battery_steward.device.simulator import SimulatedBattery
+from custom_components.battery_steward.schedule import SUBENTRY_ITEM
+
+from .conftest import SERIAL, modbus_data
+
+PARIS = ZoneInfo("Europe/Paris")
+START = datetime(2026, 3, 28, 12, 0, tzinfo=PARIS)  # the day before spring-forward
+
+
+@pytest.fixture
+async def entry(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> AsyncIterator[MockConfigEntry]:
+    await hass.config.async_set_time_zone("Europe/Paris")
+    freezer.move_to(START)
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port)
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.fixture
+def device(hass: HomeAssistant, entry: MockConfigEntry) -> str:
+    found = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
+    assert found is not None
+    return found.id
+
+
+async def call(hass: HomeAssistant, name: str, data: dict[str, Any], response: bool = False) -> Any:
+    return await hass.services.async_call(DOMAIN, name, data, blocking=True, return_response=response)
+
+
+async def test_add_list_update_remove(
+    hass: HomeAssistant, entry: MockConfigEntry, device: str, simulator: SimulatedBattery
+) -> None:
+    result = await call(
+        hass,
+        "add_item",
+        {
+            "device_id": device,
+            "type": "window",
+            "name": "Night charge",
+            "weekdays": ["0", "1", "2", "3", "4", "5", "6"],
+            "start": "02:00",
+            "end": "05:00",
+            "mode": "force_charge",
+            "power_w": -2000,
+        },
+        response=True,
+    )
+    item_id = result["items"][entry.entry_id]
+    subentry = entry.subentries[item_id]
+    assert subentry.subentry_type == SUBENTRY_ITEM
+    assert subentry.title == "Night charge"
+    assert subentry.data["tz"] == "Europe/Paris"
+    listed = await call(hass, "list_items", {"device_id": device}, response=True)
+    items = listed[entry.entry_id]["items"]
+    assert [i["id"] for i in items] == [item_id]
+    assert items[0]["setpoints"] == {"mode": "force_charge", "power_w": -2000.0}
+
+    # The plan follows at once: the next change is the window's start, in the DST gap.
+    controller = entry.runtime_data.controller
+    assert controller.next_change == datetime(2026, 3, 29, 3, 0, tzinfo=PARIS)
+
+    await call(hass, "update_item", {"item_id": item_id, "power_w": -3000, "name": "Cheap night"})
+    assert entry.subentries[item_id].data["setpoints"]["power_w"] == -3000
+    assert entry.subentries[item_id].title == "Cheap night"
+
+    preview = await call(hass, "preview_plan", {"device_id": device, "hours": 48}, response=True)
+    changes = preview[entry.entry_id]["changes"]
+    assert [c["local"] for c in changes] == [
+        "2026-03-29T03:00:00+02:00",  # 02:00 does not exist that night
+        "2026-03-29T05:00:00+02:00",
+        "2026-03-30T02:00:00+02:00",
+        "2026-03-30T05:00:00+02:00",
+    ]
+    assert changes[0]["setpoints"] == {"mode": "force_charge", "power_w": -3000.0}
+    assert preview[entry.entry_id]["now"] == {}
+
+    await call(hass, "remove_item", {"item_id": item_id})
+    assert item_id not in entry.subentries
+    assert controller.next_change is None
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"type": "cron", "cron": "61 * * * *", "mode": "idle"}, "item_bad_cron"),
+        ({"type": "cron", "cron": "0 6 * * *"}, "item_no_setpoints"),
+        ({"type": "cron", "cron": "0 6 * * *", "power_w": 99999}, "item_power_out_of_range"),
+        ({"type": "cron", "cron": "0 6 * * *", "mode": "idle", "tz": "Mars/Base"}, "item_unknown_time_zone"),
+        (
+            {"type": "window", "start": "10:00", "end": "10:00", "weekdays": [1], "mode": "idle"},
+            "item_end_before_start",
+        ),
+        (
+            {"type": "window", "start": "10:00", "end": "11:00", "weekdays": [], "mode": "idle"},
+            "item_empty_weekdays",
+        ),
+        ({"type": "window", "start": "10:00", "weekdays": [1], "mode": "idle"}, "invalid_item_field"),
+        ({"type": "one_off", "mode": "idle"}, "invalid_item_field"),
+        (
+            {
+                "type": "one_off",
+                "at": "2026-03-29T10:00:00",
+                "mode": "idle",
+                "valid_from": "2026-03-30T00:00:00",
+                "valid_until": "2026-03-29T00:00:00",
+            },
+            "item_end_before_start",
+        ),
+        (
+            {
+                "type": "ramp",
+                "start_at": "2026-03-29T10:00:00",
+                "duration_s": 600,
+                "power_from_w": 0,
+                "power_to_w": 9000,
+            },
+            "item_power_out_of_range",
+        ),
+    ],
+)
+async def test_add_item_refused(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    device: str,
+    simulator: SimulatedBattery,
+    data: dict[str, Any],
+    key: str,
+) -> None:
+    writes = simulator.write_count
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "add_item", {"device_id": device, **data})
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == key
+    assert not entry.subentries
+    assert simulator.write_count == writes
+
+
+async def test_overlapping_windows_refused(hass: HomeAssistant, entry: MockConfigEntry, device: str) -> None:
+    window = {"device_id": device, "type": "window", "weekdays": [5], "start": "22:00", "end": "02:00"}
+    await call(hass, "add_item", {**window, "mode": "idle"})
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass, "add_item", {**window, "weekdays": [6], "start": "01:00", "end": "03:00", "mode": "auto"}
+        )
+    assert err.value.translation_key == "item_overlapping_windows"
+    await call(
+        hass,
+        "add_item",
+        {**window, "weekdays": [6], "start": "01:00", "end": "03:00", "mode": "auto", "priority": 1},
+    )
+    assert len(entry.subentries) == 2
+
+
+async def test_unknown_items_and_batteries(hass: HomeAssistant, entry: MockConfigEntry, device: str) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "update_item", {"item_id": "nope", "mode": "idle"})
+    assert err.value.translation_key == "unknown_item"
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "remove_item", {"item_id": ["nope"]})
+    assert err.value.translation_key == "unknown_item"
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "list_items", {"device_id": "nope"}, response=True)
+    assert err.value.translation_key == "unknown_battery"
+    foreign_entry = MockConfigEntry(domain="other")
+    foreign_entry.add_to_hass(hass)
+    foreign = dr.async_get(hass).async_get_or_create(
+        config_entry_id=foreign_entry.entry_id, identifiers={("other", "x")}
+    )
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "clear_override", {"device_id": foreign.id})
+    assert err.value.translation_key == "unknown_battery"
+
+
+async def test_item_on_unloaded_battery(hass: HomeAssistant, entry: MockConfigEntry, device: str) -> None:
+    result = await call(
+        hass,
+        "add_item",
+        {"device_id": device, "type": "cron", "cron": "0 6 * * *", "mode": "auto"},
+        response=True,
+    )
+    item_id = result["items"][entry.entry_id]
+    await hass.config_entries.async_unload(entry.entry_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "update_item", {"item_id": item_id, "mode": "idle"})
+    assert err.value.translation_key == "battery_not_loaded"
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "reconcile_now", {"device_id": device})
+    assert err.value.translation_key == "battery_not_loaded"
+    assert await hass.config_entries.async_setup(entry.entry_id)
+
+
+async def test_get_journal_filters(hass: HomeAssistant, entry: MockConfigEntry, device: str) -> None:
+    await call(hass, "set_override", {"device_id": device, "reserve_pct": 40})
+    await call(hass, "reconcile_now", {"device_id": device})
+    journal = await call(hass, "get_journal", {"device_id": device}, response=True)
+    records = journal[entry.entry_id]["records"]
+    assert [r["trigger"] for r in records] == ["startup", "override", "manual"]
+    assert records[1]["fields"] == {"reserve_pct": {"old": 20.0, "new": 40.0}}
+    assert journal[entry.entry_id]["statistics"]["by_result"] == {"success": 3}
+    limited = await call(hass, "get_journal", {"device_id": device, "limit": 1}, response=True)
+    assert [r["trigger"] for r in limited[entry.entry_id]["records"]] == ["manual"]
+    failed = await call(hass, "get_journal", {"device_id": device, "result": ["failed"]}, response=True)
+    assert failed[entry.entry_id]["records"] == []
+    later = (START + timedelta(hours=1)).replace(tzinfo=None).isoformat()
+    since = await call(hass, "get_journal", {"device_id": device, "since": later}, response=True)
+    assert since[entry.entry_id]["records"] == []
+    until = await call(hass, "get_journal", {"device_id": device, "until": START.isoformat()}, response=True)
+    assert len(until[entry.entry_id]["records"]) == 3
+
+
+async def test_control_services_need_admin(
+    hass: HomeAssistant, entry: MockConfigEntry, device: str, hass_read_only_user: MockUser
+) -> None:
+    with pytest.raises(Unauthorized):
+        await hass.services.async_call(
+            DOMAIN,
+            "set_override",
+            {"device_id": device, "mode": "idle"},
+            blocking=True,
+            context=Context(user_id=hass_read_only_user.id),
+        )

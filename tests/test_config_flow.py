@@ -195,10 +195,26 @@ async def test_options_poll_interval_reloads(
     await hass.async_block_till_done()
     result = await hass.config_entries.options.async_init(modbus_entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {CONF_POLL_INTERVAL: 30})
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_POLL_INTERVAL: 30,
+            "patrol_interval_min": 5,
+            "fight_max_corrections": 4,
+            "fight_window_min": 30,
+            "verify_timeout_s": 60,
+            "journal_size": 500,
+        },
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert modbus_entry.options == {CONF_POLL_INTERVAL: 30}
+    assert modbus_entry.options[CONF_POLL_INTERVAL] == 30
+    settings = modbus_entry.runtime_data.controller.settings
+    assert settings.patrol_interval.total_seconds() == 300
+    assert settings.fight.max_corrections == 4
+    assert settings.fight.window_s == 1800
+    assert settings.verify_timeout_s == 60
+    assert settings.journal_size == 500
     coordinator = modbus_entry.runtime_data.coordinator
     assert coordinator.update_interval is not None
     assert coordinator.update_interval.total_seconds() == 30

@@ -5,8 +5,10 @@ from typing import Any, override
 import uuid
 
 from homeassistant.config_entries import (
+    ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentryFlow,
     OptionsFlowWithReload,
 )
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -42,6 +44,20 @@ from .device.driver import (
 )
 from .device.modbus import PROFILE_STEWARD, PROFILES, ModbusBatteryDriver
 from .device.simulator import SimConfig, SimulatedBattery
+from .item_flow import ScheduleItemFlow
+from .schedule import (
+    CONF_FIGHT_MAX,
+    CONF_FIGHT_WINDOW_MIN,
+    CONF_JOURNAL_SIZE,
+    CONF_PATROL_MIN,
+    CONF_VERIFY_S,
+    DEFAULT_FIGHT_MAX,
+    DEFAULT_FIGHT_WINDOW_MIN,
+    DEFAULT_JOURNAL_SIZE,
+    DEFAULT_PATROL_MIN,
+    DEFAULT_VERIFY_S,
+    SUBENTRY_ITEM,
+)
 
 
 def _modbus_schema(defaults: Mapping[str, Any]) -> vol.Schema:
@@ -122,6 +138,14 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_options_flow(config_entry: BatteryConfigEntry) -> BatteryOptionsFlow:
         return BatteryOptionsFlow()
 
+    @classmethod
+    @callback
+    @override
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        return {SUBENTRY_ITEM: ScheduleItemFlow}
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what kind of battery to add."""
         return self.async_show_menu(step_id="user", menu_options=[KIND_SIMULATOR, KIND_MODBUS])
@@ -198,31 +222,39 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
+def _int_field(key: str, default: int, low: int, high: int, unit: str | None = None) -> tuple[Any, Any]:
+    config = selector.NumberSelectorConfig(min=low, max=high, step=1, mode=selector.NumberSelectorMode.BOX)
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return (
+        vol.Required(key, default=default),
+        vol.All(selector.NumberSelector(config), vol.Coerce(int), vol.Range(min=low, max=high)),
+    )
+
+
+# key, default, minimum, maximum, unit
+OPTIONS: tuple[tuple[str, int, int, int, str | None], ...] = (
+    (CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL_S, MIN_POLL_INTERVAL_S, MAX_POLL_INTERVAL_S, "s"),
+    (CONF_PATROL_MIN, DEFAULT_PATROL_MIN, 1, 1440, "min"),
+    (CONF_FIGHT_MAX, DEFAULT_FIGHT_MAX, 1, 100, None),
+    (CONF_FIGHT_WINDOW_MIN, DEFAULT_FIGHT_WINDOW_MIN, 1, 1440, "min"),
+    (CONF_VERIFY_S, DEFAULT_VERIFY_S, 5, 3600, "s"),
+    (CONF_JOURNAL_SIZE, DEFAULT_JOURNAL_SIZE, 100, 100000, None),
+)
+
+
 class BatteryOptionsFlow(OptionsFlowWithReload):
-    """Poll interval; the entry reloads to apply it."""
+    """Poll interval and controller settings; the entry reloads to apply them."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the options."""
         if user_input is not None:
             return self.async_create_entry(data=user_input)
+        current = self.config_entry.options
         schema = vol.Schema(
-            {
-                vol.Required(
-                    CONF_POLL_INTERVAL,
-                    default=self.config_entry.options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL_S),
-                ): vol.All(
-                    selector.NumberSelector(
-                        selector.NumberSelectorConfig(
-                            min=MIN_POLL_INTERVAL_S,
-                            max=MAX_POLL_INTERVAL_S,
-                            step=1,
-                            unit_of_measurement="s",
-                            mode=selector.NumberSelectorMode.BOX,
-                        )
-                    ),
-                    vol.Coerce(int),
-                    vol.Range(min=MIN_POLL_INTERVAL_S, max=MAX_POLL_INTERVAL_S),
-                )
-            }
+            dict(
+                _int_field(key, int(current.get(key, default)), low, high, unit)
+                for key, default, low, high, unit in OPTIONS
+            )
         )
         return self.async_show_form(step_id="init", data_schema=schema)

@@ -13,7 +13,7 @@ re-run. Device errors back off exponentially (capped) through a retry timer.
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
@@ -117,6 +117,7 @@ class BatteryController:
         self._started = False
         self._startup_done = False
         self._unsubs: list[CALLBACK_TYPE] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self._timer: CALLBACK_TYPE | None = None
         self._retry: CALLBACK_TYPE | None = None
         self._verify: CALLBACK_TYPE | None = None
@@ -175,6 +176,9 @@ class BatteryController:
             if handle is not None:
                 handle()
         self._timer = self._retry = self._verify = None
+        # Let runs already under way finish (never cut a write in half), then save once.
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._store.async_save_now(self._snapshot())
 
     def _snapshot(self) -> dict[str, Any]:
@@ -187,7 +191,8 @@ class BatteryController:
         }
 
     def _persist(self) -> None:
-        self._store.async_save_later(self._snapshot)
+        if self._started:
+            self._store.async_save_later(self._snapshot)
 
     # ---------------------------------------------------------------- planning
 
@@ -263,7 +268,7 @@ class BatteryController:
             self._notify()
             return
         if not self._startup_done:
-            self.hass.async_create_task(self._async_startup(), eager_start=False)
+            self._track(self._async_startup())
             return
         self._observe_fights()
         if self.reconciliation_enabled and self._drifted():
@@ -332,9 +337,14 @@ class BatteryController:
 
     @callback
     def _schedule_run(self, trigger: Trigger) -> None:
-        if not self._started:
-            return
-        self.hass.async_create_task(self.async_run(trigger), eager_start=False)
+        if self._started:
+            self._track(self.async_run(trigger))
+
+    @callback
+    def _track(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self.hass.async_create_task(coro, eager_start=False)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # ---------------------------------------------------------------- the run
 
@@ -474,6 +484,9 @@ class BatteryController:
     def _schedule_verify(self) -> None:
         if self._verify is not None:
             self._verify()
+            self._verify = None
+        if not self._started:
+            return
 
         async def _verify(_now: datetime) -> None:
             self._verify = None

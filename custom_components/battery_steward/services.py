@@ -24,41 +24,21 @@ from .engine.items import Item
 from .engine.journal import Result
 from .engine.serialize import (
     ITEM_TYPES,
-    ItemFormatError,
-    item_from_dict,
     item_to_dict,
     setpoints_to_dict,
 )
 from .engine.state import Mode, Setpoints
-from .engine.validation import validate_schedule
 from .helpers import translate_device_error
-from .schedule import SUBENTRY_ITEM, entry_items
+from .schedule import (
+    SUBENTRY_ITEM,
+    ItemRejectedError,
+    build_item,
+    entry_items,
+    flat_to_item_dict,
+    item_store_data,
+)
 
 ATTR_DEVICE_ID = "device_id"
-ITEM_FIELDS = (
-    "type",
-    "name",
-    "enabled",
-    "priority",
-    "tz",
-    "valid_from",
-    "valid_until",
-    "weekdays",
-    "start",
-    "end",
-    "cron",
-    "anchor",
-    "every_s",
-    "duration_s",
-    "at",
-    "misfire_grace_s",
-    "start_at",
-    "power_from_w",
-    "power_to_w",
-    "step_s",
-)
-SETPOINT_FIELDS = ("mode", "reserve_pct", "power_w", "reactive_var")
-
 _TARGET = {vol.Required(ATTR_DEVICE_ID): vol.All(cv.ensure_list, [cv.string])}
 _SETPOINTS = {
     vol.Optional("mode"): vol.In([m.value for m in Mode]),
@@ -150,41 +130,11 @@ def _targets(hass: HomeAssistant, call: ServiceCall) -> list[BatteryConfigEntry]
     return found
 
 
-def _item_dict(data: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Flat service fields -> the engine's item dict, over an existing item's dict."""
-    out: dict[str, Any] = dict(base or {})
-    setpoints = dict(out.get("setpoints") or {})
-    for key in ITEM_FIELDS:
-        if key in data:
-            value = data[key]
-            out[key] = _aware(value) if isinstance(value, datetime) else value
-    for key in SETPOINT_FIELDS:
-        if key in data:
-            setpoints[key] = data[key]
-    out["setpoints"] = setpoints
-    return out
-
-
 def _check_item(hass: HomeAssistant, entry: BatteryConfigEntry, data: dict[str, Any]) -> Item:
-    """Build and validate an item against the battery's other items and limits."""
-    data = {"tz": str(hass.config.time_zone), **data}
     try:
-        item = item_from_dict(data)
-    except ItemFormatError as err:
-        raise _invalid("invalid_item_field", field=err.field, error=str(err)) from err
-    others = [i for i in entry_items(entry) if i.id != item.id]
-    limits = entry.runtime_data.coordinator.info.limits
-    issues = [i for i in validate_schedule([*others, item], limits) if i.item_id == item.id]
-    if issues:
-        issue = issues[0]
-        raise _invalid(f"item_{issue.code}", **issue.placeholders)
-    return item
-
-
-def _store_dict(item: Item) -> dict[str, Any]:
-    data = item_to_dict(item)
-    data.pop("id")
-    return data
+        return build_item(hass, entry, data)
+    except ItemRejectedError as err:
+        raise _invalid(err.key, **err.placeholders) from err
 
 
 def _find_item(hass: HomeAssistant, item_id: str) -> tuple[BatteryConfigEntry, ConfigSubentry]:
@@ -200,11 +150,13 @@ def _find_item(hass: HomeAssistant, item_id: str) -> tuple[BatteryConfigEntry, C
 async def _add_item(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
     entries = _targets(hass, call)
-    checked = [(entry, _check_item(hass, entry, _item_dict(call.data) | {"id": "new"})) for entry in entries]
+    checked = [
+        (entry, _check_item(hass, entry, flat_to_item_dict(call.data) | {"id": "new"})) for entry in entries
+    ]
     created: dict[str, Any] = {}
     for entry, item in checked:
         subentry = ConfigSubentry(
-            data=MappingProxyType(_store_dict(item)),
+            data=MappingProxyType(item_store_data(item)),
             subentry_type=SUBENTRY_ITEM,
             title=item.name or item_to_dict(item)["type"],
             unique_id=None,
@@ -217,10 +169,10 @@ async def _add_item(call: ServiceCall) -> ServiceResponse:
 async def _update_item(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
     entry, subentry = _find_item(hass, call.data["item_id"])
-    merged = _item_dict(call.data, dict(subentry.data)) | {"id": subentry.subentry_id}
+    merged = flat_to_item_dict(call.data, dict(subentry.data)) | {"id": subentry.subentry_id}
     item = _check_item(hass, entry, merged)
     hass.config_entries.async_update_subentry(
-        entry, subentry, data=_store_dict(item), title=item.name or subentry.title
+        entry, subentry, data=item_store_data(item), title=item.name or subentry.title
     )
     return None
 

@@ -1,0 +1,75 @@
+"""The plan as a calendar: each planned state from its change to the next, over 7 days."""
+
+from datetime import datetime, timedelta
+from typing import override
+
+from homeassistant.components.calendar import CalendarEntity, CalendarEntityDescription, CalendarEvent
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
+
+from .coordinator import BatteryConfigEntry
+from .engine.state import Setpoints
+from .entity import ControllerEntity
+
+PARALLEL_UPDATES = 0
+HORIZON = timedelta(days=7)
+
+PLAN = CalendarEntityDescription(key="plan", translation_key="plan")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: BatteryConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the plan calendar."""
+    async_add_entities([PlanCalendar(entry.runtime_data.coordinator, PLAN)])
+
+
+def describe(setpoints: Setpoints) -> str:
+    """A short summary of a planned state."""
+    parts = []
+    if setpoints.mode is not None:
+        parts.append(f"mode {setpoints.mode.value}")
+    if setpoints.reserve_pct is not None:
+        parts.append(f"reserve {setpoints.reserve_pct:g} %")
+    if setpoints.power_w is not None:
+        parts.append(f"power {setpoints.power_w:g} W")
+    if setpoints.reactive_var is not None:
+        parts.append(f"reactive {setpoints.reactive_var:g} var")
+    return ", ".join(parts) or "no setpoints"
+
+
+class PlanCalendar(ControllerEntity, CalendarEntity):
+    """Planned changes of the next 7 days (schedule and override, DST included)."""
+
+    @property
+    @override
+    def available(self) -> bool:
+        return True
+
+    def _events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
+        now = dt_util.utcnow()
+        end = min(end, now + HORIZON)
+        controller = self.controller
+        changes = controller.changes_between(now, end)
+        events = []
+        for i, (at, setpoints) in enumerate(changes):
+            until = changes[i + 1][0] if i + 1 < len(changes) else max(end, at + timedelta(minutes=1))
+            if until > start and at < end:
+                events.append(CalendarEvent(start=at, end=until, summary=describe(setpoints)))
+        return events
+
+    @property
+    @override
+    def event(self) -> CalendarEvent | None:
+        now = dt_util.utcnow()
+        upcoming = self._events(now, now + HORIZON)
+        return upcoming[0] if upcoming else None
+
+    @override
+    async def async_get_events(
+        self, hass: HomeAssistant, start_date: datetime, end_date: datetime
+    ) -> list[CalendarEvent]:
+        return self._events(start_date, end_date)

@@ -1,0 +1,178 @@
+"""Schedule items through the UI: subentry add and reconfigure flows."""
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.battery_steward.const import DOMAIN
+from custom_components.battery_steward.device.simulator import SimulatedBattery
+from custom_components.battery_steward.schedule import SUBENTRY_ITEM
+
+from .conftest import SERIAL, modbus_data
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+async def entry(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> AsyncIterator[MockConfigEntry]:
+    await hass.config.async_set_time_zone("Europe/Paris")
+    freezer.move_to(datetime(2026, 6, 1, 12, tzinfo=PARIS))
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port)
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def start(hass: HomeAssistant, entry: MockConfigEntry, kind: str) -> str:
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_ITEM), context={"source": "user"}
+    )
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["window", "cron", "interval", "one_off", "ramp"]
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {"next_step_id": kind})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == kind
+    return str(result["flow_id"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "stored"),
+    [
+        (
+            "window",
+            {
+                "name": "Peak",
+                "weekdays": ["0", "4"],
+                "start": "19:00:00",
+                "end": "22:00:00",
+                "reserve_pct": 80,
+            },
+            {"weekdays": [0, 4], "start": "19:00:00", "setpoints": {"reserve_pct": 80.0}},
+        ),
+        ("cron", {"name": "Morning", "cron": "0 6 * * *", "mode": "auto"}, {"cron": "0 6 * * *"}),
+        (
+            "interval",
+            {
+                "name": "Pulse",
+                "anchor": "2026-06-01 12:00:00",
+                "every_s": 3600,
+                "duration_s": 600,
+                "power_w": 500,
+            },
+            {"anchor": "2026-06-01T12:00:00+02:00", "every_s": 3600.0, "duration_s": 600.0},
+        ),
+        (
+            "one_off",
+            {"name": "Once", "at": "2026-06-02 08:00:00", "mode": "idle", "misfire_grace_s": 60},
+            {"at": "2026-06-02T08:00:00+02:00", "misfire_grace_s": 60.0},
+        ),
+        (
+            "ramp",
+            {
+                "name": "Ramp",
+                "start_at": "2026-06-02 08:00:00",
+                "duration_s": 600,
+                "power_from_w": 0,
+                "power_to_w": 2000,
+                "mode": "force_discharge",
+            },
+            {"power_to_w": 2000.0, "step_s": 60.0},
+        ),
+    ],
+)
+async def test_add_each_type(
+    hass: HomeAssistant, entry: MockConfigEntry, kind: str, data: dict[str, Any], stored: dict[str, Any]
+) -> None:
+    flow_id = await start(hass, entry, kind)
+    result = await hass.config_entries.subentries.async_configure(flow_id, data)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    subentry = next(iter(entry.subentries.values()))
+    assert subentry.title == data["name"]
+    assert subentry.data["type"] == kind
+    assert subentry.data["tz"] == "Europe/Paris"
+    for key, value in stored.items():
+        assert subentry.data[key] == value
+    # The controller planned with it at once.
+    await hass.async_block_till_done()
+    assert [i.id for i in entry.runtime_data.controller.items] == [subentry.subentry_id]
+
+
+async def test_invalid_input_shows_error_then_succeeds(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    flow_id = await start(hass, entry, "cron")
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "Bad", "cron": "nope", "mode": "idle"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "item_bad_cron"}
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "Bad", "cron": "0 6 * * *"}
+    )
+    assert result["errors"] == {"base": "item_no_setpoints"}
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "Good", "cron": "0 6 * * *", "power_w": 99999}
+    )
+    assert result["errors"] == {"base": "item_power_out_of_range"}
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "Good", "cron": "0 6 * * *", "mode": "idle"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_reconfigure_item(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    flow_id = await start(hass, entry, "window")
+    await hass.config_entries.subentries.async_configure(
+        flow_id,
+        {
+            "name": "All day",
+            "weekdays": [str(d) for d in range(7)],
+            "start": "00:00:00",
+            "end": "23:59:00",
+            "reserve_pct": 60,
+        },
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert simulator.read_register("reserve_pct") == 60
+    subentry_id = next(iter(entry.subentries))
+    result = await entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {"name": "All day", "weekdays": ["0"], "start": "00:00:00", "end": "00:00:00", "reserve_pct": 70},
+    )
+    assert result["errors"] == {"base": "item_end_before_start"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            "name": "Whole day",
+            "weekdays": [str(d) for d in range(7)],
+            "start": "00:00:00",
+            "end": "23:59:00",
+            "reserve_pct": 70,
+        },
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.subentries[subentry_id].title == "Whole day"
+    assert entry.subentries[subentry_id].data["setpoints"] == {"reserve_pct": 70.0}
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert simulator.read_register("reserve_pct") == 70
+    # Deleting the item (the UI's native delete) re-plans too.
+    hass.config_entries.async_remove_subentry(entry, subentry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.controller.items == []

@@ -497,3 +497,56 @@ def test_setpoints_dict_round_trip() -> None:
 
     override = StoredOverride(setpoints=Setpoints(mode=Mode.IDLE, power_w=5), expires=None)
     assert StoredOverride.from_dict(override.as_dict()) == override
+
+
+async def test_plan_calendar_lists_next_changes(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    calendar = entity_id(hass, "calendar", "plan")
+    state = hass.states.get(calendar)
+    assert state is not None
+    assert state.attributes["message"] == "mode auto, reserve 80 %"
+    result = await hass.services.async_call(
+        "calendar",
+        "get_events",
+        {"entity_id": calendar, "duration": {"hours": 30}},
+        blocking=True,
+        return_response=True,
+    )
+    assert result is not None
+    events = result[calendar]["events"]  # type: ignore[index]
+    assert [(e["start"], e["summary"]) for e in events] == [
+        ("2026-06-01T19:00:00+02:00", "mode auto, reserve 80 %"),
+        ("2026-06-01T22:00:00+02:00", "mode auto, reserve 20 %"),
+        ("2026-06-02T19:00:00+02:00", "mode auto, reserve 80 %"),
+        ("2026-06-02T22:00:00+02:00", "mode auto, reserve 20 %"),
+    ]
+
+
+def test_calendar_summary() -> None:
+    from custom_components.battery_steward.calendar import describe
+
+    assert describe(Setpoints()) == "no setpoints"
+    assert describe(Setpoints(power_w=-500, reactive_var=100)) == "power -500 W, reactive 100 var"
+
+
+async def test_logbook_describes_changes(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    from custom_components.battery_steward.logbook import async_describe_events
+
+    described: dict[str, Callable[[Event], dict[str, Any]]] = {}
+
+    def collect(domain: str, event_type: str, describe: Callable[[Event], dict[str, Any]]) -> None:
+        described[event_type] = describe
+
+    async_describe_events(hass, collect)
+    line = described[EVENT_CHANGED](
+        Event(
+            EVENT_CHANGED,
+            {
+                "entry_id": entry.entry_id,
+                "trigger": "schedule",
+                "fields": {"reserve_pct": {"old": 20, "new": 80}},
+            },
+        )
+    )
+    assert line == {"name": "Battery", "message": "set reserve_pct 20 → 80 (schedule)"}
+    other = described[EVENT_CHANGED](Event(EVENT_CHANGED, {"entry_id": "gone"}))
+    assert other["name"] == "Battery Steward"

@@ -58,7 +58,11 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
         for i, (at, setpoints) in enumerate(changes):
             until = changes[i + 1][0] if i + 1 < len(changes) else max(end, at + timedelta(minutes=1))
             if until > start and at < end:
-                events.append(CalendarEvent(start=at, end=until, summary=describe(setpoints)))
+                events.append(
+                    CalendarEvent(
+                        start=dt_util.as_local(at), end=dt_util.as_local(until), summary=describe(setpoints)
+                    )
+                )
         return events
 
     @property

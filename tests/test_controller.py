@@ -512,7 +512,8 @@ async def test_plan_calendar_lists_next_changes(hass: HomeAssistant, entry: Mock
         return_response=True,
     )
     assert result is not None
-    events = result[calendar]["events"]  # type: ignore[index]
+    response: Any = result
+    events = response[calendar]["events"]
     assert [(e["start"], e["summary"]) for e in events] == [
         ("2026-06-01T19:00:00+02:00", "mode auto, reserve 80 %"),
         ("2026-06-01T22:00:00+02:00", "mode auto, reserve 20 %"),

@@ -551,3 +551,23 @@ async def test_logbook_describes_changes(hass: HomeAssistant, entry: MockConfigE
     assert line == {"name": "Battery", "message": "set reserve_pct 20 → 80 (schedule)"}
     other = described[EVENT_CHANGED](Event(EVENT_CHANGED, {"entry_id": "gone"}))
     assert other["name"] == "Battery Steward"
+
+
+async def test_diagnostics_redacts_identifiers(
+    hass: HomeAssistant, entry: MockConfigEntry, tick: Tick
+) -> None:
+    import json
+
+    from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
+
+    await tick(60)
+    diag = await async_get_config_entry_diagnostics(hass, entry)
+    text = json.dumps(diag)
+    assert SERIAL not in text
+    assert "127.0.0.1" not in text
+    assert diag["entry"]["data"]["host"] == "**REDACTED**"
+    assert diag["device"]["serial"] == "**REDACTED**"
+    assert diag["controller"]["desired"] == {"mode": "auto", "reserve_pct": 80}
+    assert diag["journal_tail"][-1]["trigger"] == "schedule"
+    assert diag["plan_24h"][0]["setpoints"] == {"mode": "auto", "reserve_pct": 20}
+    assert diag["last_reading"]["reserve_pct"] == 80

@@ -1,0 +1,64 @@
+"""Diagnostics: configuration, last reading, plan preview, journal tail, controller state."""
+
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_HOST
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_SERIAL
+from .coordinator import BatteryConfigEntry
+from .engine.serialize import setpoints_to_dict
+
+TO_REDACT = {CONF_HOST, CONF_SERIAL, "serial", "serial_number", "unique_id", "title"}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: BatteryConfigEntry
+) -> dict[str, Any]:
+    """Everything needed to understand what the controller did, with identifiers redacted."""
+    runtime = entry.runtime_data
+    controller = runtime.controller
+    coordinator = runtime.coordinator
+    now = dt_util.utcnow()
+    data = coordinator.data
+    info = coordinator.info
+    return async_redact_data(
+        {
+            "entry": {
+                "title": entry.title,
+                "unique_id": entry.unique_id,
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+            },
+            "device": {
+                "model": info.model,
+                "firmware": info.firmware,
+                "serial": info.serial,
+                "capacity_kwh": info.capacity_kwh,
+                "limits": asdict(info.limits),
+            },
+            "last_reading": asdict(data) if data is not None else None,
+            "connected": coordinator.last_update_success,
+            "controller": {
+                "desired": setpoints_to_dict(controller.desired),
+                "in_sync": controller.in_sync,
+                "next_change": controller.next_change.isoformat() if controller.next_change else None,
+                "override": controller.override.as_dict() if controller.override else None,
+                "reconciliation_enabled": controller.reconciliation_enabled,
+                "suspended_fields": sorted(controller.fight.suspended),
+                "missed_items": sorted(controller.missed),
+                "statistics": controller.statistics(),
+            },
+            "items": [dict(sub.data) | {"id": sid} for sid, sub in entry.subentries.items()],
+            "plan_24h": [
+                {"at": at.isoformat(), "setpoints": setpoints_to_dict(sp)}
+                for at, sp in controller.changes_between(now, now + timedelta(hours=24))
+            ],
+            "journal_tail": [rec.as_dict() for rec in controller.journal.query(limit=50)],
+        },
+        TO_REDACT,
+    )

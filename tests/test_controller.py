@@ -571,3 +571,24 @@ async def test_diagnostics_redacts_identifiers(
     assert diag["journal_tail"][-1]["trigger"] == "schedule"
     assert diag["plan_24h"][0]["setpoints"] == {"mode": "auto", "reserve_pct": 20}
     assert diag["last_reading"]["reserve_pct"] == 80
+
+
+@pytest.mark.parametrize("options", [{"poll_interval": 300}])
+async def test_simulated_day_writes_equal_changes_plus_corrections(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    ctl = controller(entry)
+    day_start = START
+    planned = ctl.changes_between(day_start, day_start + timedelta(days=1))
+    writes = simulator.write_count
+    tampered = False
+    for step in range(24 * 12):
+        if step == 120 and not tampered:  # one outside change, at 04:59 the next morning
+            simulator.set_control("mode", 2)
+            tampered = True
+        await tick(300)
+    corrections = [
+        r for r in ctl.journal.query() if r.trigger in (Trigger.DRIFT, Trigger.PATROL) and r.fields
+    ]
+    assert len(corrections) == 1
+    assert simulator.write_count - writes == len(planned) + len(corrections)

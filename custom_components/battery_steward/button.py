@@ -6,12 +6,15 @@ from homeassistant.components.button import ButtonEntity, ButtonEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import DEFAULT_SAFE_STOP_TIMEOUT_S
 from .coordinator import BatteryConfigEntry
 from .entity import ControllerEntity
 
 PARALLEL_UPDATES = 1
 
 RECONCILE_NOW = ButtonEntityDescription(key="reconcile_now", translation_key="reconcile_now")
+
+SAFE_STOP = ButtonEntityDescription(key="safe_stop", translation_key="safe_stop")
 
 
 async def async_setup_entry(
@@ -20,7 +23,10 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the reconcile-now button."""
-    async_add_entities([ReconcileNowButton(entry.runtime_data.coordinator, RECONCILE_NOW)])
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities(
+        [ReconcileNowButton(coordinator, RECONCILE_NOW), SafeStopButton(coordinator, SAFE_STOP)]
+    )
 
 
 class ReconcileNowButton(ControllerEntity, ButtonEntity):
@@ -29,3 +35,11 @@ class ReconcileNowButton(ControllerEntity, ButtonEntity):
     @override
     async def async_press(self) -> None:
         await self.controller.async_reconcile_now()
+
+
+class SafeStopButton(ControllerEntity, ButtonEntity):
+    """Stop the plant safely with the default threshold and timeout (the action returns data)."""
+
+    @override
+    async def async_press(self) -> None:
+        await self.controller.async_safe_stop(threshold_w=None, timeout_s=DEFAULT_SAFE_STOP_TIMEOUT_S)

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 import logging
 import time
 from typing import Any, Protocol
@@ -41,6 +42,7 @@ from .engine.planner import Schedule
 from .engine.reconcile import Tolerance, diff, restrict
 from .engine.state import Measurements, Mode, Setpoints
 from .helpers import translate_device_error
+from .safe_stop import SAFE_STOP_STEP_S, SafeStopResult, safe_stop
 from .store import ControllerStore, StoredOverride
 
 _LOGGER = logging.getLogger(__name__)
@@ -49,6 +51,15 @@ WATCHDOG_INTERVAL = timedelta(seconds=30)
 CLOCK_JUMP_S = 5.0
 BACKOFF_START_S = 5.0
 BACKOFF_MAX_S = 300.0
+
+
+class PlantState(StrEnum):
+    """Where the plant is in the safe-stop / restore cycle."""
+
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    STARTING = "starting"
 
 
 class Plan(Protocol):
@@ -108,6 +119,9 @@ class BatteryController:
         self.fight = FightDetector(settings.fight)
         self.override: StoredOverride | None = None
         self.reconciliation_enabled = True
+        self.dispatch_enabled = True
+        self.plant_state = PlantState.RUNNING
+        self.switching = False
         self.desired = Setpoints()
         self.next_change: datetime | None = None
         self.skipped_runs = 0
@@ -139,6 +153,8 @@ class BatteryController:
         )
         self.override = stored.override
         self.reconciliation_enabled = stored.reconciliation_enabled
+        self.dispatch_enabled = stored.dispatch_enabled
+        self.plant_state = PlantState.RUNNING if self.dispatch_enabled else PlantState.STOPPED
         self.missed = set(stored.missed)
         self._last_alive = stored.last_alive
         self.plan = self._build_plan()
@@ -186,6 +202,7 @@ class BatteryController:
             "journal": self.journal.as_list(),
             "override": self.override,
             "reconciliation_enabled": self.reconciliation_enabled,
+            "dispatch_enabled": self.dispatch_enabled,
             "missed": sorted(self.missed),
             "last_alive": dt_util.utcnow().isoformat(),
         }
@@ -381,6 +398,11 @@ class BatteryController:
             self._schedule_retry()
             return
         if self._correcting(trigger) and not self.reconciliation_enabled:
+            return
+        if not self.dispatch_enabled:
+            # The dispatch gate is off: write nothing, whatever the plan says.
+            if trigger in (Trigger.SCHEDULE, Trigger.OVERRIDE, Trigger.MANUAL) and not rerun:
+                self._record(trigger, scheduled, now, Result.SKIPPED, note="dispatch off")
             return
         actual = data.actual_setpoints()
         todo = diff(self.desired, actual, self._tolerance)
@@ -609,6 +631,63 @@ class BatteryController:
         if enabled:
             self._schedule_run(Trigger.PATROL)
         self._notify()
+
+    @callback
+    def async_set_dispatch(self, enabled: bool) -> None:
+        """Open or close the dispatch gate; closed means nothing is written. Survives restart."""
+        if self.dispatch_enabled == enabled:
+            return
+        self.dispatch_enabled = enabled
+        self.plant_state = PlantState.RUNNING if enabled else PlantState.STOPPED
+        self._persist()
+        if enabled:
+            self._schedule_run(Trigger.CONFIG)
+        self._notify()
+
+    async def async_safe_stop(self, *, threshold_w: float | None, timeout_s: float) -> SafeStopResult:
+        """Gate off, zero P and Q, wait under the threshold (or time out), disable. Never raises."""
+        limits = self.coordinator.info.limits
+        threshold = (
+            threshold_w
+            if threshold_w is not None
+            else 0.01 * max(limits.max_charge_w, limits.max_discharge_w)
+        )
+        self.dispatch_enabled = False
+        self.plant_state = PlantState.STOPPING
+        self._persist()
+        self._notify()
+        async with self._lock:  # no run may write between the steps
+            result = await safe_stop(
+                self.coordinator.driver, threshold=threshold, timeout_s=timeout_s, step_s=SAFE_STOP_STEP_S
+            )
+        self.plant_state = PlantState.STOPPED
+        self._record(
+            Trigger.MANUAL,
+            None,
+            dt_util.utcnow(),
+            Result.SUCCESS if result.threshold_reached and result.disable_ok else Result.FAILED,
+            error=result.error,
+            note=f"safe stop: {result.as_dict()}",
+        )
+        await self.coordinator.async_request_refresh()
+        self._notify()
+        return result
+
+    async def async_restore(self) -> None:
+        """Re-enable the plant and hand control back to the schedule."""
+        self.plant_state = PlantState.STARTING
+        self._notify()
+        try:
+            await self.coordinator.driver.set_enabled(True)
+        except DeviceError as err:
+            self.plant_state = PlantState.STOPPED
+            self._notify()
+            raise translate_device_error(err) from err
+        self.dispatch_enabled = True
+        self._persist()
+        await self.coordinator.async_refresh()
+        self.plant_state = PlantState.RUNNING
+        await self._async_run_checked(Trigger.OVERRIDE)
 
     # ---------------------------------------------------------------- public state
 

@@ -10,7 +10,7 @@ from homeassistant.components.number import (
     NumberEntityDescription,
     NumberMode,
 )
-from homeassistant.const import PERCENTAGE, UnitOfPower
+from homeassistant.const import PERCENTAGE, UnitOfPower, UnitOfReactivePower
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -52,6 +52,17 @@ NUMBERS: tuple[BatteryNumberDescription, ...] = (
         value_fn=lambda m: m.power_setpoint_w,
         setpoints_fn=lambda v: Setpoints(power_w=v),
         range_fn=lambda i: (-i.limits.max_charge_w, i.limits.max_discharge_w),
+    ),
+    BatteryNumberDescription(
+        key="reactive_power_setpoint",
+        translation_key="reactive_power_setpoint",
+        device_class=NumberDeviceClass.REACTIVE_POWER,
+        native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
+        native_step=10,
+        mode=NumberMode.BOX,
+        value_fn=lambda m: m.reactive_setpoint_var,
+        setpoints_fn=lambda v: Setpoints(reactive_var=v),
+        range_fn=lambda i: (-i.limits.max_reactive_var, i.limits.max_reactive_var),
     ),
 )
 

@@ -24,7 +24,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .controller import BatteryController
+from .controller import BatteryController, PlantState
 from .coordinator import BatteryConfigEntry, BatteryCoordinator
 from .engine.journal import Result
 from .engine.state import Measurements, Mode
@@ -141,6 +141,13 @@ CONTROLLER_SENSORS: tuple[ControllerSensorDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         suggested_display_precision=0,
         value_fn=lambda c: c.desired.reserve_pct,
+    ),
+    ControllerSensorDescription(
+        key="plant_state",
+        translation_key="plant_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=[state.value for state in PlantState],
+        value_fn=lambda c: c.plant_state.value,
     ),
     ControllerSensorDescription(
         key="last_run_result",

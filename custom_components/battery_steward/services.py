@@ -5,6 +5,7 @@ schemas enforce ranges (selectors only bound the UI); bad input raises a transla
 ServiceValidationError and nothing is written to any battery.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -17,7 +18,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .const import DOMAIN
+from .const import DEFAULT_SAFE_STOP_TIMEOUT_S, DOMAIN
 from .coordinator import BatteryConfigEntry
 from .device.driver import DeviceError, check_limits
 from .engine.items import Item
@@ -273,6 +274,30 @@ async def _preview_plan(call: ServiceCall) -> ServiceResponse:
     return out
 
 
+SAFE_STOP_SCHEMA = vol.Schema(
+    {
+        **_TARGET,
+        vol.Optional("threshold_w"): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=1e6)),
+        vol.Optional("timeout_s", default=DEFAULT_SAFE_STOP_TIMEOUT_S): vol.All(
+            vol.Coerce(float), vol.Range(min=1, max=3600)
+        ),
+    }
+)
+
+
+async def _safe_stop(call: ServiceCall) -> ServiceResponse:
+    entries = _targets(call.hass, call)
+    results = await asyncio.gather(
+        *(
+            entry.runtime_data.controller.async_safe_stop(
+                threshold_w=call.data.get("threshold_w"), timeout_s=call.data["timeout_s"]
+            )
+            for entry in entries
+        )
+    )
+    return {entry.entry_id: result.as_dict() for entry, result in zip(entries, results, strict=True)}
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register every action of the integration."""
@@ -309,6 +334,8 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _each(lambda e: e.runtime_data.controller.async_set_reconciliation(False)),
         TARGET_SCHEMA,
     )
+    admin(hass, DOMAIN, "safe_stop", _safe_stop, SAFE_STOP_SCHEMA, SupportsResponse.OPTIONAL)
+    admin(hass, DOMAIN, "restore", _each(lambda e: e.runtime_data.controller.async_restore()), TARGET_SCHEMA)
     hass.services.async_register(DOMAIN, "list_items", _list_items, TARGET_SCHEMA, SupportsResponse.ONLY)
     hass.services.async_register(DOMAIN, "get_journal", _get_journal, JOURNAL_SCHEMA, SupportsResponse.ONLY)
     hass.services.async_register(DOMAIN, "preview_plan", _preview_plan, PREVIEW_SCHEMA, SupportsResponse.ONLY)

@@ -64,6 +64,7 @@ class StoredState:
     journal: list[dict[str, Any]] = field(default_factory=list)
     override: StoredOverride | None = None
     reconciliation_enabled: bool = True
+    dispatch_enabled: bool = True
     missed: list[str] = field(default_factory=list)
     last_alive: datetime | None = None
 
@@ -87,6 +88,7 @@ class ControllerStore:
             journal=list(data.get("journal", [])),
             override=StoredOverride.from_dict(override) if override else None,
             reconciliation_enabled=bool(data.get("reconciliation_enabled", True)),
+            dispatch_enabled=bool(data.get("dispatch_enabled", True)),
             missed=list(data.get("missed", [])),
             last_alive=datetime.fromisoformat(data["last_alive"]) if data.get("last_alive") else None,
         )

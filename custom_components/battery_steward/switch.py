@@ -16,6 +16,8 @@ RECONCILIATION = SwitchEntityDescription(
     key="reconciliation", translation_key="reconciliation", entity_category=EntityCategory.CONFIG
 )
 
+DISPATCH = SwitchEntityDescription(key="dispatch", translation_key="dispatch")
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -23,7 +25,10 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the reconciliation switch."""
-    async_add_entities([ReconciliationSwitch(entry.runtime_data.coordinator, RECONCILIATION)])
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities(
+        [ReconciliationSwitch(coordinator, RECONCILIATION), DispatchSwitch(coordinator, DISPATCH)]
+    )
 
 
 class ReconciliationSwitch(ControllerEntity, SwitchEntity):
@@ -46,3 +51,25 @@ class ReconciliationSwitch(ControllerEntity, SwitchEntity):
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
         self.controller.async_set_reconciliation(False)
+
+
+class DispatchSwitch(ControllerEntity, SwitchEntity):
+    """The dispatch gate: off means nothing is written to the battery. Survives restart."""
+
+    @property
+    @override
+    def available(self) -> bool:
+        return True
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        return self.controller.dispatch_enabled
+
+    @override
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        self.controller.async_set_dispatch(True)
+
+    @override
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        self.controller.async_set_dispatch(False)

@@ -1,8 +1,10 @@
 """Dispatch gate, safe stop and restore, against the simulator in real time (fast physics)."""
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+import logging
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -204,3 +206,91 @@ async def test_reactive_setpoint_number(
         blocking=True,
     )
     assert simulator.read_register("reactive_setpoint_var") == -400
+
+
+async def test_source_switch_is_safety_gated_and_series_stale_dispatches_zero(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    from homeassistant.util import dt as dt_util
+
+    now = dt_util.utcnow()
+    rows = [
+        {"start": (now - timedelta(minutes=30)).isoformat(), "period_s": 900, "power_w": 1000},
+        {
+            "start": (now - timedelta(minutes=15)).isoformat(),
+            "period_s": 3600,
+            "power_w": -1500,
+            "reactive_var": 200,
+        },
+    ]
+    dev = device(hass, entry)
+    await hass.services.async_call(DOMAIN, "set_series", {"device_id": dev, "rows": rows}, blocking=True)
+    ctl = controller(entry)
+    assert ctl.series is not None
+    assert ctl.source == "manual"
+    select = entity_id(hass, "select", "schedule_source")
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": select, "option": "api"}, blocking=True
+    )
+    assert ctl.source == "api"
+    assert not ctl.switching
+    assert simulator.read_register("enabled") == 0  # safe-stopped on the way
+    await hass.services.async_call(DOMAIN, "restore", {"device_id": dev}, blocking=True)
+    assert simulator.read_register("power_setpoint_w") == -1500
+    assert simulator.read_register("reactive_setpoint_var") == 200
+    # A series whose newest row has ended is stale: zero P and Q, and the journal says so.
+    stale = [{"start": (now - timedelta(hours=2)).isoformat(), "period_s": 900, "power_w": 800}]
+    await hass.services.async_call(DOMAIN, "set_series", {"device_id": dev, "rows": stale}, blocking=True)
+    await hass.async_block_till_done()
+    assert simulator.read_register("power_setpoint_w") == 0
+    assert simulator.read_register("reactive_setpoint_var") == 0
+    notes = [r.note for r in ctl.journal.query() if r.note]
+    assert "day-ahead series is stale: dispatching zero" in notes
+    # Survives a restart.
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert controller(entry).source == "api"
+    assert controller(entry).series is not None
+
+
+async def test_source_switch_refused_while_switching_and_kept_on_failed_stop(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    ctl = controller(entry)
+    ctl.switching = True
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN, "set_source", {"device_id": device(hass, entry), "source": "api"}, blocking=True
+        )
+    assert err.value.translation_key == "switch_in_progress"
+    ctl.switching = False
+    simulator.model.stuck_power_w = 3000.0
+    ctl.settings = replace(ctl.settings, switch_timeout_s=0.5)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN, "set_source", {"device_id": device(hass, entry), "source": "api"}, blocking=True
+        )
+    assert err.value.translation_key == "switch_failed"
+    assert ctl.source == "manual"
+    assert not ctl.switching
+    await hass.services.async_call(
+        DOMAIN, "set_source", {"device_id": device(hass, entry), "source": "manual"}, blocking=True
+    )
+
+
+async def test_series_bad_input_refused(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    from homeassistant.exceptions import ServiceValidationError
+
+    dev = device(hass, entry)
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_series",
+            {
+                "device_id": dev,
+                "rows": [{"start": "2026-01-01T00:00:00+00:00", "period_s": 900, "power_w": 90000}],
+            },
+            blocking=True,
+        )
+    assert err.value.translation_key == "item_power_out_of_range"
+    assert controller(entry).series is None

@@ -26,6 +26,9 @@ MIN_POLL_INTERVAL_S: Final = 2
 MAX_POLL_INTERVAL_S: Final = 300
 SIMULATOR_HOST: Final = "127.0.0.1"
 DEFAULT_SAFE_STOP_TIMEOUT_S: Final = 60.0
+SOURCE_MANUAL: Final = "manual"
+SOURCE_API: Final = "api"
+SOURCES: Final = (SOURCE_MANUAL, SOURCE_API)
 
 
 def poll_interval(options: dict[str, object]) -> timedelta:

@@ -32,11 +32,11 @@ from homeassistant.helpers.event import (
 )
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, EVENT_CHANGED, signal_state
+from .const import DOMAIN, EVENT_CHANGED, SOURCE_API, SOURCE_MANUAL, signal_state
 from .coordinator import BatteryCoordinator
 from .device.driver import DeviceError, check_limits
 from .engine.fight import FightDetector, FightSettings
-from .engine.items import Item, OneOffItem
+from .engine.items import Item, OneOffItem, SeriesItem
 from .engine.journal import Journal, JournalRecord, Result, Trigger
 from .engine.planner import Schedule
 from .engine.reconcile import Tolerance, diff, restrict
@@ -87,6 +87,7 @@ class ControllerSettings:
     verify_timeout_s: float = 30.0
     fight: FightSettings = field(default_factory=FightSettings)
     journal_size: int = 2000
+    switch_timeout_s: float = 60.0
 
 
 class BatteryController:
@@ -113,6 +114,8 @@ class BatteryController:
         self._items_factory = items_factory
         self.missed: set[str] = set()
         self.items: list[Item] = []
+        self.source = SOURCE_MANUAL
+        self.series: SeriesItem | None = None
         self.plan: Plan = self._build_plan()
         self._last_alive: datetime | None = None
         self.journal = Journal(settings.journal_size)
@@ -156,6 +159,8 @@ class BatteryController:
         self.dispatch_enabled = stored.dispatch_enabled
         self.plant_state = PlantState.RUNNING if self.dispatch_enabled else PlantState.STOPPED
         self.missed = set(stored.missed)
+        self.source = stored.source
+        self.series = stored.series
         self._last_alive = stored.last_alive
         self.plan = self._build_plan()
         self._started = True
@@ -203,6 +208,8 @@ class BatteryController:
             "override": self.override,
             "reconciliation_enabled": self.reconciliation_enabled,
             "dispatch_enabled": self.dispatch_enabled,
+            "source": self.source,
+            "series": self.series,
             "missed": sorted(self.missed),
             "last_alive": dt_util.utcnow().isoformat(),
         }
@@ -262,6 +269,8 @@ class BatteryController:
         self.items = self._items_factory()
         known = {item.id for item in self.items}
         self.missed &= known
+        if self.source == SOURCE_API:
+            return Schedule([self.series] if self.series is not None else [])
         return Schedule([item for item in self.items if item.id not in self.missed])
 
     @callback
@@ -437,7 +446,10 @@ class BatteryController:
         for name in todo.set_fields():
             if self._correcting(trigger) and self.fight.record_correction(name, str(fields[name][0]), mono):
                 self._raise_fight(name)
-        self._record(trigger, scheduled, now, Result.SUCCESS, fields=fields)
+        note = None
+        if self.source == SOURCE_API and self.series is not None and self.series.stale_at(now):
+            note = "day-ahead series is stale: dispatching zero"
+        self._record(trigger, scheduled, now, Result.SUCCESS, fields=fields, note=note)
         self.hass.bus.async_fire(
             EVENT_CHANGED,
             {
@@ -688,6 +700,47 @@ class BatteryController:
         await self.coordinator.async_refresh()
         self.plant_state = PlantState.RUNNING
         await self._async_run_checked(Trigger.OVERRIDE)
+
+    async def async_set_series(self, series: SeriesItem) -> None:
+        """New day-ahead rows for the api source (pushed by a service or fetched)."""
+        self.series = series
+        self._persist()
+        self.async_plan_changed()
+
+    async def async_set_source(self, source: str) -> None:
+        """Switch the schedule source, safety-gated as seed 001 says.
+
+        Set the switching flag, safe-stop the plant, apply the new source, clear the flag. A
+        request while a switch is going is refused; a failed safe stop keeps the old source.
+        """
+        if self.switching:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="switch_in_progress",
+                translation_placeholders={"battery": self.name},
+            )
+        if source == self.source:
+            return
+        self.switching = True
+        self._notify()
+        try:
+            result = await self.async_safe_stop(threshold_w=None, timeout_s=self.settings.switch_timeout_s)
+            if not (result.threshold_reached and result.disable_ok):
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="switch_failed",
+                    translation_placeholders={
+                        "battery": self.name,
+                        "reason": result.error or f"power still {result.final_p_w} W",
+                    },
+                )
+            self.source = source
+            self._persist()
+            self.plan = self._build_plan()
+            self._rearm()
+        finally:
+            self.switching = False
+            self._notify()
 
     # ---------------------------------------------------------------- public state
 

@@ -1,14 +1,15 @@
 """Operating mode of a battery."""
 
-from typing import override
+from typing import Any, override
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import SOURCES
 from .coordinator import BatteryConfigEntry
 from .engine.state import Mode, Setpoints
-from .entity import BatteryEntity
+from .entity import BatteryEntity, ControllerEntity
 
 PARALLEL_UPDATES = 1
 
@@ -18,6 +19,10 @@ OPERATING_MODE = SelectEntityDescription(
     options=[mode.value for mode in Mode],
 )
 
+SCHEDULE_SOURCE = SelectEntityDescription(
+    key="schedule_source", translation_key="schedule_source", options=list(SOURCES)
+)
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -25,7 +30,10 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the operating mode select."""
-    async_add_entities([OperatingModeSelect(entry.runtime_data.coordinator, OPERATING_MODE)])
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities(
+        [OperatingModeSelect(coordinator, OPERATING_MODE), ScheduleSourceSelect(coordinator, SCHEDULE_SOURCE)]
+    )
 
 
 class OperatingModeSelect(BatteryEntity, SelectEntity):
@@ -39,3 +47,26 @@ class OperatingModeSelect(BatteryEntity, SelectEntity):
     @override
     async def async_select_option(self, option: str) -> None:
         await self.controller.async_set_override(Setpoints(mode=Mode(option)))
+
+
+class ScheduleSourceSelect(ControllerEntity, SelectEntity):
+    """Manual items or the day-ahead series; switching safe-stops the plant first."""
+
+    @property
+    @override
+    def available(self) -> bool:
+        return True
+
+    @property
+    @override
+    def current_option(self) -> str:
+        return self.controller.source
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any]:
+        return {"switching": self.controller.switching}
+
+    @override
+    async def async_select_option(self, option: str) -> None:
+        await self.controller.async_set_source(option)

@@ -7,7 +7,7 @@ ServiceValidationError and nothing is written to any battery.
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -18,10 +18,10 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .const import DEFAULT_SAFE_STOP_TIMEOUT_S, DOMAIN
+from .const import DEFAULT_SAFE_STOP_TIMEOUT_S, DOMAIN, SOURCES
 from .coordinator import BatteryConfigEntry
 from .device.driver import DeviceError, check_limits
-from .engine.items import Item
+from .engine.items import Item, SeriesItem
 from .engine.journal import Result
 from .engine.serialize import (
     ITEM_TYPES,
@@ -298,6 +298,53 @@ async def _safe_stop(call: ServiceCall) -> ServiceResponse:
     return {entry.entry_id: result.as_dict() for entry, result in zip(entries, results, strict=True)}
 
 
+_WATTS = vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6))
+SET_SOURCE_SCHEMA = vol.Schema({**_TARGET, vol.Required("source"): vol.In(list(SOURCES))})
+SET_SERIES_SCHEMA = vol.Schema(
+    {
+        **_TARGET,
+        vol.Required("rows"): vol.All(
+            cv.ensure_list,
+            vol.Length(min=1, max=10000),
+            [
+                vol.Schema(
+                    {
+                        vol.Required("start"): cv.datetime,
+                        vol.Required("period_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=86400)),
+                        vol.Required("power_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
+                        vol.Optional("reactive_var"): vol.All(
+                            vol.Coerce(float), vol.Range(min=-1e6, max=1e6)
+                        ),
+                    }
+                )
+            ],
+        ),
+    }
+)
+
+
+async def _set_source(call: ServiceCall) -> ServiceResponse:
+    entries = _targets(call.hass, call)
+    await asyncio.gather(*(e.runtime_data.controller.async_set_source(call.data["source"]) for e in entries))
+    return None
+
+
+async def _set_series(call: ServiceCall) -> ServiceResponse:
+    rows = [
+        {**row, "start": (_aware(row["start"]) or row["start"]).astimezone(UTC).isoformat()}
+        for row in call.data["rows"]
+    ]
+    entries = _targets(call.hass, call)
+    checked = [
+        (entry, _check_item(call.hass, entry, {"type": "series", "id": "series", "tz": "UTC", "rows": rows}))
+        for entry in entries
+    ]
+    for entry, item in checked:
+        assert isinstance(item, SeriesItem)
+        await entry.runtime_data.controller.async_set_series(item)
+    return None
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register every action of the integration."""
@@ -334,6 +381,8 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _each(lambda e: e.runtime_data.controller.async_set_reconciliation(False)),
         TARGET_SCHEMA,
     )
+    admin(hass, DOMAIN, "set_source", _set_source, SET_SOURCE_SCHEMA)
+    admin(hass, DOMAIN, "set_series", _set_series, SET_SERIES_SCHEMA)
     admin(hass, DOMAIN, "safe_stop", _safe_stop, SAFE_STOP_SCHEMA, SupportsResponse.OPTIONAL)
     admin(hass, DOMAIN, "restore", _each(lambda e: e.runtime_data.controller.async_restore()), TARGET_SCHEMA)
     hass.services.async_register(DOMAIN, "list_items", _list_items, TARGET_SCHEMA, SupportsResponse.ONLY)

@@ -9,6 +9,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN
+from .engine.items import SeriesItem
+from .engine.serialize import item_from_dict, item_to_dict
 from .engine.state import Mode, Setpoints
 
 STORAGE_VERSION = 1
@@ -65,8 +67,17 @@ class StoredState:
     override: StoredOverride | None = None
     reconciliation_enabled: bool = True
     dispatch_enabled: bool = True
+    source: str = "manual"
+    series: SeriesItem | None = None
     missed: list[str] = field(default_factory=list)
     last_alive: datetime | None = None
+
+
+def _series(data: dict[str, Any] | None) -> SeriesItem | None:
+    if not data:
+        return None
+    item = item_from_dict(data)
+    return item if isinstance(item, SeriesItem) else None
 
 
 class ControllerStore:
@@ -89,6 +100,8 @@ class ControllerStore:
             override=StoredOverride.from_dict(override) if override else None,
             reconciliation_enabled=bool(data.get("reconciliation_enabled", True)),
             dispatch_enabled=bool(data.get("dispatch_enabled", True)),
+            source=str(data.get("source", "manual")),
+            series=_series(data.get("series")),
             missed=list(data.get("missed", [])),
             last_alive=datetime.fromisoformat(data["last_alive"]) if data.get("last_alive") else None,
         )
@@ -96,7 +109,12 @@ class ControllerStore:
     @staticmethod
     def _serialize(snapshot: dict[str, Any]) -> dict[str, Any]:
         override: StoredOverride | None = snapshot["override"]
-        return {**snapshot, "override": override.as_dict() if override else None}
+        series: SeriesItem | None = snapshot.get("series")
+        return {
+            **snapshot,
+            "override": override.as_dict() if override else None,
+            "series": item_to_dict(series) if series else None,
+        }
 
     def async_save_later(self, snapshot: Callable[[], dict[str, Any]]) -> None:
         """Save within a couple of seconds, once however many changes come meanwhile."""

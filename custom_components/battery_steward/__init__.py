@@ -28,6 +28,7 @@ from .controller import BatteryController
 from .coordinator import BatteryConfigEntry, BatteryCoordinator, BatteryRuntimeData
 from .device.modbus import ModbusBatteryDriver
 from .device.simulator import SimConfig, SimulatedBattery
+from .recording import MeasurementRecording
 from .schedule import controller_settings, entry_items
 from .services import async_setup_services
 from .store import ControllerStore
@@ -81,7 +82,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         settings=controller_settings(dict(entry.options)),
     )
     entry.runtime_data = BatteryRuntimeData(
-        driver=driver, coordinator=coordinator, controller=controller, simulator=simulator
+        driver=driver,
+        coordinator=coordinator,
+        controller=controller,
+        recording=MeasurementRecording(hass, driver, entry.title),
+        simulator=simulator,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await controller.async_start()
@@ -119,6 +124,7 @@ def _follow_schedule_items(
 async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> bool:
     """Unload platforms, close the connection and stop the built-in simulator."""
     if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        await entry.runtime_data.recording.async_stop()
         await entry.runtime_data.controller.async_stop()
         await _async_close(entry.runtime_data.driver, entry.runtime_data.simulator)
     return unloaded

@@ -17,6 +17,7 @@ from .engine.state import Measurements
 
 if TYPE_CHECKING:
     from .controller import BatteryController
+    from .recording import MeasurementRecording
 
 
 @dataclass(kw_only=True)
@@ -26,6 +27,7 @@ class BatteryRuntimeData:
     driver: ModbusBatteryDriver
     coordinator: BatteryCoordinator
     controller: BatteryController
+    recording: MeasurementRecording
     simulator: SimulatedBattery | None = None
 
 

@@ -1,0 +1,75 @@
+"""Recording measurements to CSV files under the configuration directory, per battery."""
+
+from datetime import datetime
+from pathlib import Path
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.util import dt as dt_util, slugify
+
+from .const import DOMAIN
+from .device.modbus import ModbusBatteryDriver
+from .sampling import FLUSH_INTERVAL, AnchoredSampler, CsvRouter, Sample
+
+DEFAULT_SAMPLE_S = 5.0
+
+
+class MeasurementRecording:
+    """Anchored sampling into a buffer, flushed to CSV in the executor every few seconds."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        driver: ModbusBatteryDriver,
+        battery: str,
+        *,
+        step_s: float = DEFAULT_SAMPLE_S,
+    ) -> None:
+        """Files go to <config>/battery_steward/measurements/YYYYMMDD_<battery>.csv."""
+        self.hass = hass
+        self.router = CsvRouter(
+            Path(hass.config.path(DOMAIN, "measurements")), slugify(battery), dt_util.get_default_time_zone()
+        )
+        self.sampler = AnchoredSampler(driver.read, self._buffer, step_s=step_s)
+        self._pending: list[Sample] = []
+        self._unsub: CALLBACK_TYPE | None = None
+        self.rows_written = 0
+        self.last_row: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether recording is on."""
+        return self._unsub is not None
+
+    @callback
+    def _buffer(self, sample: Sample) -> None:
+        self._pending.append(sample)
+        self.last_row = sample.at
+
+    def start(self) -> None:
+        """Start sampling and the periodic flush."""
+        if self.running:
+            return
+        self.sampler.start()
+        self._unsub = async_track_time_interval(
+            self.hass, self._async_flush_tick, FLUSH_INTERVAL, name=f"{DOMAIN} csv flush"
+        )
+
+    async def _async_flush_tick(self, _now: datetime) -> None:
+        await self.async_flush()
+
+    async def async_flush(self) -> None:
+        """Write pending rows without blocking the event loop."""
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        await self.hass.async_add_executor_job(self.router.append, rows)
+        self.rows_written += len(rows)
+
+    async def async_stop(self) -> None:
+        """Stop sampling and flush what is pending: nothing is lost on unload."""
+        if self._unsub is not None:
+            self._unsub()
+            self._unsub = None
+        await self.sampler.stop()
+        await self.async_flush()

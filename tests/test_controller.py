@@ -592,3 +592,30 @@ async def test_simulated_day_writes_equal_changes_plus_corrections(
     ]
     assert len(corrections) == 1
     assert simulator.write_count - writes == len(planned) + len(corrections)
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [
+            {
+                "type": "one_off",
+                "name": f"c{i}",
+                "at": (START + timedelta(minutes=1, seconds=i)).isoformat(),
+                "setpoints": {"reserve_pct": 30 + i % 2},
+            }
+            for i in range(4)
+        ]
+    ],
+)
+async def test_changes_one_second_apart_all_land_between_polls(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    # Regression: the reading is up to a poll old; a write we made since must count as the
+    # actual value, or the change back at the next second looks "in sync" and is lost.
+    await tick(60)
+    values = []
+    for _ in range(4):
+        values.append(simulator.read_register("reserve_pct"))
+        await tick(1)
+    assert values == [30, 31, 30, 31]

@@ -14,7 +14,7 @@ re-run. Device errors back off exponentially (capped) through a retry timer.
 import asyncio
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 import logging
@@ -139,7 +139,7 @@ class BatteryController:
         self._retry: CALLBACK_TYPE | None = None
         self._verify: CALLBACK_TYPE | None = None
         self._backoff_s = 0.0
-        self._written_at: dict[str, float] = {}
+        self._written: dict[str, tuple[Any, float]] = {}
         self._wall_minus_mono = time.time() - time.monotonic()
         self._utc_offset = dt_util.now().utcoffset()
         self._tolerance = Tolerance.for_limits(coordinator.info.limits)
@@ -413,7 +413,7 @@ class BatteryController:
             if trigger in (Trigger.SCHEDULE, Trigger.OVERRIDE, Trigger.MANUAL) and not rerun:
                 self._record(trigger, scheduled, now, Result.SKIPPED, note="dispatch off")
             return
-        actual = data.actual_setpoints()
+        actual = self._actual(data)
         todo = diff(self.desired, actual, self._tolerance)
         skip = set(self.fight.suspended)
         if trigger is Trigger.SCHEDULE and not self.reconciliation_enabled and scheduled is not None:
@@ -422,8 +422,6 @@ class BatteryController:
             skip |= {
                 name for name in todo.set_fields() if getattr(before, name) == getattr(self.desired, name)
             }
-        if trigger is Trigger.DRIFT:
-            skip |= self._settling()
         todo = restrict(todo, todo.set_fields() - skip)
         if not todo.set_fields():
             if trigger is not Trigger.DRIFT and not rerun:
@@ -433,9 +431,6 @@ class BatteryController:
             name: (_plain(getattr(actual, name)), _plain(getattr(todo, name))) for name in todo.set_fields()
         }
         mono = time.monotonic()
-        for name in todo.set_fields():
-            # Marked before the write: a poll that completes meanwhile is not drift.
-            self._written_at[name] = mono
         try:
             await self.coordinator.driver.write(todo)
         except DeviceError as err:
@@ -443,6 +438,8 @@ class BatteryController:
             self._schedule_retry()
             return
         self._backoff_s = 0.0
+        for name in todo.set_fields():
+            self._written[name] = (getattr(todo, name), mono)
         for name in todo.set_fields():
             if self._correcting(trigger) and self.fight.record_correction(name, str(fields[name][0]), mono):
                 self._raise_fight(name)
@@ -462,17 +459,23 @@ class BatteryController:
             self._schedule_verify()
         await self.coordinator.async_request_refresh()
 
-    def _settling(self) -> set[str]:
-        """Fields written so recently that a reading may not show them yet."""
-        now = time.monotonic()
-        return {n for n, t in self._written_at.items() if now - t < self.settings.settle_s}
+    def _actual(self, data: Measurements) -> Setpoints:
+        """The reading, with fields we wrote after it was taken (plus the settle time) overlaid.
+
+        A reading that started before a write, or so soon after it that the device may not
+        show it yet, is not evidence of drift for that field.
+        """
+        actual = data.actual_setpoints()
+        fresh_from = self.coordinator.read_started - self.settings.settle_s
+        written = {name: value for name, (value, at) in self._written.items() if at > fresh_from}
+        return replace(actual, **written) if written else actual
 
     def _drifted(self) -> bool:
         data: Measurements | None = self.coordinator.data
         if data is None:
             return False
-        todo = diff(self.desired, data.actual_setpoints(), self._tolerance)
-        return bool(todo.set_fields() - self.fight.suspended - self._settling())
+        todo = diff(self.desired, self._actual(data), self._tolerance)
+        return bool(todo.set_fields() - self.fight.suspended)
 
     def _record(
         self,
@@ -673,6 +676,7 @@ class BatteryController:
                 self.coordinator.driver, threshold=threshold, timeout_s=timeout_s, step_s=SAFE_STOP_STEP_S
             )
         self.plant_state = PlantState.STOPPED
+        self._written.clear()  # the safe stop wrote past the controller: trust only readings
         self._record(
             Trigger.MANUAL,
             None,
@@ -750,7 +754,7 @@ class BatteryController:
         data: Measurements | None = self.coordinator.data
         if data is None or not self.coordinator.last_update_success:
             return None
-        return not diff(self.desired, data.actual_setpoints(), self._tolerance).set_fields()
+        return not diff(self.desired, self._actual(data), self._tolerance).set_fields()
 
     def statistics(self) -> dict[str, Any]:
         """Journal counts, skipped patrols and run durations."""

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+import time
 from typing import TYPE_CHECKING, override
 
 from homeassistant.config_entries import ConfigEntry
@@ -53,6 +54,7 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
         )
         self.driver = driver
         self.last_seen: datetime | None = None
+        self.read_started = 0.0  # monotonic start of the last successful read
         self._info: DeviceInfo | None = None
 
     @property
@@ -75,6 +77,7 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
 
     @override
     async def _async_update_data(self) -> Measurements:
+        started = time.monotonic()
         try:
             data = await self.driver.read()
         except DeviceError as err:
@@ -84,4 +87,5 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
                 translation_placeholders={"error": str(err)},
             ) from err
         self.last_seen = dt_util.utcnow()
+        self.read_started = started
         return data

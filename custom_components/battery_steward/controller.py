@@ -83,7 +83,7 @@ class ControllerSettings:
     """Options that shape a controller."""
 
     patrol_interval: timedelta = timedelta(minutes=15)
-    settle_s: float = 5.0
+    settle_s: float = 0.5
     verify_timeout_s: float = 30.0
     fight: FightSettings = field(default_factory=FightSettings)
     journal_size: int = 2000

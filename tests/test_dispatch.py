@@ -294,3 +294,59 @@ async def test_series_bad_input_refused(hass: HomeAssistant, entry: MockConfigEn
         )
     assert err.value.translation_key == "item_power_out_of_range"
     assert controller(entry).series is None
+
+
+async def test_transport_switch_emulator_and_back(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    select = entity_id(hass, "select", "transport")
+    dev = device(hass, entry)
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": select, "option": "emulator"}, blocking=True
+    )
+    transports = entry.runtime_data.transports
+    assert transports is not None
+    assert transports.current == "emulator"
+    emulator = transports.emulator
+    assert emulator is not None
+    assert simulator.read_register("enabled") == 0  # the device was safe-stopped first
+    await hass.services.async_call(DOMAIN, "restore", {"device_id": dev}, blocking=True)
+    await hass.services.async_call(
+        DOMAIN, "set_override", {"device_id": dev, "reserve_pct": 66}, blocking=True
+    )
+    assert emulator.read_register("reserve_pct") == 66  # writes go to the emulator now
+    assert simulator.read_register("reserve_pct") == 20
+    assert hass.states.get(select).state == "emulator"  # type: ignore[union-attr]
+    # The choice survives a restart.
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.transports.current == "emulator"
+    await hass.services.async_call(
+        DOMAIN, "set_transport", {"device_id": dev, "transport": "device"}, blocking=True
+    )
+    assert entry.runtime_data.transports.current == "device"
+    await hass.services.async_call(DOMAIN, "restore", {"device_id": dev}, blocking=True)
+    assert simulator.read_register("reserve_pct") == 66
+
+
+async def test_builtin_simulator_has_no_transport_choice(hass: HomeAssistant) -> None:
+    from homeassistant.exceptions import ServiceValidationError
+
+    builtin = MockConfigEntry(
+        domain=DOMAIN,
+        title="Sim",
+        unique_id="SIM-BUILTIN9",
+        data={"kind": "simulator", "serial": "SIM-BUILTIN9", "capacity_kwh": 10.0},
+    )
+    builtin.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(builtin.entry_id)
+    await hass.async_block_till_done()
+    assert builtin.runtime_data.transports is None
+    found = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, "SIM-BUILTIN9"), builtin.entry_id)
+    assert found is not None
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "set_transport", {"device_id": found.id, "transport": "emulator"}, blocking=True
+        )
+    assert err.value.translation_key == "no_emulator"
+    await hass.config_entries.async_unload(builtin.entry_id)

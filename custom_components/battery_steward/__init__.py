@@ -32,6 +32,7 @@ from .recording import MeasurementRecording
 from .schedule import controller_settings, entry_items
 from .services import async_setup_services
 from .store import ControllerStore
+from .transport import Transports
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -72,6 +73,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
     except ConfigEntryNotReady:
         await _async_close(driver, simulator)
         raise
+    transports = Transports(driver) if simulator is None else None
     controller = BatteryController(
         hass,
         entry_id=entry.entry_id,
@@ -81,11 +83,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         items_factory=lambda: entry_items(entry),
         settings=controller_settings(dict(entry.options)),
     )
+    controller.transports = transports
     entry.runtime_data = BatteryRuntimeData(
         driver=driver,
         coordinator=coordinator,
         controller=controller,
-        recording=MeasurementRecording(hass, driver, entry.title),
+        recording=MeasurementRecording(hass, coordinator.async_read_device, entry.title),
+        transports=transports,
         simulator=simulator,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -127,6 +131,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> 
         await entry.runtime_data.recording.async_stop()
         await entry.runtime_data.controller.async_stop()
         await _async_close(entry.runtime_data.driver, entry.runtime_data.simulator)
+        if entry.runtime_data.transports is not None:
+            await entry.runtime_data.transports.async_close()
     return unloaded
 
 

@@ -13,7 +13,7 @@ re-run. Device errors back off exponentially (capped) through a retry timer.
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -44,6 +44,7 @@ from .engine.state import Measurements, Mode, Setpoints
 from .helpers import translate_device_error
 from .safe_stop import SAFE_STOP_STEP_S, SafeStopResult, safe_stop
 from .store import ControllerStore, StoredOverride
+from .transport import TRANSPORT_DEVICE, Transports
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -115,6 +116,8 @@ class BatteryController:
         self.missed: set[str] = set()
         self.items: list[Item] = []
         self.source = SOURCE_MANUAL
+        self.transports: Transports | None = None
+        self._stored_transport = TRANSPORT_DEVICE
         self.series: SeriesItem | None = None
         self.plan: Plan = self._build_plan()
         self._last_alive: datetime | None = None
@@ -160,6 +163,7 @@ class BatteryController:
         self.plant_state = PlantState.RUNNING if self.dispatch_enabled else PlantState.STOPPED
         self.missed = set(stored.missed)
         self.source = stored.source
+        self._stored_transport = stored.transport
         self.series = stored.series
         self._last_alive = stored.last_alive
         self.plan = self._build_plan()
@@ -183,6 +187,8 @@ class BatteryController:
                 cancel_on_shutdown=True,
             )
         )
+        if self.transports is not None and self._stored_transport != self.transports.current:
+            await self._async_use_transport(self._stored_transport)
         self._rearm()
         if self.coordinator.last_update_success and self.coordinator.data is not None:
             await self._async_startup()
@@ -209,6 +215,7 @@ class BatteryController:
             "reconciliation_enabled": self.reconciliation_enabled,
             "dispatch_enabled": self.dispatch_enabled,
             "source": self.source,
+            "transport": self.transports.current if self.transports else TRANSPORT_DEVICE,
             "series": self.series,
             "missed": sorted(self.missed),
             "last_alive": dt_util.utcnow().isoformat(),
@@ -711,19 +718,51 @@ class BatteryController:
         self._persist()
         self.async_plan_changed()
 
+    async def _async_use_transport(self, name: str) -> None:
+        assert self.transports is not None
+        try:
+            driver = await self.transports.async_driver(name, self.coordinator.info)
+        except DeviceError as err:
+            raise translate_device_error(err) from err
+        self.coordinator.driver = driver
+        self.transports.current = name
+        self._written.clear()
+        await self.coordinator.async_refresh()
+
+    async def async_set_transport(self, name: str) -> None:
+        """Switch between the device and the emulator, safety-gated like the source switch."""
+        assert self.transports is not None
+
+        async def apply() -> None:
+            await self._async_use_transport(name)
+            self._persist()
+
+        await self._async_switch(name == self.transports.current, apply)
+
     async def async_set_source(self, source: str) -> None:
         """Switch the schedule source, safety-gated as seed 001 says.
 
         Set the switching flag, safe-stop the plant, apply the new source, clear the flag. A
         request while a switch is going is refused; a failed safe stop keeps the old source.
         """
+
+        async def apply() -> None:
+            self.source = source
+            self._persist()
+            self.plan = self._build_plan()
+            self._rearm()
+
+        await self._async_switch(source == self.source, apply)
+
+    async def _async_switch(self, unchanged: bool, apply: Callable[[], Awaitable[None]]) -> None:
+        """Switching flag, safe stop, apply, clear the flag; refused while another switch runs."""
         if self.switching:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="switch_in_progress",
                 translation_placeholders={"battery": self.name},
             )
-        if source == self.source:
+        if unchanged:
             return
         self.switching = True
         self._notify()
@@ -738,10 +777,7 @@ class BatteryController:
                         "reason": result.error or f"power still {result.final_p_w} W",
                     },
                 )
-            self.source = source
-            self._persist()
-            self.plan = self._build_plan()
-            self._rearm()
+            await apply()
         finally:
             self.switching = False
             self._notify()

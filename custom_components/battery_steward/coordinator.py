@@ -19,6 +19,7 @@ from .engine.state import Measurements
 if TYPE_CHECKING:
     from .controller import BatteryController
     from .recording import MeasurementRecording
+    from .transport import Transports
 
 
 @dataclass(kw_only=True)
@@ -29,6 +30,7 @@ class BatteryRuntimeData:
     coordinator: BatteryCoordinator
     controller: BatteryController
     recording: MeasurementRecording
+    transports: Transports | None = None
     simulator: SimulatedBattery | None = None
 
 
@@ -89,3 +91,7 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
         self.last_seen = dt_util.utcnow()
         self.read_started = started
         return data
+
+    async def async_read_device(self) -> Measurements:
+        """A fresh read outside the poll cycle, through whichever transport is current."""
+        return await self.driver.read()

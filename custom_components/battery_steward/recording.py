@@ -1,5 +1,6 @@
 """Recording measurements to CSV files under the configuration directory, per battery."""
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util, slugify
 
 from .const import DOMAIN
-from .device.modbus import ModbusBatteryDriver
+from .engine.state import Measurements
 from .sampling import FLUSH_INTERVAL, AnchoredSampler, CsvRouter, Sample
 
 DEFAULT_SAMPLE_S = 5.0
@@ -20,7 +21,7 @@ class MeasurementRecording:
     def __init__(
         self,
         hass: HomeAssistant,
-        driver: ModbusBatteryDriver,
+        read: Callable[[], Awaitable[Measurements]],
         battery: str,
         *,
         step_s: float = DEFAULT_SAMPLE_S,
@@ -30,7 +31,7 @@ class MeasurementRecording:
         self.router = CsvRouter(
             Path(hass.config.path(DOMAIN, "measurements")), slugify(battery), dt_util.get_default_time_zone()
         )
-        self.sampler = AnchoredSampler(driver.read, self._buffer, step_s=step_s)
+        self.sampler = AnchoredSampler(read, self._buffer, step_s=step_s)
         self._pending: list[Sample] = []
         self._unsub: CALLBACK_TYPE | None = None
         self.rows_written = 0

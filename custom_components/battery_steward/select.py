@@ -10,6 +10,7 @@ from .const import SOURCES
 from .coordinator import BatteryConfigEntry
 from .engine.state import Mode, Setpoints
 from .entity import BatteryEntity, ControllerEntity
+from .transport import TRANSPORTS
 
 PARALLEL_UPDATES = 1
 
@@ -23,6 +24,8 @@ SCHEDULE_SOURCE = SelectEntityDescription(
     key="schedule_source", translation_key="schedule_source", options=list(SOURCES)
 )
 
+TRANSPORT = SelectEntityDescription(key="transport", translation_key="transport", options=list(TRANSPORTS))
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -31,9 +34,13 @@ async def async_setup_entry(
 ) -> None:
     """Add the operating mode select."""
     coordinator = entry.runtime_data.coordinator
-    async_add_entities(
-        [OperatingModeSelect(coordinator, OPERATING_MODE), ScheduleSourceSelect(coordinator, SCHEDULE_SOURCE)]
-    )
+    entities: list[SelectEntity] = [
+        OperatingModeSelect(coordinator, OPERATING_MODE),
+        ScheduleSourceSelect(coordinator, SCHEDULE_SOURCE),
+    ]
+    if entry.runtime_data.transports is not None:  # offered when a device and an emulator exist
+        entities.append(TransportSelect(coordinator, TRANSPORT))
+    async_add_entities(entities)
 
 
 class OperatingModeSelect(BatteryEntity, SelectEntity):
@@ -70,3 +77,28 @@ class ScheduleSourceSelect(ControllerEntity, SelectEntity):
     @override
     async def async_select_option(self, option: str) -> None:
         await self.controller.async_set_source(option)
+
+
+class TransportSelect(ControllerEntity, SelectEntity):
+    """The configured device or the built-in emulator; switching safe-stops the plant first."""
+
+    @property
+    @override
+    def available(self) -> bool:
+        return True
+
+    @property
+    @override
+    def current_option(self) -> str:
+        transports = self.coordinator.config_entry.runtime_data.transports
+        assert transports is not None
+        return transports.current
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any]:
+        return {"switching": self.controller.switching}
+
+    @override
+    async def async_select_option(self, option: str) -> None:
+        await self.controller.async_set_transport(option)

@@ -38,6 +38,7 @@ from .schedule import (
     flat_to_item_dict,
     item_store_data,
 )
+from .transport import TRANSPORTS
 
 ATTR_DEVICE_ID = "device_id"
 _TARGET = {vol.Required(ATTR_DEVICE_ID): vol.All(cv.ensure_list, [cv.string])}
@@ -323,6 +324,20 @@ SET_SERIES_SCHEMA = vol.Schema(
 )
 
 
+SET_TRANSPORT_SCHEMA = vol.Schema({**_TARGET, vol.Required("transport"): vol.In(list(TRANSPORTS))})
+
+
+async def _set_transport(call: ServiceCall) -> ServiceResponse:
+    entries = _targets(call.hass, call)
+    for entry in entries:
+        if entry.runtime_data.transports is None:
+            raise _invalid("no_emulator", battery=entry.title)
+    await asyncio.gather(
+        *(e.runtime_data.controller.async_set_transport(call.data["transport"]) for e in entries)
+    )
+    return None
+
+
 async def _set_source(call: ServiceCall) -> ServiceResponse:
     entries = _targets(call.hass, call)
     await asyncio.gather(*(e.runtime_data.controller.async_set_source(call.data["source"]) for e in entries))
@@ -382,6 +397,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         TARGET_SCHEMA,
     )
     admin(hass, DOMAIN, "set_source", _set_source, SET_SOURCE_SCHEMA)
+    admin(hass, DOMAIN, "set_transport", _set_transport, SET_TRANSPORT_SCHEMA)
     admin(hass, DOMAIN, "set_series", _set_series, SET_SERIES_SCHEMA)
     admin(hass, DOMAIN, "safe_stop", _safe_stop, SAFE_STOP_SCHEMA, SupportsResponse.OPTIONAL)
     admin(hass, DOMAIN, "restore", _each(lambda e: e.runtime_data.controller.async_restore()), TARGET_SCHEMA)

@@ -68,6 +68,7 @@ class StoredState:
     reconciliation_enabled: bool = True
     dispatch_enabled: bool = True
     source: str = "manual"
+    transport: str = "device"
     series: SeriesItem | None = None
     missed: list[str] = field(default_factory=list)
     last_alive: datetime | None = None
@@ -101,6 +102,7 @@ class ControllerStore:
             reconciliation_enabled=bool(data.get("reconciliation_enabled", True)),
             dispatch_enabled=bool(data.get("dispatch_enabled", True)),
             source=str(data.get("source", "manual")),
+            transport=str(data.get("transport", "device")),
             series=_series(data.get("series")),
             missed=list(data.get("missed", [])),
             last_alive=datetime.fromisoformat(data["last_alive"]) if data.get("last_alive") else None,

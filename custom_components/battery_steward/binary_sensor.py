@@ -57,7 +57,7 @@ class InSyncSensor(ControllerEntity, BinarySensorEntity):
     @property
     @override
     def available(self) -> bool:
-        return super().available and self.controller.in_sync is not None
+        return self.controller.in_sync is not None
 
     @property
     @override

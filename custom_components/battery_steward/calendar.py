@@ -44,11 +44,6 @@ def describe(setpoints: Setpoints) -> str:
 class PlanCalendar(ControllerEntity, CalendarEntity):
     """Planned changes of the next 7 days (schedule and override, DST included)."""
 
-    @property
-    @override
-    def available(self) -> bool:
-        return True
-
     def _events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
         now = dt_util.utcnow()
         end = min(end, now + HORIZON)

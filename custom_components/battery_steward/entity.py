@@ -1,6 +1,6 @@
 """Base entity: one device per battery, unique ids from the serial."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, override
 
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
@@ -41,7 +41,16 @@ class BatteryEntity(CoordinatorEntity[BatteryCoordinator]):
 
 
 class ControllerEntity(BatteryEntity):
-    """An entity that shows the controller's state: updates on its signal too."""
+    """An entity that shows the controller's state: updates on its signal too.
+
+    The controller's state is known whether or not the battery answers, so these entities stay
+    available; those that need a reading say so themselves.
+    """
+
+    @property
+    @override
+    def available(self) -> bool:
+        return True
 
     async def async_added_to_hass(self) -> None:
         """Follow the controller as well as the coordinator."""

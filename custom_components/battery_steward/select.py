@@ -61,11 +61,6 @@ class ScheduleSourceSelect(ControllerEntity, SelectEntity):
 
     @property
     @override
-    def available(self) -> bool:
-        return True
-
-    @property
-    @override
     def current_option(self) -> str:
         return self.controller.source
 
@@ -81,11 +76,6 @@ class ScheduleSourceSelect(ControllerEntity, SelectEntity):
 
 class TransportSelect(ControllerEntity, SelectEntity):
     """The configured device or the built-in emulator; switching safe-stops the plant first."""
-
-    @property
-    @override
-    def available(self) -> bool:
-        return True
 
     @property
     @override

@@ -212,11 +212,6 @@ class ControllerSensor(ControllerEntity, SensorEntity):
 
     @property
     @override
-    def available(self) -> bool:
-        return True
-
-    @property
-    @override
     def native_value(self) -> StateType | datetime:
         return self.entity_description.value_fn(self.controller)
 

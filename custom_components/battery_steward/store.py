@@ -10,8 +10,8 @@ from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN
 from .engine.items import SeriesItem
-from .engine.serialize import item_from_dict, item_to_dict
-from .engine.state import Mode, Setpoints
+from .engine.serialize import item_from_dict, item_to_dict, setpoints_from_dict, setpoints_to_dict
+from .engine.state import Setpoints
 
 STORAGE_VERSION = 1
 SAVE_DELAY_S = 2.0
@@ -38,25 +38,6 @@ class StoredOverride:
             setpoints=setpoints_from_dict(data["setpoints"]),
             expires=datetime.fromisoformat(data["expires"]) if data["expires"] else None,
         )
-
-
-def setpoints_to_dict(setpoints: Setpoints) -> dict[str, Any]:
-    """Only the fields that are set; mode by name."""
-    out: dict[str, Any] = {}
-    for name in setpoints.set_fields():
-        value = getattr(setpoints, name)
-        out[name] = value.value if isinstance(value, Mode) else value
-    return out
-
-
-def setpoints_from_dict(data: dict[str, Any]) -> Setpoints:
-    """Inverse of setpoints_to_dict."""
-    return Setpoints(
-        mode=Mode(data["mode"]) if data.get("mode") is not None else None,
-        reserve_pct=data.get("reserve_pct"),
-        power_w=data.get("power_w"),
-        reactive_var=data.get("reactive_var"),
-    )
 
 
 @dataclass(kw_only=True, slots=True)

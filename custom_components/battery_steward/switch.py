@@ -1,5 +1,7 @@
-"""Reconciliation on/off (seed 004's start/stop), per battery."""
+"""Switches: reconciliation (seed 004's start/stop), the dispatch gate, recording."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, override
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
@@ -8,17 +10,39 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
+from .controller import BatteryController
 from .coordinator import BatteryConfigEntry
 from .entity import BatteryEntity, ControllerEntity
 from .recording import MeasurementRecording
 
 PARALLEL_UPDATES = 0
 
-RECONCILIATION = SwitchEntityDescription(
-    key="reconciliation", translation_key="reconciliation", entity_category=EntityCategory.CONFIG
-)
 
-DISPATCH = SwitchEntityDescription(key="dispatch", translation_key="dispatch")
+@dataclass(frozen=True, kw_only=True)
+class ControllerSwitchDescription(SwitchEntityDescription):
+    """A controller flag: how to read it and how to set it."""
+
+    is_on_fn: Callable[[BatteryController], bool]
+    set_fn: Callable[[BatteryController, bool], None]
+
+
+CONTROLLER_SWITCHES: tuple[ControllerSwitchDescription, ...] = (
+    # Off: drift is no longer corrected; scheduled changes still execute (seed 004).
+    ControllerSwitchDescription(
+        key="reconciliation",
+        translation_key="reconciliation",
+        entity_category=EntityCategory.CONFIG,
+        is_on_fn=lambda c: c.reconciliation_enabled,
+        set_fn=lambda c, on: c.async_set_reconciliation(on),
+    ),
+    # The dispatch gate: off means nothing is written to the battery.
+    ControllerSwitchDescription(
+        key="dispatch",
+        translation_key="dispatch",
+        is_on_fn=lambda c: c.dispatch_enabled,
+        set_fn=lambda c, on: c.async_set_dispatch(on),
+    ),
+)
 
 RECORDING = SwitchEntityDescription(
     key="recording", translation_key="recording", entity_category=EntityCategory.CONFIG
@@ -30,59 +54,30 @@ async def async_setup_entry(
     entry: BatteryConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the reconciliation switch."""
+    """Add the switches."""
     coordinator = entry.runtime_data.coordinator
-    async_add_entities(
-        [
-            ReconciliationSwitch(coordinator, RECONCILIATION),
-            DispatchSwitch(coordinator, DISPATCH),
-            RecordingSwitch(coordinator, RECORDING),
-        ]
-    )
+    entities: list[SwitchEntity] = [ControllerSwitch(coordinator, d) for d in CONTROLLER_SWITCHES]
+    entities.append(RecordingSwitch(coordinator, RECORDING))
+    async_add_entities(entities)
 
 
-class ReconciliationSwitch(ControllerEntity, SwitchEntity):
-    """Off: drift is no longer corrected; scheduled changes still execute. Survives restart."""
+class ControllerSwitch(ControllerEntity, SwitchEntity):
+    """A controller flag; the controller persists it, so it survives restart."""
 
-    @property
-    @override
-    def available(self) -> bool:
-        return True
+    entity_description: ControllerSwitchDescription
 
     @property
     @override
     def is_on(self) -> bool:
-        return self.controller.reconciliation_enabled
+        return self.entity_description.is_on_fn(self.controller)
 
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
-        self.controller.async_set_reconciliation(True)
+        self.entity_description.set_fn(self.controller, True)
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
-        self.controller.async_set_reconciliation(False)
-
-
-class DispatchSwitch(ControllerEntity, SwitchEntity):
-    """The dispatch gate: off means nothing is written to the battery. Survives restart."""
-
-    @property
-    @override
-    def available(self) -> bool:
-        return True
-
-    @property
-    @override
-    def is_on(self) -> bool:
-        return self.controller.dispatch_enabled
-
-    @override
-    async def async_turn_on(self, **kwargs: Any) -> None:
-        self.controller.async_set_dispatch(True)
-
-    @override
-    async def async_turn_off(self, **kwargs: Any) -> None:
-        self.controller.async_set_dispatch(False)
+        self.entity_description.set_fn(self.controller, False)
 
 
 class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):

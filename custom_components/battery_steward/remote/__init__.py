@@ -1,0 +1,1 @@
+"""Remote schedule API: day-ahead series and measurement posting (docs/remote-api.md)."""

@@ -350,3 +350,38 @@ async def test_builtin_simulator_has_no_transport_choice(hass: HomeAssistant) ->
         )
     assert err.value.translation_key == "no_emulator"
     await hass.config_entries.async_unload(builtin.entry_id)
+
+
+async def test_safe_stop_device_lost_while_waiting(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    simulator.model.stuck_power_w = 2000.0  # never ramps down: the sequence is waiting
+
+    async def pull_the_plug() -> None:
+        await asyncio.sleep(0.7)
+        await simulator.stop()
+
+    plug = asyncio.create_task(pull_the_plug())
+    result = await safe_stop(hass, entry, timeout_s=5)
+    await plug
+    assert result["threshold_reached"] is False
+    assert result["disable_ok"] is False
+    assert "reading the battery failed" in result["error"]
+    assert result["final_p_w"] == pytest.approx(2000)
+
+
+async def test_concurrent_switch_requests(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    dev = device(hass, entry)
+    first = hass.services.async_call(DOMAIN, "set_source", {"device_id": dev, "source": "api"}, blocking=True)
+    second = hass.services.async_call(
+        DOMAIN, "set_transport", {"device_id": dev, "transport": "emulator"}, blocking=True
+    )
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    refused = [r for r in results if isinstance(r, HomeAssistantError)]
+    assert len(refused) == 1
+    assert refused[0].translation_key == "switch_in_progress"
+    ctl = controller(entry)
+    assert (ctl.source, entry.runtime_data.transports.current) in (("api", "device"), ("manual", "emulator"))
+    assert not ctl.switching

@@ -11,6 +11,7 @@ from homeassistant.const import CONF_HOST, CONF_PORT, Platform
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.typing import ConfigType
 
@@ -28,6 +29,7 @@ from .controller import BatteryController
 from .coordinator import BatteryConfigEntry, BatteryCoordinator, BatteryRuntimeData
 from .device.modbus import ModbusBatteryDriver
 from .device.simulator import SimConfig, SimulatedBattery
+from .fetcher import ScheduleFetcher, api_configured, make_client
 from .recording import MeasurementRecording
 from .schedule import controller_settings, entry_items
 from .services import async_setup_services
@@ -94,6 +96,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await controller.async_start()
+    if api_configured(dict(entry.options)):
+        fetcher = ScheduleFetcher(
+            hass,
+            entry,
+            controller,
+            make_client(async_get_clientsession(hass), dict(entry.options)),
+            dict(entry.options),
+        )
+        entry.runtime_data.fetcher = fetcher
+        fetcher.async_start()
+        entry.async_on_unload(fetcher.async_stop)
     entry.async_on_unload(_follow_schedule_items(hass, entry, controller))
     return True
 

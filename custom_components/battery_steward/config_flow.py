@@ -12,8 +12,9 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
 )
 from homeassistant.const import CONF_HOST, CONF_PORT
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import probatio as vol
 
 from .const import (
@@ -44,7 +45,18 @@ from .device.driver import (
 )
 from .device.modbus import PROFILE_STEWARD, PROFILES, ModbusBatteryDriver
 from .device.simulator import SimConfig, SimulatedBattery
+from .fetcher import (
+    CONF_API_PASSWORD,
+    CONF_API_PLANT,
+    CONF_API_TOMORROW_HOUR,
+    CONF_API_URL,
+    CONF_API_USERNAME,
+    DEFAULT_TOMORROW_HOUR,
+    api_configured,
+    make_client,
+)
 from .item_flow import ScheduleItemFlow
+from .remote.client import RemoteApiError, RemoteAuthError
 from .schedule import (
     CONF_FIGHT_MAX,
     CONF_FIGHT_WINDOW_MIN,
@@ -197,6 +209,33 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The schedule API refused the credentials twice in a row."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the API password again and check it."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            options = {**entry.options, CONF_API_PASSWORD: user_input[CONF_API_PASSWORD]}
+            error = await _async_check_api(self.hass, options)
+            if error is None:
+                return self.async_update_reload_and_abort(entry, options=options)
+            errors["base"] = error
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_API_PASSWORD): selector.TextSelector(
+                        selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+                    )
+                }
+            ),
+            description_placeholders={"username": str(entry.options.get(CONF_API_USERNAME, ""))},
+            errors=errors,
+        )
+
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Change where the battery is reached (Modbus) or how big it is (simulator)."""
         entry = self._get_reconfigure_entry()
@@ -243,18 +282,45 @@ OPTIONS: tuple[tuple[str, int, int, int, str | None], ...] = (
 )
 
 
+async def _async_check_api(hass: HomeAssistant, options: Mapping[str, Any]) -> str | None:
+    """Log in to the API; a form error key, or None when the credentials work."""
+    client = make_client(async_get_clientsession(hass), dict(options))
+    try:
+        await client.async_check_credentials()
+    except RemoteAuthError:
+        return "invalid_auth"
+    except RemoteApiError:
+        return "api_cannot_connect"
+    return None
+
+
 class BatteryOptionsFlow(OptionsFlowWithReload):
     """Poll interval and controller settings; the entry reloads to apply them."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show the options."""
+        """Show the options; API credentials are checked by logging in."""
+        errors: dict[str, str] = {}
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
-        current = self.config_entry.options
-        schema = vol.Schema(
-            dict(
-                _int_field(key, int(current.get(key, default)), low, high, unit)
-                for key, default, low, high, unit in OPTIONS
-            )
+            error = await _async_check_api(self.hass, user_input) if api_configured(user_input) else None
+            if error is None:
+                return self.async_create_entry(data=user_input)
+            errors["base"] = error
+        current = dict(self.config_entry.options)
+        fields = dict(
+            _int_field(key, int(current.get(key, default)), low, high, unit)
+            for key, default, low, high, unit in OPTIONS
         )
-        return self.async_show_form(step_id="init", data_schema=schema)
+        fields |= {
+            vol.Optional(CONF_API_URL): selector.TextSelector(
+                selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
+            ),
+            vol.Optional(CONF_API_USERNAME): selector.TextSelector(),
+            vol.Optional(CONF_API_PASSWORD): selector.TextSelector(
+                selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+            ),
+            vol.Optional(CONF_API_PLANT): selector.TextSelector(),
+        }
+        hour = int(current.get(CONF_API_TOMORROW_HOUR, DEFAULT_TOMORROW_HOUR))
+        fields.update([_int_field(CONF_API_TOMORROW_HOUR, hour, 0, 23, "h")])
+        schema = self.add_suggested_values_to_schema(vol.Schema(fields), user_input or current)
+        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)

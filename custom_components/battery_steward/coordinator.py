@@ -18,6 +18,7 @@ from .engine.state import Measurements
 
 if TYPE_CHECKING:
     from .controller import BatteryController
+    from .fetcher import ScheduleFetcher
     from .recording import MeasurementRecording
     from .transport import Transports
 
@@ -31,6 +32,7 @@ class BatteryRuntimeData:
     controller: BatteryController
     recording: MeasurementRecording
     transports: Transports | None = None
+    fetcher: ScheduleFetcher | None = None
     simulator: SimulatedBattery | None = None
 
 

@@ -13,7 +13,17 @@ from .const import CONF_SERIAL
 from .coordinator import BatteryConfigEntry
 from .engine.serialize import setpoints_to_dict
 
-TO_REDACT = {CONF_HOST, CONF_SERIAL, "serial", "serial_number", "unique_id", "title"}
+TO_REDACT = {
+    CONF_HOST,
+    CONF_SERIAL,
+    "serial",
+    "serial_number",
+    "unique_id",
+    "title",
+    "api_url",
+    "api_username",
+    "api_password",
+}
 
 
 async def async_get_config_entry_diagnostics(
@@ -43,6 +53,7 @@ async def async_get_config_entry_diagnostics(
             },
             "last_reading": asdict(data) if data is not None else None,
             "connected": coordinator.last_update_success,
+            "schedule_api": runtime.fetcher.status.as_dict() if runtime.fetcher else None,
             "controller": {
                 "desired": setpoints_to_dict(controller.desired),
                 "in_sync": controller.in_sync,

@@ -119,6 +119,11 @@ class RemoteScheduleClient:
         self.logins += 1
         return token
 
+    async def async_check_credentials(self) -> None:
+        """Log in now (config flow / reauth); raises RemoteAuthError or RemoteUnavailableError."""
+        self._token = None
+        await self._login()
+
     async def _valid_token(self) -> str:
         if self._token is None or self._clock() >= self._expires_at - self._margin:
             return await self._login()

@@ -1,0 +1,175 @@
+"""Fetching the day-ahead series into the controller, and reauth on refused credentials."""
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.battery_steward.const import DOMAIN
+from custom_components.battery_steward.device.simulator import SimulatedBattery
+
+from ..conftest import SERIAL, modbus_data
+from ..support.remote_server import ReferenceApi, serve
+
+PARIS = ZoneInfo("Europe/Paris")
+NOW = datetime(2026, 6, 1, 14, 0, tzinfo=PARIS)
+
+
+def rows_for(day: str, power: float) -> list[dict[str, Any]]:
+    return [{"start": f"{day}T{h:02d}:00:00Z", "period_s": 3600, "power_w": power} for h in range(24)]
+
+
+@pytest.fixture
+def api() -> ReferenceApi:
+    return ReferenceApi(schedules={("lib", "2026-06-01"): rows_for("2026-06-01", 500)})
+
+
+@pytest.fixture
+async def api_url(api: ReferenceApi) -> AsyncIterator[str]:
+    async with serve(api) as url:
+        yield url
+
+
+def options(url: str, password: str = "secret") -> dict[str, Any]:
+    return {
+        "api_url": url,
+        "api_username": "steward",
+        "api_password": password,
+        "api_plant": "lib",
+        "api_tomorrow_hour": 13,
+    }
+
+
+async def setup(hass: HomeAssistant, simulator: SimulatedBattery, opts: dict[str, Any]) -> MockConfigEntry:
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port), options=opts
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return entry
+
+
+async def test_fetch_today_then_tomorrow_when_published(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimulatedBattery,
+    api: ReferenceApi,
+    api_url: str,
+) -> None:
+    await hass.config.async_set_time_zone("Europe/Paris")
+    freezer.move_to(NOW)
+    entry = await setup(hass, simulator, options(api_url))
+    fetcher = entry.runtime_data.fetcher
+    assert fetcher is not None
+    assert fetcher.status.today_fetched
+    assert not fetcher.status.tomorrow_fetched  # asked for, not published yet
+    assert fetcher.status.today_points == 24
+    series = entry.runtime_data.controller.series
+    assert series is not None
+    assert len(series.rows) == 24
+    # Tomorrow appears; the next fetch picks it up and the series grows.
+    api.schedules[("lib", "2026-06-02")] = rows_for("2026-06-02", -800)
+    await fetcher.async_fetch()
+    assert fetcher.status.tomorrow_fetched
+    assert len(entry.runtime_data.controller.series.rows) == 48
+    logins = api.logins
+    await fetcher.async_fetch()  # unchanged: nothing re-applied, no new login
+    assert api.logins == logins
+    assert fetcher.status.as_dict()["connected"] is True
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_server_errors_are_status_not_crashes(
+    hass: HomeAssistant, simulator: SimulatedBattery, api: ReferenceApi, api_url: str
+) -> None:
+    entry = await setup(hass, simulator, options(api_url))
+    fetcher = entry.runtime_data.fetcher
+    assert fetcher is not None
+    api.fail_5xx = 100
+    fetcher.client._retries = 0
+    await fetcher.async_fetch()
+    assert fetcher.status.connected is False
+    assert "503" in (fetcher.status.last_error or "")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_refused_twice_starts_reauth_and_reauth_fixes_it(
+    hass: HomeAssistant, simulator: SimulatedBattery, api: ReferenceApi, api_url: str
+) -> None:
+    entry = await setup(hass, simulator, options(api_url))
+    api.password = "rotated"
+    api.revoke_tokens()
+    fetcher = entry.runtime_data.fetcher
+    assert fetcher is not None
+    await fetcher.async_fetch()
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+    flow_id = flows[0]["flow_id"]
+    result = await hass.config_entries.flow.async_configure(flow_id, {"api_password": "wrong"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(flow_id, {"api_password": "rotated"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.options["api_password"] == "rotated"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.runtime_data.fetcher.status.connected
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_options_check_api_credentials(
+    hass: HomeAssistant, simulator: SimulatedBattery, api: ReferenceApi, api_url: str
+) -> None:
+    entry = await setup(hass, simulator, {})
+    assert entry.runtime_data.fetcher is None
+    base = {
+        "poll_interval": 10,
+        "patrol_interval_min": 15,
+        "fight_max_corrections": 3,
+        "fight_window_min": 60,
+        "verify_timeout_s": 30,
+        "journal_size": 2000,
+    }
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**base, **options(api_url, password="nope")}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**base, **options("http://127.0.0.1:9")}
+    )
+    assert result["errors"] == {"base": "api_cannot_connect"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**base, **options(api_url)}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    fetcher = entry.runtime_data.fetcher
+    assert fetcher is not None
+    assert fetcher.status.connected  # logged in; today (the real date) is not published
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_diagnostics_redact_api_credentials(
+    hass: HomeAssistant, simulator: SimulatedBattery, api: ReferenceApi, api_url: str
+) -> None:
+    import json
+
+    from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
+
+    entry = await setup(hass, simulator, options(api_url))
+    text = json.dumps(await async_get_config_entry_diagnostics(hass, entry))
+    assert "secret" not in text
+    assert '"api_username": "**REDACTED**"' in text
+    assert api_url not in text
+    assert '"schedule_api"' in text
+    await hass.config_entries.async_unload(entry.entry_id)

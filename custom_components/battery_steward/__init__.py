@@ -1,5 +1,6 @@
 """Battery Steward: keeps home and lab batteries on plan."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -13,6 +14,7 @@ from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
 from .const import (
@@ -24,17 +26,30 @@ from .const import (
     DOMAIN,
     KIND_SIMULATOR,
     SIMULATOR_HOST,
+    SOURCE_API,
 )
 from .controller import BatteryController
 from .coordinator import BatteryConfigEntry, BatteryCoordinator, BatteryRuntimeData
 from .device.modbus import ModbusBatteryDriver
 from .device.simulator import SimConfig, SimulatedBattery
-from .fetcher import ScheduleFetcher, api_configured, make_client
+from .fetcher import (
+    CONF_API_PASSWORD,
+    CONF_API_PLANT,
+    CONF_API_POSTING,
+    ScheduleFetcher,
+    api_configured,
+    make_client,
+)
 from .recording import MeasurementRecording
+from .remote.client import MeasurementRow, RemoteScheduleClient
+from .remote.poster import MeasurementPoster
+from .sampling import Sample
 from .schedule import controller_settings, entry_items
 from .services import async_setup_services
 from .store import ControllerStore
 from .transport import Transports
+
+POST_INTERVAL = timedelta(seconds=10)
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -96,19 +111,52 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await controller.async_start()
-    if api_configured(dict(entry.options)):
-        fetcher = ScheduleFetcher(
-            hass,
-            entry,
-            controller,
-            make_client(async_get_clientsession(hass), dict(entry.options)),
-            dict(entry.options),
-        )
+    if api_configured(options := dict(entry.options)):
+        client = make_client(async_get_clientsession(hass), options)
+        fetcher = ScheduleFetcher(hass, entry, controller, client, options)
         entry.runtime_data.fetcher = fetcher
         fetcher.async_start()
         entry.async_on_unload(fetcher.async_stop)
+        _start_posting(hass, entry, client, options)
     entry.async_on_unload(_follow_schedule_items(hass, entry, controller))
     return True
+
+
+def _start_posting(
+    hass: HomeAssistant, entry: BatteryConfigEntry, client: RemoteScheduleClient, options: dict[str, Any]
+) -> None:
+    """Post recorded samples while the source is api, a password is set and posting is on."""
+    runtime = entry.runtime_data
+    poster = MeasurementPoster(
+        client,
+        str(options[CONF_API_PLANT]),
+        lambda: (
+            runtime.controller.source == SOURCE_API
+            and bool(options.get(CONF_API_PASSWORD))
+            and bool(options.get(CONF_API_POSTING, True))
+        ),
+    )
+    runtime.poster = poster
+
+    @callback
+    def enqueue(sample: Sample) -> None:
+        m = sample.measurements
+        poster.enqueue(
+            MeasurementRow(
+                timestamp=sample.at,
+                soc_pct=m.soc_pct,
+                active_power_w=m.active_power_w,
+                reactive_power_var=m.reactive_power_var,
+            )
+        )
+
+    async def post(_now: datetime) -> None:
+        await poster.async_post()
+
+    runtime.recording.listeners.append(enqueue)
+    entry.async_on_unload(
+        async_track_time_interval(hass, post, POST_INTERVAL, name=f"{DOMAIN} post", cancel_on_shutdown=True)
+    )
 
 
 def _follow_schedule_items(

@@ -48,6 +48,7 @@ from .device.simulator import SimConfig, SimulatedBattery
 from .fetcher import (
     CONF_API_PASSWORD,
     CONF_API_PLANT,
+    CONF_API_POSTING,
     CONF_API_TOMORROW_HOUR,
     CONF_API_URL,
     CONF_API_USERNAME,
@@ -319,6 +320,9 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
                 selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
             ),
             vol.Optional(CONF_API_PLANT): selector.TextSelector(),
+            vol.Optional(
+                CONF_API_POSTING, default=bool(current.get(CONF_API_POSTING, True))
+            ): selector.BooleanSelector(),
         }
         hour = int(current.get(CONF_API_TOMORROW_HOUR, DEFAULT_TOMORROW_HOUR))
         fields.update([_int_field(CONF_API_TOMORROW_HOUR, hour, 0, 23, "h")])

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .controller import BatteryController
     from .fetcher import ScheduleFetcher
     from .recording import MeasurementRecording
+    from .remote.poster import MeasurementPoster
     from .transport import Transports
 
 
@@ -33,6 +34,7 @@ class BatteryRuntimeData:
     recording: MeasurementRecording
     transports: Transports | None = None
     fetcher: ScheduleFetcher | None = None
+    poster: MeasurementPoster | None = None
     simulator: SimulatedBattery | None = None
 
 

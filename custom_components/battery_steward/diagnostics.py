@@ -54,6 +54,7 @@ async def async_get_config_entry_diagnostics(
             "last_reading": asdict(data) if data is not None else None,
             "connected": coordinator.last_update_success,
             "schedule_api": runtime.fetcher.status.as_dict() if runtime.fetcher else None,
+            "measurement_posting": runtime.poster.status() if runtime.poster else None,
             "controller": {
                 "desired": setpoints_to_dict(controller.desired),
                 "in_sync": controller.in_sync,

@@ -27,6 +27,7 @@ CONF_API_USERNAME = "api_username"
 CONF_API_PASSWORD = "api_password"  # noqa: S105 - the option's key, not a password
 CONF_API_PLANT = "api_plant"
 CONF_API_TOMORROW_HOUR = "api_tomorrow_hour"
+CONF_API_POSTING = "api_posting"
 DEFAULT_TOMORROW_HOUR = 13
 FETCH_INTERVAL = timedelta(minutes=15)
 

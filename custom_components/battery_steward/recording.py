@@ -35,6 +35,7 @@ class MeasurementRecording:
         self._pending: list[Sample] = []
         self._unsub: CALLBACK_TYPE | None = None
         self.rows_written = 0
+        self.listeners: list[Callable[[Sample], None]] = []
         self.last_row: datetime | None = None
 
     @property
@@ -46,6 +47,8 @@ class MeasurementRecording:
     def _buffer(self, sample: Sample) -> None:
         self._pending.append(sample)
         self.last_row = sample.at
+        for listener in self.listeners:
+            listener(sample)
 
     def start(self) -> None:
         """Start sampling and the periodic flush."""

@@ -173,3 +173,28 @@ async def test_diagnostics_redact_api_credentials(
     assert api_url not in text
     assert '"schedule_api"' in text
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_recorded_samples_are_posted_when_source_is_api(
+    hass: HomeAssistant, simulator: SimulatedBattery, api: ReferenceApi, api_url: str, tmp_path: Any
+) -> None:
+    import asyncio
+
+    hass.config.config_dir = str(tmp_path)
+    entry = await setup(hass, simulator, options(api_url))
+    runtime = entry.runtime_data
+    poster = runtime.poster
+    assert poster is not None
+    runtime.recording.sampler.step_s = 0.05
+    runtime.recording.start()
+    await asyncio.sleep(0.3)
+    assert poster.pending > 0
+    await poster.async_post()
+    assert api.measurements == []  # source is manual: the gate is closed
+    runtime.controller.source = "api"
+    await poster.async_post()
+    assert api.measurements
+    assert api.measurements[0]["timestamp"].endswith("+00:00")
+    t = poster.telemetry
+    assert t.enqueued == t.posted + t.dropped_count + poster.pending
+    await hass.config_entries.async_unload(entry.entry_id)

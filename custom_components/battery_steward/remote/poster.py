@@ -1,0 +1,115 @@
+"""Measurement posting (seed 001): a bounded queue per battery, independent of sampling.
+
+Oldest rows are dropped on overflow; failed posts back off exponentially; posting happens only
+while the gate allows it (source is api, a password is set, posting is enabled). Invariant:
+enqueued = posted + dropped + pending.
+"""
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import time
+from typing import Any
+
+from .client import MeasurementRow, RemoteApiError, RemoteScheduleClient
+
+BACKOFF_START_S = 5.0
+BACKOFF_MAX_S = 600.0
+
+
+@dataclass(kw_only=True)
+class PostTelemetry:
+    """Seed 001's measurement_post_status, plus the counters of the invariant."""
+
+    posting_enabled: bool = False
+    last_success: datetime | None = None
+    last_attempt: datetime | None = None
+    last_error: str | None = None
+    last_enqueue: datetime | None = None
+    enqueued: int = 0
+    posted: int = 0
+    dropped_count: int = 0
+
+    def as_dict(self, pending: int, oldest_age_s: float | None) -> dict[str, Any]:
+        """Attributes / diagnostics."""
+        return {
+            "posting_enabled": self.posting_enabled,
+            "last_success": self.last_success.isoformat() if self.last_success else None,
+            "last_attempt": self.last_attempt.isoformat() if self.last_attempt else None,
+            "last_error": self.last_error,
+            "pending_queue_count": pending,
+            "oldest_pending_age_s": oldest_age_s,
+            "last_enqueue": self.last_enqueue.isoformat() if self.last_enqueue else None,
+            "dropped_count": self.dropped_count,
+            "enqueued": self.enqueued,
+            "posted": self.posted,
+        }
+
+
+class MeasurementPoster:
+    """Queue rows with enqueue(); call async_post() on a timer of its own."""
+
+    def __init__(
+        self,
+        client: RemoteScheduleClient,
+        plant: str,
+        gate: Callable[[], bool],
+        *,
+        max_queue: int = 2000,
+        batch: int = 200,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Nothing is posted until async_post is called with the gate open."""
+        self._client = client
+        self._plant = plant
+        self._gate = gate
+        self._queue: deque[tuple[float, MeasurementRow]] = deque()
+        self._max = max_queue
+        self._batch = batch
+        self._clock = clock
+        self._backoff_s = 0.0
+        self._next_try = 0.0
+        self.telemetry = PostTelemetry()
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting."""
+        return len(self._queue)
+
+    def status(self) -> dict[str, Any]:
+        """Telemetry with the queue's current figures."""
+        oldest = round(self._clock() - self._queue[0][0], 1) if self._queue else None
+        self.telemetry.posting_enabled = self._gate()
+        return self.telemetry.as_dict(self.pending, oldest)
+
+    def enqueue(self, row: MeasurementRow) -> None:
+        """Add a row; the oldest goes when the queue is full."""
+        if len(self._queue) >= self._max:
+            self._queue.popleft()
+            self.telemetry.dropped_count += 1
+        self._queue.append((self._clock(), row))
+        self.telemetry.enqueued += 1
+        self.telemetry.last_enqueue = datetime.now(UTC)
+
+    async def async_post(self) -> None:
+        """Post one batch if the gate is open and no back-off is running."""
+        self.telemetry.posting_enabled = self._gate()
+        if not self._queue or not self.telemetry.posting_enabled or self._clock() < self._next_try:
+            return
+        batch = [row for _, row in list(self._queue)[: self._batch]]
+        self.telemetry.last_attempt = datetime.now(UTC)
+        try:
+            await self._client.post_measurements(self._plant, batch)
+        except RemoteApiError as err:
+            self.telemetry.last_error = str(err)
+            self._backoff_s = min(BACKOFF_MAX_S, max(BACKOFF_START_S, self._backoff_s * 2))
+            self._next_try = self._clock() + self._backoff_s
+            return
+        for _ in batch:
+            self._queue.popleft()
+        self.telemetry.posted += len(batch)
+        self.telemetry.last_success = self.telemetry.last_attempt
+        self.telemetry.last_error = None
+        self._backoff_s = 0.0
+        self._next_try = 0.0

@@ -1,0 +1,80 @@
+"""The measurement poster against the reference server."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+
+from custom_components.battery_steward.remote.client import MeasurementRow, RemoteScheduleClient
+from custom_components.battery_steward.remote.poster import MeasurementPoster
+
+from ..support.remote_server import ReferenceApi, serve
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def row(i: int) -> MeasurementRow:
+    return MeasurementRow(
+        timestamp=datetime(2026, 6, 1, tzinfo=UTC) + timedelta(seconds=5 * i),
+        soc_pct=50,
+        active_power_w=i,
+        reactive_power_var=0,
+    )
+
+
+@pytest.fixture
+async def setup() -> AsyncIterator[tuple[ReferenceApi, RemoteScheduleClient]]:
+    api = ReferenceApi()
+    async with serve(api) as url, aiohttp.ClientSession() as session:
+
+        async def no_sleep(_: float) -> None:
+            return None
+
+        yield api, RemoteScheduleClient(session, url, "steward", "secret", retries=0, sleep=no_sleep)
+
+
+async def test_overflow_backoff_gate_and_invariant(setup: tuple[ReferenceApi, RemoteScheduleClient]) -> None:
+    api, client = setup
+    clock = Clock()
+    gate = {"open": False}
+    poster = MeasurementPoster(client, "lib", lambda: gate["open"], max_queue=5, batch=3, clock=clock)
+
+    def invariant() -> None:
+        t = poster.telemetry
+        assert t.enqueued == t.posted + t.dropped_count + poster.pending
+
+    for i in range(8):
+        poster.enqueue(row(i))
+        invariant()
+    assert poster.pending == 5
+    assert poster.telemetry.dropped_count == 3  # the oldest went
+    await poster.async_post()
+    assert api.measurements == []  # gate closed (source not api, or posting off)
+    assert poster.status()["posting_enabled"] is False
+    gate["open"] = True
+    api.fail_5xx = 1
+    await poster.async_post()
+    assert poster.telemetry.last_error is not None
+    await poster.async_post()  # still backing off: no attempt
+    assert api.calls == 1  # the failed attempt (its login got the 503)
+    clock.now += 6
+    await poster.async_post()
+    assert [m["active_power_w"] for m in api.measurements] == [3, 4, 5]
+    invariant()
+    await poster.async_post()
+    assert poster.pending == 0
+    invariant()
+    status = poster.status()
+    assert status["pending_queue_count"] == 0
+    assert status["oldest_pending_age_s"] is None
+    assert status["posted"] == 5
+    poster.enqueue(row(9))
+    clock.now += 30
+    assert poster.status()["oldest_pending_age_s"] == 30.0

@@ -109,15 +109,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         transports=transports,
         simulator=simulator,
     )
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    await controller.async_start()
     if api_configured(options := dict(entry.options)):
         client = make_client(async_get_clientsession(hass), options)
-        fetcher = ScheduleFetcher(hass, entry, controller, client, options)
-        entry.runtime_data.fetcher = fetcher
+        entry.runtime_data.fetcher = ScheduleFetcher(hass, entry, controller, client, options)
+        _start_posting(hass, entry, client, options)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await controller.async_start()
+    if (fetcher := entry.runtime_data.fetcher) is not None:
         fetcher.async_start()
         entry.async_on_unload(fetcher.async_stop)
-        _start_posting(hass, entry, client, options)
     entry.async_on_unload(_follow_schedule_items(hass, entry, controller))
     return True
 

@@ -160,6 +160,14 @@ CONTROLLER_SENSORS: tuple[ControllerSensorDescription, ...] = (
 )
 
 
+SCHEDULE_API = SensorEntityDescription(
+    key="schedule_api",
+    translation_key="schedule_api",
+    device_class=SensorDeviceClass.TIMESTAMP,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: BatteryConfigEntry,
@@ -170,6 +178,8 @@ async def async_setup_entry(
     entities: list[SensorEntity] = [BatterySensor(coordinator, description) for description in SENSORS]
     entities.append(LastSeenSensor(coordinator))
     entities.extend(ControllerSensor(coordinator, description) for description in CONTROLLER_SENSORS)
+    if entry.runtime_data.fetcher is not None:
+        entities.append(ScheduleApiSensor(coordinator, SCHEDULE_API))
     async_add_entities(entities)
 
 
@@ -228,3 +238,22 @@ class ControllerSensor(ControllerEntity, SensorEntity):
             "fields": last["fields"],
             "error": last["error"],
         }
+
+
+class ScheduleApiSensor(ControllerEntity, SensorEntity):
+    """Last successful fetch from the schedule API; fetch and posting status as attributes."""
+
+    @property
+    @override
+    def native_value(self) -> datetime | None:
+        fetcher = self.coordinator.config_entry.runtime_data.fetcher
+        return fetcher.status.last_success if fetcher else None
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any]:
+        runtime = self.coordinator.config_entry.runtime_data
+        attributes: dict[str, Any] = runtime.fetcher.status.as_dict() if runtime.fetcher else {}
+        if runtime.poster is not None:
+            attributes |= {f"post_{key}": value for key, value in runtime.poster.status().items()}
+        return attributes

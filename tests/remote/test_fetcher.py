@@ -84,6 +84,15 @@ async def test_fetch_today_then_tomorrow_when_published(
     await fetcher.async_fetch()  # unchanged: nothing re-applied, no new login
     assert api.logins == logins
     assert fetcher.status.as_dict()["connected"] is True
+    from ..helpers import entity_id
+
+    await fetcher.async_fetch()
+    entry.runtime_data.controller._notify()
+    await hass.async_block_till_done()
+    state = hass.states.get(entity_id(hass, "sensor", "schedule_api"))
+    assert state is not None
+    assert state.attributes["today_points"] == 24
+    assert state.attributes["post_pending_queue_count"] == 0
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -41,7 +41,15 @@ def main() -> None:
                     "domain": "battery_steward",
                     "title": f"Simulated battery {serial}",
                     "data": {"kind": "simulator", "serial": serial, "capacity_kwh": 10.0},
-                    "options": {},
+                    # The reference schedule API that scripts/develop starts on loopback.
+                    "options": {
+                        "api_url": "http://127.0.0.1:8124",
+                        "api_username": "steward",
+                        "api_password": "secret",
+                        "api_plant": "lib",
+                        "api_posting": True,
+                        "api_tomorrow_hour": 13,
+                    },
                     "source": "user",
                     "unique_id": serial,
                 }

@@ -108,3 +108,48 @@ async def serve(api: ReferenceApi) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+def demo_rows(day: str) -> list[dict[str, Any]]:
+    """A day of 15-minute rows: charge at midday, discharge in the evening."""
+    rows = []
+    for quarter in range(96):
+        hour = quarter / 4
+        power = -2000.0 if 10 <= hour < 15 else 2500.0 if 18 <= hour < 21 else 0.0
+        rows.append(
+            {
+                "start": f"{day}T{quarter // 4:02d}:{(quarter % 4) * 15:02d}:00Z",
+                "period_s": 900,
+                "power_w": power,
+                "reactive_var": 0.0,
+            }
+        )
+    return rows
+
+
+async def _serve_forever(port: int, plant: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    days = [(today + timedelta(days=d)).isoformat() for d in (-1, 0, 1)]
+    api = ReferenceApi(schedules={(plant, day): demo_rows(day) for day in days})
+    runner = web.AppRunner(api.app())
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    print(f"Reference schedule API on http://127.0.0.1:{port} (user steward, plant {plant})", flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    """`python -m tests.support.remote_server --port 8124`: for scripts/develop (loopback only)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8124)
+    parser.add_argument("--plant", default="lib")
+    args = parser.parse_args()
+    asyncio.run(_serve_forever(args.port, args.plant))
+
+
+if __name__ == "__main__":
+    main()

@@ -241,3 +241,14 @@ async def test_control_services_need_admin(
             blocking=True,
             context=Context(user_id=hass_read_only_user.id),
         )
+
+
+async def test_add_presets(hass: HomeAssistant, entry: MockConfigEntry, device: str) -> None:
+    result = await call(hass, "add_preset", {"device_id": device, "preset": "peak_window"}, response=True)
+    await call(hass, "add_preset", {"device_id": device, "preset": "night_idle"})
+    item_id = result["items"][entry.entry_id]
+    assert entry.subentries[item_id].data["start"] == "19:00:00"
+    assert entry.subentries[item_id].data["tz"] == "Europe/Paris"
+    assert len(entry.subentries) == 2
+    titles = sorted(sub.title for sub in entry.subentries.values())
+    assert titles == ["Night idle 22:00-06:00", "On-peak 19:00-22:00 weekdays"]

@@ -23,6 +23,7 @@ from .coordinator import BatteryConfigEntry
 from .device.driver import DeviceError, check_limits
 from .engine.items import Item, SeriesItem
 from .engine.journal import Result
+from .engine.presets import PRESETS
 from .engine.serialize import (
     ITEM_TYPES,
     item_to_dict,
@@ -151,10 +152,23 @@ def _find_item(hass: HomeAssistant, item_id: str) -> tuple[BatteryConfigEntry, C
 
 async def _add_item(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
-    entries = _targets(hass, call)
-    checked = [
-        (entry, _check_item(hass, entry, flat_to_item_dict(call.data) | {"id": "new"})) for entry in entries
-    ]
+    data = flat_to_item_dict(call.data) | {"id": "new"}
+    return _create_items(hass, [(entry, _check_item(hass, entry, data)) for entry in _targets(hass, call)])
+
+
+ADD_PRESET_SCHEMA = vol.Schema({**_TARGET, vol.Required("preset"): vol.In(list(PRESETS))})
+
+
+async def _add_preset(call: ServiceCall) -> ServiceResponse:
+    """A ready-made item (seed 003's static schedules) in Home Assistant's time zone."""
+    hass = call.hass
+    preset = PRESETS[call.data["preset"]](str(hass.config.time_zone))
+    data = item_to_dict(preset) | {"id": "new"}
+    return _create_items(hass, [(entry, _check_item(hass, entry, data)) for entry in _targets(hass, call)])
+
+
+def _create_items(hass: HomeAssistant, checked: list[tuple[BatteryConfigEntry, Item]]) -> ServiceResponse:
+    """Store validated items as subentries, once every targeted battery has accepted them."""
     created: dict[str, Any] = {}
     for entry, item in checked:
         subentry = ConfigSubentry(
@@ -365,6 +379,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     """Register every action of the integration."""
     admin = service.async_register_admin_service
     admin(hass, DOMAIN, "add_item", _add_item, ADD_ITEM_SCHEMA, SupportsResponse.OPTIONAL)
+    admin(hass, DOMAIN, "add_preset", _add_preset, ADD_PRESET_SCHEMA, SupportsResponse.OPTIONAL)
     admin(hass, DOMAIN, "update_item", _update_item, UPDATE_ITEM_SCHEMA)
     admin(hass, DOMAIN, "remove_item", _remove_item, REMOVE_ITEM_SCHEMA)
     admin(hass, DOMAIN, "set_override", _set_override, SET_OVERRIDE_SCHEMA)

@@ -1,0 +1,64 @@
+"""Strings, services.yaml, icons and code agree (the checks hassfest would make)."""
+
+import json
+from pathlib import Path
+import re
+from typing import Any
+
+from homeassistant.util.yaml import load_yaml
+
+COMPONENT = Path(__file__).resolve().parent.parent / "custom_components" / "battery_steward"
+
+
+def load(name: str) -> dict[str, Any]:
+    path = COMPONENT / name
+    loaded: Any = load_yaml(str(path)) if name.endswith(".yaml") else json.loads(path.read_text("utf-8"))
+    assert isinstance(loaded, dict)
+    data: dict[str, Any] = loaded
+    return data
+
+
+def test_every_action_and_field_is_translated_and_has_an_icon() -> None:
+    services = load("services.yaml")
+    strings = load("strings.json")["services"]
+    icons = load("icons.json")["services"]
+    assert set(services) == set(strings) == set(icons)
+    for name, spec in services.items():
+        assert strings[name]["name"]
+        assert strings[name]["description"]
+        assert set(spec.get("fields", {})) == set(strings[name]["fields"]), name
+
+
+def test_every_translation_key_in_code_exists() -> None:
+    strings = load("strings.json")
+    exceptions = set(strings["exceptions"])
+    entity_keys = {key for platform in strings["entity"].values() for key in platform}
+    code = "\n".join(p.read_text(encoding="utf-8") for p in COMPONENT.rglob("*.py"))
+    used = set(re.findall(r'translation_key\s*=\s*"([a-z0-9_]+)"', code))
+    raised = set(re.findall(r'_invalid\(\s*"([a-z0-9_]+)"', code))
+    device_errors = set(re.findall(r'translation_key = "([a-z0-9_]+)"', code))
+    missing = (used | raised | device_errors) - exceptions - entity_keys - set(strings["issues"])
+    # Selector translation keys live under "selector".
+    missing -= set(strings["selector"])
+    assert not missing
+
+
+def test_every_validation_code_has_a_service_message_and_a_form_error() -> None:
+    strings = load("strings.json")
+    source = (COMPONENT / "engine" / "validation.py").read_text(encoding="utf-8")
+    codes = set(re.findall(r'_issue\(\s*item,\s*"([a-z_]+)"', source)) | {"overlapping_windows"}
+    form_errors = set(strings["config_subentries"]["schedule_item"]["error"])
+    for code in codes:
+        assert f"item_{code}" in strings["exceptions"], code
+        assert f"item_{code}" in form_errors, code
+
+
+def test_entity_icons_refer_to_translated_entities() -> None:
+    strings = load("strings.json")["entity"]
+    icons = load("icons.json")["entity"]
+    for platform, keys in icons.items():
+        assert set(keys) <= set(strings[platform]), platform
+
+
+def test_en_translation_has_no_unresolved_references() -> None:
+    assert "[%key:" not in (COMPONENT / "translations" / "en.json").read_text(encoding="utf-8")

@@ -1,5 +1,7 @@
 """The Modbus TCP driver against the simulator over loopback."""
 
+import asyncio
+
 import pytest
 
 from custom_components.battery_steward.device.driver import (
@@ -93,3 +95,43 @@ async def test_unreachable(closed_port: int) -> None:
     with pytest.raises(DeviceConnectionError):
         await driver.identify()
     await driver.close()
+
+
+async def _silent_server() -> tuple[asyncio.Server, int]:
+    """A TCP server on loopback that accepts connections and never answers."""
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)
+        writer.close()
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_cancelling_a_read_cancels_it() -> None:
+    """pymodbus turns cancellation into an exception; the driver must let it through."""
+    server, port = await _silent_server()
+    driver = ModbusBatteryDriver("127.0.0.1", port, 1, timeout=30)
+    task = asyncio.create_task(driver.read())
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if driver._client.connected:
+            break
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2)
+    assert task.cancelled()
+    await driver.close()
+    server.close()
+    await server.wait_closed()
+
+
+async def test_unanswered_request_times_out() -> None:
+    server, port = await _silent_server()
+    driver = ModbusBatteryDriver("127.0.0.1", port, 1, timeout=0.1)
+    with pytest.raises(DeviceConnectionError):
+        await asyncio.wait_for(driver.read(), 5)
+    await driver.close()
+    server.close()
+    await server.wait_closed()

@@ -58,6 +58,21 @@ _FIELD_REGISTERS: dict[str, r.Register] = {
 }
 
 
+async def _cancellable[T](request: Callable[[], Awaitable[T]]) -> T:
+    """Await a pymodbus request, letting cancellation through.
+
+    pymodbus turns a cancelled request into ModbusIOException("Request cancelled outside library"),
+    which would swallow the cancellation of whoever awaited us: a stopped task would go on running,
+    and our own timeout would never fire. Re-raise it as the CancelledError it was.
+    """
+    try:
+        return await request()
+    except ModbusException as err:
+        if isinstance(err.__cause__, asyncio.CancelledError):
+            raise asyncio.CancelledError(*err.__cause__.args) from err
+        raise
+
+
 class ModbusBatteryDriver:
     """One connection and one I/O lock per device; polled values read as planned blocks."""
 
@@ -94,7 +109,7 @@ class ModbusBatteryDriver:
                 await asyncio.wait_for(self._client.ctx.connect(), self._timeout)
                 if not self._client.connected:
                     raise DeviceConnectionError(f"cannot connect to {self.host}:{self.port}")
-            response = await asyncio.wait_for(request(), self._timeout * 2)
+            response = await asyncio.wait_for(_cancellable(request), self._timeout * 2)
         except (ModbusException, OSError, TimeoutError) as err:
             # Drop the connection: the next call starts from a clean socket.
             self._client.close()

@@ -1,6 +1,7 @@
 """The plan as a calendar: each planned state from its change to the next, over 7 days."""
 
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import override
 
 from homeassistant.components.calendar import CalendarEntity, CalendarEntityDescription, CalendarEvent
@@ -44,11 +45,11 @@ def describe(setpoints: Setpoints) -> str:
 class PlanCalendar(ControllerEntity, CalendarEntity):
     """Planned changes of the next 7 days (schedule and override, DST included)."""
 
-    def _events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
+    def _events(self, start: datetime, end: datetime, *, limit: int | None = None) -> list[CalendarEvent]:
         now = dt_util.utcnow()
         end = min(end, now + HORIZON)
-        controller = self.controller
-        changes = controller.changes_between(now, end)
+        # One change more than the events asked for: it ends the last of them.
+        changes = list(islice(self.controller.iter_changes(now, end), None if limit is None else limit + 1))
         events = []
         for i, (at, setpoints) in enumerate(changes):
             until = changes[i + 1][0] if i + 1 < len(changes) else max(end, at + timedelta(minutes=1))
@@ -64,7 +65,8 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
     @override
     def event(self) -> CalendarEvent | None:
         now = dt_util.utcnow()
-        upcoming = self._events(now, now + HORIZON)
+        # Written on every poll: plan only the next two changes, not the whole week.
+        upcoming = self._events(now, now + HORIZON, limit=1)
         return upcoming[0] if upcoming else None
 
     @override

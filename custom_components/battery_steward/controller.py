@@ -13,7 +13,7 @@ re-run. Device errors back off exponentially (capped) through a retry timer.
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -236,15 +236,17 @@ class BatteryController:
 
     def changes_between(self, start: datetime, end: datetime) -> list[tuple[datetime, Setpoints]]:
         """Every real change of the desired state (schedule and override) in (start, end]."""
-        changes: list[tuple[datetime, Setpoints]] = []
+        return list(self.iter_changes(start, end))
+
+    def iter_changes(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, Setpoints]]:
+        """The changes of changes_between, planned only as far as the caller reads."""
         t, current = start, self.desired_at(start)
         while (at := self._next_wakeup(t)) is not None and at <= end:
             desired = self.desired_at(at)
             if desired != current:
-                changes.append((at, desired))
+                yield at, desired
                 current = desired
             t = at
-        return changes
 
     def _next_wakeup(self, now: datetime) -> datetime | None:
         candidates = [self.plan.next_change_after(now)]

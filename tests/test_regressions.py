@@ -1,14 +1,22 @@
 """Regressions for bugs the reliability suite found (docs/reliability.md lists them)."""
 
 from datetime import datetime
+from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.controller import BatteryController
-from custom_components.battery_steward.engine.state import Setpoints
+from custom_components.battery_steward.device.simulator import SimulatedBattery
+from custom_components.battery_steward.engine.journal import Trigger
+from custom_components.battery_steward.engine.state import Mode, Setpoints
 
-from .helpers import entity_id
+from .conftest import SERIAL, modbus_data
+from .helpers import entity_id, let_sockets_settle
+from .support.fault_proxy import WRITE_CODES, Fault, FaultProxy
+from .support.simclock import advance, settle
 from .test_controller import controller, entry, items, options, tick
 
 __all__ = ["entry", "items", "options", "tick"]
@@ -51,3 +59,66 @@ async def test_plan_calendar_state_plans_only_the_next_changes(
     assert after.attributes["start_time"] == before.attributes["start_time"]
     assert after.attributes["end_time"] == before.attributes["end_time"]
     assert 0 < counting.calls <= 12
+
+
+async def test_unload_waits_for_a_command_run_and_keeps_its_record(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimulatedBattery,
+    hass_storage: dict[str, Any],
+) -> None:
+    # An override's run was not a tracked task: unload saved the journal before the run's
+    # record was added, so the record was lost and its sequence number issued again.
+    proxy = FaultProxy(simulator.port)
+    await proxy.start()
+    entry = MockConfigEntry(domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(proxy.port))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await settle(hass)
+    ctl: BatteryController = entry.runtime_data.controller
+    proxy.set_fault(Fault(kind="delay", delay_s=1.5, only=WRITE_CODES))
+    command = hass.async_create_task(ctl.async_set_override(Setpoints(reserve_pct=55), until_cleared=True))
+    await advance(hass, freezer, 0.5, step_s=0.5)
+    assert not command.done()
+    unload = hass.async_create_task(hass.config_entries.async_unload(entry.entry_id))
+    for _ in range(20):
+        await advance(hass, freezer, 0.5, step_s=0.5)
+    assert unload.done()
+    assert unload.result()
+    await command
+    assert simulator.read_register("reserve_pct") == 55
+    last = ctl.journal.last
+    assert last is not None
+    assert last.trigger is Trigger.OVERRIDE
+    saved = hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]["journal"]
+    assert saved[-1]["seq"] == last.seq
+    await proxy.stop()
+    await let_sockets_settle()
+
+
+async def test_unload_interrupts_a_safe_stop_waiting_for_power(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    # A safe stop waiting (up to an hour) for power to fall held the run lock; an unload now
+    # waits for it, so the wait ends early and the plant is disabled at once.
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port)
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await settle(hass)
+    ctl: BatteryController = entry.runtime_data.controller
+    await ctl.async_set_override(Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=3000), until_cleared=True)
+    stop = hass.async_create_task(ctl.async_safe_stop(threshold_w=1, timeout_s=3600))
+    await advance(hass, freezer, 1)
+    assert not stop.done()
+    unload = hass.async_create_task(hass.config_entries.async_unload(entry.entry_id))
+    for _ in range(5):
+        await advance(hass, freezer, 1)
+    assert unload.done()
+    assert unload.result()
+    result = stop.result()
+    assert result.disable_ok
+    assert result.waited_s < 10
+    assert simulator.read_register("enabled") == 0
+    await let_sockets_settle()

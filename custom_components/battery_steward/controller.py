@@ -52,6 +52,8 @@ WATCHDOG_INTERVAL = timedelta(seconds=30)
 CLOCK_JUMP_S = 5.0
 BACKOFF_START_S = 5.0
 BACKOFF_MAX_S = 300.0
+# How long an unload waits for a run or safe stop under way to finish before saving anyway.
+STOP_WAIT_S = 30.0
 
 
 class PlantState(StrEnum):
@@ -133,6 +135,7 @@ class BatteryController:
         self.skipped_runs = 0
         self.run_durations: deque[float] = deque(maxlen=100)
         self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
         self._dirty = False
         self._started = False
         self._startup_done = False
@@ -203,10 +206,26 @@ class BatteryController:
             if handle is not None:
                 handle()
         self._timer = self._retry = self._verify = None
+        self._stopping.set()
         # Let runs already under way finish (never cut a write in half), then save once.
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._store.async_save_now(self._snapshot())
+        # A run started by a command, or a safe stop, holds the lock without being a tracked
+        # task: wait for it too, or the record it is about to add is never saved and its
+        # sequence number is given again after the restart.
+        locked = False
+        try:
+            async with asyncio.timeout(STOP_WAIT_S):
+                locked = await self._lock.acquire()
+        except TimeoutError:
+            _LOGGER.warning(
+                "%s: a run was still going after %.0f s; saving without it", self.name, STOP_WAIT_S
+            )
+        try:
+            await self._store.async_save_now(self._snapshot())
+        finally:
+            if locked:
+                self._lock.release()
 
     def _snapshot(self) -> dict[str, Any]:
         return {
@@ -682,7 +701,11 @@ class BatteryController:
         self._notify()
         async with self._lock:  # no run may write between the steps
             result = await safe_stop(
-                self.coordinator.driver, threshold=threshold, timeout_s=timeout_s, step_s=SAFE_STOP_STEP_S
+                self.coordinator.driver,
+                threshold=threshold,
+                timeout_s=timeout_s,
+                step_s=SAFE_STOP_STEP_S,
+                interrupt=self._stopping,
             )
         self.plant_state = PlantState.STOPPED
         self._written.clear()  # the safe stop wrote past the controller: trust only readings

@@ -43,9 +43,18 @@ class SafeStopResult:
 
 
 async def safe_stop(
-    driver: ModbusBatteryDriver, *, threshold: float, timeout_s: float, step_s: float
+    driver: ModbusBatteryDriver,
+    *,
+    threshold: float,
+    timeout_s: float,
+    step_s: float,
+    interrupt: asyncio.Event | None = None,
 ) -> SafeStopResult:
-    """Steps 2-4 of the contract; the caller has closed the dispatch gate."""
+    """Steps 2-4 of the contract; the caller has closed the dispatch gate.
+
+    When `interrupt` is set (the integration is stopping) the wait of step 3 ends early and the
+    plant is disabled at once, so an unload never waits out a long timeout.
+    """
     started = time.monotonic()
     p: float | None = None
     q: float | None = None
@@ -77,7 +86,7 @@ async def safe_stop(
         if abs(p) < threshold and abs(q) < threshold:
             reached = True
             break
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (interrupt is not None and interrupt.is_set()):
             break
         await asyncio.sleep(step_s)
     try:

@@ -1,7 +1,9 @@
 """Shared fixtures: a real simulated battery on loopback TCP and config entries that use it."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+import logging
+import os
 import socket
 from typing import Any, cast
 
@@ -22,7 +24,65 @@ from custom_components.battery_steward.const import (
 )
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 
+from .support.secrets import LogCapture, leaked_secrets
+
 SERIAL = "SIM-TEST0001"
+LONG_ENV = "BATTERY_STEWARD_LONG"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--long` runs the long reliability variants (or BATTERY_STEWARD_LONG=1)."""
+    parser.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help="run the long variants of the reliability suite (also BATTERY_STEWARD_LONG=1)",
+    )
+
+
+def long_enabled(config: pytest.Config) -> bool:
+    """Whether the long variants run."""
+    return bool(config.getoption("--long")) or os.environ.get(LONG_ENV, "") not in ("", "0")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the `long` marker."""
+    config.addinivalue_line("markers", "long: a long reliability variant; runs with --long")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the long variants unless asked for."""
+    if long_enabled(config):
+        return
+    skip = pytest.mark.skip(reason="long variant: run with --long or BATTERY_STEWARD_LONG=1")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def long_run(request: pytest.FixtureRequest) -> bool:
+    """True when the long variants were asked for."""
+    return long_enabled(request.config)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs() -> Iterator[LogCapture]:
+    """Fail any test whose log output contains a known credential or token.
+
+    Every record of every logger that reaches the root logger is checked, at every level,
+    with its arguments and traceback, against the test passwords and every token a reference
+    server issued.
+    """
+    capture = LogCapture()
+    root = logging.getLogger()
+    root.addHandler(capture)
+    try:
+        yield capture
+    finally:
+        root.removeHandler(capture)
+    leaks = leaked_secrets(capture.texts)
+    assert not leaks, f"secret values in the log output: {leaks}"
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,10 @@ from typing import Any, cast
 
 from aiohttp import web
 
+# Every token any reference server issued in this test session: the whole suite's log output is
+# checked for them (tests/conftest.py).
+ISSUED_TOKENS: set[str] = set()
+
 
 @dataclass
 class ReferenceApi:
@@ -62,6 +66,7 @@ class ReferenceApi:
             return web.Response(status=401)
         token = secrets.token_hex(16)
         self.tokens.add(token)
+        ISSUED_TOKENS.add(token)
         self.logins += 1
         return web.json_response(
             {"access_token": token, "expires_in": self.token_lifetime_s, "token_type": "Bearer"}

@@ -5,6 +5,9 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+import probatio as vol
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import DOMAIN
@@ -122,3 +125,29 @@ async def test_unload_interrupts_a_safe_stop_waiting_for_power(
     assert result.waited_s < 10
     assert simulator.read_register("enabled") == 0
     await let_sockets_settle()
+
+
+async def test_override_with_a_huge_duration_is_refused_not_crashed(
+    hass: HomeAssistant, simulator: SimulatedBattery
+) -> None:
+    # cv.time_period raised OverflowError for durations beyond a timedelta (found by hypothesis):
+    # an untranslated crash instead of a schema refusal.
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port)
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
+    assert device is not None
+    writes = simulator.write_count
+    for duration in (3.3e16, -5.2e141, {"days": 10**12}):
+        with pytest.raises(vol.Invalid):
+            await hass.services.async_call(
+                DOMAIN,
+                "set_override",
+                {"device_id": device.id, "reserve_pct": 40, "duration": duration},
+                blocking=True,
+            )
+    assert simulator.write_count == writes
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -77,12 +77,22 @@ ADD_ITEM_SCHEMA = vol.Schema(
 UPDATE_ITEM_SCHEMA = vol.Schema({vol.Required("item_id"): cv.string, **_ITEM})
 REMOVE_ITEM_SCHEMA = vol.Schema({vol.Required("item_id"): vol.All(cv.ensure_list, [cv.string])})
 TARGET_SCHEMA = vol.Schema(_TARGET)
+
+
+def _time_period(value: Any) -> timedelta:
+    """cv.time_period, refusing durations too large for a timedelta instead of crashing."""
+    try:
+        return cv.time_period(value)
+    except OverflowError as err:
+        raise vol.Invalid("duration out of range") from err
+
+
 SET_OVERRIDE_SCHEMA = vol.Schema(
     {
         **_TARGET,
         **_SETPOINTS,
         vol.Exclusive("duration", "lifetime"): vol.All(
-            cv.time_period, vol.Range(min=timedelta(seconds=1), max=timedelta(days=366))
+            _time_period, vol.Range(min=timedelta(seconds=1), max=timedelta(days=366))
         ),
         vol.Exclusive("until_cleared", "lifetime"): cv.boolean,
     }

@@ -82,9 +82,10 @@ TARGET_SCHEMA = vol.Schema(_TARGET)
 def _time_period(value: Any) -> timedelta:
     """cv.time_period, refusing durations too large for a timedelta instead of crashing."""
     try:
-        return cv.time_period(value)
+        period: timedelta = cv.time_period(value)
     except OverflowError as err:
         raise vol.Invalid("duration out of range") from err
+    return period
 
 
 SET_OVERRIDE_SCHEMA = vol.Schema(

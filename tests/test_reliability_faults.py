@@ -166,7 +166,8 @@ async def _run_day(
     verified: dict[datetime, datetime] = {}  # change instant -> first quiet instant it was seen held
     seen_unavailable: set[int] = set()
     now = start
-    end = start + timedelta(days=days)
+    # Run on until the last fault has cleared and a poll has followed.
+    end = max(start + timedelta(days=days), *(w.end + deadline_after_clear + coarse for w in windows))
     while now < end:
         near = any(w.start - coarse <= now < w.end + deadline_after_clear for w in windows)
         # Coarse steps stay on the poll grid, where the planned changes are.
@@ -211,9 +212,18 @@ async def _run_day(
     lost = [r for r in records if r.getMessage().startswith("Error fetching")]
     back = [r for r in records if r.getMessage().endswith("data recovered")]
     # "Log once": one report of the loss and one of the return per outage seen by a poll.
-    assert len(lost) == len(back) == len(seen_unavailable), [
-        (datetime.fromtimestamp(r.created, PARIS).isoformat(), r.getMessage()) for r in lost + back
-    ]
+    timeline = sorted(
+        [(r.created, "lost") for r in lost]
+        + [(r.created, "back") for r in back]
+        + [
+            (w.start.timestamp(), f"fault {w.fault.kind}{'' if w.blinding else ' (partial)'}")
+            for w in windows
+        ]
+        + [(w.end.timestamp(), "clear") for w in windows]
+    )
+    assert len(lost) == len(back) == len(seen_unavailable), "; ".join(
+        f"{datetime.fromtimestamp(t, PARIS):%d %H:%M:%S} {what}" for t, what in timeline
+    )
     await hass.config_entries.async_unload(entry.entry_id)
     await let_sockets_settle()
 

@@ -5,6 +5,7 @@ Every test of the suite is also checked by the autouse `no_secret_in_logs` fixtu
 """
 
 import asyncio
+from collections.abc import AsyncIterator
 import json
 import logging
 from typing import Any, cast
@@ -36,14 +37,15 @@ READ_ONLY_SERVICES = {"list_items", "get_journal", "preview_plan"}
 
 
 @pytest.fixture
-async def entry(hass: HomeAssistant, simulator: SimulatedBattery) -> MockConfigEntry:
+async def entry(hass: HomeAssistant, simulator: SimulatedBattery) -> AsyncIterator[MockConfigEntry]:
     entry = MockConfigEntry(
         domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port)
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    return entry
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
 
 
 def test_leak_check_finds_tokens_and_passwords() -> None:

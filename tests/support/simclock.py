@@ -16,7 +16,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-REAL_LIMIT_S = 0.5
+REAL_LIMIT_S = 0.25
 
 
 async def settle(hass: HomeAssistant, real_limit_s: float = REAL_LIMIT_S) -> bool:

@@ -44,11 +44,11 @@ def describe(setpoints: Setpoints) -> str:
 class PlanCalendar(ControllerEntity, CalendarEntity):
     """Planned changes of the next 7 days (schedule and override, DST included)."""
 
-    def _events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
+    def _events(self, start: datetime, end: datetime, *, limit: int | None = None) -> list[CalendarEvent]:
         now = dt_util.utcnow()
         end = min(end, now + HORIZON)
         controller = self.controller
-        changes = controller.changes_between(now, end)
+        changes = controller.changes_between(now, end, limit=limit)
         events = []
         for i, (at, setpoints) in enumerate(changes):
             until = changes[i + 1][0] if i + 1 < len(changes) else max(end, at + timedelta(minutes=1))
@@ -64,7 +64,9 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
     @override
     def event(self) -> CalendarEvent | None:
         now = dt_util.utcnow()
-        upcoming = self._events(now, now + HORIZON)
+        # The first event needs only the first two changes, not the whole week (this runs on
+        # every state write, and a long plan made each one re-plan seven days).
+        upcoming = self._events(now, now + HORIZON, limit=2)
         return upcoming[0] if upcoming else None
 
     @override

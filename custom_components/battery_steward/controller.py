@@ -234,11 +234,18 @@ class BatteryController:
             desired = desired.overlay(self.override.setpoints)
         return desired
 
-    def changes_between(self, start: datetime, end: datetime) -> list[tuple[datetime, Setpoints]]:
-        """Every real change of the desired state (schedule and override) in (start, end]."""
+    def changes_between(
+        self, start: datetime, end: datetime, *, limit: int | None = None
+    ) -> list[tuple[datetime, Setpoints]]:
+        """Every real change of the desired state (schedule and override) in (start, end].
+
+        With limit, only the first limit changes (the calendar's current event needs two).
+        """
         changes: list[tuple[datetime, Setpoints]] = []
         t, current = start, self.desired_at(start)
-        while (at := self._next_wakeup(t)) is not None and at <= end:
+        while (
+            (limit is None or len(changes) < limit) and (at := self._next_wakeup(t)) is not None and at <= end
+        ):
             desired = self.desired_at(at)
             if desired != current:
                 changes.append((at, desired))
@@ -254,7 +261,7 @@ class BatteryController:
         return min(future) if future else None
 
     @callback
-    def _rearm(self) -> None:
+    def _rearm(self, *, notify: bool = True) -> None:
         """One timer, at the next instant anything changes; re-armed after every fire and edit."""
         if self._timer is not None:
             self._timer()
@@ -265,7 +272,8 @@ class BatteryController:
         self.next_change = self._next_wakeup(now)
         if self.next_change is not None and self._started:
             self._timer = async_track_point_in_utc_time(self.hass, self._timer_job, self.next_change)
-        self._notify()
+        if notify:
+            self._notify()
 
     def _expire_override(self, now: datetime) -> None:
         if self.override is not None and self.override.expires is not None and now >= self.override.expires:
@@ -292,7 +300,9 @@ class BatteryController:
     async def _async_on_timer(self, now: datetime) -> None:
         scheduled = self.next_change
         self._timer = None
-        self._rearm()
+        # Entities are told after the run (async_run notifies): updating them first (the
+        # calendar re-plans) would delay the write (found by benchmarks/timing.py).
+        self._rearm(notify=False)
         await self.async_run(Trigger.SCHEDULE, scheduled=scheduled)
 
     @callback

@@ -307,11 +307,13 @@ class BatteryController:
 
     @callback
     def _on_coordinator_update(self) -> None:
+        """Compare with the new reading; always ends by signalling (controller entities rely on it)."""
         if not self._started or not self.coordinator.last_update_success:
             self._notify()
             return
         if not self._startup_done:
             self._track(self._async_startup())
+            self._notify()
             return
         self._observe_fights()
         if self.reconciliation_enabled and self._drifted():

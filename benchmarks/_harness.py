@@ -5,6 +5,7 @@ Nothing here freezes or fakes time: Home Assistant's timers, the Modbus TCP conn
 """
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any
+from typing import Any, override
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -26,6 +27,7 @@ from homeassistant import loader
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame, translation
+from pymodbus.constants import ExcCodes
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_test_home_assistant,
@@ -90,6 +92,34 @@ async def simulator(on_write: Callable[[WriteRecord], None] | None = None) -> As
         await battery.stop()
 
 
+class CountingBattery(SimulatedBattery):
+    """The simulated battery, also counting read requests by their start address.
+
+    A poll cycle of any client reading a register list starts with a read at its first address,
+    so the count at that address is the number of cycles the client really ran.
+    """
+
+    def __init__(self, config: SimConfig) -> None:
+        super().__init__(config)
+        self.reads_at: Counter[int] = Counter()
+
+    @override
+    async def _action(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        current_registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        if set_values is None and function_code == 3:
+            self.reads_at[address] += 1
+        return await super()._action(
+            function_code, start_address, address, count, current_registers, set_values
+        )
+
+
 class SimulatorThread:
     """Simulated batteries served from their own thread and event loop.
 
@@ -102,17 +132,17 @@ class SimulatorThread:
         self._serials = serials
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="simulators", daemon=True)
-        self.batteries: list[SimulatedBattery] = []
+        self.batteries: list[CountingBattery] = []
 
     def _run[T](self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=60)
 
-    async def start(self) -> list[SimulatedBattery]:
+    async def start(self) -> list[CountingBattery]:
         """Start the thread and every simulator on a free loopback port."""
         self._thread.start()
 
-        async def start_all() -> list[SimulatedBattery]:
-            batteries = [SimulatedBattery(SimConfig(serial=s, noise_w=0.0)) for s in self._serials]
+        async def start_all() -> list[CountingBattery]:
+            batteries = [CountingBattery(SimConfig(serial=s, noise_w=0.0)) for s in self._serials]
             for battery in batteries:
                 await battery.start(host=HOST, port=0)
             return batteries
@@ -135,7 +165,7 @@ class SimulatorThread:
 
 
 @asynccontextmanager
-async def simulators_in_thread(count: int) -> AsyncIterator[list[SimulatedBattery]]:
+async def simulators_in_thread(count: int) -> AsyncIterator[list[CountingBattery]]:
     """count simulated batteries (serials SIM-BENCH001...) in a thread of their own."""
     sims = SimulatorThread([f"SIM-BENCH{i + 1:03d}" for i in range(count)])
     try:

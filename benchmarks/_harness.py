@@ -1,25 +1,41 @@
-"""Shared set-up for the benchmarks: a real-time Home Assistant, the simulator, an entry."""
+"""Shared set-up for the benchmarks: a real-time Home Assistant, the simulator, an entry.
 
-from collections.abc import AsyncIterator, Callable
+Nothing here freezes or fakes time: Home Assistant's timers, the Modbus TCP connection (over
+127.0.0.1) and the simulator's clock (time.monotonic) are all real.
+"""
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from datetime import datetime
 import json
+import math
+import os
 from pathlib import Path
+import platform
 import statistics
 import sys
 import tempfile
-from typing import Any
+import threading
+import time
+from typing import Any, override
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from homeassistant import loader
-from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import frame, translation
+from pymodbus.constants import ExcCodes
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_test_home_assistant,
 )
 
+import custom_components.battery_steward  # noqa: F401  (importable before Home Assistant looks)
 from custom_components.battery_steward.const import DOMAIN
+from custom_components.battery_steward.coordinator import BatteryConfigEntry
 from custom_components.battery_steward.device.simulator import (
     SimConfig,
     SimulatedBattery,
@@ -28,41 +44,149 @@ from custom_components.battery_steward.device.simulator import (
 from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
 SERIAL = "SIM-BENCH001"
+HOST = "127.0.0.1"
+
+# Exceptions that reached the event loop's handler (a benchmark reports how many it saw).
+loop_exceptions: list[str] = []
 
 
 @asynccontextmanager
 async def running_hass(tz: str = "Europe/Paris") -> AsyncIterator[HomeAssistant]:
-    """A Home Assistant in real time, with a throw-away config directory."""
+    """A running Home Assistant in real time, with a throw-away config directory.
+
+    Like pytest-homeassistant-custom-component's `hass` plus `enable_custom_integrations`
+    fixtures: custom integrations are found (the test harness's empty cache is dropped), and on
+    exit every loaded entry is unloaded and Home Assistant is stopped.
+    """
+    loop = asyncio.get_running_loop()
+
+    def on_exception(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        loop_exceptions.append(repr(context.get("exception", context.get("message"))))
+        _loop.default_exception_handler(context)
+
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as config_dir:
-        async with async_test_home_assistant(config_dir=config_dir) as hass:
-            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+        async with async_test_home_assistant(loop, config_dir=config_dir) as hass:
+            loop.set_exception_handler(on_exception)
+            frame.async_setup(hass)
+            await translation.async_load_integrations(hass, {"homeassistant"})
+            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)  # enable_custom_integrations
             await hass.config.async_set_time_zone(tz)
-            yield hass
+            try:
+                yield hass
+            finally:
+                for entry in hass.config_entries.async_entries(DOMAIN):
+                    if entry.state is ConfigEntryState.LOADED:
+                        await hass.config_entries.async_unload(entry.entry_id)
+                await hass.async_stop(force=True)
+                loop.set_exception_handler(None)
 
 
 @asynccontextmanager
 async def simulator(on_write: Callable[[WriteRecord], None] | None = None) -> AsyncIterator[SimulatedBattery]:
-    """The simulated battery on a free loopback port."""
+    """The simulated battery on a free loopback port; its clock is time.monotonic."""
     battery = SimulatedBattery(SimConfig(serial=SERIAL, noise_w=0.0), on_write=on_write)
-    await battery.start(host="127.0.0.1", port=0)
+    await battery.start(host=HOST, port=0)
     try:
         yield battery
     finally:
         await battery.stop()
 
 
+class CountingBattery(SimulatedBattery):
+    """The simulated battery, also counting read requests by their start address.
+
+    A poll cycle of any client reading a register list starts with a read at its first address,
+    so the count at that address is the number of cycles the client really ran.
+    """
+
+    def __init__(self, config: SimConfig) -> None:
+        super().__init__(config)
+        self.reads_at: Counter[int] = Counter()
+
+    @override
+    async def _action(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        current_registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        if set_values is None and function_code == 3:
+            self.reads_at[address] += 1
+        return await super()._action(
+            function_code, start_address, address, count, current_registers, set_values
+        )
+
+
+class SimulatorThread:
+    """Simulated batteries served from their own thread and event loop.
+
+    Their request handling then costs nothing on Home Assistant's event loop, so the loop's CPU
+    time (time.thread_time() in the main thread) is Home Assistant's alone. Counters such as
+    request_count are plain ints and safe to read from the main thread.
+    """
+
+    def __init__(self, serials: list[str]) -> None:
+        self._serials = serials
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="simulators", daemon=True)
+        self.batteries: list[CountingBattery] = []
+
+    def _run[T](self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=60)
+
+    async def start(self) -> list[CountingBattery]:
+        """Start the thread and every simulator on a free loopback port."""
+        self._thread.start()
+
+        async def start_all() -> list[CountingBattery]:
+            batteries = [CountingBattery(SimConfig(serial=s, noise_w=0.0)) for s in self._serials]
+            for battery in batteries:
+                await battery.start(host=HOST, port=0)
+            return batteries
+
+        self.batteries = await asyncio.to_thread(self._run, start_all())
+        return self.batteries
+
+    async def stop(self) -> None:
+        """Stop every simulator, then the thread."""
+
+        async def stop_all() -> None:
+            for battery in self.batteries:
+                await battery.stop()
+
+        if self._thread.is_alive():
+            await asyncio.to_thread(self._run, stop_all())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            await asyncio.to_thread(self._thread.join, 10)
+        self._loop.close()
+
+
+@asynccontextmanager
+async def simulators_in_thread(count: int) -> AsyncIterator[list[CountingBattery]]:
+    """count simulated batteries (serials SIM-BENCH001...) in a thread of their own."""
+    sims = SimulatorThread([f"SIM-BENCH{i + 1:03d}" for i in range(count)])
+    try:
+        yield await sims.start()
+    finally:
+        await sims.stop()
+
+
 def make_entry(
     battery: SimulatedBattery, items: list[dict[str, Any]], options: dict[str, Any] | None = None
 ) -> MockConfigEntry:
     """A Modbus entry for the simulator with schedule items as subentries."""
+    serial = battery.config.serial
     return MockConfigEntry(
         domain=DOMAIN,
-        title="Bench battery",
-        unique_id=SERIAL,
+        title=f"Bench battery {serial}",
+        unique_id=serial,
         data={
             "kind": "modbus",
-            "serial": SERIAL,
-            "host": "127.0.0.1",
+            "serial": serial,
+            "host": HOST,
             "port": battery.port,
             "unit_id": 1,
             "profile": "steward",
@@ -77,23 +201,84 @@ def make_entry(
     )
 
 
+async def setup_entry(
+    hass: HomeAssistant,
+    battery: SimulatedBattery,
+    items: list[dict[str, Any]],
+    options: dict[str, Any] | None = None,
+) -> BatteryConfigEntry:
+    """Add the entry and set it up; fails loudly if it does not load."""
+    entry: BatteryConfigEntry = make_entry(battery, items, options)
+    entry.add_to_hass(hass)  # type: ignore[attr-defined]  # MockConfigEntry's own method
+    if not await hass.config_entries.async_setup(entry.entry_id):
+        raise RuntimeError(f"entry did not load: {entry.state}")
+    await hass.async_block_till_done()
+    return entry
+
+
+def first_write(battery: SimulatedBattery, since: int, name: str, value: float) -> WriteRecord | None:
+    """The first write of value to register name in the simulator's log from index since on."""
+    return next((w for w in battery.writes_log[since:] if w.name == name and w.value == value), None)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout_s: float, step_s: float = 0.005) -> bool:
+    """Poll predicate until it holds (True) or timeout_s passes (False)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(step_s)
+    return True
+
+
+def wall_minus_mono() -> float:
+    """Offset to turn a wall-clock instant into the monotonic clock the simulator stamps."""
+    return time.time() - time.monotonic()
+
+
+def mono_at(instant: datetime, offset: float) -> float:
+    """The monotonic time of a wall-clock instant, given wall_minus_mono() taken at the start."""
+    return instant.timestamp() - offset
+
+
 def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile."""
+    """Nearest-rank percentile (the smallest value with at least pct % of values at or below)."""
+    if not values:
+        return math.nan
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    """p50, p99, max, mean."""
+    """p50, p99, max, min, mean (NaN for no values)."""
+    if not values:
+        return dict.fromkeys(("p50", "p99", "max", "min", "mean"), math.nan)
     return {
         "p50": percentile(values, 50),
         "p99": percentile(values, 99),
         "max": max(values),
+        "min": min(values),
         "mean": statistics.fmean(values),
     }
 
 
+def ratio(seed: float, ours: float) -> float | None:
+    """How many times longer the seed's figure is than ours (None when ours is missing)."""
+    if math.isnan(ours):
+        return None
+    return round(seed / max(ours, 1e-6), 1)
+
+
+def machine() -> str:
+    """One line naming the machine the figures come from."""
+    return (
+        f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}"
+    )
+
+
 def emit(figures: dict[str, Any]) -> None:
     """The last line of output: the figures as JSON."""
-    print(json.dumps(figures), flush=True)
+    clean = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in figures.items()}
+    print(json.dumps(clean), flush=True)

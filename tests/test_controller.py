@@ -619,3 +619,10 @@ async def test_changes_one_second_apart_all_land_between_polls(
         values.append(simulator.read_register("reserve_pct"))
         await tick(1)
     assert values == [30, 31, 30, 31]
+
+
+async def test_changes_between_limit_is_a_prefix(entry: MockConfigEntry) -> None:
+    ctl = controller(entry)
+    week = ctl.changes_between(START, START + timedelta(days=7))
+    assert len(week) > 2
+    assert ctl.changes_between(START, START + timedelta(days=7), limit=2) == week[:2]

@@ -5,7 +5,7 @@ from itertools import islice
 from typing import override
 
 from homeassistant.components.calendar import CalendarEntity, CalendarEntityDescription, CalendarEvent
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
@@ -61,13 +61,27 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
                 )
         return events
 
+    _writing: tuple[CalendarEvent | None] | None = None  # the event while a state write runs
+
     @property
     @override
     def event(self) -> CalendarEvent | None:
+        if self._writing is not None:
+            return self._writing[0]
         now = dt_util.utcnow()
         # Written on every poll: plan only the next two changes, not the whole week.
         upcoming = self._events(now, now + HORIZON, limit=1)
         return upcoming[0] if upcoming else None
+
+    @callback
+    @override
+    def _async_write_ha_state(self) -> None:
+        """Plan the event once per state write (the base class reads it three times)."""
+        self._writing = (self.event,)
+        try:
+            super()._async_write_ha_state()
+        finally:
+            self._writing = None
 
     @override
     async def async_get_events(

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import islice
 import logging
 import time
 from typing import Any, Protocol
@@ -253,9 +254,14 @@ class BatteryController:
             desired = desired.overlay(self.override.setpoints)
         return desired
 
-    def changes_between(self, start: datetime, end: datetime) -> list[tuple[datetime, Setpoints]]:
-        """Every real change of the desired state (schedule and override) in (start, end]."""
-        return list(self.iter_changes(start, end))
+    def changes_between(
+        self, start: datetime, end: datetime, *, limit: int | None = None
+    ) -> list[tuple[datetime, Setpoints]]:
+        """Every real change of the desired state (schedule and override) in (start, end].
+
+        With limit, only the first limit changes.
+        """
+        return list(islice(self.iter_changes(start, end), limit))
 
     def iter_changes(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, Setpoints]]:
         """The changes of changes_between, planned only as far as the caller reads."""
@@ -275,7 +281,7 @@ class BatteryController:
         return min(future) if future else None
 
     @callback
-    def _rearm(self) -> None:
+    def _rearm(self, *, notify: bool = True) -> None:
         """One timer, at the next instant anything changes; re-armed after every fire and edit."""
         if self._timer is not None:
             self._timer()
@@ -286,7 +292,8 @@ class BatteryController:
         self.next_change = self._next_wakeup(now)
         if self.next_change is not None and self._started:
             self._timer = async_track_point_in_utc_time(self.hass, self._timer_job, self.next_change)
-        self._notify()
+        if notify:
+            self._notify()
 
     def _expire_override(self, now: datetime) -> None:
         if self.override is not None and self.override.expires is not None and now >= self.override.expires:
@@ -313,16 +320,20 @@ class BatteryController:
     async def _async_on_timer(self, now: datetime) -> None:
         scheduled = self.next_change
         self._timer = None
-        self._rearm()
+        # Entities are told after the run (async_run notifies): updating them first (the
+        # calendar re-plans) would delay the write (found by benchmarks/timing.py).
+        self._rearm(notify=False)
         await self.async_run(Trigger.SCHEDULE, scheduled=scheduled)
 
     @callback
     def _on_coordinator_update(self) -> None:
+        """Compare with the new reading; always ends by signalling (controller entities rely on it)."""
         if not self._started or not self.coordinator.last_update_success:
             self._notify()
             return
         if not self._startup_done:
             self._track(self._async_startup())
+            self._notify()
             return
         self._observe_fights()
         if self.reconciliation_enabled and self._drifted():

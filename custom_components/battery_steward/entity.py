@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING, override
 
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import EntityDescription
@@ -52,8 +53,16 @@ class ControllerEntity(BatteryEntity):
     def available(self) -> bool:
         return True
 
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Nothing: the controller signals after every coordinator update.
+
+        Writing here too wrote each of these entities twice per poll (found by poll_cost.py).
+        """
+
     async def async_added_to_hass(self) -> None:
-        """Follow the controller as well as the coordinator."""
+        """Follow the controller (which follows the coordinator)."""
         await super().async_added_to_hass()
         self.async_on_remove(
             async_dispatcher_connect(

@@ -1,12 +1,18 @@
-"""Build translations/en.json from strings.json, resolving Home Assistant's [%key:...%] references.
+"""Build translations/en.json from strings.json and check every other language against it.
 
-Custom integrations get no build step from Home Assistant, so the references must be resolved
-here. Run with `--check` (the tests do) to fail when en.json is out of date.
+Custom integrations get no build step from Home Assistant, so the [%key:...%] references must be
+resolved here. Other languages (translations/fr.json, ...) are written by hand; they must have
+exactly the keys of en.json, and each text the same {placeholders} as its English original.
+
+    scripts/translations.py           write en.json, then report problems in other languages
+    scripts/translations.py --check   fail when en.json is out of date or another language is
+                                      missing a key, has an extra one or other placeholders
 """
 
 import json
 from pathlib import Path
 import re
+import string
 import sys
 from typing import Any
 
@@ -14,6 +20,7 @@ import homeassistant
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPONENT = ROOT / "custom_components" / "battery_steward"
+TRANSLATIONS = COMPONENT / "translations"
 REFERENCE = re.compile(r"\[%key:([a-z0-9_:]+)%\]")
 
 
@@ -49,18 +56,68 @@ def resolve(strings: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """{"a::b::c": text} for every text in a translation tree."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        path = f"{prefix}::{key}" if prefix else key
+        if isinstance(value, dict):
+            flat.update(flatten(value, path))
+        else:
+            flat[path] = value
+    return flat
+
+
+def placeholders(text: str) -> set[str]:
+    """The {names} a text expects to be filled in."""
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+def compare(english: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    """Every way `other` differs from the English tree, one line each."""
+    en_flat, other_flat = flatten(english), flatten(other)
+    problems = [
+        f"missing {key}  (English: {json.dumps(en_flat[key], ensure_ascii=False)})"
+        for key in en_flat
+        if key not in other_flat
+    ]
+    problems += [f"extra {key}" for key in other_flat if key not in en_flat]
+    for key, text in other_flat.items():
+        if key not in en_flat:
+            continue
+        if not isinstance(text, str) or not text.strip():
+            problems.append(f"empty {key}")
+        elif "[%key:" in text:
+            problems.append(f"unresolved reference in {key}")
+        elif (want := placeholders(en_flat[key])) != (got := placeholders(text)):
+            problems.append(f"placeholders differ in {key}: English {sorted(want)}, here {sorted(got)}")
+    return problems
+
+
+def other_languages() -> list[Path]:
+    """Hand-written translation files (everything but en.json)."""
+    return sorted(path for path in TRANSLATIONS.glob("*.json") if path.name != "en.json")
+
+
 def main() -> int:
-    """Write (or with --check, compare) translations/en.json."""
+    """Write (or with --check, compare) translations/en.json, then check the other languages."""
     strings = json.loads((COMPONENT / "strings.json").read_text())
-    rendered = json.dumps(resolve(strings), indent=2, ensure_ascii=False) + "\n"
-    target = COMPONENT / "translations" / "en.json"
+    english = resolve(strings)
+    rendered = json.dumps(english, indent=2, ensure_ascii=False) + "\n"
+    target = TRANSLATIONS / "en.json"
+    failed = False
     if "--check" in sys.argv:
         if not target.exists() or target.read_text() != rendered:
             print("translations/en.json is out of date: run scripts/translations.py")
-            return 1
-        return 0
-    target.write_text(rendered)
-    return 0
+            failed = True
+    else:
+        target.write_text(rendered)
+    for path in other_languages():
+        problems = compare(english, json.loads(path.read_text(encoding="utf-8")))
+        for problem in problems:
+            print(f"translations/{path.name}: {problem}")
+        failed = failed or bool(problems)
+    return 1 if failed and "--check" in sys.argv else 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,9 @@
 """Home Assistant's recorder compiles long-term statistics from our sensors, without complaints."""
 
+from typing import cast
+
+from homeassistant.components.energy.data import BatterySourceType, EnergyPreferencesUpdate, async_get_manager
+from homeassistant.components.energy.validate import async_validate
 from homeassistant.components.recorder.core import Recorder
 from homeassistant.components.recorder.models import StatisticMeanType
 from homeassistant.components.recorder.statistics import list_statistic_ids, statistics_during_period
@@ -7,6 +11,7 @@ from homeassistant.components.sensor.recorder import validate_statistics
 from homeassistant.const import UnitOfEnergy
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -56,4 +61,28 @@ async def test_statistics_compile_for_energy_and_measurements(
     issues = await get_instance(hass).async_add_executor_job(validate_statistics, hass, {})
     ours = {sid: found_issues for sid, found_issues in issues.items() if sid.startswith("sensor.")}
     assert ours == {}
+    await hass.config_entries.async_unload(modbus_entry.entry_id)
+
+
+async def test_energy_dashboard_accepts_the_battery(
+    recorder_mock: Recorder, hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
+) -> None:
+    """Configured as a battery system (energy in, energy out, power), the energy dashboard finds no issue."""
+    modbus_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
+    assert await async_setup_component(hass, "energy", {})
+    await hass.async_block_till_done()
+    await async_wait_recording_done(hass)
+    do_adhoc_statistics(hass, start=get_start_time(dt_util.utcnow()))  # the first 5-minute compile
+    await async_wait_recording_done(hass)
+    manager = await async_get_manager(hass)
+    battery: BatterySourceType = {
+        "type": "battery",
+        "stat_energy_from": entity_id(hass, "sensor", "discharge_energy"),
+        "stat_energy_to": entity_id(hass, "sensor", "charge_energy"),
+        "stat_rate": entity_id(hass, "sensor", "active_power"),  # + discharge, - charge, as HA expects
+    }
+    await manager.async_update(cast(EnergyPreferencesUpdate, {"energy_sources": [battery]}))
+    result = await async_validate(hass)
+    assert result.as_dict()["energy_sources"] == [[]]
     await hass.config_entries.async_unload(modbus_entry.entry_id)

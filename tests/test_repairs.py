@@ -1,15 +1,26 @@
 """Every repair issue the code can raise is translated, says what to do, and is fixable if it claims so."""
 
 import ast
+from datetime import timedelta
+from http import HTTPStatus
 import json
 from pathlib import Path
 import string
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.setup import async_setup_component
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.battery_steward.const import DOMAIN
+from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.repairs import ResumeFieldFlow, async_create_fix_flow
+
+from .conftest import SERIAL
 
 COMPONENT = Path(__file__).resolve().parent.parent / "custom_components" / "battery_steward"
 LANGUAGES = ["en.json", "fr.json"]
@@ -76,3 +87,51 @@ async def test_every_fixable_issue_has_a_fix_flow(hass: HomeAssistant) -> None:
     data = {"entry_id": "x", "field": "reserve_pct"}
     flow = await async_create_fix_flow(hass, "fight_x_reserve_pct", data)
     assert isinstance(flow, ResumeFieldFlow)
+
+
+async def test_fight_is_fixed_through_the_repairs_api(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimulatedBattery,
+    modbus_entry: MockConfigEntry,
+) -> None:
+    """Raised by a real fight with the simulator, fixed as the Repairs page does it (HTTP flow)."""
+    modbus_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(modbus_entry, options={"fight_max_corrections": 2})
+    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
+    assert await async_setup_component(hass, "repairs", {})
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    async def tick(seconds: float) -> None:
+        freezer.tick(timedelta(seconds=seconds))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), modbus_entry.entry_id)
+    assert device is not None
+    hold = {"device_id": device.id, "reserve_pct": 80, "until_cleared": True}
+    await hass.services.async_call(DOMAIN, "set_override", hold, blocking=True)
+    await tick(20)
+    for value in (50, 60, 50):
+        simulator.set_control("reserve_pct", value)
+        await tick(20)
+    issue_id = f"fight_{modbus_entry.entry_id}_reserve_pct"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    simulator.set_control("reserve_pct", 40)
+    await tick(20)
+    assert simulator.read_register("reserve_pct") == 40  # not fought over while the issue is open
+
+    client = await hass_client()
+    response = await client.post("/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id})
+    assert response.status == HTTPStatus.OK
+    flow = await response.json()
+    assert flow["step_id"] == "confirm"
+    assert flow["description_placeholders"]["field"] == "reserve_pct"
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    assert response.status == HTTPStatus.OK
+    assert (await response.json())["type"] == "create_entry"
+    await tick(1)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert simulator.read_register("reserve_pct") == 80
+    await hass.config_entries.async_unload(modbus_entry.entry_id)

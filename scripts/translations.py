@@ -6,7 +6,10 @@ exactly the keys of en.json, and each text the same {placeholders} as its Englis
 
     scripts/translations.py           write en.json, then report problems in other languages
     scripts/translations.py --check   fail when en.json is out of date or another language is
-                                      missing a key, has an extra one or other placeholders
+                                      missing a key, has an extra one, other placeholders, or
+                                      translates an English text that has changed since
+    scripts/translations.py --accept  after translating: record the English each translation now
+                                      matches (scripts/translated_from/<language>.json)
 """
 
 import json
@@ -21,6 +24,7 @@ import homeassistant
 ROOT = Path(__file__).resolve().parent.parent
 COMPONENT = ROOT / "custom_components" / "battery_steward"
 TRANSLATIONS = COMPONENT / "translations"
+TRANSLATED_FROM = ROOT / "scripts" / "translated_from"
 REFERENCE = re.compile(r"\[%key:([a-z0-9_:]+)%\]")
 
 
@@ -94,6 +98,23 @@ def compare(english: dict[str, Any], other: dict[str, Any]) -> list[str]:
     return problems
 
 
+def stale(english: dict[str, Any], other: dict[str, Any], source: dict[str, str]) -> list[str]:
+    """Keys whose English text changed after they were translated (source: key -> English then)."""
+    en_flat, other_flat = flatten(english), flatten(other)
+    return [
+        f"English changed since translated: {key}  (was: {json.dumps(source[key], ensure_ascii=False)}, "
+        f"now: {json.dumps(en_flat[key], ensure_ascii=False)})"
+        for key in other_flat
+        if key in en_flat and key in source and source[key] != en_flat[key]
+    ]
+
+
+def accepted_source(english: dict[str, Any], other: dict[str, Any]) -> dict[str, str]:
+    """What --accept records: the English text of every key the language translates."""
+    en_flat = flatten(english)
+    return {key: en_flat[key] for key in sorted(flatten(other)) if key in en_flat}
+
+
 def other_languages() -> list[Path]:
     """Hand-written translation files (everything but en.json)."""
     return sorted(path for path in TRANSLATIONS.glob("*.json") if path.name != "en.json")
@@ -113,7 +134,15 @@ def main() -> int:
     else:
         target.write_text(rendered)
     for path in other_languages():
-        problems = compare(english, json.loads(path.read_text(encoding="utf-8")))
+        other = json.loads(path.read_text(encoding="utf-8"))
+        source_file = TRANSLATED_FROM / path.name
+        if "--accept" in sys.argv:
+            TRANSLATED_FROM.mkdir(exist_ok=True)
+            source_file.write_text(
+                json.dumps(accepted_source(english, other), indent=2, ensure_ascii=False) + "\n", "utf-8"
+            )
+        source = json.loads(source_file.read_text("utf-8")) if source_file.exists() else {}
+        problems = compare(english, other) + stale(english, other, source)
         for problem in problems:
             print(f"translations/{path.name}: {problem}")
         failed = failed or bool(problems)

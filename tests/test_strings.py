@@ -72,7 +72,14 @@ def test_every_language_has_exactly_the_english_keys_and_placeholders() -> None:
     languages = translations.other_languages()
     assert [path.name for path in languages] == ["fr.json"]
     for path in languages:
-        assert translations.compare(english, json.loads(path.read_text(encoding="utf-8"))) == []
+        other = json.loads(path.read_text(encoding="utf-8"))
+        assert translations.compare(english, other) == []
+        source_file = translations.TRANSLATED_FROM / path.name
+        source = json.loads(source_file.read_text(encoding="utf-8"))
+        assert translations.stale(english, other, source) == [], (
+            "translate, then scripts/translations.py --accept"
+        )
+        assert source == translations.accepted_source(english, other), "scripts/translations.py --accept"
 
 
 def test_language_check_names_missing_extra_and_mismatched_keys() -> None:
@@ -87,3 +94,13 @@ def test_language_check_names_missing_extra_and_mismatched_keys() -> None:
     assert translations.compare(english, {"a": {"b": "[%key:x%] {name}", "c": "Au revoir"}, "d": "x"}) == [
         "unresolved reference in a::b"
     ]
+
+
+def test_language_check_names_translations_of_changed_english() -> None:
+    english = {"a": "Safe shutdown", "b": "Same"}
+    other = {"a": "Arrêt sécurisé", "b": "Pareil"}
+    source = {"a": "Safe stop", "b": "Same"}
+    assert translations.stale(english, other, source) == [
+        'English changed since translated: a  (was: "Safe stop", now: "Safe shutdown")'
+    ]
+    assert translations.accepted_source(english, {"a": "x"}) == {"a": "Safe shutdown"}

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 import logging
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
@@ -122,3 +123,17 @@ async def test_lost_device_goes_unavailable_and_logs_once(
         await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await battery.stop()
+
+
+async def test_removing_the_battery_forgets_its_stored_state(
+    hass: HomeAssistant, modbus_entry: MockConfigEntry, hass_storage: dict[str, Any]
+) -> None:
+    modbus_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert await hass.config_entries.async_unload(modbus_entry.entry_id)  # saves the journal
+    key = f"{DOMAIN}.{modbus_entry.entry_id}"
+    assert key in hass_storage
+    await hass.config_entries.async_remove(modbus_entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage

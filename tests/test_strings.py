@@ -7,6 +7,8 @@ from typing import Any
 
 from homeassistant.util.yaml import load_yaml
 
+from scripts import translations
+
 COMPONENT = Path(__file__).resolve().parent.parent / "custom_components" / "battery_steward"
 
 
@@ -62,3 +64,43 @@ def test_entity_icons_refer_to_translated_entities() -> None:
 
 def test_en_translation_has_no_unresolved_references() -> None:
     assert "[%key:" not in (COMPONENT / "translations" / "en.json").read_text(encoding="utf-8")
+
+
+def test_every_language_has_exactly_the_english_keys_and_placeholders() -> None:
+    english = json.loads((COMPONENT / "translations" / "en.json").read_text(encoding="utf-8"))
+    assert english == translations.resolve(load("strings.json")), "run scripts/translations.py"
+    languages = translations.other_languages()
+    assert [path.name for path in languages] == ["fr.json"]
+    for path in languages:
+        other = json.loads(path.read_text(encoding="utf-8"))
+        assert translations.compare(english, other) == []
+        source_file = translations.TRANSLATED_FROM / path.name
+        source = json.loads(source_file.read_text(encoding="utf-8"))
+        assert translations.stale(english, other, source) == [], (
+            "translate, then scripts/translations.py --accept"
+        )
+        assert source == translations.accepted_source(english, other), "scripts/translations.py --accept"
+
+
+def test_language_check_names_missing_extra_and_mismatched_keys() -> None:
+    english = {"a": {"b": "Hello {name}", "c": "Bye"}, "d": "Plain"}
+    other = {"a": {"b": "Bonjour {nom}"}, "d": "", "e": "En trop"}
+    assert translations.compare(english, other) == [
+        'missing a::c  (English: "Bye")',
+        "extra e",
+        "placeholders differ in a::b: English ['name'], here ['nom']",
+        "empty d",
+    ]
+    assert translations.compare(english, {"a": {"b": "[%key:x%] {name}", "c": "Au revoir"}, "d": "x"}) == [
+        "unresolved reference in a::b"
+    ]
+
+
+def test_language_check_names_translations_of_changed_english() -> None:
+    english = {"a": "Safe shutdown", "b": "Same"}
+    other = {"a": "Arrêt sécurisé", "b": "Pareil"}
+    source = {"a": "Safe stop", "b": "Same"}
+    assert translations.stale(english, other, source) == [
+        'English changed since translated: a  (was: "Safe stop", now: "Safe shutdown")'
+    ]
+    assert translations.accepted_source(english, {"a": "x"}) == {"a": "Safe shutdown"}

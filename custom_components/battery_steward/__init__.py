@@ -197,6 +197,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> 
     return unloaded
 
 
+async def async_remove_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> None:
+    """The battery was deleted: forget its journal, override and day-ahead series."""
+    await ControllerStore(hass, entry.entry_id).async_remove()
+
+
 async def _async_close(driver: ModbusBatteryDriver, simulator: SimulatedBattery | None) -> None:
     await driver.close()
     if simulator is not None:

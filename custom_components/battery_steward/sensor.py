@@ -75,6 +75,8 @@ SENSORS: tuple[BatterySensorDescription, ...] = (
         native_unit_of_measurement=UnitOfElectricPotential.VOLT,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # Changes at every poll and few users need it: enable it in the entity settings.
+        entity_registry_enabled_default=False,
         suggested_display_precision=1,
         value_fn=lambda m: m.voltage_v,
     ),

@@ -8,7 +8,10 @@ from pathlib import Path
 import sys
 import uuid
 
-STORAGE = Path(sys.argv[1] if len(sys.argv) > 1 else "config") / ".storage"
+ARGS = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+STORAGE = Path(ARGS[0] if ARGS else "config") / ".storage"
+# Fixed, so that the entity ids in dashboards/battery_steward.yaml are this battery's.
+SERIAL = "SIM-DEV00001"
 
 
 def write(key: str, version: int, data: dict[str, object], minor_version: int = 1) -> None:
@@ -25,10 +28,12 @@ def write(key: str, version: int, data: dict[str, object], minor_version: int = 
 
 
 def main() -> None:
-    """Seed onboarding and the simulated battery's config entry."""
+    """Seed onboarding and (unless --no-battery) the simulated battery's config entry."""
     STORAGE.mkdir(parents=True, exist_ok=True)
     write("onboarding", 4, {"done": ["user", "core_config", "analytics", "integration"]})
-    serial = f"SIM-{uuid.uuid4().hex[:8].upper()}"
+    if "--no-battery" in sys.argv:
+        return
+    serial = SERIAL
     # Minor version 1: Home Assistant migrates the entry and fills in the fields it adds.
     write(
         "core.config_entries",

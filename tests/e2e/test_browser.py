@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from typing import Any
+import urllib.error
 import urllib.request
 
 import psutil  # type: ignore[import-untyped]
@@ -36,6 +37,7 @@ DEV_PREFIX = "simulated_battery_sim_dev00001"
 REG_MAGIC, MAGIC, REG_SERIAL, SERIAL_REGS, REG_RESERVE = 0, 0x4253, 2, 8, 121
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
+TALL_DESKTOP = {"width": 1280, "height": 2000}
 
 pytestmark = [
     pytest.mark.skipif(
@@ -142,8 +144,11 @@ def api(hass: HomeAssistant, token: str, path: str, body: dict[str, Any] | None 
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         method="GET" if body is None else "POST",
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        text = response.read().decode()
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read().decode()
+    except urllib.error.HTTPError as err:
+        raise AssertionError(f"{path}: {err.code} {err.read().decode(errors='replace')}") from err
     return json.loads(text) if text.startswith(("{", "[")) else text
 
 
@@ -294,18 +299,44 @@ def test_user_adds_battery_and_changes_reserve(home_assistant: HomeAssistant, tm
             )
 
             # Screenshots of the dashboard, desktop and phone width (the journal card has the change).
+            # A plan to show: two daily windows, added with the add_item action.
+            for item in (
+                {"name": "Night charge", "start": "01:00:00", "end": "05:00:00", "mode": "force_charge"},
+                {"name": "Evening peak", "start": "18:00:00", "end": "21:00:00", "mode": "force_discharge"},
+            ):
+                api(
+                    hass,
+                    token,
+                    "services/battery_steward/add_item",
+                    {"device_id": [device_id], "type": "window", "weekdays": list(range(7))} | item,
+                )
+            next_change = f"sensor.{prefix}_next_change"
+            wait_until(
+                lambda: api(hass, token, f"states/{next_change}")["state"] not in {"unknown", "unavailable"},
+                30,
+                "a next change",
+            )
+
             # Opened again now that the change is recorded: the journal card starts from the recorder.
             page.reload()
             journal = page.locator("hui-logbook-card")
             journal.scroll_into_view_if_needed()  # its list renders the rows in view only
             journal_row = journal.get_by_text("Backup reserve").first
             playwright_sync.expect(journal_row).to_be_visible(timeout=30_000)
-            page.screenshot(path=shots / "dashboard-desktop.png", full_page=True)
+            planned = page.locator("hui-calendar-card").get_by_text("mode force_charge").first
+            playwright_sync.expect(planned).to_be_attached()
+            # One tall window rather than a full-page capture, which would draw the fixed header mid-page.
+            page.set_viewport_size(TALL_DESKTOP)
+            page.evaluate("() => window.scrollTo(0, 0)")
+            journal.scroll_into_view_if_needed()
+            playwright_sync.expect(journal_row).to_be_visible(timeout=15_000)
+            page.screenshot(path=shots / "dashboard-desktop.png")
             page.set_viewport_size(PHONE)
             page.evaluate("() => window.scrollTo(0, 0)")
             playwright_sync.expect(reserve_card).to_be_visible()
             # Phone width: one column, nothing wider than the screen.
-            assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+            # (The charts follow the new width after their resize observers fire.)
+            page.wait_for_function(f"() => document.documentElement.scrollWidth <= {PHONE['width']}")
             page.screenshot(path=shots / "dashboard-phone.png")
         except BaseException:
             if browser.contexts and browser.contexts[0].pages:

@@ -1,0 +1,347 @@
+"""Real browser, real Home Assistant: a user adds a simulated battery and changes its reserve.
+
+Home Assistant runs as scripts/develop runs it (the `hass` of this virtual environment, with the
+frontend from requirements_dev.txt), on 127.0.0.1 at a free port with a temporary configuration.
+Debian's Chromium (installed by scripts/setup, never downloaded) is driven by Playwright. The test
+reads the simulator's register over Modbus TCP itself and asks Home Assistant for the journal.
+
+Screenshots go to a temporary folder; set BATTERY_STEWARD_SCREENSHOTS=docs/images to refresh the
+ones in the docs.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+import json
+import os
+from pathlib import Path
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+import urllib.error
+import urllib.request
+
+import psutil  # type: ignore[import-untyped]
+from pymodbus.client import ModbusTcpClient
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+ROOT = Path(__file__).parent.parent.parent
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+USER = PASSWORD = "e2e"
+DEV_PREFIX = "simulated_battery_sim_dev00001"
+# docs/register-map.md: identification and the backup reserve (holding registers, unit 1).
+REG_MAGIC, MAGIC, REG_SERIAL, SERIAL_REGS, REG_RESERVE = 0, 0x4253, 2, 8, 121
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+TALL_DESKTOP = {"width": 1280, "height": 2000}
+
+pytestmark = [
+    pytest.mark.skipif(
+        not os.access(CHROMIUM, os.X_OK),
+        reason=f"Chromium not found at {CHROMIUM}: on Debian run scripts/setup as root "
+        "(or apt-get install chromium); elsewhere set CHROMIUM=/path/to/chromium",
+    ),
+    pytest.mark.timeout(240),
+]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until[T](check: Callable[[], T | None], timeout: float, what: str) -> T:
+    """Poll a condition until it holds (returns something not None/False) or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if result := check():
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.2)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HomeAssistant:
+    """A running `hass` subprocess."""
+
+    process: subprocess.Popen[bytes]
+    config: Path
+    url: str
+    port: int
+
+    def log_tail(self) -> str:
+        """The end of Home Assistant's output, for failure messages."""
+        log = self.config / "hass.out"
+        return log.read_text(errors="replace")[-4000:] if log.exists() else ""
+
+
+@pytest.fixture
+def home_assistant(tmp_path: Path) -> Iterator[HomeAssistant]:
+    """Home Assistant set up as scripts/develop does, without a battery; always stopped."""
+    config = tmp_path / "config"
+    (config / "custom_components").mkdir(parents=True)
+    (config / "dashboards").mkdir()
+    (config / "custom_components" / "battery_steward").symlink_to(
+        ROOT / "custom_components" / "battery_steward"
+    )
+    shutil.copy(ROOT / "config" / "configuration.yaml", config / "configuration.yaml")
+    port = free_port()
+    bindir = Path(sys.executable).parent
+    subprocess.run(
+        [
+            sys.executable,
+            ROOT / "scripts" / "develop_bootstrap.py",
+            config,
+            "--port",
+            str(port),
+            "--no-battery",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [bindir / "hass", "--script", "auth", "-c", config, "add", USER, PASSWORD],
+        check=True,
+        capture_output=True,
+    )
+    with (config / "hass.out").open("wb") as out:
+        process = subprocess.Popen(
+            [bindir / "hass", "-c", config, "--skip-pip"], stdout=out, stderr=subprocess.STDOUT
+        )
+    hass = HomeAssistant(process=process, config=config, url=f"http://127.0.0.1:{port}", port=port)
+    try:
+
+        def http_ready() -> bool:
+            assert process.poll() is None, f"Home Assistant exited:\n{hass.log_tail()}"
+            try:
+                with urllib.request.urlopen(f"{hass.url}/manifest.json", timeout=2) as response:
+                    return bool(response.status == 200)
+            except OSError:
+                return False
+
+        wait_until(http_ready, 60, "Home Assistant's HTTP server")
+        yield hass
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def api(hass: HomeAssistant, token: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """Home Assistant's REST API."""
+    request = urllib.request.Request(
+        f"{hass.url}/api/{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="GET" if body is None else "POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read().decode()
+    except urllib.error.HTTPError as err:
+        raise AssertionError(f"{path}: {err.code} {err.read().decode(errors='replace')}") from err
+    return json.loads(text) if text.startswith(("{", "[")) else text
+
+
+def read_registers(port: int, address: int, count: int) -> list[int] | None:
+    """Holding registers of unit 1 at a loopback port, or None if nothing Modbus answers there."""
+    client = ModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
+    try:
+        if not client.connect():  # type: ignore[no-untyped-call]
+            return None
+        reply = client.read_holding_registers(address, count=count, device_id=1)
+        return None if reply.isError() else list(reply.registers)
+    except Exception:  # any other server on that port is simply not ours
+        return None
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+
+
+def simulator_port(hass: HomeAssistant, serial: str) -> int | None:
+    """The port of the built-in simulator: a loopback listener of Home Assistant that has our serial."""
+    for conn in psutil.Process(hass.process.pid).net_connections(kind="tcp"):
+        if conn.status != psutil.CONN_LISTEN or conn.laddr.ip != "127.0.0.1" or conn.laddr.port == hass.port:
+            continue
+        ident = read_registers(conn.laddr.port, REG_MAGIC, REG_SERIAL + SERIAL_REGS)
+        if ident is None or ident[REG_MAGIC] != MAGIC:
+            continue
+        text = b"".join(word.to_bytes(2, "big") for word in ident[REG_SERIAL:]).rstrip(b"\0").decode()
+        if text == serial:
+            return int(conn.laddr.port)
+    return None
+
+
+def screenshots_dir(tmp_path: Path) -> Path:
+    """Where the screenshots go: docs/images when asked for, else the test's temporary folder."""
+    wanted = os.environ.get("BATTERY_STEWARD_SCREENSHOTS")
+    folder = (ROOT / wanted) if wanted else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_user_adds_battery_and_changes_reserve(home_assistant: HomeAssistant, tmp_path: Path) -> None:
+    hass = home_assistant
+    shots = screenshots_dir(tmp_path)
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page(viewport=DESKTOP, locale="en-US", timezone_id="Europe/Paris")
+            page.set_default_timeout(30_000)
+
+            # Log in.
+            page.goto(hass.url + "/")
+            page.locator("input[name=username]").fill(USER)
+            page.locator("input[name=password]").fill(PASSWORD)
+            page.keyboard.press("Enter")
+            page.locator("home-assistant-main").wait_for()
+            token = page.evaluate("() => JSON.parse(localStorage.getItem('hassTokens')).access_token")
+            assert isinstance(token, str)
+
+            # Add a built-in simulated battery through the config flow.
+            page.goto(hass.url + "/config/integrations/dashboard/add?domain=battery_steward")
+            page.get_by_role("button", name="OK").click()
+            page.get_by_text("Built-in simulated battery").first.click()
+            submit = page.get_by_role("button", name="Submit")
+            submit.wait_for()
+            page.get_by_text("Usable energy of the simulated battery").wait_for()
+            page.screenshot(path=shots / "config-flow.png")
+            submit.click()
+            page.get_by_role("button", name="finish").click()
+
+            entries = wait_until(
+                lambda: api(hass, token, "config/config_entries/entry?domain=battery_steward"),
+                30,
+                "the config entry",
+            )
+            assert len(entries) == 1
+            serial = entries[0]["title"].removeprefix("Simulated battery ")
+            prefix = "simulated_battery_" + serial.lower().replace("-", "_")
+            reserve_entity = f"number.{prefix}_backup_reserve"
+            state = wait_until(
+                lambda: next(
+                    (s for s in api(hass, token, "states") if s["entity_id"] == reserve_entity), None
+                ),
+                30,
+                f"{reserve_entity} to exist",
+            )
+            before = round(float(state["state"]))
+
+            page.goto(hass.url + "/config/integrations/integration/battery_steward")
+            page.get_by_text(entries[0]["title"]).first.wait_for()
+            page.screenshot(path=shots / "integration-page.png")
+
+            # The simulator answers Modbus TCP on loopback inside Home Assistant: find it and read it.
+            port = wait_until(lambda: simulator_port(hass, serial), 30, "the simulator's Modbus port")
+            assert read_registers(port, REG_RESERVE, 1) == [before]
+
+            # The dashboard as users paste it, with this battery's entity ids.
+            dashboard = (ROOT / "dashboards" / "battery_steward.yaml").read_text()
+            (hass.config / "dashboards" / "battery_steward.yaml").write_text(
+                dashboard.replace(DEV_PREFIX, prefix)
+            )
+            page.goto(hass.url + "/battery-steward/battery")
+            reserve_card = page.locator("hui-tile-card", has_text="Override backup reserve")
+            spin = reserve_card.locator("[role=spinbutton]")
+            playwright_sync.expect(spin).to_have_attribute("aria-valuenow", str(before))
+            assert page.get_by_text("Entity not found").count() == 0
+
+            # Change the backup reserve on the dashboard: one step up.
+            reserve_card.locator("button.plus").click()
+            playwright_sync.expect(spin).to_have_attribute("aria-valuenow", str(before + 1))
+            wait_until(
+                lambda: read_registers(port, REG_RESERVE, 1) == [before + 1],
+                30,
+                f"the simulator's reserve register to become {before + 1}",
+            )
+
+            # The journal recorded the override, and the logbook shows it.
+            device_id = api(hass, token, "template", {"template": f"{{{{ device_id('{reserve_entity}') }}}}"})
+
+            def override_record() -> dict[str, Any] | None:
+                reply = api(
+                    hass,
+                    token,
+                    "services/battery_steward/get_journal?return_response",
+                    {"device_id": [device_id], "limit": 20},
+                )
+                records = next(iter(reply["service_response"].values()))["records"]
+                return next(
+                    (
+                        r
+                        for r in records
+                        if r["trigger"] == "override"
+                        and r["result"] == "success"
+                        and r["fields"].get("reserve_pct", {}).get("new") == before + 1
+                    ),
+                    None,
+                )
+
+            record = wait_until(override_record, 30, "the override in the journal")
+            assert record["fields"]["reserve_pct"]["old"] == before
+            wait_until(
+                lambda: any(
+                    item.get("domain") == "battery_steward" and "(override)" in str(item.get("message"))
+                    for item in api(hass, token, "logbook")
+                ),
+                30,
+                "the override in the logbook",
+            )
+
+            # Screenshots of the dashboard, desktop and phone width (the journal card has the change).
+            # A plan to show: two daily windows, added with the add_item action.
+            for item in (
+                {"name": "Night charge", "start": "01:00:00", "end": "05:00:00", "mode": "force_charge"},
+                {"name": "Evening peak", "start": "18:00:00", "end": "21:00:00", "mode": "force_discharge"},
+            ):
+                api(
+                    hass,
+                    token,
+                    "services/battery_steward/add_item",
+                    {"device_id": [device_id], "type": "window", "weekdays": list(range(7))} | item,
+                )
+            next_change = f"sensor.{prefix}_next_change"
+            wait_until(
+                lambda: api(hass, token, f"states/{next_change}")["state"] not in {"unknown", "unavailable"},
+                30,
+                "a next change",
+            )
+
+            # Opened again now that the change is recorded: the journal card starts from the recorder.
+            page.reload()
+            journal = page.locator("hui-logbook-card")
+            journal.scroll_into_view_if_needed()  # its list renders the rows in view only
+            journal_row = journal.get_by_text("Backup reserve").first
+            playwright_sync.expect(journal_row).to_be_visible(timeout=30_000)
+            planned = page.locator("hui-calendar-card").get_by_text("mode force_charge").first
+            playwright_sync.expect(planned).to_be_attached()
+            # One tall window rather than a full-page capture, which would draw the fixed header mid-page.
+            page.set_viewport_size(TALL_DESKTOP)
+            page.evaluate("() => window.scrollTo(0, 0)")
+            journal.scroll_into_view_if_needed()
+            playwright_sync.expect(journal_row).to_be_visible(timeout=15_000)
+            page.screenshot(path=shots / "dashboard-desktop.png")
+            page.set_viewport_size(PHONE)
+            page.evaluate("() => window.scrollTo(0, 0)")
+            playwright_sync.expect(reserve_card).to_be_visible()
+            # Phone width: one column, nothing wider than the screen.
+            # (The charts follow the new width after their resize observers fire.)
+            page.wait_for_function(f"() => document.documentElement.scrollWidth <= {PHONE['width']}")
+            page.screenshot(path=shots / "dashboard-phone.png")
+        except BaseException:
+            if browser.contexts and browser.contexts[0].pages:
+                browser.contexts[0].pages[0].screenshot(path=tmp_path / "failure.png", full_page=True)
+            print(f"screenshot: {tmp_path / 'failure.png'}\n{hass.log_tail()}")
+            raise
+        finally:
+            browser.close()

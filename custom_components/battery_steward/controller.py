@@ -543,6 +543,8 @@ class BatteryController:
         data: Measurements | None = self.coordinator.data
         if data is None or not self.coordinator.last_update_success:
             return
+        if not self.coordinator.info.capabilities.active_power:
+            return  # nothing measured to verify against
         problem = expected_effect_missing(data, self.coordinator.info.limits.max_discharge_w)
         issue_id = f"no_effect_{self.entry_id}"
         if problem is None:

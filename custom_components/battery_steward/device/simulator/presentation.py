@@ -205,3 +205,24 @@ def apply(model: BatteryModel, reg: r.Register, value: int) -> None:
         model.enabled = bool(value)
     else:
         model.site_load_w = value
+
+
+def make_presentation(profile: str, settings: dict[str, object] | None = None) -> Presentation:
+    """The presentation for a profile name; ValueError for a profile the simulator cannot present."""
+    # Imported here: the profile presentations import this module.
+    from .marstek import MarstekPresentation  # noqa: PLC0415
+    from .sunspec import SunSpecPresentation  # noqa: PLC0415
+
+    settings = settings or {}
+    if profile == "steward":
+        return StewardPresentation()
+    if profile == "sunspec":
+        return SunSpecPresentation(
+            base=int(settings.get("base", 40000)),  # type: ignore[call-overload]
+            battery=bool(settings.get("battery", True)),
+        )
+    if profile == "marstek":
+        from ..profiles.marstek import MarstekSettings  # noqa: PLC0415
+
+        return MarstekPresentation(MarstekSettings.from_mapping(settings))
+    raise ValueError(f"the simulator cannot present profile {profile!r}")

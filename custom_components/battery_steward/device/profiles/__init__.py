@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import Profile, RegisterIO
+from .custom import CustomProfile, RegisterMap, RegisterMapError
 from .marstek import MarstekProfile, MarstekSettings
 from .steward import StewardProfile
 from .sunspec import SunSpecProfile
@@ -27,6 +28,11 @@ def make_profile(name: str, settings: Mapping[str, Any] | None = None) -> Profil
         return SunSpecProfile()
     if name == PROFILE_MARSTEK:
         return MarstekProfile(MarstekSettings.from_mapping(settings))
+    if name == PROFILE_CUSTOM:
+        register_map = settings.get("map")
+        if not isinstance(register_map, RegisterMap):
+            raise ValueError("the custom profile needs a validated register map (profiles.custom.parse)")
+        return CustomProfile(register_map)
     raise ValueError(f"unknown profile {name!r}")
 
 
@@ -36,9 +42,12 @@ __all__ = [
     "PROFILE_MARSTEK",
     "PROFILE_STEWARD",
     "PROFILE_SUNSPEC",
+    "CustomProfile",
     "MarstekProfile",
     "Profile",
     "RegisterIO",
+    "RegisterMap",
+    "RegisterMapError",
     "StewardProfile",
     "SunSpecProfile",
     "make_profile",

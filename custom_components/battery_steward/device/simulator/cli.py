@@ -5,8 +5,10 @@ import asyncio
 from collections.abc import Callable, Sequence
 import contextlib
 import logging
+from pathlib import Path
 import signal
 
+from ..profiles.custom import parse
 from .physics import SimConfig
 from .presentation import make_presentation
 from .server import DEFAULT_HOST, DEFAULT_UNIT, SimulatedBattery, WriteRecord
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--tick", type=float, default=1.0, help="physics tick while nobody polls, s")
     add(
         "--profile",
-        choices=("steward", "sunspec", "marstek"),
+        choices=("steward", "sunspec", "marstek", "custom"),
         default="steward",
         help="register map to present (default %(default)s)",
     )
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="discharge_positive",
         help="sign of the Marstek power registers",
     )
+    add("--register-map", type=Path, help="YAML custom register map (with --profile custom)")
     add("-v", "--verbose", action="store_true", help="log every accepted write")
     return parser
 
@@ -80,6 +83,14 @@ def _profile_settings(args: argparse.Namespace) -> dict[str, object]:
         return {"base": args.sunspec_base, "battery": not args.no_sunspec_battery}
     if args.profile == "marstek":
         return {"power_sign": args.marstek_power_sign}
+    if args.profile == "custom":
+        if args.register_map is None:
+            raise ValueError("--profile custom needs --register-map FILE")
+        try:
+            text = args.register_map.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ValueError(f"cannot read {args.register_map}: {err}") from err
+        return {"map": parse(text)}
     return {}
 
 

@@ -225,4 +225,12 @@ def make_presentation(profile: str, settings: dict[str, object] | None = None) -
         from ..profiles.marstek import MarstekSettings  # noqa: PLC0415
 
         return MarstekPresentation(MarstekSettings.from_mapping(settings))
+    if profile == "custom":
+        from ..profiles.custom import RegisterMap  # noqa: PLC0415
+        from .custom import CustomPresentation  # noqa: PLC0415
+
+        register_map = settings.get("map")
+        if not isinstance(register_map, RegisterMap):
+            raise ValueError("the custom profile needs a validated register map")
+        return CustomPresentation(register_map)
     raise ValueError(f"the simulator cannot present profile {profile!r}")

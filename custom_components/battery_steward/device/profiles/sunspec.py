@@ -179,7 +179,11 @@ class SunSpecProfile(Profile):
         models: dict[int, int] = {}
         address = base + 2
         for _ in range(MAX_MODELS):
-            model_id, length = (await io.read_blocks([Block(start=address, count=2)]))[0]
+            try:
+                model_id, length = (await io.read_blocks([Block(start=address, count=2)]))[0]
+            except DeviceResponseError as err:
+                message = f"{io.label}: the SunSpec model chain breaks at {address}"
+                raise UnsupportedDeviceError(message) from err
             if model_id == END_MODEL:
                 return models
             models.setdefault(model_id, address)

@@ -157,3 +157,21 @@ def test_settings() -> None:
         make_presentation("nope")
     assert make_presentation("steward").name == "steward"
     assert make_presentation("sunspec", {"base": 0}).name == "sunspec"
+
+
+async def test_outside_changes_show_in_the_registers(marstek: Started) -> None:
+    """Someone else (the vendor app) changes the battery: the driver reads what they did."""
+    battery, sim, driver = await marstek()
+    battery.set_control("mode", 2)  # force discharge
+    battery.set_control("power_setpoint_w", 700)
+    reading = await driver.read()
+    assert (reading.mode, reading.power_setpoint_w) == (Mode.FORCE_DISCHARGE, 700)
+    assert sim.rs485 == RS485_ON
+    battery.set_control("mode", 3)
+    battery.set_control("power_setpoint_w", -400)
+    reading = await driver.read()
+    assert (reading.mode, reading.power_setpoint_w) == (Mode.IDLE, -400)
+    battery.set_control("mode", 0)
+    assert (await driver.read()).mode is Mode.AUTO
+    with pytest.raises(ValueError, match="steward map"):
+        battery.read_register("soc_pct")

@@ -62,8 +62,25 @@ class MarstekPresentation(Presentation):
         ):
             image.put(reg.address, r.encode(reg, value))
 
+    def _follow(self, model: BatteryModel) -> None:
+        """Controls changed on the model (set_control, as the vendor app would) show in the registers."""
+        if self.discharge_power - self.charge_power != model.power_setpoint_w:
+            self.charge_power = max(-model.power_setpoint_w, 0)
+            self.discharge_power = max(model.power_setpoint_w, 0)
+        if model.mode == r.MODE_CODES["auto"] and self.rs485 == RS485_ON and self.force_mode == FORCE_STOP:
+            self.work_mode = WORK_ANTI_FEED if self.work_mode == WORK_MANUAL else self.work_mode
+        elif model.mode != r.MODE_CODES["auto"]:
+            self.rs485 = RS485_ON
+            self.force_mode = {
+                r.MODE_CODES["force_charge"]: FORCE_CHARGE,
+                r.MODE_CODES["force_discharge"]: FORCE_DISCHARGE,
+            }.get(model.mode, FORCE_STOP)
+            if model.mode == r.MODE_CODES["idle"]:
+                self.work_mode = WORK_MANUAL
+
     @override
     def render(self, model: BatteryModel, image: Image) -> None:
+        self._follow(model)
         m = self.map
         power = model.active_power_w * self.settings.sign
         voltage = model.voltage_v

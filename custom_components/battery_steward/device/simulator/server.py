@@ -193,6 +193,10 @@ class SimulatedBattery:
 
     def read_register(self, name: str) -> float | str:
         """The value a Modbus client would read now (steward map register names)."""
+        if self._presentation.name != StewardPresentation.name:
+            raise ValueError(
+                f"read_register reads the steward map; this battery presents {self._presentation.name}"
+            )
         reg = REGISTERS_BY_NAME[name]
         self.sync()
         return r.decode(reg, self._words(reg))

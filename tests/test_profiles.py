@@ -1,6 +1,7 @@
 """Every profile through Home Assistant: config flow, entities from capabilities, a controller run."""
 
 from collections.abc import AsyncIterator, Callable
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from custom_components.battery_steward.const import (
 from custom_components.battery_steward.device.profiles.custom import parse
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 from custom_components.battery_steward.device.simulator.presentation import make_presentation
+from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 from custom_components.battery_steward.engine.journal import Result
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
@@ -106,6 +108,10 @@ async def test_sunspec_flow_entities_and_a_controller_run(hass: HomeAssistant, s
     with pytest.raises(HomeAssistantError):
         await controller.async_set_override(Setpoints(reactive_var=500))
     assert battery.write_count == writes
+    diag = await async_get_config_entry_diagnostics(hass, entry)
+    json.dumps(diag)
+    assert diag["device"]["capabilities"]["reactive_power"] is False
+    assert diag["device"]["capabilities"]["modes"] == ["auto", "force_charge", "force_discharge", "idle"]
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -180,6 +186,9 @@ async def test_custom_map_flow_errors_then_text(hass: HomeAssistant, start_sim: 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     entry = result["result"]
     assert entry.options == {CONF_REGISTER_MAP: GOOD_MAP}
+    assert (await async_get_config_entry_diagnostics(hass, entry))["entry"]["options"] == {
+        CONF_REGISTER_MAP: "**REDACTED**"
+    }
     assert entry.title == "Home 10 ACME-TXT"
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED

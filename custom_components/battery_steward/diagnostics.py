@@ -23,6 +23,7 @@ TO_REDACT = {
     "api_url",
     "api_username",
     "api_password",
+    "register_map",  # a custom map's YAML may name the serial number
 }
 
 
@@ -50,6 +51,10 @@ async def async_get_config_entry_diagnostics(
                 "serial": info.serial,
                 "capacity_kwh": info.capacity_kwh,
                 "limits": asdict(info.limits),
+                "capabilities": {
+                    **asdict(info.capabilities),
+                    "modes": sorted(mode.value for mode in info.capabilities.modes),
+                },
             },
             "last_reading": asdict(data) if data is not None else None,
             "connected": coordinator.last_update_success,

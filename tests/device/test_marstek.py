@@ -33,9 +33,9 @@ async def marstek(clock: FakeClock) -> AsyncIterator[Started]:
     started: list[tuple[SimulatedBattery, ModbusBatteryDriver]] = []
 
     async def factory(
-        power_sign: str = "discharge_positive", driver_sign: str | None = None
+        power_sign: str = "discharge_positive", driver_sign: str | None = None, layout: str = "v12"
     ) -> tuple[SimulatedBattery, MarstekPresentation, ModbusBatteryDriver]:
-        presentation = MarstekPresentation(MarstekSettings(power_sign=power_sign))
+        presentation = MarstekPresentation(MarstekSettings(power_sign=power_sign, layout=layout))
         battery = SimulatedBattery(
             SimConfig(
                 serial="MST-0001", model="Venus E", noise_w=0.0, max_charge_w=2500, max_discharge_w=2500
@@ -44,7 +44,7 @@ async def marstek(clock: FakeClock) -> AsyncIterator[Started]:
             presentation=presentation,
         )
         await battery.start(host="127.0.0.1", port=0)
-        profile = make_profile("marstek", {"power_sign": driver_sign or power_sign})
+        profile = make_profile("marstek", {"power_sign": driver_sign or power_sign, "layout": layout})
         driver = ModbusBatteryDriver("127.0.0.1", battery.port, 1, profile=profile)
         started.append((battery, driver))
         return battery, presentation, driver
@@ -55,15 +55,12 @@ async def marstek(clock: FakeClock) -> AsyncIterator[Started]:
         await battery.stop()
 
 
-async def test_identify_read_write(marstek: Started, clock: FakeClock) -> None:
-    battery, sim, driver = await marstek()
+@pytest.mark.parametrize(("layout", "firmware"), [("v12", "1.23"), ("v3", "123")])
+async def test_identify_read_write(marstek: Started, clock: FakeClock, layout: str, firmware: str) -> None:
+    battery, sim, driver = await marstek(layout=layout)
     info = await driver.identify()
-    assert (info.manufacturer, info.model, info.serial, info.firmware) == (
-        "Marstek",
-        "Venus E",
-        "MST-0001",
-        "1.23",
-    )
+    assert (info.manufacturer, info.model, info.serial) == ("Marstek", "Venus E", "MST-0001")
+    assert info.firmware == firmware
     assert (info.limits.max_charge_w, info.limits.max_discharge_w) == (2500, 2500)
     assert info.capacity_kwh == 5.12
     caps = info.capabilities
@@ -146,7 +143,7 @@ async def test_not_a_marstek(simulator: SimulatedBattery) -> None:
 def test_settings() -> None:
     assert MarstekSettings.from_mapping({}).sign == 1
     assert MarstekSettings.from_mapping({"power_sign": "charge_positive"}).sign == -1
-    for bad in ({"power_sign": "up"}, {"layout": "v3"}, {"capacity_kwh": 0}):
+    for bad in ({"power_sign": "up"}, {"layout": "v4"}, {"capacity_kwh": 0}):
         with pytest.raises(ValueError, match="invalid Marstek settings"):
             MarstekSettings.from_mapping(bad)
     assert mode_of(0, 0) is Mode.IDLE

@@ -2,8 +2,8 @@
 
 Holding registers, FC3 reads and FC6 writes, 32-bit values big-endian word order. Two things are
 uncertain and therefore settings, not guesses: the sign of the power registers (`power_sign`) and
-the register layout (`layout`; only the v1/v2 layout is known, v3 firmware moved registers - use a
-custom register map there). Control sequence: RS485 control on, then power, then force mode.
+the register layout (`layout`: v1/v2, or v3 firmware as the community's v3 map - itself marked
+untested - has it). Control sequence: RS485 control on, then power, then force mode.
 
 Battery Steward's modes: force_charge/force_discharge -> force mode 1/2; idle -> force mode 0 with
 user work mode manual (0); auto -> force mode 0 with work mode anti-feed (1). RS485 control is
@@ -24,7 +24,8 @@ POWER_SIGN_DISCHARGE_POSITIVE = "discharge_positive"
 POWER_SIGN_CHARGE_POSITIVE = "charge_positive"
 POWER_SIGNS = (POWER_SIGN_DISCHARGE_POSITIVE, POWER_SIGN_CHARGE_POSITIVE)
 LAYOUT_V12 = "v12"
-LAYOUTS = (LAYOUT_V12,)
+LAYOUT_V3 = "v3"
+LAYOUTS = (LAYOUT_V12, LAYOUT_V3)
 DEFAULT_CAPACITY_KWH = 5.12
 
 RS485_ON = 0x55AA
@@ -87,14 +88,31 @@ class MarstekMap:
         )
 
 
+U16, I16, I32, STR = r.RegType.U16, r.RegType.I16, r.RegType.I32, r.RegType.STR
+
+
 def _reg(
-    name: str, address: int, kind: r.RegType, scale: float = 1.0, *, writable: bool = False
+    name: str, address: int, kind: r.RegType, scale: float = 1.0, *, writable: bool = False, length: int = 10
 ) -> r.Register:
-    length = 10 if kind is r.RegType.STR else 0
+    length = length if kind is r.RegType.STR else 0
     return r.Register(name=name, address=address, type=kind, scale=scale, writable=writable, length=length)
 
 
-U16, I16, I32, STR = r.RegType.U16, r.RegType.I16, r.RegType.I32, r.RegType.STR
+def _controls() -> dict[str, r.Register]:
+    """The control registers, the same in every known layout."""
+    return {
+        "rs485_control": _reg("rs485_control", 42000, U16, writable=True),
+        "force_mode": _reg("force_mode", 42010, U16, writable=True),
+        "charge_to_soc": _reg("charge_to_soc", 42011, U16, writable=True),
+        "charge_power": _reg("charge_power", 42020, U16, writable=True),
+        "discharge_power": _reg("discharge_power", 42021, U16, writable=True),
+        "backup_function": _reg("backup_function", 41200, U16, writable=True),
+        "work_mode": _reg("work_mode", 43000, U16, writable=True),
+        "max_charge_power": _reg("max_charge_power", 44002, U16, writable=True),
+        "max_discharge_power": _reg("max_discharge_power", 44003, U16, writable=True),
+    }
+
+
 MAPS: dict[str, MarstekMap] = {
     LAYOUT_V12: MarstekMap(
         device_name=_reg("device_name", 31000, STR),
@@ -107,16 +125,24 @@ MAPS: dict[str, MarstekMap] = {
         ac_power=_reg("ac_power", 32202, I32),
         temperature=_reg("temperature", 35000, I16, 0.1),
         inverter_state=_reg("inverter_state", 35100, U16),
-        rs485_control=_reg("rs485_control", 42000, U16, writable=True),
-        force_mode=_reg("force_mode", 42010, U16, writable=True),
-        charge_to_soc=_reg("charge_to_soc", 42011, U16, writable=True),
-        charge_power=_reg("charge_power", 42020, U16, writable=True),
-        discharge_power=_reg("discharge_power", 42021, U16, writable=True),
-        backup_function=_reg("backup_function", 41200, U16, writable=True),
-        work_mode=_reg("work_mode", 43000, U16, writable=True),
-        max_charge_power=_reg("max_charge_power", 44002, U16, writable=True),
-        max_discharge_power=_reg("max_discharge_power", 44003, U16, writable=True),
-    )
+        **_controls(),
+    ),
+    # v3 firmware as the community's v3 map has it (itself marked untested there): measurements
+    # moved and narrowed to 16 bits, no serial number or software version register, so the MAC
+    # address stands in for the serial and the EMS version for the firmware.
+    LAYOUT_V3: MarstekMap(
+        device_name=_reg("device_name", 31000, STR),
+        software_version=_reg("software_version", 30200, U16),
+        serial=_reg("serial", 30304, STR, length=6),
+        battery_voltage=_reg("battery_voltage", 30100, U16, 0.01),
+        battery_current=_reg("battery_current", 30101, I16, 0.1),
+        battery_power=_reg("battery_power", 30001, I16),
+        soc=_reg("soc", 34002, U16, 0.1),
+        ac_power=_reg("ac_power", 30006, I16),
+        temperature=_reg("temperature", 35000, I16, 0.1),
+        inverter_state=_reg("inverter_state", 35100, U16),
+        **_controls(),
+    ),
 }
 
 

@@ -55,7 +55,7 @@ class MarstekPresentation(Presentation):
         m = self.map
         for reg, value in (
             (m.device_name, config.model),
-            (m.software_version, 1.23),
+            (m.software_version, 1.23 if m.software_version.scale < 1 else 123),
             (m.serial, config.serial),
             (m.max_charge_power, config.max_charge_w),
             (m.max_discharge_power, config.max_discharge_w),
@@ -88,7 +88,7 @@ class MarstekPresentation(Presentation):
             (m.battery_voltage, voltage),
             (m.battery_current, power / voltage),
             (m.battery_power, power),
-            (m.soc, round(min(max(model.soc_pct, 0.0), 100.0))),
+            (m.soc, min(max(model.soc_pct, 0.0), 100.0)),
             (m.ac_power, power),
             (m.temperature, model.temperature_c),
             (m.inverter_state, _STATE[model.state]),

@@ -11,7 +11,7 @@ from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -105,8 +105,18 @@ async def test_sunspec_flow_entities_and_a_controller_run(hass: HomeAssistant, s
     writes = battery.write_count
     await controller.async_reconcile_now()
     assert battery.write_count == writes  # in sync: nothing to write
-    with pytest.raises(HomeAssistantError):
+    with pytest.raises(HomeAssistantError) as refused:
         await controller.async_set_override(Setpoints(reactive_var=500))
+    assert refused.value.translation_key == "field_not_supported"
+    assert controller.override is not None
+    assert controller.override.setpoints.reactive_var is None  # refused, not stored
+    with pytest.raises(HomeAssistantError, match="reactive_var"):
+        await hass.services.async_call(
+            DOMAIN,
+            "set_override",
+            {"device_id": _device_id(hass, "SS-FLOW1", entry.entry_id), "reactive_var": 100},
+            blocking=True,
+        )
     assert battery.write_count == writes
     diag = await async_get_config_entry_diagnostics(hass, entry)
     json.dumps(diag)
@@ -295,3 +305,9 @@ async def test_reconfigure_keeps_the_profile(hass: HomeAssistant, start_sim: Sta
 def _last_result(controller: Any) -> Result | None:
     last = controller.journal.last
     return None if last is None else last.result
+
+
+def _device_id(hass: HomeAssistant, serial: str, entry_id: str) -> str:
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, serial), entry_id)
+    assert device is not None
+    return device.id

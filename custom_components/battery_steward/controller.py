@@ -34,7 +34,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, EVENT_CHANGED, SOURCE_API, SOURCE_MANUAL, signal_state
 from .coordinator import BatteryCoordinator
-from .device.driver import DeviceError, check_limits
+from .device.driver import DeviceError, check_capabilities, check_limits
 from .engine.fight import FightDetector, FightSettings
 from .engine.items import Item, OneOffItem, SeriesItem
 from .engine.journal import Journal, JournalRecord, Result, Trigger
@@ -603,8 +603,12 @@ class BatteryController:
         self, setpoints: Setpoints, *, duration: timedelta | None = None, until_cleared: bool = False
     ) -> None:
         """Hold setpoints until the next scheduled change, for a duration, or until cleared."""
+        info = self.coordinator.info
         try:
-            check_limits(setpoints, self.coordinator.info.limits)
+            check_capabilities(
+                setpoints, info.capabilities
+            )  # a field the device lacks is refused, not stored
+            check_limits(setpoints, info.limits)
         except DeviceError as err:
             raise translate_device_error(err) from err
         now = dt_util.utcnow()

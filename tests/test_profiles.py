@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigSubentryData
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -32,6 +32,7 @@ from custom_components.battery_steward.device.simulator.presentation import make
 from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 from custom_components.battery_steward.engine.journal import Result
 from custom_components.battery_steward.engine.state import Mode, Setpoints
+from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
 from .device.test_custom_map import GOOD_MAP
 from .helpers import entity_id, let_sockets_settle
@@ -311,3 +312,45 @@ def _device_id(hass: HomeAssistant, serial: str, entry_id: str) -> str:
     device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, serial), entry_id)
     assert device is not None
     return device.id
+
+
+async def test_schedule_field_the_device_lacks_is_left_out(hass: HomeAssistant, start_sim: Start) -> None:
+    """An item sets a reserve a Marstek has no register for: the rest is written, the journal says why."""
+    battery = await start_sim("marstek", "MST-ITEM1")
+    always = {
+        "type": "window",
+        "name": "All day",
+        "weekdays": [0, 1, 2, 3, 4, 5, 6],
+        "start": "00:00:00",
+        "end": "23:59:59",
+        "tz": "UTC",
+        "setpoints": {"mode": "force_discharge", "power_w": 800, "reserve_pct": 30},
+    }
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Marstek",
+        unique_id="MST-ITEM1",
+        data={
+            "kind": KIND_MODBUS,
+            "serial": "MST-ITEM1",
+            **_connection(battery.port, "marstek"),
+            CONF_PROFILE_SETTINGS: MARSTEK,
+        },
+        subentries_data=[
+            ConfigSubentryData(data=always, subentry_type=SUBENTRY_ITEM, title="All day", unique_id=None)
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    controller = entry.runtime_data.controller
+    await controller.async_reconcile_now()
+    await hass.async_block_till_done()
+    assert (battery.model.mode, battery.model.power_setpoint_w) == (2, 800)
+    last = controller.journal.last
+    assert last is not None
+    assert last.result is Result.SUCCESS
+    assert last.note == "the device cannot set reserve_pct"
+    await entry.runtime_data.coordinator.async_refresh()
+    assert controller.in_sync
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -83,10 +83,11 @@ class UnsupportedFieldError(DeviceError):
         self.value = value
 
 
-def check_capabilities(setpoints: Setpoints, capabilities: Capabilities) -> None:
-    """Refuse a field the device cannot set, unless it asks for the neutral value it reads back."""
+def unsupported_fields(setpoints: Setpoints, capabilities: Capabilities) -> set[str]:
+    """Fields of `setpoints` the device cannot set (the neutral value 0 of a missing field is fine)."""
+    unsupported: set[str] = set()
     if setpoints.mode is not None and setpoints.mode not in capabilities.modes:
-        raise UnsupportedFieldError("mode", setpoints.mode.value)
+        unsupported.add("mode")
     for name, supported in (
         ("reserve_pct", capabilities.reserve),
         ("power_w", capabilities.power_setpoint),
@@ -94,7 +95,15 @@ def check_capabilities(setpoints: Setpoints, capabilities: Capabilities) -> None
     ):
         value = getattr(setpoints, name)
         if not supported and value is not None and value != 0:
-            raise UnsupportedFieldError(name, value)
+            unsupported.add(name)
+    return unsupported
+
+
+def check_capabilities(setpoints: Setpoints, capabilities: Capabilities) -> None:
+    """Refuse a field the device cannot set, unless it asks for the neutral value it reads back."""
+    for name in sorted(unsupported_fields(setpoints, capabilities)):
+        value = getattr(setpoints, name)
+        raise UnsupportedFieldError(name, value.value if isinstance(value, Mode) else value)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -10,7 +10,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_HOST, CONF_PORT, Platform
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
@@ -31,6 +31,7 @@ from .const import (
 from .controller import BatteryController
 from .coordinator import BatteryConfigEntry, BatteryCoordinator, BatteryRuntimeData
 from .device.modbus import ModbusBatteryDriver
+from .device.profiles import RegisterMapError
 from .device.simulator import SimConfig, SimulatedBattery
 from .fetcher import (
     CONF_API_PASSWORD,
@@ -41,6 +42,7 @@ from .fetcher import (
     make_client,
 )
 from .recording import MeasurementRecording
+from .register_map import async_profile
 from .remote.client import MeasurementRow, RemoteScheduleClient
 from .remote.poster import MeasurementPoster
 from .sampling import Sample
@@ -83,7 +85,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         await simulator.start(host=SIMULATOR_HOST, port=0)
         driver = ModbusBatteryDriver(SIMULATOR_HOST, simulator.port, 1)
     else:
-        driver = ModbusBatteryDriver(entry.data[CONF_HOST], entry.data[CONF_PORT], entry.data[CONF_UNIT])
+        try:
+            profile = await async_profile(hass, entry.data, entry.options)
+        except RegisterMapError as err:
+            # Nothing is polled until the map is valid: fix it in the options.
+            raise ConfigEntryError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_register_map",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        driver = ModbusBatteryDriver(
+            entry.data[CONF_HOST], entry.data[CONF_PORT], entry.data[CONF_UNIT], profile=profile
+        )
     coordinator = BatteryCoordinator(hass, entry, driver)
     try:
         await coordinator.async_config_entry_first_refresh()

@@ -20,8 +20,13 @@ import probatio as vol
 from .const import (
     CONF_CAPACITY_KWH,
     CONF_KIND,
+    CONF_LAYOUT,
     CONF_POLL_INTERVAL,
+    CONF_POWER_SIGN,
     CONF_PROFILE,
+    CONF_PROFILE_SETTINGS,
+    CONF_REGISTER_MAP,
+    CONF_REGISTER_MAP_FILE,
     CONF_SERIAL,
     CONF_UNIT,
     DEFAULT_CAPACITY_KWH,
@@ -43,7 +48,22 @@ from .device.driver import (
     DeviceResponseError,
     UnsupportedDeviceError,
 )
-from .device.modbus import PROFILE_STEWARD, PROFILES, ModbusBatteryDriver
+from .device.modbus import ModbusBatteryDriver
+from .device.profiles import (
+    PROFILE_CUSTOM,
+    PROFILE_MARSTEK,
+    PROFILE_STEWARD,
+    PROFILES,
+    Profile,
+    RegisterMapError,
+    make_profile,
+)
+from .device.profiles.marstek import (
+    DEFAULT_CAPACITY_KWH as MARSTEK_CAPACITY_KWH,
+    LAYOUTS,
+    POWER_SIGN_DISCHARGE_POSITIVE,
+    POWER_SIGNS,
+)
 from .device.simulator import SimConfig, SimulatedBattery
 from .fetcher import (
     CONF_API_PASSWORD,
@@ -57,6 +77,7 @@ from .fetcher import (
     make_client,
 )
 from .item_flow import ScheduleItemFlow
+from .register_map import async_load_register_map, async_profile
 from .remote.client import RemoteApiError, RemoteAuthError
 from .schedule import (
     CONF_FIGHT_MAX,
@@ -122,9 +143,57 @@ def _simulator_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     )
 
 
-async def _async_identify(host: str, port: int, unit: int) -> tuple[DeviceInfo | None, str | None]:
+def _marstek_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(
+                CONF_POWER_SIGN, default=defaults.get(CONF_POWER_SIGN, POWER_SIGN_DISCHARGE_POSITIVE)
+            ): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=list(POWER_SIGNS), translation_key=CONF_POWER_SIGN)
+            ),
+            vol.Required(CONF_LAYOUT, default=defaults.get(CONF_LAYOUT, LAYOUTS[0])): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=list(LAYOUTS), translation_key=CONF_LAYOUT)
+            ),
+            vol.Required(
+                CONF_CAPACITY_KWH, default=defaults.get(CONF_CAPACITY_KWH, MARSTEK_CAPACITY_KWH)
+            ): vol.All(
+                selector.NumberSelector(
+                    selector.NumberSelectorConfig(
+                        min=0.5,
+                        max=1000,
+                        step=0.01,
+                        unit_of_measurement="kWh",
+                        mode=selector.NumberSelectorMode.BOX,
+                    )
+                ),
+                vol.Coerce(float),
+                vol.Range(min=0.5, max=1000),
+            ),
+        }
+    )
+
+
+def _register_map_fields() -> dict[Any, Any]:
+    return {
+        vol.Optional(CONF_REGISTER_MAP): selector.TextSelector(selector.TextSelectorConfig(multiline=True)),
+        vol.Optional(CONF_REGISTER_MAP_FILE): selector.TextSelector(),
+    }
+
+
+def _map_options(user_input: Mapping[str, Any]) -> dict[str, str]:
+    """Only the map source the user filled in."""
+    return {
+        key: str(user_input[key])
+        for key in (CONF_REGISTER_MAP, CONF_REGISTER_MAP_FILE)
+        if user_input.get(key)
+    }
+
+
+async def _async_identify(
+    host: str, port: int, unit: int, profile: Profile | None = None
+) -> tuple[DeviceInfo | None, str | None]:
     """Identify the device; return (info, None) or (None, form error key)."""
-    driver = ModbusBatteryDriver(host, port, unit)
+    driver = ModbusBatteryDriver(host, port, unit, profile=profile)
     try:
         return await driver.identify(), None
     except DeviceConnectionError:
@@ -144,6 +213,12 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a battery: tested before the entry is created, unique by serial."""
 
     VERSION = 1
+
+    def __init__(self) -> None:
+        """What earlier steps of a Modbus flow entered."""
+        self._connection: dict[str, Any] = {}
+        self._marstek: dict[str, Any] = {}
+        self._map: dict[str, str] = {}
 
     @staticmethod
     @callback
@@ -189,25 +264,70 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_modbus(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """A battery reached over Modbus TCP."""
+        """A battery reached over Modbus TCP; profiles with settings ask for them next."""
+        if user_input is None:
+            return self._show_modbus({})
+        self._connection = user_input
+        if user_input[CONF_PROFILE] == PROFILE_MARSTEK:
+            return await self.async_step_marstek()
+        if user_input[CONF_PROFILE] == PROFILE_CUSTOM:
+            return await self.async_step_custom_map()
+        return await self._async_create(make_profile(user_input[CONF_PROFILE]), {}, {})
+
+    async def async_step_marstek(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """What the Marstek community map leaves open: power sign, layout, capacity."""
+        if user_input is None:
+            return self.async_show_form(step_id="marstek", data_schema=_marstek_schema(self._marstek))
+        self._marstek = user_input
+        return await self._async_create(
+            make_profile(PROFILE_MARSTEK, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
+        )
+
+    async def async_step_custom_map(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The custom register map, as YAML text or a file in the config directory; validated first."""
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
-            info, error = await _async_identify(
-                user_input[CONF_HOST], user_input[CONF_PORT], user_input[CONF_UNIT]
-            )
-            if info is None:
-                errors["base"] = error or "unknown"
+            self._map = _map_options(user_input)
+            try:
+                register_map = await async_load_register_map(self.hass, self._map)
+            except RegisterMapError as err:
+                errors["base"] = err.code
+                placeholders = err.placeholders
             else:
-                await self.async_set_unique_id(info.serial)
-                self._abort_if_unique_id_configured(updates=user_input)
-                return self.async_create_entry(
-                    title=f"{info.model} {info.serial}",
-                    data={CONF_KIND: KIND_MODBUS, CONF_SERIAL: info.serial, **user_input},
+                return await self._async_create(
+                    make_profile(PROFILE_CUSTOM, {"map": register_map}), {}, self._map
                 )
         return self.async_show_form(
-            step_id="modbus",
-            data_schema=self.add_suggested_values_to_schema(_modbus_schema({}), user_input),
+            step_id="custom_map",
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(_register_map_fields()), self._map),
             errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    def _show_modbus(self, errors: dict[str, str]) -> ConfigFlowResult:
+        return self.async_show_form(
+            step_id="modbus",
+            data_schema=self.add_suggested_values_to_schema(_modbus_schema({}), self._connection),
+            errors=errors,
+        )
+
+    async def _async_create(
+        self, profile: Profile, extra_data: dict[str, Any], options: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Identify with the chosen profile; back to the connection step on failure."""
+        connection = self._connection
+        info, error = await _async_identify(
+            connection[CONF_HOST], connection[CONF_PORT], connection[CONF_UNIT], profile
+        )
+        if info is None:
+            return self._show_modbus({"base": error or "unknown"})
+        await self.async_set_unique_id(info.serial)
+        self._abort_if_unique_id_configured(updates=connection)
+        return self.async_create_entry(
+            title=f"{info.model} {info.serial}",
+            data={CONF_KIND: KIND_MODBUS, CONF_SERIAL: info.serial, **connection, **extra_data},
+            options=options,
         )
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
@@ -245,9 +365,21 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_update_reload_and_abort(entry, data_updates=user_input)
             return self.async_show_form(step_id="reconfigure", data_schema=_simulator_schema(entry.data))
         errors: dict[str, str] = {}
-        if user_input is not None:
-            info, error = await _async_identify(
-                user_input[CONF_HOST], user_input[CONF_PORT], user_input[CONF_UNIT]
+        if user_input is not None and user_input[CONF_PROFILE] != entry.data.get(
+            CONF_PROFILE, PROFILE_STEWARD
+        ):
+            errors[CONF_PROFILE] = "profile_change"
+        elif user_input is not None:
+            try:
+                profile = await async_profile(self.hass, entry.data, entry.options)
+            except RegisterMapError:
+                profile = None
+            info, error = (
+                (None, "map_invalid")
+                if profile is None
+                else await _async_identify(
+                    user_input[CONF_HOST], user_input[CONF_PORT], user_input[CONF_UNIT], profile
+                )
             )
             if info is None:
                 errors["base"] = error or "unknown"
@@ -301,8 +433,15 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the options; API credentials are checked by logging in."""
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        custom = self.config_entry.data.get(CONF_PROFILE) == PROFILE_CUSTOM
         if user_input is not None:
             error = await _async_check_api(self.hass, user_input) if api_configured(user_input) else None
+            if error is None and custom:
+                try:
+                    await async_load_register_map(self.hass, user_input)
+                except RegisterMapError as err:
+                    error, placeholders = err.code, err.placeholders
             if error is None:
                 return self.async_create_entry(data=user_input)
             errors["base"] = error
@@ -326,5 +465,9 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
         }
         hour = int(current.get(CONF_API_TOMORROW_HOUR, DEFAULT_TOMORROW_HOUR))
         fields.update([_int_field(CONF_API_TOMORROW_HOUR, hour, 0, 23, "h")])
+        if custom:
+            fields |= _register_map_fields()
         schema = self.add_suggested_values_to_schema(vol.Schema(fields), user_input or current)
-        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="init", data_schema=schema, errors=errors, description_placeholders=placeholders
+        )

@@ -35,7 +35,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, EVENT_CHANGED, SOURCE_API, SOURCE_MANUAL, signal_state
 from .coordinator import BatteryCoordinator
-from .device.driver import DeviceError, check_limits
+from .device.driver import DeviceError, check_capabilities, check_limits, unsupported_fields
 from .engine.fight import FightDetector, FightSettings
 from .engine.items import Item, OneOffItem, SeriesItem
 from .engine.journal import Journal, JournalRecord, Result, Trigger
@@ -461,10 +461,13 @@ class BatteryController:
             skip |= {
                 name for name in todo.set_fields() if getattr(before, name) == getattr(self.desired, name)
             }
-        todo = restrict(todo, todo.set_fields() - skip)
+        # A schedule may set a field this device lacks: write the rest, and say so in the journal.
+        lacking = unsupported_fields(todo, self.coordinator.info.capabilities)
+        todo = restrict(todo, todo.set_fields() - skip - lacking)
+        lacking_note = f"the device cannot set {', '.join(sorted(lacking))}" if lacking else None
         if not todo.set_fields():
             if trigger is not Trigger.DRIFT and not rerun:
-                self._record(trigger, scheduled, now, Result.SUCCESS, note="in sync")
+                self._record(trigger, scheduled, now, Result.SUCCESS, note=lacking_note or "in sync")
             return
         fields = {
             name: (_plain(getattr(actual, name)), _plain(getattr(todo, name))) for name in todo.set_fields()
@@ -482,7 +485,7 @@ class BatteryController:
         for name in todo.set_fields():
             if self._correcting(trigger) and self.fight.record_correction(name, str(fields[name][0]), mono):
                 self._raise_fight(name)
-        note = None
+        note = lacking_note
         if self.source == SOURCE_API and self.series is not None and self.series.stale_at(now):
             note = "day-ahead series is stale: dispatching zero"
         self._record(trigger, scheduled, now, Result.SUCCESS, fields=fields, note=note)
@@ -514,7 +517,8 @@ class BatteryController:
         if data is None:
             return False
         todo = diff(self.desired, self._actual(data), self._tolerance)
-        return bool(todo.set_fields() - self.fight.suspended)
+        lacking = unsupported_fields(todo, self.coordinator.info.capabilities)
+        return bool(todo.set_fields() - self.fight.suspended - lacking)
 
     def _record(
         self,
@@ -575,6 +579,8 @@ class BatteryController:
         data: Measurements | None = self.coordinator.data
         if data is None or not self.coordinator.last_update_success:
             return
+        if not self.coordinator.info.capabilities.active_power:
+            return  # nothing measured to verify against
         problem = expected_effect_missing(data, self.coordinator.info.limits.max_discharge_w)
         issue_id = f"no_effect_{self.entry_id}"
         if problem is None:
@@ -633,8 +639,12 @@ class BatteryController:
         self, setpoints: Setpoints, *, duration: timedelta | None = None, until_cleared: bool = False
     ) -> None:
         """Hold setpoints until the next scheduled change, for a duration, or until cleared."""
+        info = self.coordinator.info
         try:
-            check_limits(setpoints, self.coordinator.info.limits)
+            check_capabilities(
+                setpoints, info.capabilities
+            )  # a field the device lacks is refused, not stored
+            check_limits(setpoints, info.limits)
         except DeviceError as err:
             raise translate_device_error(err) from err
         now = dt_util.utcnow()
@@ -826,7 +836,8 @@ class BatteryController:
         data: Measurements | None = self.coordinator.data
         if data is None or not self.coordinator.last_update_success:
             return None
-        return not diff(self.desired, self._actual(data), self._tolerance).set_fields()
+        todo = diff(self.desired, self._actual(data), self._tolerance)
+        return not todo.set_fields() - unsupported_fields(todo, self.coordinator.info.capabilities)
 
     def statistics(self) -> dict[str, Any]:
         """Journal counts, skipped patrols and run durations."""

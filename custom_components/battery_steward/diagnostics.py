@@ -31,6 +31,7 @@ TO_REDACT = {
     "refresh_token",
     "identifiers",
     "connections",
+    "register_map",  # a custom map's YAML may name the serial number
 }
 
 
@@ -81,6 +82,10 @@ def _snapshot(entry: BatteryConfigEntry) -> dict[str, Any]:
             "serial": info.serial,
             "capacity_kwh": info.capacity_kwh,
             "limits": asdict(info.limits),
+            "capabilities": {
+                **asdict(info.capabilities),
+                "modes": sorted(mode.value for mode in info.capabilities.modes),
+            },
         },
         "last_reading": asdict(data) if data is not None else None,
         "connected": coordinator.last_update_success,

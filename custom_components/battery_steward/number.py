@@ -15,7 +15,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import BatteryConfigEntry, BatteryCoordinator
-from .device.driver import DeviceInfo
+from .device.driver import Capabilities, DeviceInfo
 from .engine.state import Measurements, Setpoints
 from .entity import BatteryEntity
 
@@ -29,12 +29,14 @@ class BatteryNumberDescription(NumberEntityDescription):
     value_fn: Callable[[Measurements], float]
     setpoints_fn: Callable[[float], Setpoints]
     range_fn: Callable[[DeviceInfo], tuple[float, float]]
+    exists_fn: Callable[[Capabilities], bool]
 
 
 NUMBERS: tuple[BatteryNumberDescription, ...] = (
     BatteryNumberDescription(
         key="backup_reserve",
         translation_key="backup_reserve",
+        exists_fn=lambda c: c.reserve,
         native_unit_of_measurement=PERCENTAGE,
         native_step=1,
         mode=NumberMode.SLIDER,
@@ -45,6 +47,7 @@ NUMBERS: tuple[BatteryNumberDescription, ...] = (
     BatteryNumberDescription(
         key="power_setpoint",
         translation_key="power_setpoint",
+        exists_fn=lambda c: c.power_setpoint,
         device_class=NumberDeviceClass.POWER,
         native_unit_of_measurement=UnitOfPower.WATT,
         native_step=10,
@@ -56,6 +59,7 @@ NUMBERS: tuple[BatteryNumberDescription, ...] = (
     BatteryNumberDescription(
         key="reactive_power_setpoint",
         translation_key="reactive_power_setpoint",
+        exists_fn=lambda c: c.reactive_power,
         device_class=NumberDeviceClass.REACTIVE_POWER,
         native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
         native_step=10,
@@ -74,7 +78,12 @@ async def async_setup_entry(
 ) -> None:
     """Add the writable numbers."""
     coordinator = entry.runtime_data.coordinator
-    async_add_entities(BatteryNumber(coordinator, description) for description in NUMBERS)
+    capabilities = coordinator.info.capabilities
+    async_add_entities(
+        BatteryNumber(coordinator, description)
+        for description in NUMBERS
+        if description.exists_fn(capabilities)
+    )
 
 
 class BatteryNumber(BatteryEntity, NumberEntity):

@@ -7,7 +7,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import SOURCES
-from .coordinator import BatteryConfigEntry
+from .coordinator import BatteryConfigEntry, BatteryCoordinator
 from .engine.state import Mode, Setpoints
 from .entity import BatteryEntity, ControllerEntity
 from .transport import TRANSPORTS
@@ -44,7 +44,13 @@ async def async_setup_entry(
 
 
 class OperatingModeSelect(BatteryEntity, SelectEntity):
-    """Auto, force charge, force discharge or idle."""
+    """Auto, force charge, force discharge or idle: those the device has."""
+
+    def __init__(self, coordinator: BatteryCoordinator, description: SelectEntityDescription) -> None:
+        """Offer only the modes the device's profile supports."""
+        super().__init__(coordinator, description)
+        modes = coordinator.info.capabilities.modes
+        self._attr_options = [mode.value for mode in Mode if mode in modes]
 
     @property
     @override

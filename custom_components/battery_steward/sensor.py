@@ -26,6 +26,7 @@ from homeassistant.helpers.typing import StateType
 
 from .controller import BatteryController, PlantState
 from .coordinator import BatteryConfigEntry, BatteryCoordinator
+from .device.driver import Capabilities
 from .engine.journal import Result
 from .engine.state import Measurements, Mode
 from .entity import BatteryEntity, ControllerEntity
@@ -38,6 +39,7 @@ class BatterySensorDescription(SensorEntityDescription):
     """A sensor that reads one value of the last poll."""
 
     value_fn: Callable[[Measurements], float | None]
+    exists_fn: Callable[[Capabilities], bool] = lambda _: True
 
 
 SENSORS: tuple[BatterySensorDescription, ...] = (
@@ -53,6 +55,7 @@ SENSORS: tuple[BatterySensorDescription, ...] = (
     BatterySensorDescription(
         key="active_power",
         translation_key="active_power",
+        exists_fn=lambda c: c.active_power,
         device_class=SensorDeviceClass.POWER,
         native_unit_of_measurement=UnitOfPower.WATT,
         state_class=SensorStateClass.MEASUREMENT,
@@ -62,6 +65,7 @@ SENSORS: tuple[BatterySensorDescription, ...] = (
     BatterySensorDescription(
         key="reactive_power",
         translation_key="reactive_power",
+        exists_fn=lambda c: c.reactive_power,
         device_class=SensorDeviceClass.REACTIVE_POWER,
         native_unit_of_measurement=UnitOfReactivePower.VOLT_AMPERE_REACTIVE,
         state_class=SensorStateClass.MEASUREMENT,
@@ -71,6 +75,7 @@ SENSORS: tuple[BatterySensorDescription, ...] = (
     BatterySensorDescription(
         key="battery_voltage",
         translation_key="battery_voltage",
+        exists_fn=lambda c: c.voltage,
         device_class=SensorDeviceClass.VOLTAGE,
         native_unit_of_measurement=UnitOfElectricPotential.VOLT,
         state_class=SensorStateClass.MEASUREMENT,
@@ -83,6 +88,7 @@ SENSORS: tuple[BatterySensorDescription, ...] = (
     BatterySensorDescription(
         key="battery_temperature",
         translation_key="battery_temperature",
+        exists_fn=lambda c: c.temperature,
         device_class=SensorDeviceClass.TEMPERATURE,
         native_unit_of_measurement=UnitOfTemperature.CELSIUS,
         state_class=SensorStateClass.MEASUREMENT,
@@ -93,6 +99,7 @@ SENSORS: tuple[BatterySensorDescription, ...] = (
     BatterySensorDescription(
         key="charge_energy",
         translation_key="charge_energy",
+        exists_fn=lambda c: c.energy,
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
@@ -102,6 +109,7 @@ SENSORS: tuple[BatterySensorDescription, ...] = (
     BatterySensorDescription(
         key="discharge_energy",
         translation_key="discharge_energy",
+        exists_fn=lambda c: c.energy,
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
@@ -177,7 +185,12 @@ async def async_setup_entry(
 ) -> None:
     """Add the measurement sensors and the last-seen sensor."""
     coordinator = entry.runtime_data.coordinator
-    entities: list[SensorEntity] = [BatterySensor(coordinator, description) for description in SENSORS]
+    capabilities = coordinator.info.capabilities
+    entities: list[SensorEntity] = [
+        BatterySensor(coordinator, description)
+        for description in SENSORS
+        if description.exists_fn(capabilities)
+    ]
     entities.append(LastSeenSensor(coordinator))
     entities.extend(ControllerSensor(coordinator, description) for description in CONTROLLER_SENSORS)
     if entry.runtime_data.fetcher is not None:

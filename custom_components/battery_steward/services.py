@@ -20,7 +20,7 @@ import probatio as vol
 
 from .const import DEFAULT_SAFE_STOP_TIMEOUT_S, DOMAIN, SOURCES
 from .coordinator import BatteryConfigEntry
-from .device.driver import DeviceError, check_limits
+from .device.driver import DeviceError, check_capabilities, check_limits
 from .engine.items import Item, SeriesItem
 from .engine.journal import Result
 from .engine.presets import PRESETS
@@ -233,8 +233,10 @@ async def _set_override(call: ServiceCall) -> ServiceResponse:
         raise _invalid("override_empty")
     entries = _targets(call.hass, call)
     for entry in entries:  # refuse before anything is written to any battery
+        info = entry.runtime_data.coordinator.info
         try:
-            check_limits(setpoints, entry.runtime_data.coordinator.info.limits)
+            check_capabilities(setpoints, info.capabilities)
+            check_limits(setpoints, info.limits)
         except DeviceError as err:
             raise translate_device_error(err) from err
     for entry in entries:

@@ -1,9 +1,9 @@
 """What the Home Assistant shell needs from a battery, whatever the transport."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dc_field
 from typing import Protocol
 
-from ..engine.state import Limits, Measurements, Setpoints
+from ..engine.state import Limits, Measurements, Mode, Setpoints
 
 
 class DeviceError(Exception):
@@ -50,6 +50,63 @@ class LimitError(DeviceError):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Capabilities:
+    """What a device can do; the shell creates only the entities a device can back.
+
+    A field a device cannot set reads back as its neutral value (0) and a write of anything else
+    is refused before a byte is sent, so the reconciler never fights a missing register.
+    """
+
+    modes: frozenset[Mode] = frozenset(Mode)  # operating modes the device can be put in
+    reserve: bool = True  # backup reserve (%) readable and writable
+    power_setpoint: bool = True  # active power setpoint writable
+    active_power: bool = True  # active power measured
+    reactive_power: bool = True  # reactive power measured and its setpoint writable
+    enable: bool = True  # the plant can be disabled (safe stop step 4)
+    voltage: bool = True  # battery voltage measured
+    temperature: bool = True  # temperature measured
+    energy: bool = True  # charge/discharge energy counters
+
+
+FULL_CAPABILITIES = Capabilities()
+
+
+class UnsupportedFieldError(DeviceError):
+    """A setpoint field the device has no register for; raised before anything is sent."""
+
+    translation_key = "field_not_supported"
+
+    def __init__(self, field: str, value: object) -> None:
+        """Name the field so the message can say what the device lacks."""
+        super().__init__(f"the device cannot set {field} (asked for {value})")
+        self.field = field
+        self.value = value
+
+
+def unsupported_fields(setpoints: Setpoints, capabilities: Capabilities) -> set[str]:
+    """Fields of `setpoints` the device cannot set (the neutral value 0 of a missing field is fine)."""
+    unsupported: set[str] = set()
+    if setpoints.mode is not None and setpoints.mode not in capabilities.modes:
+        unsupported.add("mode")
+    for name, supported in (
+        ("reserve_pct", capabilities.reserve),
+        ("power_w", capabilities.power_setpoint),
+        ("reactive_var", capabilities.reactive_power),
+    ):
+        value = getattr(setpoints, name)
+        if not supported and value is not None and value != 0:
+            unsupported.add(name)
+    return unsupported
+
+
+def check_capabilities(setpoints: Setpoints, capabilities: Capabilities) -> None:
+    """Refuse a field the device cannot set, unless it asks for the neutral value it reads back."""
+    for name in sorted(unsupported_fields(setpoints, capabilities)):
+        value = getattr(setpoints, name)
+        raise UnsupportedFieldError(name, value.value if isinstance(value, Mode) else value)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DeviceInfo:
     """Identification read once at set-up."""
 
@@ -59,6 +116,7 @@ class DeviceInfo:
     firmware: str
     capacity_kwh: float
     limits: Limits
+    capabilities: Capabilities = dc_field(default_factory=Capabilities)
 
 
 def check_limits(setpoints: Setpoints, limits: Limits) -> None:
@@ -91,6 +149,10 @@ class BatteryDriver(Protocol):
 
     async def write(self, setpoints: Setpoints) -> None:
         """Write the fields `setpoints` sets; LimitError before sending when out of range."""
+        ...
+
+    async def set_enabled(self, enabled: bool) -> None:
+        """Enable or disable the plant; a no-op on a device without that capability."""
         ...
 
     async def close(self) -> None:

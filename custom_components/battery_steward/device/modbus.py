@@ -1,29 +1,28 @@
-"""Modbus TCP driver for the Battery Steward register map (`steward` profile)."""
+"""Modbus TCP driver: one connection and one I/O lock per device, any register-map profile."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
 import logging
-from typing import Any, override
+from typing import override
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
-from ..engine.state import Limits, Measurements, Mode, Setpoints
-from . import registers as r
-from .blocks import Block, extract, plan_blocks
+from ..engine.state import Measurements, Setpoints
+from .blocks import Block
 from .driver import (
     DeviceConnectionError,
     DeviceInfo,
     DeviceResponseError,
-    UnsupportedDeviceError,
+    check_capabilities,
     check_limits,
 )
+from .profiles import PROFILE_STEWARD, PROFILES, Profile, StewardProfile
 
 _LOGGER = logging.getLogger(__name__)
 
-PROFILE_STEWARD = "steward"
-PROFILES = (PROFILE_STEWARD,)
+__all__ = ["PROFILES", "PROFILE_STEWARD", "ModbusBatteryDriver"]
 DEFAULT_TIMEOUT_S = 3.0
 
 
@@ -49,14 +48,6 @@ class _OwnConnectFailures(logging.Filter):
 _CONNECT_FAILURES = _OwnConnectFailures()
 logging.getLogger("pymodbus.logging").addFilter(_CONNECT_FAILURES)
 
-_MODE_BY_CODE = {code: Mode(name) for name, code in r.MODE_CODES.items()}
-_FIELD_REGISTERS: dict[str, r.Register] = {
-    "mode": r.R_MODE,
-    "reserve_pct": r.R_RESERVE,
-    "power_w": r.R_POWER_SETPOINT,
-    "reactive_var": r.R_REACTIVE_SETPOINT,
-}
-
 
 async def _cancellable[T](request: Callable[[], Awaitable[T]]) -> T:
     """Await a pymodbus request, letting cancellation through.
@@ -74,21 +65,27 @@ async def _cancellable[T](request: Callable[[], Awaitable[T]]) -> T:
 
 
 class ModbusBatteryDriver:
-    """One connection and one I/O lock per device; polled values read as planned blocks."""
+    """One connection and one I/O lock per device; the profile says what the registers mean."""
 
-    def __init__(self, host: str, port: int, unit: int, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
-        """Nothing is sent until the first call."""
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        unit: int,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        profile: Profile | None = None,
+    ) -> None:
+        """Nothing is sent until the first call; the steward map unless a profile is given."""
         self.host = host
         self.port = port
         self.unit = unit
+        self.profile = profile or StewardProfile()
         self._timeout = timeout
         # No automatic reconnect task: the next call reconnects on demand.
         self._client = AsyncModbusTcpClient(host, port=port, timeout=timeout, retries=0, reconnect_delay=0)
         self._lock = asyncio.Lock()
         _CONNECT_FAILURES.addresses.add((host, port))
-        self._identity_blocks = plan_blocks(r.IDENTITY)
-        # The map reserves 112..119 as readable zeros, so measurements and controls are one read.
-        self._poll_blocks = plan_blocks(r.POLLED, max_gap=8)
         self._info: DeviceInfo | None = None
 
     @property
@@ -97,9 +94,15 @@ class ModbusBatteryDriver:
         return self._info
 
     @property
+    def label(self) -> str:
+        """host:port unit n."""
+        return f"{self.host}:{self.port} unit {self.unit}"
+
+    @property
     def poll_blocks(self) -> list[Block]:
-        """The read requests one poll makes."""
-        return list(self._poll_blocks)
+        """The read requests one poll of the steward map makes."""
+        profile = self.profile
+        return list(profile.poll_blocks) if isinstance(profile, StewardProfile) else []
 
     async def _call[T: ModbusPDU](self, request: Callable[[], Awaitable[T]]) -> T:
         """Connect if needed, send one request, map transport failures to typed errors."""
@@ -113,108 +116,54 @@ class ModbusBatteryDriver:
         except (ModbusException, OSError, TimeoutError) as err:
             # Drop the connection: the next call starts from a clean socket.
             self._client.close()
-            raise DeviceConnectionError(
-                f"{self.host}:{self.port} unit {self.unit}: {err or type(err).__name__}"
-            ) from err
+            raise DeviceConnectionError(f"{self.label}: {err or type(err).__name__}") from err
         if isinstance(response, ExceptionResponse) or response.isError():
             code = getattr(response, "exception_code", None)
-            raise DeviceResponseError(
-                f"{self.host}:{self.port} unit {self.unit} refused the request (exception {code})",
-                code=code,
-            )
+            raise DeviceResponseError(f"{self.label} refused the request (exception {code})", code=code)
         return response
 
-    async def _read_blocks(self, blocks: list[Block]) -> list[list[int]]:
+    async def read_blocks(self, blocks: list[Block]) -> list[list[int]]:
+        """FC3 reads, one per block (RegisterIO; the caller holds the lock)."""
         data: list[list[int]] = []
-        async with self._lock:
-            for block in blocks:
-                response = await self._call(
-                    lambda b=block: self._client.read_holding_registers(  # type: ignore[misc]
-                        b.start, count=b.count, device_id=self.unit
-                    )
+        for block in blocks:
+            response = await self._call(
+                lambda b=block: self._client.read_holding_registers(  # type: ignore[misc]
+                    b.start, count=b.count, device_id=self.unit
                 )
-                data.append(list(response.registers))
+            )
+            data.append(list(response.registers))
         return data
 
+    async def write_words(self, address: int, words: list[int]) -> None:
+        """FC6 for one register, FC16 for more (RegisterIO; the caller holds the lock)."""
+        if len(words) == 1:
+            await self._call(lambda: self._client.write_register(address, words[0], device_id=self.unit))
+        else:
+            await self._call(lambda: self._client.write_registers(address, words, device_id=self.unit))
+
     async def identify(self) -> DeviceInfo:
-        """Read identification and limits; refuse a device without our magic number."""
-        data = await self._read_blocks(self._identity_blocks)
-
-        def value(reg: r.Register) -> Any:
-            return r.decode(reg, extract(self._identity_blocks, data, reg))
-
-        if value(r.R_MAGIC) != r.MAGIC or value(r.R_MAP_VERSION) != r.MAP_VERSION:
-            raise UnsupportedDeviceError(
-                f"{self.host}:{self.port} unit {self.unit} is not a Battery Steward register map"
-            )
-        self._info = DeviceInfo(
-            manufacturer="Battery Steward",
-            model=str(value(r.R_MODEL)),
-            serial=str(value(r.R_SERIAL)),
-            firmware=str(value(r.R_FIRMWARE)),
-            capacity_kwh=float(value(r.R_CAPACITY)),
-            limits=Limits(
-                max_charge_w=float(value(r.R_MAX_CHARGE)),
-                max_discharge_w=float(value(r.R_MAX_DISCHARGE)),
-                max_apparent_va=float(value(r.R_MAX_APPARENT)),
-            ),
-        )
+        """Read identification and limits; refuse a device the profile does not recognise."""
+        async with self._lock:
+            self._info = await self.profile.identify(self)
         return self._info
 
     async def read(self) -> Measurements:
         """One poll: every measurement and control value, in planned blocks."""
-        data = await self._read_blocks(self._poll_blocks)
-        values = {reg.name: r.decode(reg, extract(self._poll_blocks, data, reg)) for reg in r.POLLED}
-        mode_code = int(values["mode"])
-        if mode_code not in _MODE_BY_CODE:
-            raise DeviceResponseError(f"unknown mode code {mode_code}")
-        return Measurements(
-            soc_pct=float(values["soc_pct"]),
-            active_power_w=float(values["active_power_w"]),
-            reactive_power_var=float(values["reactive_power_var"]),
-            mode=_MODE_BY_CODE[mode_code],
-            reserve_pct=float(values["reserve_pct"]),
-            power_setpoint_w=float(values["power_setpoint_w"]),
-            reactive_setpoint_var=float(values["reactive_setpoint_var"]),
-            enabled=bool(values["enabled"]),
-            voltage_v=float(values["voltage_v"]),
-            temperature_c=float(values["temperature_c"]),
-            charge_energy_kwh=float(values["charge_energy_kwh"]),
-            discharge_energy_kwh=float(values["discharge_energy_kwh"]),
-        )
+        async with self._lock:
+            return await self.profile.read(self)
 
     async def write(self, setpoints: Setpoints) -> None:
-        """Write the fields set, after checking every one against the device's limits."""
+        """Write the fields set, after checking every one against the device's abilities and limits."""
         info = self._info or await self.identify()
+        check_capabilities(setpoints, info.capabilities)
         check_limits(setpoints, info.limits)
-        writes: list[tuple[r.Register, float]] = []
-        for field, reg in _FIELD_REGISTERS.items():
-            value = getattr(setpoints, field)
-            if value is None:
-                continue
-            writes.append((reg, r.MODE_CODES[value] if field == "mode" else value))
-        await self._write_registers(writes)
+        async with self._lock:
+            await self.profile.write(self, setpoints, info)
 
     async def set_enabled(self, enabled: bool) -> None:
-        """Enable or disable the plant."""
-        await self._write_registers([(r.R_ENABLE, int(enabled))])
-
-    async def _write_registers(self, writes: list[tuple[r.Register, float]]) -> None:
+        """Enable or disable the plant; a no-op on a profile that cannot."""
         async with self._lock:
-            for reg, value in writes:
-                words = r.encode(reg, value)
-                if len(words) == 1:
-                    await self._call(
-                        lambda a=reg.address, w=words[0]: self._client.write_register(  # type: ignore[misc]
-                            a, w, device_id=self.unit
-                        )
-                    )
-                else:
-                    await self._call(
-                        lambda a=reg.address, w=words: self._client.write_registers(  # type: ignore[misc]
-                            a, w, device_id=self.unit
-                        )
-                    )
+            await self.profile.set_enabled(self, enabled)
 
     async def close(self) -> None:
         """Close the connection; safe to call twice."""

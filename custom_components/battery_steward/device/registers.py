@@ -31,6 +31,7 @@ class Register:
     scale: float = 1.0  # engineering value = raw * scale
     writable: bool = False
     length: int = 0  # registers, for strings only
+    swap_words: bool = False  # 32-bit values with the low word first ("little" word order)
 
     @property
     def count(self) -> int:
@@ -46,7 +47,8 @@ def encode(reg: Register, value: float | str) -> list[int]:
     raw = round(float(value) / reg.scale)
     if reg.type in (RegType.U32, RegType.I32):
         raw &= 0xFFFFFFFF
-        return [(raw >> 16) & 0xFFFF, raw & 0xFFFF]
+        words = [(raw >> 16) & 0xFFFF, raw & 0xFFFF]
+        return words[::-1] if reg.swap_words else words
     return [raw & 0xFFFF]
 
 
@@ -56,7 +58,8 @@ def decode(reg: Register, words: list[int]) -> float | str:
         data = b"".join(w.to_bytes(2, "big") for w in words)
         return data.rstrip(b"\0").decode("ascii", errors="replace").strip()
     if reg.type in (RegType.U32, RegType.I32):
-        raw = (words[0] << 16) | words[1]
+        high, low = (words[1], words[0]) if reg.swap_words else (words[0], words[1])
+        raw = (high << 16) | low
         if reg.type is RegType.I32 and raw & 0x80000000:
             raw -= 1 << 32
     else:

@@ -5,9 +5,12 @@ import asyncio
 from collections.abc import Callable, Sequence
 import contextlib
 import logging
+from pathlib import Path
 import signal
 
+from ..profiles.custom import parse
 from .physics import SimConfig
+from .presentation import make_presentation
 from .server import DEFAULT_HOST, DEFAULT_UNIT, SimulatedBattery, WriteRecord
 
 _LOGGER = logging.getLogger(__name__)
@@ -19,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = SimConfig(serial="SIM-0001")
     parser = argparse.ArgumentParser(
         prog="python -m custom_components.battery_steward.device.simulator",
-        description="Simulated Battery Steward battery on Modbus TCP (see docs/register-map.md).",
+        description="Simulated battery on Modbus TCP, presenting any profile (docs/supported-devices.md).",
     )
     add = parser.add_argument
     add("--host", default=DEFAULT_HOST, help="address to bind (default %(default)s, loopback only)")
@@ -38,6 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     add("--noise", type=float, default=defaults.noise_w, help="measurement noise, W")
     add("--seed", type=int, default=defaults.seed, help="noise seed")
     add("--tick", type=float, default=1.0, help="physics tick while nobody polls, s")
+    add(
+        "--profile",
+        choices=("steward", "sunspec", "marstek", "custom"),
+        default="steward",
+        help="register map to present (default %(default)s)",
+    )
+    add("--sunspec-base", type=int, choices=(40000, 0, 50000), default=40000, help="SunSpec base address")
+    add("--no-sunspec-battery", action="store_true", help="SunSpec without model 802")
+    add(
+        "--marstek-power-sign",
+        choices=("discharge_positive", "charge_positive"),
+        default="discharge_positive",
+        help="sign of the Marstek power registers",
+    )
+    add("--register-map", type=Path, help="YAML custom register map (with --profile custom)")
     add("-v", "--verbose", action="store_true", help="log every accepted write")
     return parser
 
@@ -60,6 +78,22 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
     )
 
 
+def _profile_settings(args: argparse.Namespace) -> dict[str, object]:
+    if args.profile == "sunspec":
+        return {"base": args.sunspec_base, "battery": not args.no_sunspec_battery}
+    if args.profile == "marstek":
+        return {"power_sign": args.marstek_power_sign}
+    if args.profile == "custom":
+        if args.register_map is None:
+            raise ValueError("--profile custom needs --register-map FILE")
+        try:
+            text = args.register_map.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ValueError(f"cannot read {args.register_map}: {err}") from err
+        return {"map": parse(text)}
+    return {}
+
+
 def _log_write(record: WriteRecord) -> None:
     _LOGGER.debug("write %s = %s", record.name, record.value)
 
@@ -79,6 +113,7 @@ async def run(
         unit=args.unit,
         tick_s=args.tick,
         on_write=_log_write if args.verbose else None,
+        presentation=make_presentation(args.profile, _profile_settings(args)),
     )
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -91,12 +126,13 @@ async def run(
     await battery.start(host=args.host, port=args.port)
     try:
         _LOGGER.info(
-            "Serving %s serial %s on %s:%s unit %s (Ctrl-C to stop)",
+            "Serving %s serial %s on %s:%s unit %s, %s register map (Ctrl-C to stop)",
             battery.config.model,
             battery.config.serial,
             args.host,
             battery.port,
             battery.unit,
+            battery.presentation.name,
         )
         if ready is not None:
             ready(battery)

@@ -1,4 +1,4 @@
-"""The simulated battery as a Modbus TCP server: the register map of registers.py over a BatteryModel."""
+"""The simulated battery as a Modbus TCP server: a profile's register map over a BatteryModel."""
 
 import asyncio
 from collections.abc import Callable
@@ -16,6 +16,7 @@ from pymodbus.simulator.simcore import SimCore
 
 from .. import registers as r
 from .physics import BatteryModel, SimConfig
+from .presentation import REGISTERS_BY_NAME, Image, Presentation, StewardPresentation, apply, valid
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -23,19 +24,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_UNIT = 1
 DEFAULT_TICK_S = 1.0
 
-# Everything a client can address, in map order.
-MEASUREMENTS: tuple[r.Register, ...] = tuple(reg for reg in r.POLLED if not reg.writable)
-CONTROLS: tuple[r.Register, ...] = (*(reg for reg in r.POLLED if reg.writable), r.R_SITE_LOAD)
-ALL_REGISTERS: tuple[r.Register, ...] = (*r.IDENTITY, *MEASUREMENTS, *CONTROLS)
-REGISTERS_BY_NAME: dict[str, r.Register] = {reg.name: reg for reg in ALL_REGISTERS}
-
 _READ_CODES = frozenset({3})
 _WRITE_CODES = frozenset({6, 16, 23})  # 23 = read/write multiple; its read half arrives as a read
-_BASE = min(reg.address for reg in ALL_REGISTERS)
-_END = max(reg.address + reg.count for reg in ALL_REGISTERS)
-_OWNER: dict[int, r.Register] = {
-    address: reg for reg in ALL_REGISTERS for address in range(reg.address, reg.address + reg.count)
-}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -61,7 +51,9 @@ class SimulatedBattery:
         clock: Callable[[], float] = time.monotonic,
         tick_s: float = DEFAULT_TICK_S,
         on_write: Callable[[WriteRecord], None] | None = None,
+        presentation: Presentation | None = None,
     ) -> None:
+        """The steward register map unless another presentation (profile) is given."""
         if not 1 <= unit <= 247:
             raise ValueError("unit must be within 1..247 (0 is the catch-all for wrong ids)")
         self._config = config
@@ -76,8 +68,9 @@ class SimulatedBattery:
         self.write_counts: dict[str, int] = {}  # accepted writes per register name
         self.read_count = 0  # Modbus read requests received
         self._last = clock()
-        self._image = [0] * (_END - _BASE)
-        self._put_all(r.IDENTITY, self._identity_values())
+        self._presentation = presentation or StewardPresentation()
+        self._image = Image(*self._presentation.span(config))
+        self._presentation.identify(config, self._image)
         self._render()
         self._server: ModbusTcpServer | None = None
         self._tick_task: asyncio.Task[None] | None = None
@@ -94,6 +87,11 @@ class SimulatedBattery:
     def config(self) -> SimConfig:
         """The configuration the battery was built with."""
         return self._config
+
+    @property
+    def presentation(self) -> Presentation:
+        """The register map the battery presents."""
+        return self._presentation
 
     @property
     def unit(self) -> int:
@@ -140,12 +138,13 @@ class SimulatedBattery:
             await _shutdown(server)
             raise TypeError("unexpected pymodbus server internals")
         start_address, _, live, _ = context.devices[self._unit].block["x"]
-        if start_address != _BASE or len(live) < len(self._image):  # pragma: no cover - pymodbus layout
+        image = self._image
+        if start_address != image.base or len(live) < len(image.words):  # pragma: no cover - pymodbus layout
             await _shutdown(server)
             raise RuntimeError("unexpected pymodbus register layout")
         # From here on the server's own register list is the image, so what clients read is ours.
-        live[: len(self._image)] = self._image
-        self._image = live
+        live[: len(image.words)] = image.words
+        image.words = live
         self._server = server
         self._port = int(transport.sockets[0].getsockname()[1])
         self._tick_task = asyncio.create_task(self._tick_loop(), name=f"battery-sim-{self._config.serial}")
@@ -193,7 +192,11 @@ class SimulatedBattery:
         self._render()
 
     def read_register(self, name: str) -> float | str:
-        """The value a Modbus client would read now."""
+        """The value a Modbus client would read now (steward map register names)."""
+        if self._presentation.name != StewardPresentation.name:
+            raise ValueError(
+                f"read_register reads the steward map; this battery presents {self._presentation.name}"
+            )
         reg = REGISTERS_BY_NAME[name]
         self.sync()
         return r.decode(reg, self._words(reg))
@@ -201,16 +204,18 @@ class SimulatedBattery:
     def set_control(self, name: str, value: float) -> None:
         """Change a control as someone outside the integration would (e.g. the vendor app).
 
-        Not counted as a Modbus write. Raises ValueError for a read-only register or a bad value.
+        Works the same whatever the presentation: `name` is a steward map control (mode codes of
+        registers.py). Not counted as a Modbus write. Raises ValueError for a read-only register
+        or a bad value.
         """
         reg = REGISTERS_BY_NAME[name]
         if not reg.writable:
             raise ValueError(f"{name} is read-only")
         coded = round(value)
-        if coded != value or not self._valid(reg, coded):
+        if coded != value or not valid(self._config, reg, coded):
             raise ValueError(f"{value!r} is not a valid {name}")
         self.sync()
-        self._apply(reg, coded)
+        apply(self._model, reg, coded)
         self._render()
 
     # Modbus -------------------------------------------------------------------------------------
@@ -244,129 +249,39 @@ class SimulatedBattery:
 
     def _write(self, address: int, values: list[int]) -> ExcCodes | None:
         """Validate a write as a whole and apply it to the model; None when accepted."""
-        end = address + len(values)
-        touched: list[r.Register] = []
-        for addr in range(address, end):
-            reg = _OWNER.get(addr)
-            if reg is None or not reg.writable:
-                return ExcCodes.ILLEGAL_ADDRESS
-            if reg not in touched:
-                touched.append(reg)
-        merged = list(self._image)
-        merged[address - _BASE : end - _BASE] = values
-        decoded: list[tuple[r.Register, int]] = []
-        for reg in touched:
-            value = r.decode(reg, merged[reg.address - _BASE : reg.address - _BASE + reg.count])
-            if not isinstance(value, int) or not self._valid(reg, value):
-                return ExcCodes.ILLEGAL_VALUE
-            decoded.append((reg, value))
+        result = self._presentation.write(self._model, self._image, address, values)
+        if isinstance(result, ExcCodes):
+            return result
         now = self._clock()
-        for reg, value in decoded:
-            self._apply(reg, value)
-            self.write_counts[reg.name] = self.write_counts.get(reg.name, 0) + 1
-            record = WriteRecord(time=now, name=reg.name, value=value)
+        for name, value in result:
+            self.write_counts[name] = self.write_counts.get(name, 0) + 1
+            record = WriteRecord(time=now, name=name, value=value)
             self.writes_log.append(record)
             if self.on_write is not None:
                 self.on_write(record)
         self._render()
         return None
 
-    def _valid(self, reg: r.Register, value: int) -> bool:
-        cfg = self._config
-        if reg is r.R_MODE:
-            return value in r.MODE_CODES.values()
-        if reg is r.R_RESERVE:
-            return 0 <= value <= 100
-        if reg is r.R_POWER_SETPOINT:
-            return -cfg.max_charge_w <= value <= cfg.max_discharge_w
-        if reg is r.R_REACTIVE_SETPOINT:
-            return -cfg.max_apparent_va <= value <= cfg.max_apparent_va
-        if reg is r.R_ENABLE:
-            return value in {0, 1}
-        return -(1 << 31) <= value < (1 << 31)  # site load: any int32
-
-    def _apply(self, reg: r.Register, value: int) -> None:
-        model = self._model
-        if reg is r.R_MODE:
-            model.mode = value
-        elif reg is r.R_RESERVE:
-            model.reserve_pct = value
-        elif reg is r.R_POWER_SETPOINT:
-            model.power_setpoint_w = value
-        elif reg is r.R_REACTIVE_SETPOINT:
-            model.reactive_setpoint_var = value
-        elif reg is r.R_ENABLE:
-            model.enabled = bool(value)
-        else:
-            model.site_load_w = value
-
     # Registers ----------------------------------------------------------------------------------
-
-    def _identity_values(self) -> list[float | str]:
-        cfg = self._config
-        return [
-            r.MAGIC,
-            r.MAP_VERSION,
-            cfg.serial,
-            cfg.model,
-            cfg.firmware,
-            cfg.capacity_kwh,
-            cfg.max_charge_w,
-            cfg.max_discharge_w,
-            cfg.max_apparent_va,
-        ]
 
     def _render(self) -> None:
         """Write the model's measurements and controls into the registers."""
-        m = self._model
-        self._put_all(
-            MEASUREMENTS,
-            [
-                min(max(m.soc_pct, 0.0), 100.0),
-                m.active_power_w,
-                m.reactive_power_var,
-                m.voltage_v,
-                m.temperature_c,
-                m.charge_energy_kwh,
-                m.discharge_energy_kwh,
-                r.STATE_CODES[m.state],
-            ],
-        )
-        self._put_all(
-            CONTROLS,
-            [
-                m.mode,
-                m.reserve_pct,
-                m.power_setpoint_w,
-                m.reactive_setpoint_var,
-                int(m.enabled),
-                m.site_load_w,
-            ],
-        )
-
-    def _put_all(self, regs: tuple[r.Register, ...], values: list[float | str]) -> None:
-        for reg, value in zip(regs, values, strict=True):
-            self._image[reg.address - _BASE : reg.address - _BASE + reg.count] = r.encode(reg, value)
+        self._presentation.render(self._model, self._image)
 
     def _words(self, reg: r.Register) -> list[int]:
-        return self._image[reg.address - _BASE : reg.address - _BASE + reg.count]
+        return self._image.get(reg.address, reg.count)
 
     def _simdata(self) -> list[SimData]:
-        """The register layout for pymodbus: our registers plus the reserved zeros, gaps invalid."""
-        blocks = [
+        """The register layout for pymodbus: the presentation's regions, gaps invalid."""
+        return [
             SimData(
-                address=reg.address,
-                values=self._words(reg),
+                address=region.address,
+                values=self._image.get(region.address, region.count),
                 datatype=DataType.UINT16,
-                readonly=not reg.writable,
+                readonly=not region.writable,
             )
-            for reg in ALL_REGISTERS
+            for region in self._presentation.regions(self._config)
         ]
-        blocks.extend(
-            SimData(address=gap.start, count=len(gap), values=0, datatype=DataType.UINT16, readonly=True)
-            for gap in r.RESERVED
-        )
-        return blocks
 
     async def _tick_loop(self) -> None:
         """Keep SoC moving while nobody polls."""

@@ -1,0 +1,307 @@
+"""SunSpec profile against the simulator presenting SunSpec, over Modbus TCP; pysunspec2 interoperability."""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+import importlib.resources
+import json
+from pathlib import Path
+import re
+import sys
+from typing import Any
+
+import pytest
+from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP  # type: ignore[import-untyped]
+
+from custom_components.battery_steward.device.driver import (
+    DeviceResponseError,
+    UnsupportedDeviceError,
+    UnsupportedFieldError,
+)
+from custom_components.battery_steward.device.modbus import ModbusBatteryDriver
+from custom_components.battery_steward.device.profiles import sunspec as ss
+from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery, cli
+from custom_components.battery_steward.device.simulator.sunspec import COMMON_LENGTH, SunSpecPresentation
+from custom_components.battery_steward.engine.state import Mode, Setpoints
+
+from .conftest import FakeClock
+
+type Started = Callable[..., Awaitable[tuple[SimulatedBattery, ModbusBatteryDriver]]]
+
+
+@pytest.fixture
+async def sunspec(clock: FakeClock) -> AsyncIterator[Started]:
+    """Start SunSpec simulators with a SunSpec driver each; stop and close them all."""
+    started: list[tuple[SimulatedBattery, ModbusBatteryDriver]] = []
+
+    async def factory(**presentation: Any) -> tuple[SimulatedBattery, ModbusBatteryDriver]:
+        battery = SimulatedBattery(
+            SimConfig(serial="SS-0001", noise_w=0.0),
+            clock=clock,
+            presentation=SunSpecPresentation(**presentation),
+        )
+        await battery.start(host="127.0.0.1", port=0)
+        driver = ModbusBatteryDriver("127.0.0.1", battery.port, 1, profile=ss.SunSpecProfile())
+        started.append((battery, driver))
+        return battery, driver
+
+    yield factory
+    for battery, driver in started:
+        await driver.close()
+        await battery.stop()
+
+
+def _model_json(model_id: int) -> dict[str, Any]:
+    path = importlib.resources.files("sunspec2") / "models" / "json" / f"model_{model_id}.json"
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "points", "length"),
+    [
+        (1, ss.COMMON_POINTS, COMMON_LENGTH),
+        (124, ss.STORAGE_POINTS, ss.STORAGE_LENGTH),
+        (802, ss.BATTERY_POINTS, ss.BATTERY_LENGTH),
+    ],
+)
+def test_offsets_match_the_sunspec_models(
+    model_id: int, points: dict[str, tuple[int, str, int]], length: int
+) -> None:
+    """Our offsets, types, sizes and scale factors agree with the published JSON definitions."""
+    group = _model_json(model_id)["group"]
+    offset = 0
+    published: dict[str, tuple[int, str, int, str | None]] = {}
+    for point in group["points"]:
+        published[point["name"]] = (offset, point["type"], point["size"], point.get("sf"))
+        offset += point["size"]
+    assert offset - 2 == length
+    for name, (ours_offset, ours_type, ours_size) in points.items():
+        assert published[name][:3] == (ours_offset, ours_type, ours_size), name
+        if name in ss.SCALE_OF:
+            assert published[name][3] == ss.SCALE_OF[name], name
+
+
+async def test_identify_read_write(sunspec: Started, clock: FakeClock) -> None:
+    battery, driver = await sunspec()
+    info = await driver.identify()
+    assert (info.manufacturer, info.model, info.serial, info.firmware) == (
+        "Battery Steward",
+        "Steward Sim 10",
+        "SS-0001",
+        "1.0.0",
+    )
+    assert info.capacity_kwh == 10.0
+    assert (info.limits.max_charge_w, info.limits.max_discharge_w, info.limits.max_apparent_va) == (
+        5000,
+        5000,
+        6000,
+    )
+    caps = info.capabilities
+    assert caps.active_power
+    assert caps.enable
+    assert caps.reserve
+    assert not caps.reactive_power
+    assert not caps.temperature
+    assert not caps.energy
+    reading = await driver.read()
+    assert (reading.soc_pct, reading.mode, reading.reserve_pct, reading.enabled) == (
+        50.0,
+        Mode.AUTO,
+        20,
+        True,
+    )
+    assert reading.voltage_v == 49.0
+    assert reading.temperature_c is None
+
+    await driver.write(Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=3000, reserve_pct=15))
+    assert (battery.model.mode, battery.model.power_setpoint_w, battery.model.reserve_pct) == (2, 3000, 15)
+    clock.advance(60)
+    reading = await driver.read()
+    assert reading.mode is Mode.FORCE_DISCHARGE
+    assert reading.power_setpoint_w == 3000
+    assert reading.active_power_w == pytest.approx(3000, abs=1)
+    assert reading.soc_pct < 50
+
+    await driver.write(Setpoints(mode=Mode.FORCE_CHARGE, power_w=-1250))
+    assert battery.model.power_setpoint_w == -1250
+    await driver.set_enabled(False)
+    assert not (await driver.read()).enabled
+    await driver.set_enabled(True)
+    assert (await driver.read()).enabled
+
+    writes = battery.write_count
+    with pytest.raises(UnsupportedFieldError):
+        await driver.write(Setpoints(reactive_var=100))
+    await driver.write(Setpoints(reactive_var=0))  # the neutral value is no write at all
+    assert battery.write_count == writes
+
+
+@pytest.mark.parametrize("base", [0, 50000])
+async def test_discovery_at_other_bases(sunspec: Started, base: int) -> None:
+    battery, driver = await sunspec(base=base)
+    info = await driver.identify()
+    assert info.serial == "SS-0001"
+    assert driver.profile.base == base  # type: ignore[attr-defined]
+    assert (await driver.read()).soc_pct == 50.0
+    assert battery.read_count > 0
+
+
+async def test_without_battery_model(sunspec: Started) -> None:
+    """Model 802 is optional: SoC from ChaState, no active power, no enable."""
+    battery, driver = await sunspec(battery=False)
+    info = await driver.identify()
+    assert not info.capabilities.active_power
+    assert not info.capabilities.enable
+    assert info.capacity_kwh == 0.0
+    reading = await driver.read()
+    assert reading.soc_pct == 50.0
+    assert reading.active_power_w == 0.0
+    writes = battery.write_count
+    await driver.set_enabled(False)  # nothing to disable: a no-op
+    assert battery.write_count == writes
+    assert reading.enabled
+
+
+async def test_unimplemented_values_are_unknown(sunspec: Started) -> None:
+    battery, driver = await sunspec()
+    await driver.identify()
+    profile = driver.profile
+    assert isinstance(profile, ss.SunSpecProfile)
+    values = await profile._values(driver, ["WChaGra", "StorAval", "StorAval_SF", "ChaGriSet", "OutWRte"])
+    assert values["WChaGra"] is None  # uint16 0xFFFF
+    assert values["StorAval"] is None  # its scale factor is 0x8000
+    assert values["ChaGriSet"] is None  # enum16 0xFFFF
+    assert values["OutWRte"] == 0.0
+    # SoC unknown everywhere: the reading is refused rather than guessed.
+    image = battery._image
+    image.put(battery.presentation.battery_at + 11, [0xFFFF])  # type: ignore[attr-defined]
+    image.put(battery.presentation.storage + 22, [0x8000])  # type: ignore[attr-defined]
+    battery._render = lambda: None  # type: ignore[method-assign]
+    with pytest.raises(DeviceResponseError):
+        await driver.read()
+
+
+async def test_not_sunspec(simulator: SimulatedBattery) -> None:
+    """The steward map has no 'SunS' anywhere: refused as unsupported."""
+    driver = ModbusBatteryDriver("127.0.0.1", simulator.port, 1, profile=ss.SunSpecProfile())
+    with pytest.raises(UnsupportedDeviceError):
+        await driver.identify()
+    await driver.close()
+
+
+def test_unimplemented_values() -> None:
+    assert ss.unimplemented("int16", 0x8000)
+    assert ss.unimplemented("sunssf", 0x8000)
+    assert ss.unimplemented("uint16", 0xFFFF)
+    assert ss.unimplemented("enum16", 0xFFFF)
+    assert not ss.unimplemented("uint16", 0x8000)
+    assert not ss.unimplemented("int16", 0xFFFF)
+
+
+async def test_pysunspec2_reads_what_we_read(sunspec: Started, clock: FakeClock) -> None:
+    """An independent SunSpec client scans the simulator and agrees with our driver."""
+    _battery, driver = await sunspec()
+    info = await driver.identify()
+    await driver.write(Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=2500, reserve_pct=30))
+    clock.advance(60)
+    ours = await driver.read()
+    port = driver.port
+
+    def scan() -> dict[str, Any]:
+        device = SunSpecModbusClientDeviceTCP(slave_id=1, ipaddr="127.0.0.1", ipport=port, timeout=5)
+        try:
+            device.scan()
+            common = device.models[1][0]
+            storage = device.models[124][0]
+            bank = device.models[802][0]
+            return {
+                "models": sorted(k for k in device.models if isinstance(k, int)),
+                "base": device.base_addr,
+                "Mn": common.Mn.value,
+                "Md": common.Md.value,
+                "SN": common.SN.value,
+                "Vr": common.Vr.value,
+                "WChaMax": storage.WChaMax.cvalue,
+                "StorCtl_Mod": storage.StorCtl_Mod.value,
+                "MinRsvPct": storage.MinRsvPct.cvalue,
+                "ChaState": storage.ChaState.cvalue,
+                "OutWRte": storage.OutWRte.cvalue,
+                "InWRte": storage.InWRte.cvalue,
+                "InBatV": storage.InBatV.cvalue,
+                "WChaGra": storage.WChaGra.value,
+                "SoC": bank.SoC.cvalue,
+                "W": bank.W.cvalue,
+                "V": bank.V.cvalue,
+                "SetOp": bank.SetOp.value,
+                "WHRtg": bank.WHRtg.cvalue,
+                "A": bank.A.value,
+            }
+        finally:
+            device.close()
+
+    theirs = await asyncio.to_thread(scan)
+    assert theirs["models"] == [1, 124, 802]
+    assert theirs["base"] == 40000
+    assert (theirs["Mn"], theirs["Md"], theirs["SN"], theirs["Vr"]) == (
+        info.manufacturer,
+        info.model,
+        info.serial,
+        info.firmware,
+    )
+    assert theirs["WChaMax"] == info.limits.max_charge_w
+    assert theirs["WHRtg"] / 1000 == info.capacity_kwh
+    assert ss.MODE_BY_STOR_CTL[theirs["StorCtl_Mod"]] is ours.mode
+    assert theirs["MinRsvPct"] == ours.reserve_pct
+    assert theirs["ChaState"] == pytest.approx(ours.soc_pct)
+    assert theirs["SoC"] == pytest.approx(ours.soc_pct)
+    assert theirs["OutWRte"] * info.limits.max_charge_w / 100 == ours.power_setpoint_w
+    assert theirs["InWRte"] == -theirs["OutWRte"]
+    assert theirs["W"] == ours.active_power_w
+    assert theirs["V"] == ours.voltage_v
+    assert theirs["SetOp"] == ss.SETOP_CONNECT
+    # Points the simulator does not implement read as unknown for them too.
+    assert theirs["WChaGra"] is None
+    assert theirs["A"] is None
+
+
+async def test_cli_presents_sunspec() -> None:
+    """`python -m ...simulator --profile sunspec` answers as a SunSpec device."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "custom_components.battery_steward.device.simulator",
+        "--port",
+        "0",
+        "--profile",
+        "sunspec",
+        "--serial",
+        "SS-CLI",
+        cwd=Path(__file__).parents[2],
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        port = 0
+        async with asyncio.timeout(60):
+            while not port:
+                line = (await process.stderr.readline()).decode()
+                assert line, "simulator exited early"
+                if match := re.search(r"on 127\.0\.0\.1:(\d+) unit 1, sunspec register map", line):
+                    port = int(match.group(1))
+        driver = ModbusBatteryDriver("127.0.0.1", port, 1, profile=ss.SunSpecProfile())
+        assert (await driver.identify()).serial == "SS-CLI"
+        await driver.close()
+    finally:
+        process.terminate()
+        async with asyncio.timeout(30):
+            await process.wait()
+
+
+def test_cli_profile_settings() -> None:
+    args = cli.build_parser().parse_args(
+        ["--profile", "sunspec", "--sunspec-base", "0", "--no-sunspec-battery"]
+    )
+    assert cli._profile_settings(args) == {"base": 0, "battery": False}
+    args = cli.build_parser().parse_args(["--profile", "marstek", "--marstek-power-sign", "charge_positive"])
+    assert cli._profile_settings(args) == {"power_sign": "charge_positive"}
+    assert cli._profile_settings(cli.build_parser().parse_args([])) == {}

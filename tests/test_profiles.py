@@ -1,0 +1,356 @@
+"""Every profile through Home Assistant: config flow, entities from capabilities, a controller run."""
+
+from collections.abc import AsyncIterator, Callable
+import json
+from pathlib import Path
+from typing import Any
+
+from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigSubentryData
+from homeassistant.const import ATTR_ENTITY_ID
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.battery_steward.const import (
+    CONF_CAPACITY_KWH,
+    CONF_LAYOUT,
+    CONF_POWER_SIGN,
+    CONF_PROFILE,
+    CONF_PROFILE_SETTINGS,
+    CONF_REGISTER_MAP,
+    CONF_REGISTER_MAP_FILE,
+    DOMAIN,
+    KIND_MODBUS,
+)
+from custom_components.battery_steward.device.profiles.custom import parse
+from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
+from custom_components.battery_steward.device.simulator.presentation import make_presentation
+from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
+from custom_components.battery_steward.engine.journal import Result
+from custom_components.battery_steward.engine.state import Mode, Setpoints
+from custom_components.battery_steward.schedule import SUBENTRY_ITEM
+
+from .device.test_custom_map import GOOD_MAP
+from .helpers import entity_id, let_sockets_settle
+
+type Start = Callable[..., Any]
+
+MARSTEK = {CONF_POWER_SIGN: "discharge_positive", CONF_LAYOUT: "v12", CONF_CAPACITY_KWH: 5.12}
+
+
+@pytest.fixture
+async def start_sim() -> AsyncIterator[Callable[..., Any]]:
+    """Start simulators presenting a profile on loopback; stop them all."""
+    started: list[SimulatedBattery] = []
+
+    async def factory(profile: str, serial: str, **settings: Any) -> SimulatedBattery:
+        battery = SimulatedBattery(
+            SimConfig(serial=serial, model="Sim", noise_w=0.0, max_charge_w=2500, max_discharge_w=2500),
+            presentation=make_presentation(profile, settings),
+        )
+        await battery.start(host="127.0.0.1", port=0)
+        started.append(battery)
+        return battery
+
+    yield factory
+    for battery in started:
+        await battery.stop()
+    await let_sockets_settle()
+
+
+def _connection(port: int, profile: str) -> dict[str, Any]:
+    return {"host": "127.0.0.1", "port": port, "unit_id": 1, CONF_PROFILE: profile}
+
+
+async def _modbus_step(hass: HomeAssistant, port: int, profile: str) -> dict[str, Any]:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": KIND_MODBUS})
+    return dict(await hass.config_entries.flow.async_configure(result["flow_id"], _connection(port, profile)))
+
+
+def _registered(hass: HomeAssistant, entry_id: str) -> set[str]:
+    return {
+        e.unique_id.split("_", 1)[1] for e in er.async_entries_for_config_entry(er.async_get(hass), entry_id)
+    }
+
+
+async def test_sunspec_flow_entities_and_a_controller_run(hass: HomeAssistant, start_sim: Start) -> None:
+    battery = await start_sim("sunspec", "SS-FLOW1")
+    result = await _modbus_step(hass, battery.port, "sunspec")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Sim SS-FLOW1"
+    assert result["data"][CONF_PROFILE] == "sunspec"
+    entry = result["result"]
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    keys = _registered(hass, entry.entry_id)
+    # SunSpec storage has no reactive power, temperature or energy counters: no entities for them.
+    assert {"state_of_charge", "active_power", "battery_voltage", "backup_reserve", "power_setpoint"} <= keys
+    assert not keys & {"reactive_power", "reactive_power_setpoint", "battery_temperature", "charge_energy"}
+    soc = hass.states.get(entity_id(hass, "sensor", "state_of_charge", "SS-FLOW1"))
+    assert soc is not None
+    assert soc.state == "50.0"
+
+    # A controller run: an override goes through the reconciler to the SunSpec registers.
+    controller = entry.runtime_data.controller
+    await controller.async_set_override(Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=1500, reserve_pct=25))
+    await hass.async_block_till_done()
+    assert (battery.model.mode, battery.model.power_setpoint_w, battery.model.reserve_pct) == (2, 1500, 25)
+    assert _last_result(controller) is Result.SUCCESS
+    await entry.runtime_data.coordinator.async_refresh()
+    assert controller.in_sync
+    writes = battery.write_count
+    await controller.async_reconcile_now()
+    assert battery.write_count == writes  # in sync: nothing to write
+    with pytest.raises(HomeAssistantError) as refused:
+        await controller.async_set_override(Setpoints(reactive_var=500))
+    assert refused.value.translation_key == "field_not_supported"
+    assert controller.override is not None
+    assert controller.override.setpoints.reactive_var is None  # refused, not stored
+    with pytest.raises(HomeAssistantError, match="reactive_var"):
+        await hass.services.async_call(
+            DOMAIN,
+            "set_override",
+            {"device_id": _device_id(hass, "SS-FLOW1", entry.entry_id), "reactive_var": 100},
+            blocking=True,
+        )
+    assert battery.write_count == writes
+    diag = await async_get_config_entry_diagnostics(hass, entry)
+    json.dumps(diag)
+    assert diag["device"]["capabilities"]["reactive_power"] is False
+    assert diag["device"]["capabilities"]["modes"] == ["auto", "force_charge", "force_discharge", "idle"]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_marstek_flow_and_a_controller_run(hass: HomeAssistant, start_sim: Start) -> None:
+    battery = await start_sim("marstek", "MST-FLOW1")
+    result = await _modbus_step(hass, battery.port, "marstek")
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "marstek"
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], MARSTEK))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_PROFILE_SETTINGS] == MARSTEK
+    entry = result["result"]
+    await hass.async_block_till_done()
+    keys = _registered(hass, entry.entry_id)
+    assert {
+        "state_of_charge",
+        "active_power",
+        "battery_temperature",
+        "power_setpoint",
+        "operating_mode",
+    } <= keys
+    assert not keys & {"backup_reserve", "reactive_power", "reactive_power_setpoint", "charge_energy"}
+    await hass.services.async_call(
+        "select",
+        SERVICE_SELECT_OPTION,
+        {ATTR_ENTITY_ID: entity_id(hass, "select", "operating_mode", "MST-FLOW1"), ATTR_OPTION: "idle"},
+        blocking=True,
+    )
+    assert battery.model.mode == 3
+    assert _last_result(entry.runtime_data.controller) is Result.SUCCESS
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_marstek_step_connection_error_returns_to_connection(
+    hass: HomeAssistant, start_sim: Start, closed_port: int
+) -> None:
+    result = await _modbus_step(hass, closed_port, "marstek")
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], MARSTEK))
+    assert result["step_id"] == "modbus"
+    assert result["errors"] == {"base": "cannot_connect"}
+    battery = await start_sim("marstek", "MST-FLOW2")
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], _connection(battery.port, "marstek")
+        )
+    )
+    assert result["step_id"] == "marstek"
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], MARSTEK))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_custom_map_flow_errors_then_text(hass: HomeAssistant, start_sim: Start) -> None:
+    battery = await start_sim("custom", "ACME-TXT", map=parse(GOOD_MAP))
+    result = await _modbus_step(hass, battery.port, "custom")
+    assert result["step_id"] == "custom_map"
+    flow_id = result["flow_id"]
+    result = dict(await hass.config_entries.flow.async_configure(flow_id, {}))
+    assert result["errors"] == {"base": "map_source"}
+    result = dict(
+        await hass.config_entries.flow.async_configure(flow_id, {CONF_REGISTER_MAP: "registers: [\n"})
+    )
+    assert result["errors"] == {"base": "map_yaml"}
+    assert "line" in result["description_placeholders"]
+    bad = GOOD_MAP.replace("address: 1001", "address: 1000")
+    result = dict(await hass.config_entries.flow.async_configure(flow_id, {CONF_REGISTER_MAP: bad}))
+    assert result["errors"] == {"base": "map_overlap"}
+    assert result["description_placeholders"] == {"path": "registers[3].address", "other": "soc_pct"}
+    assert battery.request_count == 0  # nothing is read until the map is valid
+    result = dict(await hass.config_entries.flow.async_configure(flow_id, {CONF_REGISTER_MAP: GOOD_MAP}))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    assert entry.options == {CONF_REGISTER_MAP: GOOD_MAP}
+    assert (await async_get_config_entry_diagnostics(hass, entry))["entry"]["options"] == {
+        CONF_REGISTER_MAP: "**REDACTED**"
+    }
+    assert entry.title == "Home 10 ACME-TXT"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    keys = _registered(hass, entry.entry_id)
+    assert {"backup_reserve", "power_setpoint", "battery_voltage", "battery_temperature"} <= keys
+    assert not keys & {"reactive_power", "reactive_power_setpoint", "charge_energy"}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_custom_map_from_file(hass: HomeAssistant, start_sim: Start, tmp_path: Path) -> None:
+    hass.config.config_dir = str(tmp_path)
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "maps" / "acme.yaml").write_text(GOOD_MAP)
+    (tmp_path.parent / "outside.yaml").write_text(GOOD_MAP)
+    battery = await start_sim("custom", "ACME-FILE", map=parse(GOOD_MAP))
+    result = await _modbus_step(hass, battery.port, "custom")
+    flow_id = result["flow_id"]
+    for file, code in (("../outside.yaml", "map_file_outside"), ("maps/none.yaml", "map_file_unreadable")):
+        result = dict(await hass.config_entries.flow.async_configure(flow_id, {CONF_REGISTER_MAP_FILE: file}))
+        assert result["errors"] == {"base": code}
+        assert result["description_placeholders"]["file"] == file
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_REGISTER_MAP_FILE: "maps/acme.yaml", CONF_REGISTER_MAP: GOOD_MAP}
+        )
+    )
+    assert result["errors"] == {"base": "map_source"}
+    result = dict(
+        await hass.config_entries.flow.async_configure(flow_id, {CONF_REGISTER_MAP_FILE: "maps/acme.yaml"})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+    # A map file that turns invalid: the entry does not load and nothing is polled.
+    await hass.config_entries.async_unload(entry.entry_id)
+    (tmp_path / "maps" / "acme.yaml").write_text("registers: []\nmax_charge_w: 1\nmax_discharge_w: 1\n")
+    reads = battery.read_count
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert battery.read_count == reads
+
+    # The options flow says precisely what is wrong, and accepts a fixed map.
+    result = dict(await hass.config_entries.options.async_init(entry.entry_id))
+    options = {
+        "poll_interval": 10,
+        "patrol_interval_min": 15,
+        "fight_max_corrections": 3,
+        "fight_window_min": 60,
+        "verify_timeout_s": 60,
+        "journal_size": 1000,
+        "api_tomorrow_hour": 14,
+        "api_posting": True,
+    }
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {**options, CONF_REGISTER_MAP_FILE: "maps/acme.yaml"}
+        )
+    )
+    assert result["errors"] == {"base": "map_missing_field"}
+    assert result["description_placeholders"] == {"field": "soc_pct"}
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {**options, CONF_REGISTER_MAP: GOOD_MAP}
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_keeps_the_profile(hass: HomeAssistant, start_sim: Start) -> None:
+    battery = await start_sim("custom", "ACME-RECONF", map=parse(GOOD_MAP))
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="ACME-RECONF",
+        data={"kind": KIND_MODBUS, "serial": "ACME-RECONF", **_connection(battery.port, "custom")},
+        options={CONF_REGISTER_MAP: "not: [a map"},
+    )
+    entry.add_to_hass(hass)
+    result = dict(await entry.start_reconfigure_flow(hass))
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], _connection(battery.port, "steward")
+        )
+    )
+    assert result["errors"] == {CONF_PROFILE: "profile_change"}
+    result = dict(
+        await hass.config_entries.flow.async_configure(result["flow_id"], _connection(battery.port, "custom"))
+    )
+    assert result["errors"] == {"base": "map_invalid"}
+    hass.config_entries.async_update_entry(entry, options={CONF_REGISTER_MAP: GOOD_MAP})
+    result = dict(
+        await hass.config_entries.flow.async_configure(result["flow_id"], _connection(battery.port, "custom"))
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+def _last_result(controller: Any) -> Result | None:
+    last = controller.journal.last
+    return None if last is None else last.result
+
+
+def _device_id(hass: HomeAssistant, serial: str, entry_id: str) -> str:
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, serial), entry_id)
+    assert device is not None
+    return device.id
+
+
+async def test_schedule_field_the_device_lacks_is_left_out(hass: HomeAssistant, start_sim: Start) -> None:
+    """An item sets a reserve a Marstek has no register for: the rest is written, the journal says why."""
+    battery = await start_sim("marstek", "MST-ITEM1")
+    always = {
+        "type": "window",
+        "name": "All day",
+        "weekdays": [0, 1, 2, 3, 4, 5, 6],
+        "start": "00:00:00",
+        "end": "23:59:59",
+        "tz": "UTC",
+        "setpoints": {"mode": "force_discharge", "power_w": 800, "reserve_pct": 30},
+    }
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Marstek",
+        unique_id="MST-ITEM1",
+        data={
+            "kind": KIND_MODBUS,
+            "serial": "MST-ITEM1",
+            **_connection(battery.port, "marstek"),
+            CONF_PROFILE_SETTINGS: MARSTEK,
+        },
+        subentries_data=[
+            ConfigSubentryData(data=always, subentry_type=SUBENTRY_ITEM, title="All day", unique_id=None)
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    controller = entry.runtime_data.controller
+    await controller.async_reconcile_now()
+    await hass.async_block_till_done()
+    assert (battery.model.mode, battery.model.power_setpoint_w) == (2, 800)
+    last = controller.journal.last
+    assert last is not None
+    assert last.result is Result.SUCCESS
+    assert last.note == "the device cannot set reserve_pct"
+    await entry.runtime_data.coordinator.async_refresh()
+    assert controller.in_sync
+    await hass.config_entries.async_unload(entry.entry_id)

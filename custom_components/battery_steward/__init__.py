@@ -17,6 +17,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
+from .bridge import REFRESH_COOLDOWN_S, BridgeConfig, EntityBridgeDriver, async_follow_sources
 from .const import (
     CONF_CAPACITY_KWH,
     CONF_KIND,
@@ -24,12 +25,14 @@ from .const import (
     CONF_UNIT,
     DEFAULT_CAPACITY_KWH,
     DOMAIN,
+    KIND_BRIDGE,
     KIND_SIMULATOR,
     SIMULATOR_HOST,
     SOURCE_API,
 )
 from .controller import BatteryController
 from .coordinator import BatteryConfigEntry, BatteryCoordinator, BatteryRuntimeData
+from .device.driver import BatteryDriver
 from .device.modbus import ModbusBatteryDriver
 from .device.profiles import RegisterMapError
 from .device.simulator import SimConfig, SimulatedBattery
@@ -75,7 +78,19 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> bool:
     """Connect to the battery (starting the built-in simulator first if chosen) and poll it."""
     simulator: SimulatedBattery | None = None
-    if entry.data[CONF_KIND] == KIND_SIMULATOR:
+    modbus: ModbusBatteryDriver | None = None
+    driver: BatteryDriver
+    if entry.data[CONF_KIND] == KIND_BRIDGE:
+        driver = bridge = EntityBridgeDriver(
+            hass,
+            BridgeConfig.from_data(entry.data),
+            entry_id=entry.entry_id,
+            serial=entry.data[CONF_SERIAL],
+            name=entry.title,
+        )
+        coordinator = BatteryCoordinator(hass, entry, driver, refresh_cooldown_s=REFRESH_COOLDOWN_S)
+        entry.async_on_unload(async_follow_sources(hass, bridge, coordinator.async_request_refresh))
+    elif entry.data[CONF_KIND] == KIND_SIMULATOR:
         simulator = SimulatedBattery(
             SimConfig(
                 serial=entry.data[CONF_SERIAL],
@@ -84,6 +99,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         )
         await simulator.start(host=SIMULATOR_HOST, port=0)
         driver = ModbusBatteryDriver(SIMULATOR_HOST, simulator.port, 1)
+        coordinator = BatteryCoordinator(hass, entry, driver)
     else:
         try:
             profile = await async_profile(hass, entry.data, entry.options)
@@ -94,16 +110,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
                 translation_key="invalid_register_map",
                 translation_placeholders={"error": str(err)},
             ) from err
-        driver = ModbusBatteryDriver(
+        driver = modbus = ModbusBatteryDriver(
             entry.data[CONF_HOST], entry.data[CONF_PORT], entry.data[CONF_UNIT], profile=profile
         )
-    coordinator = BatteryCoordinator(hass, entry, driver)
+        coordinator = BatteryCoordinator(hass, entry, driver)
     try:
         await coordinator.async_config_entry_first_refresh()
     except ConfigEntryNotReady:
         await _async_close(driver, simulator)
         raise
-    transports = Transports(driver) if simulator is None else None
+    transports = Transports(modbus) if modbus is not None else None
     controller = BatteryController(
         hass,
         entry_id=entry.entry_id,
@@ -215,7 +231,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> 
     await ControllerStore(hass, entry.entry_id).async_remove()
 
 
-async def _async_close(driver: ModbusBatteryDriver, simulator: SimulatedBattery | None) -> None:
+async def _async_close(driver: BatteryDriver, simulator: SimulatedBattery | None) -> None:
     await driver.close()
     if simulator is not None:
         await simulator.stop()

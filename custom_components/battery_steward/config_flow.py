@@ -1,10 +1,11 @@
-"""Config flow: a built-in simulated battery or a Modbus TCP battery."""
+"""Config flow: a built-in simulated battery, a Modbus TCP battery, or another integration's entities."""
 
 from collections.abc import Mapping
 from typing import Any, override
 import uuid
 
 from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
@@ -13,10 +14,25 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import selector
+from homeassistant.helpers import entity_registry as er, selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import probatio as vol
 
+from .bridge import (
+    CONF_MODE_ENTITY,
+    CONF_MODE_OPTIONS,
+    CONF_POWER_CHARGE_POSITIVE,
+    CONF_POWER_ENTITY,
+    CONF_RATED_POWER_W,
+    CONF_RESERVE_ENTITY,
+    CONF_SOC_ENTITY,
+    DEFAULT_RATED_POWER_W,
+    MODE_DOMAINS,
+    POWER_DOMAINS,
+    RESERVE_DOMAINS,
+    SOC_DOMAINS,
+    select_options,
+)
 from .const import (
     CONF_CAPACITY_KWH,
     CONF_KIND,
@@ -34,6 +50,7 @@ from .const import (
     DEFAULT_PORT,
     DEFAULT_UNIT,
     DOMAIN,
+    KIND_BRIDGE,
     KIND_MODBUS,
     KIND_SIMULATOR,
     LOGGER,
@@ -65,6 +82,7 @@ from .device.profiles.marstek import (
     POWER_SIGNS,
 )
 from .device.simulator import SimConfig, SimulatedBattery
+from .engine.state import Mode
 from .fetcher import (
     CONF_API_PASSWORD,
     CONF_API_PLANT,
@@ -173,6 +191,55 @@ def _marstek_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     )
 
 
+def _entity(domains: list[str]) -> selector.EntitySelector:
+    return selector.EntitySelector(selector.EntitySelectorConfig(domain=domains))
+
+
+def _bridge_schema() -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_SOC_ENTITY): _entity(SOC_DOMAINS),
+            vol.Optional(CONF_POWER_ENTITY): _entity(POWER_DOMAINS),
+            vol.Required(CONF_POWER_CHARGE_POSITIVE, default=False): selector.BooleanSelector(),
+            vol.Optional(CONF_RESERVE_ENTITY): _entity(RESERVE_DOMAINS),
+            vol.Optional(CONF_MODE_ENTITY): _entity(MODE_DOMAINS),
+            vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): vol.All(
+                selector.NumberSelector(
+                    selector.NumberSelectorConfig(
+                        min=100,
+                        max=1_000_000,
+                        step=100,
+                        unit_of_measurement="W",
+                        mode=selector.NumberSelectorMode.BOX,
+                    )
+                ),
+                vol.Coerce(int),
+                vol.Range(min=100, max=1_000_000),
+            ),
+        }
+    )
+
+
+def _bridge_error(hass: HomeAssistant, user_input: Mapping[str, Any]) -> str | None:
+    """Why the chosen entities cannot make a battery, or None."""
+    # (a config-only form error: not among the "return" lines that are also options errors)
+    error: str | None = None
+    if not user_input.get(CONF_RESERVE_ENTITY) and not user_input.get(CONF_MODE_ENTITY):
+        error = "bridge_nothing_to_control"
+    elif (mode_entity := user_input.get(CONF_MODE_ENTITY)) and not select_options(
+        hass.states.get(mode_entity)
+    ):
+        error = "bridge_no_options"
+    return error
+
+
+def _modes_schema(options: list[str]) -> vol.Schema:
+    choice = selector.SelectSelector(
+        selector.SelectSelectorConfig(options=options, mode=selector.SelectSelectorMode.DROPDOWN)
+    )
+    return vol.Schema({vol.Optional(mode.value): choice for mode in Mode})
+
+
 def _register_map_fields() -> dict[Any, Any]:
     return {
         vol.Optional(CONF_REGISTER_MAP): selector.TextSelector(selector.TextSelectorConfig(multiline=True)),
@@ -215,10 +282,11 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     VERSION = 1
 
     def __init__(self) -> None:
-        """What earlier steps of a Modbus flow entered."""
+        """What earlier steps of a flow entered (Modbus connection and map; the entity bridge's choices)."""
         self._connection: dict[str, Any] = {}
         self._marstek: dict[str, Any] = {}
         self._map: dict[str, str] = {}
+        self._bridge: dict[str, Any] = {}
 
     @staticmethod
     @callback
@@ -236,7 +304,7 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what kind of battery to add."""
-        return self.async_show_menu(step_id="user", menu_options=[KIND_SIMULATOR, KIND_MODBUS])
+        return self.async_show_menu(step_id="user", menu_options=[KIND_SIMULATOR, KIND_MODBUS, KIND_BRIDGE])
 
     async def async_step_simulator(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """A simulated battery that runs inside Home Assistant, for trying things safely."""
@@ -330,6 +398,68 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             options=options,
         )
 
+    async def async_step_bridge(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A battery another integration provides as entities: choose them."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if (error := _bridge_error(self.hass, user_input)) is not None:
+                errors["base"] = error
+            else:
+                self._bridge = user_input
+                if user_input.get(CONF_MODE_ENTITY):
+                    return await self.async_step_bridge_modes()
+                return await self._async_finish_bridge({})
+        return self.async_show_form(
+            step_id="bridge",
+            data_schema=self.add_suggested_values_to_schema(_bridge_schema(), user_input),
+            errors=errors,
+        )
+
+    async def async_step_bridge_modes(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Which of the select's options is which of our modes; unmapped modes are not offered."""
+        mode_entity = self._bridge[CONF_MODE_ENTITY]
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            mapping = {mode.value: user_input[mode.value] for mode in Mode if user_input.get(mode.value)}
+            if not mapping:
+                errors["base"] = "bridge_no_mode_mapped"
+            elif len(set(mapping.values())) < len(mapping):
+                # Two modes on one option could never be told apart when read back.
+                errors["base"] = "bridge_duplicate_option"
+            else:
+                return await self._async_finish_bridge(mapping)
+        suggested: Mapping[str, Any] | None = user_input
+        if suggested is None and self.source == SOURCE_RECONFIGURE:
+            entry = self._get_reconfigure_entry()
+            if entry.data.get(CONF_MODE_ENTITY) == mode_entity:
+                suggested = entry.data.get(CONF_MODE_OPTIONS)
+        return self.async_show_form(
+            step_id="bridge_modes",
+            data_schema=self.add_suggested_values_to_schema(
+                _modes_schema(select_options(self.hass.states.get(mode_entity))), suggested
+            ),
+            description_placeholders={"entity": mode_entity},
+            errors=errors,
+        )
+
+    async def _async_finish_bridge(self, mode_options: dict[str, str]) -> ConfigFlowResult:
+        data = {**self._bridge, CONF_MODE_OPTIONS: mode_options}
+        for key in (CONF_POWER_ENTITY, CONF_RESERVE_ENTITY, CONF_MODE_ENTITY):
+            data.setdefault(key, None)
+        if self.source == SOURCE_RECONFIGURE:
+            return self.async_update_reload_and_abort(self._get_reconfigure_entry(), data_updates=data)
+        soc_entity = data[CONF_SOC_ENTITY]
+        # The entity registry id survives renaming the entity; YAML entities have none.
+        registered = er.async_get(self.hass).async_get(soc_entity)
+        serial = f"bridge-{registered.id if registered is not None else soc_entity}"
+        await self.async_set_unique_id(serial)
+        self._abort_if_unique_id_configured()
+        state = self.hass.states.get(soc_entity)
+        name = state.name if state is not None else soc_entity
+        return self.async_create_entry(
+            title=f"{name} (bridge)", data={CONF_KIND: KIND_BRIDGE, CONF_SERIAL: serial, **data}
+        )
+
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The schedule API refused the credentials twice in a row."""
         return await self.async_step_reauth_confirm()
@@ -360,6 +490,8 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Change where the battery is reached (Modbus) or how big it is (simulator)."""
         entry = self._get_reconfigure_entry()
+        if entry.data[CONF_KIND] == KIND_BRIDGE:
+            return await self._async_reconfigure_bridge(entry, user_input)
         if entry.data[CONF_KIND] == KIND_SIMULATOR:
             if user_input is not None:
                 return self.async_update_reload_and_abort(entry, data_updates=user_input)
@@ -390,6 +522,26 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=_modbus_schema(user_input or entry.data),
+            errors=errors,
+        )
+
+    async def _async_reconfigure_bridge(
+        self, entry: ConfigEntry, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Choose other source entities; the battery (its serial and entities) stays the same."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if (error := _bridge_error(self.hass, user_input)) is not None:
+                errors["base"] = error
+            else:
+                self._bridge = user_input
+                if user_input.get(CONF_MODE_ENTITY):
+                    return await self.async_step_bridge_modes()
+                return await self._async_finish_bridge({})
+        current = {key: value for key, value in entry.data.items() if value is not None}
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(_bridge_schema(), user_input or current),
             errors=errors,
         )
 

@@ -12,6 +12,7 @@ EVENT_CHANGED: Final = "battery_steward_changed"
 CONF_KIND: Final = "kind"
 KIND_SIMULATOR: Final = "simulator"
 KIND_MODBUS: Final = "modbus"
+KIND_BRIDGE: Final = "bridge"
 CONF_UNIT: Final = "unit_id"
 CONF_PROFILE: Final = "profile"
 CONF_PROFILE_SETTINGS: Final = "profile_settings"  # data: settings of profiles that have some (marstek)

@@ -463,7 +463,7 @@ class BatteryController:
             }
         # A schedule may set a field this device lacks: write the rest, and say so in the journal.
         lacking = unsupported_fields(todo, self.coordinator.info.capabilities)
-        todo = restrict(todo, todo.set_fields() - skip - lacking)
+        todo = restrict(todo, (todo.set_fields() & self.coordinator.info.writable) - skip - lacking)
         lacking_note = f"the device cannot set {', '.join(sorted(lacking))}" if lacking else None
         if not todo.set_fields():
             if trigger is not Trigger.DRIFT and not rerun:
@@ -512,13 +512,17 @@ class BatteryController:
         written = {name: value for name, (value, at) in self._written.items() if at > fresh_from}
         return replace(actual, **written) if written else actual
 
+    def _diff(self, actual: Setpoints) -> Setpoints:
+        """What differs, among the fields the device can be told (its capabilities)."""
+        todo = diff(self.desired, actual, self._tolerance)
+        lacking = unsupported_fields(todo, self.coordinator.info.capabilities)
+        return restrict(todo, (todo.set_fields() & self.coordinator.info.writable) - lacking)
+
     def _drifted(self) -> bool:
         data: Measurements | None = self.coordinator.data
         if data is None:
             return False
-        todo = diff(self.desired, self._actual(data), self._tolerance)
-        lacking = unsupported_fields(todo, self.coordinator.info.capabilities)
-        return bool(todo.set_fields() - self.fight.suspended - lacking)
+        return bool(self._diff(self._actual(data)).set_fields() - self.fight.suspended)
 
     def _record(
         self,
@@ -727,6 +731,7 @@ class BatteryController:
                 timeout_s=timeout_s,
                 step_s=SAFE_STOP_STEP_S,
                 interrupt=self._stopping,
+                writable=self.coordinator.info.writable,
             )
         self.plant_state = PlantState.STOPPED
         self._written.clear()  # the safe stop wrote past the controller: trust only readings
@@ -836,8 +841,7 @@ class BatteryController:
         data: Measurements | None = self.coordinator.data
         if data is None or not self.coordinator.last_update_success:
             return None
-        todo = diff(self.desired, self._actual(data), self._tolerance)
-        return not todo.set_fields() - unsupported_fields(todo, self.coordinator.info.capabilities)
+        return not self._diff(self._actual(data)).set_fields()
 
     def statistics(self) -> dict[str, Any]:
         """Journal counts, skipped patrols and run durations."""

@@ -7,12 +7,17 @@ from typing import TYPE_CHECKING, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.update_coordinator import (
+    REQUEST_REFRESH_DEFAULT_COOLDOWN,
+    REQUEST_REFRESH_DEFAULT_IMMEDIATE,
+    DataUpdateCoordinator,
+    UpdateFailed,
+)
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER, poll_interval
-from .device.driver import DeviceError, DeviceInfo
-from .device.modbus import ModbusBatteryDriver
+from .device.driver import BatteryDriver, DeviceError, DeviceInfo
 from .device.simulator import SimulatedBattery
 from .engine.state import Measurements
 
@@ -28,7 +33,7 @@ if TYPE_CHECKING:
 class BatteryRuntimeData:
     """What a loaded entry owns; closed and stopped on unload."""
 
-    driver: ModbusBatteryDriver
+    driver: BatteryDriver
     coordinator: BatteryCoordinator
     controller: BatteryController
     recording: MeasurementRecording
@@ -49,14 +54,28 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
 
     config_entry: BatteryConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: BatteryConfigEntry, driver: ModbusBatteryDriver) -> None:
-        """Poll at the interval the entry's options ask for."""
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: BatteryConfigEntry,
+        driver: BatteryDriver,
+        *,
+        refresh_cooldown_s: float = REQUEST_REFRESH_DEFAULT_COOLDOWN,
+    ) -> None:
+        """Poll at the interval the entry's options ask for.
+
+        A refresh requested within the cooldown of the last one waits for it to end; a driver
+        whose reads are cheap (the entity bridge) asks for a shorter one.
+        """
         super().__init__(
             hass,
             LOGGER,
             config_entry=entry,
             name=f"{DOMAIN} {entry.title}",
             update_interval=poll_interval(dict(entry.options)),
+            request_refresh_debouncer=Debouncer(
+                hass, LOGGER, cooldown=refresh_cooldown_s, immediate=REQUEST_REFRESH_DEFAULT_IMMEDIATE
+            ),
         )
         self.driver = driver
         self.last_seen: datetime | None = None

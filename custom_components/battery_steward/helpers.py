@@ -3,7 +3,7 @@
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN
-from .device.driver import DeviceError, LimitError
+from .device.driver import DeviceError, LimitError, UnsupportedFieldError
 
 
 def translate_device_error(err: DeviceError) -> HomeAssistantError:
@@ -18,6 +18,12 @@ def translate_device_error(err: DeviceError) -> HomeAssistantError:
                 "minimum": f"{err.minimum:g}",
                 "maximum": f"{err.maximum:g}",
             },
+        )
+    if isinstance(err, UnsupportedFieldError):
+        return ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key=err.translation_key,
+            translation_placeholders={"field": err.field, "value": str(err.value)},
         )
     return HomeAssistantError(
         translation_domain=DOMAIN,

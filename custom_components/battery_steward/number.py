@@ -26,6 +26,7 @@ PARALLEL_UPDATES = 1
 class BatteryNumberDescription(NumberEntityDescription):
     """A writable value: how to read it, how to write it, and its range from the device."""
 
+    field: str
     value_fn: Callable[[Measurements], float]
     setpoints_fn: Callable[[float], Setpoints]
     range_fn: Callable[[DeviceInfo], tuple[float, float]]
@@ -35,6 +36,7 @@ class BatteryNumberDescription(NumberEntityDescription):
 NUMBERS: tuple[BatteryNumberDescription, ...] = (
     BatteryNumberDescription(
         key="backup_reserve",
+        field="reserve_pct",
         translation_key="backup_reserve",
         exists_fn=lambda c: c.reserve,
         native_unit_of_measurement=PERCENTAGE,
@@ -46,6 +48,7 @@ NUMBERS: tuple[BatteryNumberDescription, ...] = (
     ),
     BatteryNumberDescription(
         key="power_setpoint",
+        field="power_w",
         translation_key="power_setpoint",
         exists_fn=lambda c: c.power_setpoint,
         device_class=NumberDeviceClass.POWER,
@@ -58,6 +61,7 @@ NUMBERS: tuple[BatteryNumberDescription, ...] = (
     ),
     BatteryNumberDescription(
         key="reactive_power_setpoint",
+        field="reactive_var",
         translation_key="reactive_power_setpoint",
         exists_fn=lambda c: c.reactive_power,
         device_class=NumberDeviceClass.REACTIVE_POWER,

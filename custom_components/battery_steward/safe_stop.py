@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import time
 from typing import Any
 
-from .device.driver import DeviceError
-from .device.modbus import ModbusBatteryDriver
-from .engine.state import Mode, Setpoints
+from .device.driver import BatteryDriver, DeviceError
+from .engine.reconcile import restrict
+from .engine.state import SETPOINT_FIELDS, Mode, Setpoints
 
 SAFE_STOP_STEP_S = 0.5
 STEP_TIMEOUT_S = 10.0
@@ -43,17 +43,19 @@ class SafeStopResult:
 
 
 async def safe_stop(
-    driver: ModbusBatteryDriver,
+    driver: BatteryDriver,
     *,
     threshold: float,
     timeout_s: float,
     step_s: float,
     interrupt: asyncio.Event | None = None,
+    writable: frozenset[str] = frozenset(SETPOINT_FIELDS),
 ) -> SafeStopResult:
     """Steps 2-4 of the contract; the caller has closed the dispatch gate.
 
     When `interrupt` is set (the integration is stopping) the wait of step 3 ends early and the
-    plant is disabled at once, so an unload never waits out a long timeout.
+    plant is disabled at once, so an unload never waits out a long timeout. Only the fields the
+    device can be told are zeroed (an entity bridge may have no power setpoint).
     """
     started = time.monotonic()
     p: float | None = None
@@ -71,7 +73,7 @@ async def safe_stop(
 
     try:
         async with asyncio.timeout(STEP_TIMEOUT_S):
-            await driver.write(Setpoints(mode=Mode.IDLE, power_w=0.0, reactive_var=0.0))
+            await driver.write(restrict(Setpoints(mode=Mode.IDLE, power_w=0.0, reactive_var=0.0), writable))
     except (DeviceError, TimeoutError) as err:
         return result(False, False, f"writing zero setpoints failed: {err or 'timeout'}")
     reached = False

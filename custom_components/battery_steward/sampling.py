@@ -54,7 +54,7 @@ class Sample:
             "soc_pct": f"{m.soc_pct:g}",
             "active_power_w": f"{m.active_power_w:g}",
             "reactive_power_var": f"{m.reactive_power_var:g}",
-            "mode": m.mode.value,
+            "mode": m.mode.value if m.mode is not None else "",
             "reserve_pct": f"{m.reserve_pct:g}",
             "power_setpoint_w": f"{m.power_setpoint_w:g}",
             "reactive_setpoint_var": f"{m.reactive_setpoint_var:g}",

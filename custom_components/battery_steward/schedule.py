@@ -1,6 +1,7 @@
 """Builds a battery's plan from its schedule items (config subentries) and options."""
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,8 +10,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
 from .controller import ControllerSettings
+from .device.driver import UnsupportedFieldError, check_capabilities
 from .engine.fight import FightSettings
-from .engine.items import Item
+from .engine.items import Item, RampItem
 from .engine.serialize import ItemFormatError, item_from_dict, item_to_dict
 from .engine.validation import validate_schedule
 
@@ -97,6 +99,18 @@ def build_item(hass: HomeAssistant, entry: ConfigEntry, data: dict[str, Any]) ->
     issues = [i for i in validate_schedule([*others, item], limits) if i.item_id == item.id]
     if issues:
         raise ItemRejectedError(f"item_{issues[0].code}", issues[0].placeholders)
+    # A field the battery cannot be told (e.g. power on an entity bridge) would never be applied.
+    setpoints = item.setpoints
+    if isinstance(item, RampItem):
+        # the ramp's power at either end; 0 at both is the neutral value every device reads back
+        setpoints = replace(setpoints, power_w=item.power_from_w or item.power_to_w)
+    try:
+        check_capabilities(setpoints, entry.runtime_data.coordinator.info.capabilities)
+    except UnsupportedFieldError as err:
+        raise ItemRejectedError(
+            "item_field_not_supported",
+            {"item": item.name or item.id, "field": err.field, "value": str(err.value)},
+        ) from err
     return item
 
 

@@ -1,5 +1,6 @@
 """Operating mode of a battery."""
 
+from dataclasses import replace
 from typing import Any, override
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
@@ -34,10 +35,11 @@ async def async_setup_entry(
 ) -> None:
     """Add the operating mode select."""
     coordinator = entry.runtime_data.coordinator
-    entities: list[SelectEntity] = [
-        OperatingModeSelect(coordinator, OPERATING_MODE),
-        ScheduleSourceSelect(coordinator, SCHEDULE_SOURCE),
-    ]
+    entities: list[SelectEntity] = [ScheduleSourceSelect(coordinator, SCHEDULE_SOURCE)]
+    info = coordinator.info
+    if "mode" in info.writable:  # offered with the modes the device can be told
+        modes = [mode.value for mode in Mode if mode in info.modes]
+        entities.insert(0, OperatingModeSelect(coordinator, replace(OPERATING_MODE, options=modes)))
     if entry.runtime_data.transports is not None:  # offered when a device and an emulator exist
         entities.append(TransportSelect(coordinator, TRANSPORT))
     async_add_entities(entities)
@@ -54,8 +56,9 @@ class OperatingModeSelect(BatteryEntity, SelectEntity):
 
     @property
     @override
-    def current_option(self) -> str:
-        return self.coordinator.data.mode.value
+    def current_option(self) -> str | None:
+        mode = self.coordinator.data.mode
+        return mode.value if mode is not None else None
 
     @override
     async def async_select_option(self, option: str) -> None:

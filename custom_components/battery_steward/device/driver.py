@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field as dc_field
 from typing import Protocol
 
-from ..engine.state import Limits, Measurements, Mode, Setpoints
+from ..engine.state import SETPOINT_FIELDS, Limits, Measurements, Mode, Setpoints
 
 
 class DeviceError(Exception):
@@ -117,6 +117,43 @@ class DeviceInfo:
     capacity_kwh: float
     limits: Limits
     capabilities: Capabilities = dc_field(default_factory=Capabilities)
+
+    @property
+    def writable(self) -> frozenset[str]:
+        """The setpoint fields the device can be told (derived from its capabilities)."""
+        caps = self.capabilities
+        return frozenset(
+            name
+            for name, ok in (
+                ("mode", bool(caps.modes)),
+                ("reserve_pct", caps.reserve),
+                ("power_w", caps.power_setpoint),
+                ("reactive_var", caps.reactive_power),
+            )
+            if ok
+        ) & frozenset(SETPOINT_FIELDS)
+
+    @property
+    def modes(self) -> frozenset[Mode]:
+        """The operating modes the device can be put in."""
+        return self.capabilities.modes
+
+    @property
+    def measured(self) -> frozenset[str]:
+        """The optional measurements the device has (derived from its capabilities)."""
+        caps = self.capabilities
+        return frozenset(
+            name
+            for name, ok in (
+                ("active_power_w", caps.active_power),
+                ("reactive_power_var", caps.reactive_power),
+                ("voltage_v", caps.voltage),
+                ("temperature_c", caps.temperature),
+                ("charge_energy_kwh", caps.energy),
+                ("discharge_energy_kwh", caps.energy),
+            )
+            if ok
+        )
 
 
 def check_limits(setpoints: Setpoints, limits: Limits) -> None:

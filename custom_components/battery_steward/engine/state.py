@@ -59,7 +59,7 @@ class Measurements:
     soc_pct: float
     active_power_w: float  # measured, + discharge, - charge
     reactive_power_var: float
-    mode: Mode
+    mode: Mode | None  # None: the device is in a mode Battery Steward has no name for
     reserve_pct: float
     power_setpoint_w: float
     reactive_setpoint_var: float

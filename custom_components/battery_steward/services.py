@@ -132,10 +132,9 @@ def _targets(hass: HomeAssistant, call: ServiceCall) -> list[BatteryConfigEntry]
         device = registry.async_get(device_id)
         entry = None
         if device is not None:
-            entry = next(
-                (e for e in hass.config_entries.async_entries(DOMAIN) if e.entry_id in device.config_entries),
-                None,
-            )
+            candidate = hass.config_entries.async_get_entry(device.config_entry_id)
+            if candidate is not None and candidate.domain == DOMAIN:
+                entry = candidate
         if entry is None:
             raise _invalid("unknown_battery", device_id=device_id)
         if entry.state is not ConfigEntryState.LOADED:

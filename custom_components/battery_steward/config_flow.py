@@ -139,26 +139,29 @@ def _modbus_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     )
 
 
-def _simulator_schema(defaults: Mapping[str, Any]) -> vol.Schema:
-    return vol.Schema(
-        {
-            vol.Required(
-                CONF_CAPACITY_KWH, default=defaults.get(CONF_CAPACITY_KWH, DEFAULT_CAPACITY_KWH)
-            ): vol.All(
-                selector.NumberSelector(
-                    selector.NumberSelectorConfig(
-                        min=1,
-                        max=1000,
-                        step=0.5,
-                        unit_of_measurement="kWh",
-                        mode=selector.NumberSelectorMode.BOX,
-                    )
-                ),
-                vol.Coerce(float),
-                vol.Range(min=1, max=1000),
+def _capacity_key(defaults: Mapping[str, Any], default: float) -> vol.Required:
+    return vol.Required(CONF_CAPACITY_KWH, default=defaults.get(CONF_CAPACITY_KWH, default))
+
+
+def _capacity_field(*, minimum: float, step: float) -> vol.All[float]:
+    """Usable energy in kWh, from minimum to 1000."""
+    return vol.All(
+        selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=minimum,
+                max=1000,
+                step=step,
+                unit_of_measurement="kWh",
+                mode=selector.NumberSelectorMode.BOX,
             )
-        }
+        ),
+        vol.Coerce(float),
+        vol.Range(min=minimum, max=1000),
     )
+
+
+def _simulator_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    return vol.Schema({_capacity_key(defaults, DEFAULT_CAPACITY_KWH): _capacity_field(minimum=1, step=0.5)})
 
 
 def _marstek_schema(defaults: Mapping[str, Any]) -> vol.Schema:
@@ -172,21 +175,7 @@ def _marstek_schema(defaults: Mapping[str, Any]) -> vol.Schema:
             vol.Required(CONF_LAYOUT, default=defaults.get(CONF_LAYOUT, LAYOUTS[0])): selector.SelectSelector(
                 selector.SelectSelectorConfig(options=list(LAYOUTS), translation_key=CONF_LAYOUT)
             ),
-            vol.Required(
-                CONF_CAPACITY_KWH, default=defaults.get(CONF_CAPACITY_KWH, MARSTEK_CAPACITY_KWH)
-            ): vol.All(
-                selector.NumberSelector(
-                    selector.NumberSelectorConfig(
-                        min=0.5,
-                        max=1000,
-                        step=0.01,
-                        unit_of_measurement="kWh",
-                        mode=selector.NumberSelectorMode.BOX,
-                    )
-                ),
-                vol.Coerce(float),
-                vol.Range(min=0.5, max=1000),
-            ),
+            _capacity_key(defaults, MARSTEK_CAPACITY_KWH): _capacity_field(minimum=0.5, step=0.01),
         }
     )
 

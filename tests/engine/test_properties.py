@@ -171,3 +171,58 @@ def test_next_change_is_first_oracle_change(case: tuple[str, date, list[Item]], 
     assert got == expected
     if got is not None:
         assert Schedule(items).desired_at(got) != Schedule(items).desired_at(t)
+
+
+@PROPERTY_SETTINGS
+@given(item_lists(), st.lists(st.integers(-12 * 60, 36 * 60 * 60), min_size=1, max_size=12))
+def test_reused_schedule_answers_as_a_fresh_one(
+    case: tuple[str, date, list[Item]], seconds: list[int]
+) -> None:
+    """One schedule asked in any order (its cursors move forward, are reused or rebuilt) agrees with
+    a fresh schedule, which the oracle tests above check."""
+    tz, day, items = case
+    base = datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
+    reused = Schedule(items)
+    for s in seconds:
+        t = base + timedelta(seconds=s)
+        assert reused.desired_at(t) == Schedule(items).desired_at(t)
+        assert reused.next_change_after(t, horizon=timedelta(days=3)) == Schedule(items).next_change_after(
+            t, horizon=timedelta(days=3)
+        )
+        assert reused.next_event_after(t) == Schedule(items).next_event_after(t)
+
+
+def test_schedule_followed_change_by_change_matches_its_plan() -> None:
+    """The controller's way: state now and the next change, a moment after each change in turn."""
+    paris = "Europe/Paris"
+    items: list[Item] = [
+        WindowItem(
+            id="w",
+            tz=paris,
+            weekdays=frozenset(range(7)),
+            start=time(1),
+            end=time(3),
+            setpoints=Setpoints(reserve_pct=50.0),
+        ),
+        CronItem(id="c", tz=paris, cron="30 2 * * *", setpoints=Setpoints(mode=Mode.IDLE)),
+        IntervalItem(
+            id="i",
+            anchor=datetime(2026, 3, 28, tzinfo=UTC),
+            every_s=5400,
+            duration_s=1800,
+            setpoints=Setpoints(power_w=1500.0),
+        ),
+    ]
+    start = datetime(2026, 3, 28, 12, tzinfo=UTC)
+    end = start + timedelta(days=3)
+    expected = Schedule(items).plan(start, end)
+    assert len(expected) > 40
+    followed = Schedule(items)
+    now = start
+    seen = []
+    while (change := followed.next_change_after(now, horizon=end - now)) is not None:
+        seen.append(change)
+        assert followed.desired_at(change - timedelta(microseconds=1)) != followed.desired_at(change)
+        now = change + timedelta(milliseconds=3)
+        followed.desired_at(now)
+    assert seen == [c.at for c in expected]

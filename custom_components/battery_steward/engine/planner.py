@@ -7,8 +7,11 @@ Resolution at t (docs/schedules.md):
 3. overlaid with every active span, in ascending (priority, span start, list position), so per
    field the higher priority wins, then the later-starting span, then the later item.
 
-`next_change_after` merges each item's next boundary in a heap and evaluates the state only at
-those candidates: no minute-by-minute scanning.
+The planner keeps a *cursor*: the resolved state at an instant plus a heap holding each item's
+next boundary. Answering for a later instant only moves the cursor over the boundaries in
+between; finding the next change scans a copy of it boundary by boundary, evaluating only the
+items whose boundary it is. Nothing scans minute by minute, and a schedule queried as time goes
+forward (as the controller does, one change after another) never evaluates all items again.
 """
 
 from dataclasses import dataclass
@@ -28,6 +31,15 @@ from .items import (
 from .state import Setpoints
 
 HORIZON = timedelta(days=400)
+# How many cursors a schedule keeps, and how far one is moved forward before a fresh evaluation
+# is cheaper (with thousands of items a day holds thousands of boundaries).
+CURSORS = 8
+MAX_ADVANCE = timedelta(days=1)
+
+type StepItem = CronItem | IntervalItem | OneOffItem
+type SpanItem = WindowItem | RampItem | SeriesItem | IntervalItem
+type StepKey = tuple[datetime, int, int]
+type ActiveSpan = tuple[int, datetime, int, Setpoints]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -38,28 +50,51 @@ class Change:
     setpoints: Setpoints
 
 
+@dataclass(kw_only=True, slots=True, eq=False)
+class _Cursor:
+    """The schedule's resolution at `at`, and every item's next boundary after it."""
+
+    at: datetime
+    step_key: StepKey | None
+    step_setpoints: Setpoints
+    active: dict[int, ActiveSpan]
+    heap: list[tuple[datetime, int, bool]]
+    state: Setpoints
+
+    def clone(self) -> _Cursor:
+        return _Cursor(
+            at=self.at,
+            step_key=self.step_key,
+            step_setpoints=self.step_setpoints,
+            active=dict(self.active),
+            heap=list(self.heap),
+            state=self.state,
+        )
+
+
 class Schedule:
-    """A battery's items and base state; pure, immutable once built."""
+    """A battery's items and base state. The items are immutable; answers are cached in cursors."""
 
     def __init__(self, items: list[Item], base: Setpoints | None = None) -> None:
         """Only enabled items take part."""
         self.base = base or Setpoints()
         enabled = [item for item in items if item.enabled]
-        self._steps: list[tuple[int, CronItem | IntervalItem | OneOffItem]] = []
-        self._spans: list[tuple[int, WindowItem | RampItem | SeriesItem | IntervalItem]] = []
+        self._steps: dict[int, StepItem] = {}
+        self._spans: dict[int, SpanItem] = {}
         for index, item in enumerate(enabled):
             if is_step(item):
                 assert isinstance(item, (CronItem, IntervalItem, OneOffItem))
-                self._steps.append((index, item))
+                self._steps[index] = item
             else:
                 assert isinstance(item, (WindowItem, RampItem, SeriesItem, IntervalItem))
-                self._spans.append((index, item))
+                self._spans[index] = item
+        self._cursors: list[_Cursor] = []  # least recently used first
 
-    def latest_step(self, t: datetime) -> tuple[datetime, Item] | None:
-        """The step in force at t, with its instant."""
-        best: tuple[datetime, int, int] | None = None
-        best_item: Item | None = None
-        for index, item in self._steps:
+    def _latest_step(self, t: datetime) -> tuple[StepKey, StepItem] | None:
+        """The step in force at t, with its key (instant, priority, position)."""
+        best: StepKey | None = None
+        best_item: StepItem | None = None
+        for index, item in self._steps.items():
             at = item.last_step(t)
             if at is None:
                 continue
@@ -68,80 +103,23 @@ class Schedule:
                 best, best_item = key, item
         if best is None or best_item is None:
             return None
-        return best[0], best_item
+        return best, best_item
 
     def desired_at(self, t: datetime) -> Setpoints:
         """The desired state at instant t (aware)."""
-        step = self.latest_step(t)
-        active: dict[int, tuple[int, datetime, int, Setpoints]] = {}
-        for index, item in self._spans:
-            span = item.active_at(t)
-            if span is not None:
-                active[index] = (item.priority, span.start, index, span.setpoints)
-        return self._compose(step[1].setpoints if step else Setpoints(), active)
+        return self._cursor_at(t).state
 
     def next_change_after(self, t: datetime, *, horizon: timedelta = HORIZON) -> datetime | None:
-        """First instant after t where the desired state differs from the state at t.
-
-        The state is evaluated in full once, at t; at each later candidate only the items whose
-        boundary it is are re-evaluated.
-        """
+        """First instant after t (within the horizon) where the desired state differs from the state at t."""
         limit = t + horizon
-        step = self.latest_step(t)
-        step_key: tuple[datetime, int, int] | None = None
-        step_setpoints = Setpoints()
-        if step is not None:
-            step_index = next(i for i, item in self._steps if item is step[1])
-            step_key = (step[0], step[1].priority, step_index)
-            step_setpoints = step[1].setpoints
-        active: dict[int, tuple[int, datetime, int, Setpoints]] = {}
-        for index, item in self._spans:
-            span = item.active_at(t)
-            if span is not None:
-                active[index] = (item.priority, span.start, index, span.setpoints)
-        current = self._compose(step_setpoints, active)
-
-        heap: list[tuple[datetime, int, bool]] = []
-        for index, step_item in self._steps:
-            b = step_item.next_step_after(t)
-            if b is not None and b <= limit:
-                heap.append((b, index, True))
-        for index, span_item in self._spans:
-            b = span_item.next_boundary_after(t)
-            if b is not None and b <= limit:
-                heap.append((b, index, False))
-        heapq.heapify(heap)
-        steps = dict(self._steps)
-        spans = dict(self._spans)
-        while heap:
-            candidate = heap[0][0]
-            while heap and heap[0][0] == candidate:
-                _, index, is_step_item = heapq.heappop(heap)
-                if is_step_item:
-                    step_item = steps[index]
-                    key = (candidate, step_item.priority, index)
-                    if step_key is None or key > step_key:
-                        step_key, step_setpoints = key, step_item.setpoints
-                    b = step_item.next_step_after(candidate)
-                else:
-                    span_item = spans[index]
-                    span = span_item.active_at(candidate)
-                    if span is None:
-                        active.pop(index, None)
-                    else:
-                        active[index] = (span_item.priority, span.start, index, span.setpoints)
-                    b = span_item.next_boundary_after(candidate)
-                if b is not None and b <= limit:
-                    heapq.heappush(heap, (b, index, is_step_item))
-            if self._compose(step_setpoints, active) != current:
+        scan = self._cursor_at(t).clone()
+        current = scan.state
+        while scan.heap and (candidate := scan.heap[0][0]) <= limit:
+            self._pass(scan, candidate)
+            if scan.state != current:
+                self._remember(scan)
                 return candidate
         return None
-
-    def _compose(self, step: Setpoints, active: dict[int, tuple[int, datetime, int, Setpoints]]) -> Setpoints:
-        desired = self.base.overlay(step)
-        for *_, setpoints in sorted(active.values(), key=lambda a: (a[0], a[1], a[2])):
-            desired = desired.overlay(setpoints)
-        return desired
 
     def next_event_after(self, t: datetime) -> datetime | None:
         """The next instant any item fires or changes its contribution, even to the same values.
@@ -149,10 +127,8 @@ class Schedule:
         Overrides last "until the next scheduled change" in this sense: a job that re-asserts
         the values it set yesterday still ends an override.
         """
-        events = [item.next_step_after(t) for _, item in self._steps]
-        events += [item.next_boundary_after(t) for _, item in self._spans]
-        future = [e for e in events if e is not None]
-        return min(future) if future else None
+        heap = self._cursor_at(t).heap
+        return heap[0][0] if heap else None
 
     def plan(self, start: datetime, end: datetime) -> list[Change]:
         """Every real change in (start, end], in order."""
@@ -162,3 +138,88 @@ class Schedule:
             changes.append(Change(at=nxt, setpoints=self.desired_at(nxt)))
             t = nxt
         return changes
+
+    # ------------------------------------------------------------------------------ cursors
+
+    def _cursor_at(self, t: datetime) -> _Cursor:
+        """A cursor at exactly t: a kept one, one moved forward from a kept one, or a fresh one."""
+        before = [c for c in self._cursors if c.at <= t]
+        if before:
+            nearest = max(before, key=lambda c: c.at)
+            if nearest.at == t:
+                self._remember(nearest)
+                return nearest
+            if t - nearest.at <= MAX_ADVANCE:
+                cursor = nearest.clone()
+                while cursor.heap and (candidate := cursor.heap[0][0]) <= t:
+                    self._pass(cursor, candidate, compose=False)
+                cursor.at = t
+                cursor.state = self._compose(cursor.step_setpoints, cursor.active)
+                self._remember(cursor)
+                return cursor
+        cursor = self._fresh(t)
+        self._remember(cursor)
+        return cursor
+
+    def _remember(self, cursor: _Cursor) -> None:
+        if cursor in self._cursors:
+            self._cursors.remove(cursor)
+        self._cursors.append(cursor)
+        del self._cursors[:-CURSORS]
+
+    def _fresh(self, t: datetime) -> _Cursor:
+        """Evaluate every item at t."""
+        latest = self._latest_step(t)
+        active: dict[int, ActiveSpan] = {}
+        for index, span_item in self._spans.items():
+            span = span_item.active_at(t)
+            if span is not None:
+                active[index] = (span_item.priority, span.start, index, span.setpoints)
+        heap: list[tuple[datetime, int, bool]] = []
+        for index, step_item in self._steps.items():
+            if (b := step_item.next_step_after(t)) is not None:
+                heap.append((b, index, True))
+        for index, span_item in self._spans.items():
+            if (b := span_item.next_boundary_after(t)) is not None:
+                heap.append((b, index, False))
+        heapq.heapify(heap)
+        step_setpoints = latest[1].setpoints if latest else Setpoints()
+        return _Cursor(
+            at=t,
+            step_key=latest[0] if latest else None,
+            step_setpoints=step_setpoints,
+            active=active,
+            heap=heap,
+            state=self._compose(step_setpoints, active),
+        )
+
+    def _pass(self, cursor: _Cursor, candidate: datetime, *, compose: bool = True) -> None:
+        """Move the cursor to `candidate`, the earliest boundary in its heap."""
+        heap = cursor.heap
+        while heap and heap[0][0] == candidate:
+            _, index, is_step_item = heapq.heappop(heap)
+            if is_step_item:
+                step_item = self._steps[index]
+                key = (candidate, step_item.priority, index)
+                if cursor.step_key is None or key > cursor.step_key:
+                    cursor.step_key, cursor.step_setpoints = key, step_item.setpoints
+                b = step_item.next_step_after(candidate)
+            else:
+                span_item = self._spans[index]
+                span = span_item.active_at(candidate)
+                if span is None:
+                    cursor.active.pop(index, None)
+                else:
+                    cursor.active[index] = (span_item.priority, span.start, index, span.setpoints)
+                b = span_item.next_boundary_after(candidate)
+            if b is not None:
+                heapq.heappush(heap, (b, index, is_step_item))
+        cursor.at = candidate
+        if compose:
+            cursor.state = self._compose(cursor.step_setpoints, cursor.active)
+
+    def _compose(self, step: Setpoints, active: dict[int, ActiveSpan]) -> Setpoints:
+        desired = self.base.overlay(step)
+        for *_, setpoints in sorted(active.values(), key=lambda a: (a[0], a[1], a[2])):
+            desired = desired.overlay(setpoints)
+        return desired

@@ -14,7 +14,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import DOMAIN
-from custom_components.battery_steward.controller import BatteryController, PlantState
+from custom_components.battery_steward.controller import STALE_NOTE, BatteryController, PlantState
+from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 from custom_components.battery_steward.engine.journal import Result
 
@@ -63,6 +64,15 @@ async def discharge(hass: HomeAssistant, entry: MockConfigEntry, simulator: Simu
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the simulator did not start discharging")
+
+
+async def wait_for_power(simulator: SimulatedBattery, target_w: float) -> None:
+    """Until the measured active power is within 5 % of the rating of target_w."""
+    for _ in range(100):
+        if abs(float(simulator.read_register("active_power_w")) - target_w) < 250:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"measured power {simulator.read_register('active_power_w')} W, not {target_w} W")
 
 
 async def safe_stop(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) -> dict[str, Any]:
@@ -238,12 +248,19 @@ async def test_source_switch_is_safety_gated_and_series_stale_dispatches_zero(
     await hass.services.async_call(DOMAIN, "restore", {"device_id": dev}, blocking=True)
     assert simulator.read_register("power_setpoint_w") == -1500
     assert simulator.read_register("reactive_setpoint_var") == 200
-    # A series whose newest row has ended is stale: zero P and Q, and the journal says so.
+    # -1500 W is charging at 1500 W: the battery really does it, not only the register.
+    assert simulator.read_register("mode") == MODE_CODES["force_charge"]
+    await wait_for_power(simulator, -1500)
+    # A series whose newest row has ended is stale: zero P and Q, and the journal says so. Zero is
+    # idle (0 W in a force mode would mean the full rate), even when someone else forced a mode.
+    simulator.set_control("mode", MODE_CODES["force_discharge"])
     stale = [{"start": (now - timedelta(hours=2)).isoformat(), "period_s": 900, "power_w": 800}]
     await hass.services.async_call(DOMAIN, "set_series", {"device_id": dev, "rows": stale}, blocking=True)
     await hass.async_block_till_done()
     assert simulator.read_register("power_setpoint_w") == 0
     assert simulator.read_register("reactive_setpoint_var") == 0
+    assert simulator.read_register("mode") == MODE_CODES["idle"]
+    await wait_for_power(simulator, 0)
     notes = [r.note for r in ctl.journal.query() if r.note]
     assert "day-ahead series is stale: dispatching zero" in notes
     # Survives a restart.
@@ -385,3 +402,20 @@ async def test_concurrent_switch_requests(
     ctl = controller(entry)
     assert (ctl.source, entry.runtime_data.transports.current) in (("api", "device"), ("manual", "emulator"))
     assert not ctl.switching
+
+
+async def test_api_source_without_series_dispatches_zero_and_says_so(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    """No series at all is stale too; the journal says so even when the battery is already at zero."""
+    await discharge(hass, entry, simulator)
+    dev = device(hass, entry)
+    await hass.services.async_call(DOMAIN, "clear_override", {"device_id": dev}, blocking=True)
+    await hass.services.async_call(DOMAIN, "set_source", {"device_id": dev, "source": "api"}, blocking=True)
+    await hass.services.async_call(DOMAIN, "restore", {"device_id": dev}, blocking=True)
+    await hass.async_block_till_done()
+    assert simulator.read_register("mode") == MODE_CODES["idle"]
+    assert simulator.read_register("power_setpoint_w") == 0
+    await wait_for_power(simulator, 0)
+    records = controller(entry).journal.query()
+    assert records[-1].note == STALE_NOTE

@@ -50,6 +50,7 @@ from .transport import TRANSPORT_DEVICE, Transports
 _LOGGER = logging.getLogger(__name__)
 
 WATCHDOG_INTERVAL = timedelta(seconds=30)
+STALE_NOTE = "day-ahead series is stale: dispatching zero"
 CLOCK_JUMP_S = 5.0
 BACKOFF_START_S = 5.0
 BACKOFF_MAX_S = 300.0
@@ -305,7 +306,8 @@ class BatteryController:
         known = {item.id for item in self.items}
         self.missed &= known
         if self.source == SOURCE_API:
-            return Schedule([self.series] if self.series is not None else [])
+            # No series yet is stale too: the api source then dispatches zero.
+            return Schedule([self.series or SeriesItem(id=SOURCE_API, rows=())])
         return Schedule([item for item in self.items if item.id not in self.missed])
 
     @callback
@@ -464,10 +466,12 @@ class BatteryController:
         # A schedule may set a field this device lacks: write the rest, and say so in the journal.
         lacking = unsupported_fields(todo, self.coordinator.info.capabilities)
         todo = restrict(todo, (todo.set_fields() & self.coordinator.info.writable) - skip - lacking)
-        lacking_note = f"the device cannot set {', '.join(sorted(lacking))}" if lacking else None
+        note = f"the device cannot set {', '.join(sorted(lacking))}" if lacking else None
+        if self.source == SOURCE_API and (self.series is None or self.series.stale_at(now)):
+            note = STALE_NOTE
         if not todo.set_fields():
             if trigger is not Trigger.DRIFT and not rerun:
-                self._record(trigger, scheduled, now, Result.SUCCESS, note=lacking_note or "in sync")
+                self._record(trigger, scheduled, now, Result.SUCCESS, note=note or "in sync")
             return
         fields = {
             name: (_plain(getattr(actual, name)), _plain(getattr(todo, name))) for name in todo.set_fields()
@@ -485,9 +489,6 @@ class BatteryController:
         for name in todo.set_fields():
             if self._correcting(trigger) and self.fight.record_correction(name, str(fields[name][0]), mono):
                 self._raise_fight(name)
-        note = lacking_note
-        if self.source == SOURCE_API and self.series is not None and self.series.stale_at(now):
-            note = "day-ahead series is stale: dispatching zero"
         self._record(trigger, scheduled, now, Result.SUCCESS, fields=fields, note=note)
         self.hass.bus.async_fire(
             EVENT_CHANGED,

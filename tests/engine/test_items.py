@@ -161,23 +161,41 @@ def test_ramp_steps_from_to() -> None:
 
 
 def test_series_rows_holes_and_stale_cutoff() -> None:
+    """Rows dispatch their signed power as a mode; any instant no row covers is stale: zero."""
     rows = (
         SeriesRow(start=T0, period_s=900, power_w=1000, reactive_var=100),
         SeriesRow(start=T0 + timedelta(minutes=15), period_s=900, power_w=-500),
-        SeriesRow(start=T0 + timedelta(minutes=45), period_s=900, power_w=200),
+        SeriesRow(start=T0 + timedelta(minutes=45), period_s=900, power_w=0, reactive_var=300),
     )
     series = SeriesItem(id="s", rows=rows)
     schedule = Schedule([series])
-    assert schedule.desired_at(T0 - timedelta(minutes=1)) == Setpoints()
-    assert schedule.desired_at(T0 + timedelta(minutes=5)) == Setpoints(power_w=1000, reactive_var=100)
-    assert schedule.desired_at(T0 + timedelta(minutes=20)) == Setpoints(power_w=-500, reactive_var=0)
-    assert schedule.desired_at(T0 + timedelta(minutes=35)) == Setpoints()  # hole
+    zero = Setpoints(mode=Mode.IDLE, power_w=0, reactive_var=0)
+    assert schedule.desired_at(T0 - timedelta(minutes=1)) == zero  # before the first row
+    assert series.stale_at(T0 - timedelta(minutes=1))
+    assert schedule.desired_at(T0 + timedelta(minutes=5)) == Setpoints(
+        mode=Mode.FORCE_DISCHARGE, power_w=1000, reactive_var=100
+    )
+    assert schedule.desired_at(T0 + timedelta(minutes=20)) == Setpoints(
+        mode=Mode.FORCE_CHARGE, power_w=-500, reactive_var=0
+    )
+    assert schedule.desired_at(T0 + timedelta(minutes=35)) == zero  # a hole between rows
+    assert series.stale_at(T0 + timedelta(minutes=35))
+    # Zero active power is idle (0 W in a force mode means the limit); reactive power still goes.
+    assert schedule.desired_at(T0 + timedelta(minutes=50)) == Setpoints(
+        mode=Mode.IDLE, power_w=0, reactive_var=300
+    )
     assert not series.stale_at(T0 + timedelta(minutes=59))
     assert series.stale_at(T0 + timedelta(hours=1))
-    assert schedule.desired_at(T0 + timedelta(hours=5)) == Setpoints(power_w=0, reactive_var=0)
+    assert schedule.desired_at(T0 + timedelta(hours=5)) == zero
+    assert schedule.next_change_after(T0 + timedelta(minutes=20)) == T0 + timedelta(minutes=30)
+    assert schedule.next_change_after(T0 + timedelta(minutes=30)) == T0 + timedelta(minutes=45)
     assert series.next_boundary_after(T0 + timedelta(minutes=35)) == T0 + timedelta(minutes=45)
     assert series.next_boundary_after(T0 + timedelta(hours=2)) is None
-    assert SeriesItem(id="e", rows=()).active_at(T0) is None
+    # No rows at all: stale from the start, and outside the validity dates the series is silent.
+    assert Schedule([SeriesItem(id="e", rows=())]).desired_at(T0) == zero
+    bounded = SeriesItem(id="b", rows=rows, valid_from=T0)
+    assert bounded.active_at(T0 - timedelta(minutes=1)) is None
+    assert not bounded.stale_at(T0 - timedelta(minutes=1))
 
 
 def test_disabled_items_and_horizon() -> None:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from cronsim import CronSim
 
 from .localtime import local_date, resolve, zone
-from .state import Setpoints
+from .state import Mode, Setpoints
 
 LOOKBACK = timedelta(days=400)
 _SECOND = timedelta(seconds=1)
@@ -313,12 +313,34 @@ class SeriesRow:
         return self.start + timedelta(seconds=self.period_s)
 
 
+# What a day-ahead series dispatches when it has no row for the instant.
+STALE_SETPOINTS = Setpoints(mode=Mode.IDLE, power_w=0.0, reactive_var=0.0)
+_DAWN = datetime.min.replace(tzinfo=UTC)
+
+
+def dispatch_setpoints(power_w: float, reactive_var: float | None) -> Setpoints:
+    """A signed active power (+ discharge, - charge) as the mode and setpoint that make it happen.
+
+    In the force modes the device takes the setpoint's magnitude, and 0 there means "the limit",
+    so zero active power is dispatched as idle.
+    """
+    if power_w > 0:
+        mode = Mode.FORCE_DISCHARGE
+    elif power_w < 0:
+        mode = Mode.FORCE_CHARGE
+    else:
+        mode = Mode.IDLE
+    return Setpoints(mode=mode, power_w=power_w, reactive_var=reactive_var or 0.0)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SeriesItem(ItemBase):
     """Day-ahead setpoints.
 
-    Stale rule: after the newest row's period has ended the series dispatches 0 W and 0 var
-    (its data is older than one period), until new rows arrive.
+    Each row dispatches its signed active power (`dispatch_setpoints`) and reactive power. Stale
+    rule: at any instant no row covers (before the first row, in a hole between rows, after the
+    newest row's period, or with no rows at all) the data is older than one period, and the series
+    dispatches idle, 0 W and 0 var until rows cover the instant again.
     """
 
     rows: tuple[SeriesRow, ...]
@@ -328,30 +350,26 @@ class SeriesItem(ItemBase):
         return [row.start for row in self.rows]
 
     def active_at(self, t: datetime) -> Span | None:
-        """The row covering t, or the stale zero after the last row."""
-        if not self.rows or not self.valid_at(t) or t < self.rows[0].start:
+        """The row covering t, or the stale zero."""
+        if not self.valid_at(t):
             return None
         i = bisect_right(self._starts, t) - 1
-        row = self.rows[i]
-        if t < row.end:
+        if i >= 0 and t < (row := self.rows[i]).end:
             return Span(
                 start=row.start,
                 end=row.end,
-                setpoints=self.setpoints.overlay(
-                    Setpoints(power_w=row.power_w, reactive_var=row.reactive_var or 0.0)
-                ),
+                setpoints=self.setpoints.overlay(dispatch_setpoints(row.power_w, row.reactive_var)),
             )
-        if i == len(self.rows) - 1:
-            return Span(
-                start=row.end,
-                end=None,
-                setpoints=self.setpoints.overlay(Setpoints(power_w=0.0, reactive_var=0.0)),
-            )
-        return None  # a hole between rows: the series says nothing
+        return Span(
+            start=self.rows[i].end if i >= 0 else self.valid_from or _DAWN,
+            end=self.rows[i + 1].start if i + 1 < len(self.rows) else None,
+            setpoints=self.setpoints.overlay(STALE_SETPOINTS),
+        )
 
     def stale_at(self, t: datetime) -> bool:
-        """True when t is past the newest row's period."""
-        return bool(self.rows) and t >= self.rows[-1].end
+        """True when the series is in force at t but no row covers t."""
+        i = bisect_right(self._starts, t) - 1
+        return self.valid_at(t) and not (i >= 0 and t < self.rows[i].end)
 
     def next_boundary_after(self, t: datetime) -> datetime | None:
         """Next row start or end."""

@@ -364,7 +364,9 @@ async def test_safe_stop_and_source_switch_on_a_bridge(hass: HomeAssistant, entr
     result = next(iter(response.values()))
     assert isinstance(result, dict)
     assert result["threshold_reached"] is True
-    assert result["disable_ok"] is True
+    # The sources have no enable flag: step 4 does not apply, and the result says so.
+    assert result["disable_supported"] is False
+    assert result["disable_ok"] is False
     assert state(hass, MODE) == "Backup"  # idle
     await controller(entry).async_restore()
     assert state(hass, MODE) == "Self-Powered"

@@ -417,14 +417,14 @@ async def test_no_effect_detected_and_cleared(
 def test_expected_effect_rules() -> None:
     from custom_components.battery_steward.engine.state import Measurements
 
-    def m(mode: Mode, p: float, soc: float = 50, enabled: bool = True) -> Measurements:
+    def m(mode: Mode, p: float, soc: float = 50, enabled: bool = True, setpoint: float = 0) -> Measurements:
         return Measurements(
             soc_pct=soc,
             active_power_w=p,
             reactive_power_var=0,
             mode=mode,
             reserve_pct=20,
-            power_setpoint_w=0,
+            power_setpoint_w=setpoint,
             reactive_setpoint_var=0,
             enabled=enabled,
         )
@@ -437,6 +437,11 @@ def test_expected_effect_rules() -> None:
     assert expected_effect_missing(m(Mode.IDLE, 800), 5000) is not None
     assert expected_effect_missing(m(Mode.IDLE, 800, enabled=False), 5000) is None
     assert expected_effect_missing(m(Mode.AUTO, 800), 5000) is None
+    # With a setpoint, at least half of it must flow.
+    assert expected_effect_missing(m(Mode.FORCE_DISCHARGE, 300, setpoint=2000), 5000) is not None
+    assert expected_effect_missing(m(Mode.FORCE_DISCHARGE, 1900, setpoint=2000), 5000) is None
+    assert expected_effect_missing(m(Mode.FORCE_CHARGE, -400, setpoint=-3000), 5000) is not None
+    assert expected_effect_missing(m(Mode.FORCE_CHARGE, -2900, setpoint=-3000), 5000) is None
 
 
 async def test_patrol_skips_while_a_run_is_going(

@@ -282,7 +282,7 @@ async def test_source_switch_refused_while_switching_and_kept_on_failed_stop(
     assert err.value.translation_key == "switch_in_progress"
     ctl.switching = False
     simulator.model.stuck_power_w = 3000.0
-    ctl.settings = replace(ctl.settings, switch_timeout_s=0.5)
+    ctl.settings = replace(ctl.settings, safe_stop_timeout_s=0.5)
     with pytest.raises(HomeAssistantError) as err:
         await hass.services.async_call(
             DOMAIN, "set_source", {"device_id": device(hass, entry), "source": "api"}, blocking=True
@@ -419,3 +419,76 @@ async def test_api_source_without_series_dispatches_zero_and_says_so(
     await wait_for_power(simulator, 0)
     records = controller(entry).journal.query()
     assert records[-1].note == STALE_NOTE
+
+
+async def test_safe_stop_threshold_and_timeout_come_from_the_options(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    """The button (and switches, and the action without arguments) use the battery's options."""
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "safe_stop_threshold_pct": 40, "safe_stop_timeout_s": 5}
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    simulator.model.stuck_power_w = 1500.0  # under 40 % of the 5 kW rating, far over 1 %
+    button = entity_id(hass, "button", "safe_stop")
+    await hass.services.async_call("button", "press", {"entity_id": button}, blocking=True)
+    last = controller(entry).journal.last
+    assert last is not None
+    assert last.result is Result.SUCCESS
+    assert last.note is not None
+    assert "'threshold_reached': True" in last.note
+    simulator.model.stuck_power_w = 2500.0  # over 40 %: the 5 s timeout of the options ends it
+    started = asyncio.get_running_loop().time()
+    result = await safe_stop(hass, entry)
+    assert result["threshold_reached"] is False
+    assert 4.5 <= result["waited_s"] < 15
+    assert asyncio.get_running_loop().time() - started < 20
+
+
+async def test_plant_enabled_switch_and_plant_state(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    """The switch shows and sets the plant's enable flag; the plant state follows gate and flag."""
+    switch = entity_id(hass, "switch", "plant_enabled")
+    plant = entity_id(hass, "sensor", "plant_state")
+    assert hass.states.get(switch).state == "on"  # type: ignore[union-attr]
+    await hass.services.async_call("switch", "turn_off", {"entity_id": switch}, blocking=True)
+    await hass.async_block_till_done()
+    assert simulator.read_register("enabled") == 0
+    assert hass.states.get(switch).state == "off"  # type: ignore[union-attr]
+    assert hass.states.get(plant).state == "stopped"  # type: ignore[union-attr]
+    await hass.services.async_call("switch", "turn_on", {"entity_id": switch}, blocking=True)
+    await hass.async_block_till_done()
+    assert simulator.read_register("enabled") == 1
+    assert hass.states.get(plant).state == "running"  # type: ignore[union-attr]
+    # Closing the gate stops dispatch: the plant state says stopped while the plant still runs.
+    gate = entity_id(hass, "switch", "dispatch")
+    await hass.services.async_call("switch", "turn_off", {"entity_id": gate}, blocking=True)
+    await hass.async_block_till_done()
+    assert hass.states.get(plant).state == "stopped"  # type: ignore[union-attr]
+    assert hass.states.get(switch).state == "on"  # type: ignore[union-attr]
+    # Someone else disables the plant: the switch shows what the battery reports.
+    simulator.set_control("enabled", 0)
+    await controller(entry).coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get(switch).state == "off"  # type: ignore[union-attr]
+
+
+async def test_restore_refused_while_switching_and_safe_stop_waits_for_a_run_only_so_long(
+    hass: HomeAssistant, entry: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctl = controller(entry)
+    ctl.switching = True
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(DOMAIN, "restore", {"device_id": device(hass, entry)}, blocking=True)
+    assert err.value.translation_key == "switch_in_progress"
+    ctl.switching = False
+    # A run that never lets go of the battery: the safe stop ends with a result, not a hang.
+    monkeypatch.setattr("custom_components.battery_steward.controller.STOP_WAIT_S", 0.2)
+    async with ctl._lock:
+        result = await safe_stop(hass, entry)
+    assert result["threshold_reached"] is False
+    assert result["disable_ok"] is False
+    assert "kept the battery busy" in result["error"]
+    assert ctl.plant_state is PlantState.STOPPED

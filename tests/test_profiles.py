@@ -153,6 +153,16 @@ async def test_marstek_flow_and_a_controller_run(hass: HomeAssistant, start_sim:
     )
     assert battery.model.mode == 3
     assert _last_result(entry.runtime_data.controller) is Result.SUCCESS
+    assert "plant_enabled" not in keys  # a Marstek cannot be disabled
+    # Safe stop skips the disable step on a device that cannot be disabled, and says so; a
+    # source switch (which safe-stops first) then goes ahead.
+    controller = entry.runtime_data.controller
+    result = (await controller.async_safe_stop(timeout_s=5)).as_dict()
+    assert result["threshold_reached"] is True
+    assert result["disable_supported"] is False
+    assert result["disable_ok"] is False
+    await controller.async_set_source("api")
+    assert controller.source == "api"
     await hass.config_entries.async_unload(entry.entry_id)
 
 

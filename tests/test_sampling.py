@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -118,3 +119,44 @@ async def test_recording_switch_writes_csv_and_flushes_on_unload(
     assert recording.rows_written == recording.sampler.samples
     with files[0].open(encoding="utf-8") as handle:
         assert len(list(csv.DictReader(handle))) == recording.rows_written
+
+
+async def test_pending_rows_flushed_when_home_assistant_stops(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """Home Assistant does not unload entries when it stops; the stop event flushes instead."""
+    recording = entry.runtime_data.recording
+    recording.sampler.step_s = 0.05
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": entity_id(hass, "switch", "recording")}, blocking=True
+    )
+    await asyncio.sleep(0.3)
+    assert recording.sampler.samples >= 3
+    assert recording.rows_written == 0  # the periodic flush has not come yet
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert not recording.running
+    assert recording.rows_written == recording.sampler.samples
+    files = list(Path(hass.config.path(DOMAIN, "measurements")).glob("*_home_battery.csv"))
+    with files[0].open(encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == recording.rows_written
+
+
+async def test_rows_kept_when_the_files_cannot_be_written(
+    hass: HomeAssistant, entry: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    recording = entry.runtime_data.recording
+    recording.sampler.step_s = 0.05
+    blocker = Path(hass.config.path(DOMAIN))
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a directory")  # the measurements directory cannot be made
+    recording.start()
+    await asyncio.sleep(0.3)
+    await recording.async_flush()
+    await recording.async_flush()
+    assert recording.rows_written == 0
+    assert caplog.text.count("Cannot write measurements") == 1
+    blocker.unlink()
+    await recording.async_stop()
+    assert recording.rows_written == recording.sampler.samples
+    assert "written to" in caplog.text

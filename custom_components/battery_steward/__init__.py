@@ -8,8 +8,8 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigEntryChange,
 )
-from homeassistant.const import CONF_HOST, CONF_PORT, Platform
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -148,6 +148,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         fetcher.async_start()
         entry.async_on_unload(fetcher.async_stop)
     entry.async_on_unload(_follow_schedule_items(hass, entry, controller))
+
+    async def _async_on_stop(_event: Event) -> None:
+        """Home Assistant does not unload entries when it stops: flush and save as an unload does."""
+        await entry.runtime_data.recording.async_stop()
+        await controller.async_stop()
+
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_on_stop))
     return True
 
 

@@ -6,7 +6,6 @@ from homeassistant.components.button import ButtonEntity, ButtonEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DEFAULT_SAFE_STOP_TIMEOUT_S
 from .coordinator import BatteryConfigEntry
 from .entity import ControllerEntity
 
@@ -38,8 +37,8 @@ class ReconcileNowButton(ControllerEntity, ButtonEntity):
 
 
 class SafeStopButton(ControllerEntity, ButtonEntity):
-    """Stop the plant safely with the default threshold and timeout (the action returns data)."""
+    """Stop the plant safely with the threshold and timeout of the options (the action returns data)."""
 
     @override
     async def async_press(self) -> None:
-        await self.controller.async_safe_stop(threshold_w=None, timeout_s=DEFAULT_SAFE_STOP_TIMEOUT_S)
+        await self.controller.async_safe_stop()

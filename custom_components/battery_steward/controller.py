@@ -92,7 +92,9 @@ class ControllerSettings:
     verify_timeout_s: float = 30.0
     fight: FightSettings = field(default_factory=FightSettings)
     journal_size: int = 2000
-    switch_timeout_s: float = 60.0
+    # Safe stop (the button, source and transport switches, the action's defaults).
+    safe_stop_threshold_pct: float = 1.0
+    safe_stop_timeout_s: float = 60.0
 
 
 class BatteryController:
@@ -130,7 +132,7 @@ class BatteryController:
         self.override: StoredOverride | None = None
         self.reconciliation_enabled = True
         self.dispatch_enabled = True
-        self.plant_state = PlantState.RUNNING
+        self._transition: PlantState | None = None  # stopping or starting, while it lasts
         self.switching = False
         self.desired = Setpoints()
         self.next_change: datetime | None = None
@@ -165,7 +167,6 @@ class BatteryController:
         self.override = stored.override
         self.reconciliation_enabled = stored.reconciliation_enabled
         self.dispatch_enabled = stored.dispatch_enabled
-        self.plant_state = PlantState.RUNNING if self.dispatch_enabled else PlantState.STOPPED
         self.missed = set(stored.missed)
         self.source = stored.source
         self._stored_transport = stored.transport
@@ -707,40 +708,66 @@ class BatteryController:
         if self.dispatch_enabled == enabled:
             return
         self.dispatch_enabled = enabled
-        self.plant_state = PlantState.RUNNING if enabled else PlantState.STOPPED
         self._persist()
         if enabled:
             self._schedule_run(Trigger.CONFIG)
         self._notify()
 
-    async def async_safe_stop(self, *, threshold_w: float | None, timeout_s: float) -> SafeStopResult:
-        """Gate off, zero P and Q, wait under the threshold (or time out), disable. Never raises."""
+    async def async_safe_stop(
+        self, *, threshold_w: float | None = None, timeout_s: float | None = None
+    ) -> SafeStopResult:
+        """Gate off, zero P and Q, wait under the threshold (or time out), disable. Never raises.
+
+        Without a threshold or timeout, the battery's options decide (default 1 % of the rating
+        and 60 s).
+        """
         limits = self.coordinator.info.limits
+        rating = max(limits.max_charge_w, limits.max_discharge_w)
         threshold = (
-            threshold_w
-            if threshold_w is not None
-            else 0.01 * max(limits.max_charge_w, limits.max_discharge_w)
+            threshold_w if threshold_w is not None else self.settings.safe_stop_threshold_pct / 100 * rating
         )
+        if timeout_s is None:
+            timeout_s = self.settings.safe_stop_timeout_s
         self.dispatch_enabled = False
-        self.plant_state = PlantState.STOPPING
+        self._transition = PlantState.STOPPING
         self._persist()
         self._notify()
-        async with self._lock:  # no run may write between the steps
-            result = await safe_stop(
-                self.coordinator.driver,
-                threshold=threshold,
-                timeout_s=timeout_s,
-                step_s=SAFE_STOP_STEP_S,
-                interrupt=self._stopping,
-                writable=self.coordinator.info.writable,
+        can_disable = self.coordinator.info.capabilities.enable
+        waiting = time.monotonic()
+        try:
+            # No run may write between the steps; a run under way ends within its device timeouts.
+            async with asyncio.timeout(STOP_WAIT_S):
+                await self._lock.acquire()
+        except TimeoutError:
+            result = SafeStopResult(
+                threshold_reached=False,
+                disable_ok=False,
+                waited_s=time.monotonic() - waiting,
+                final_p_w=None,
+                final_q_var=None,
+                disable_supported=can_disable,
+                error=f"a run kept the battery busy for {STOP_WAIT_S:.0f} s",
             )
-        self.plant_state = PlantState.STOPPED
+        else:
+            try:
+                result = await safe_stop(
+                    self.coordinator.driver,
+                    threshold=threshold,
+                    timeout_s=timeout_s,
+                    step_s=SAFE_STOP_STEP_S,
+                    interrupt=self._stopping,
+                    writable=self.coordinator.info.writable,
+                    can_disable=can_disable,
+                )
+            finally:
+                self._lock.release()
+        self._transition = None
         self._written.clear()  # the safe stop wrote past the controller: trust only readings
         self._record(
             Trigger.MANUAL,
             None,
             dt_util.utcnow(),
-            Result.SUCCESS if result.threshold_reached and result.disable_ok else Result.FAILED,
+            Result.SUCCESS if result.ok else Result.FAILED,
             error=result.error,
             note=f"safe stop: {result.as_dict()}",
         )
@@ -749,20 +776,56 @@ class BatteryController:
         return result
 
     async def async_restore(self) -> None:
-        """Re-enable the plant and hand control back to the schedule."""
-        self.plant_state = PlantState.STARTING
+        """Re-enable the plant and hand control back to the schedule (not during a switch)."""
+        self._refuse_while_switching()
+        self._transition = PlantState.STARTING
         self._notify()
         try:
             await self.coordinator.driver.set_enabled(True)
         except DeviceError as err:
-            self.plant_state = PlantState.STOPPED
+            self._transition = None
             self._notify()
             raise translate_device_error(err) from err
         self.dispatch_enabled = True
         self._persist()
         await self.coordinator.async_refresh()
-        self.plant_state = PlantState.RUNNING
+        self._transition = None
         await self._async_run_checked(Trigger.OVERRIDE)
+
+    @property
+    def plant_state(self) -> PlantState:
+        """Where the plant is in the stop/start cycle.
+
+        Stopping or starting while a safe stop or restore runs; otherwise running when the
+        dispatch gate is open and the plant is enabled (as last read, where the device can be
+        disabled), else stopped.
+        """
+        if self._transition is not None:
+            return self._transition
+        data: Measurements | None = self.coordinator.data
+        disabled = (
+            self.coordinator.info.capabilities.enable
+            and data is not None
+            and self.coordinator.last_update_success
+            and not data.enabled
+        )
+        return PlantState.RUNNING if self.dispatch_enabled and not disabled else PlantState.STOPPED
+
+    async def async_set_plant_enabled(self, enabled: bool) -> None:
+        """Enable or disable the plant itself (not the safe-stop sequence: no zeroing, no wait)."""
+        try:
+            await self.coordinator.driver.set_enabled(enabled)
+        except DeviceError as err:
+            raise translate_device_error(err) from err
+        self._record(
+            Trigger.MANUAL,
+            None,
+            dt_util.utcnow(),
+            Result.SUCCESS,
+            note=f"plant {'enabled' if enabled else 'disabled'}",
+        )
+        await self.coordinator.async_refresh()
+        self._notify()
 
     async def async_set_series(self, series: SeriesItem) -> None:
         """New day-ahead rows for the api source (pushed by a service or fetched)."""
@@ -806,28 +869,28 @@ class BatteryController:
 
         await self._async_switch(source == self.source, apply)
 
-    async def _async_switch(self, unchanged: bool, apply: Callable[[], Awaitable[None]]) -> None:
-        """Switching flag, safe stop, apply, clear the flag; refused while another switch runs."""
+    def _refuse_while_switching(self) -> None:
         if self.switching:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="switch_in_progress",
                 translation_placeholders={"battery": self.name},
             )
+
+    async def _async_switch(self, unchanged: bool, apply: Callable[[], Awaitable[None]]) -> None:
+        """Switching flag, safe stop, apply, clear the flag; refused while another switch runs."""
+        self._refuse_while_switching()
         if unchanged:
             return
         self.switching = True
         self._notify()
         try:
-            result = await self.async_safe_stop(threshold_w=None, timeout_s=self.settings.switch_timeout_s)
-            if not (result.threshold_reached and result.disable_ok):
+            result = await self.async_safe_stop()
+            if not result.ok:
                 raise HomeAssistantError(
                     translation_domain=DOMAIN,
                     translation_key="switch_failed",
-                    translation_placeholders={
-                        "battery": self.name,
-                        "reason": result.error or f"power still {result.final_p_w} W",
-                    },
+                    translation_placeholders={"battery": self.name, "reason": result.reason},
                 )
             await apply()
         finally:
@@ -861,16 +924,23 @@ class BatteryController:
 
 
 def expected_effect_missing(data: Measurements, rating_w: float) -> str | None:
-    """Why the measured power does not match the commanded mode, or None when it does."""
+    """Why the measured power does not match the commanded mode and rate, or None when it does.
+
+    In a force mode with a power setpoint the battery must reach at least half of it (with 0, "the
+    full rate", any clear flow will do: ratings are not always reached), unless it is full
+    (charging) or at its reserve (discharging).
+    """
     threshold = max(20.0, 0.01 * rating_w)
     if not data.enabled:
         return None
+    rate = min(abs(data.power_setpoint_w), rating_w) or rating_w
+    enough = max(threshold, 0.5 * abs(data.power_setpoint_w)) if data.power_setpoint_w else threshold
     if data.mode is Mode.FORCE_CHARGE and data.soc_pct < 99.0:
-        if data.active_power_w > -threshold:
-            return f"force charge commanded, measured {data.active_power_w:.0f} W"
+        if data.active_power_w > -enough:
+            return f"force charge at {rate:.0f} W commanded, measured {data.active_power_w:.0f} W"
     elif data.mode is Mode.FORCE_DISCHARGE and data.soc_pct > data.reserve_pct + 1.0:
-        if data.active_power_w < threshold:
-            return f"force discharge commanded, measured {data.active_power_w:.0f} W"
+        if data.active_power_w < enough:
+            return f"force discharge at {rate:.0f} W commanded, measured {data.active_power_w:.0f} W"
     elif data.mode is Mode.IDLE and abs(data.active_power_w) > threshold:
         return f"idle commanded, measured {data.active_power_w:.0f} W"
     return None

@@ -2,6 +2,7 @@
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+import logging
 from pathlib import Path
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -11,6 +12,8 @@ from homeassistant.util import dt as dt_util, slugify
 from .const import DOMAIN
 from .engine.state import Measurements
 from .sampling import FLUSH_INTERVAL, AnchoredSampler, CsvRouter, Sample
+
+_LOGGER = logging.getLogger(__name__)
 
 DEFAULT_SAMPLE_S = 5.0
 
@@ -37,6 +40,7 @@ class MeasurementRecording:
         self.rows_written = 0
         self.listeners: list[Callable[[Sample], None]] = []
         self.last_row: datetime | None = None
+        self._failing = False
 
     @property
     def running(self) -> bool:
@@ -63,11 +67,30 @@ class MeasurementRecording:
         await self.async_flush()
 
     async def async_flush(self) -> None:
-        """Write pending rows without blocking the event loop."""
+        """Write pending rows without blocking the event loop.
+
+        When the files cannot be written (disk full, permissions) the rows stay pending for the
+        next flush, and the failure is logged once until a write succeeds again.
+        """
         if not self._pending:
             return
         rows, self._pending = self._pending, []
-        await self.hass.async_add_executor_job(self.router.append, rows)
+        try:
+            await self.hass.async_add_executor_job(self.router.append, rows)
+        except OSError as err:
+            self._pending = rows + self._pending
+            if not self._failing:
+                self._failing = True
+                _LOGGER.warning(
+                    "Cannot write measurements to %s (%s); %d rows kept for the next try",
+                    self.router.directory,
+                    err,
+                    len(self._pending),
+                )
+            return
+        if self._failing:
+            self._failing = False
+            _LOGGER.info("Measurements are written to %s again", self.router.directory)
         self.rows_written += len(rows)
 
     async def async_stop(self) -> None:

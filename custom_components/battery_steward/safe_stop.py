@@ -2,8 +2,9 @@
 
 1. (caller) gate dispatch off; 2. write zero active and reactive power (for the steward profile:
 mode idle with 0 W and 0 var setpoints); 3. wait until measured |P| and |Q| are below the
-threshold, or the timeout passes; 4. disable the plant. A device error ends the sequence with a
-result that says why; nothing is raised.
+threshold, or the timeout passes; 4. disable the plant, where the device can be disabled
+(`disable_supported` says whether it can). A device error ends the sequence with a result that
+says why; nothing is raised.
 """
 
 import asyncio
@@ -28,7 +29,22 @@ class SafeStopResult:
     waited_s: float
     final_p_w: float | None
     final_q_var: float | None
+    disable_supported: bool = True
     error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Under the threshold, and disabled where the device can be."""
+        return self.threshold_reached and (self.disable_ok or not self.disable_supported)
+
+    @property
+    def reason(self) -> str:
+        """Why the stop is not ok, in words."""
+        if self.error:
+            return self.error
+        if not self.threshold_reached:
+            return f"the measured power stayed at {self.final_p_w} W / {self.final_q_var} var"
+        return "the plant did not report itself disabled"
 
     def as_dict(self) -> dict[str, Any]:
         """Response data."""
@@ -38,6 +54,7 @@ class SafeStopResult:
             "waited_s": round(self.waited_s, 2),
             "final_p_w": self.final_p_w,
             "final_q_var": self.final_q_var,
+            "disable_supported": self.disable_supported,
             "error": self.error,
         }
 
@@ -50,6 +67,7 @@ async def safe_stop(
     step_s: float,
     interrupt: asyncio.Event | None = None,
     writable: frozenset[str] = frozenset(SETPOINT_FIELDS),
+    can_disable: bool = True,
 ) -> SafeStopResult:
     """Steps 2-4 of the contract; the caller has closed the dispatch gate.
 
@@ -68,6 +86,7 @@ async def safe_stop(
             waited_s=time.monotonic() - started,
             final_p_w=p,
             final_q_var=q,
+            disable_supported=can_disable,
             error=error,
         )
 
@@ -91,6 +110,8 @@ async def safe_stop(
         if time.monotonic() >= deadline or (interrupt is not None and interrupt.is_set()):
             break
         await asyncio.sleep(step_s)
+    if not can_disable:
+        return result(reached, False)
     try:
         async with asyncio.timeout(STEP_TIMEOUT_S):
             await driver.set_enabled(False)

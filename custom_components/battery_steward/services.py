@@ -18,7 +18,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .const import DEFAULT_SAFE_STOP_TIMEOUT_S, DOMAIN, SOURCES
+from .const import DOMAIN, SOURCES
 from .coordinator import BatteryConfigEntry
 from .device.driver import DeviceError, check_capabilities, check_limits
 from .engine.items import Item, SeriesItem
@@ -305,9 +305,7 @@ SAFE_STOP_SCHEMA = vol.Schema(
     {
         **_TARGET,
         vol.Optional("threshold_w"): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=1e6)),
-        vol.Optional("timeout_s", default=DEFAULT_SAFE_STOP_TIMEOUT_S): vol.All(
-            vol.Coerce(float), vol.Range(min=1, max=3600)
-        ),
+        vol.Optional("timeout_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=3600)),
     }
 )
 
@@ -317,7 +315,7 @@ async def _safe_stop(call: ServiceCall) -> ServiceResponse:
     results = await asyncio.gather(
         *(
             entry.runtime_data.controller.async_safe_stop(
-                threshold_w=call.data.get("threshold_w"), timeout_s=call.data["timeout_s"]
+                threshold_w=call.data.get("threshold_w"), timeout_s=call.data.get("timeout_s")
             )
             for entry in entries
         )

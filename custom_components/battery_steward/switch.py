@@ -1,4 +1,4 @@
-"""Switches: reconciliation (seed 004's start/stop), the dispatch gate, recording."""
+"""Switches: reconciliation (seed 004's start/stop), dispatch gate, plant enable flag, recording."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +44,8 @@ CONTROLLER_SWITCHES: tuple[ControllerSwitchDescription, ...] = (
     ),
 )
 
+PLANT_ENABLED = SwitchEntityDescription(key="plant_enabled", translation_key="plant_enabled")
+
 RECORDING = SwitchEntityDescription(
     key="recording", translation_key="recording", entity_category=EntityCategory.CONFIG
 )
@@ -57,6 +59,8 @@ async def async_setup_entry(
     """Add the switches."""
     coordinator = entry.runtime_data.coordinator
     entities: list[SwitchEntity] = [ControllerSwitch(coordinator, d) for d in CONTROLLER_SWITCHES]
+    if coordinator.info.capabilities.enable:
+        entities.append(PlantEnabledSwitch(coordinator, PLANT_ENABLED))
     entities.append(RecordingSwitch(coordinator, RECORDING))
     async_add_entities(entities)
 
@@ -78,6 +82,31 @@ class ControllerSwitch(ControllerEntity, SwitchEntity):
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
         self.entity_description.set_fn(self.controller, False)
+
+
+class PlantEnabledSwitch(BatteryEntity, SwitchEntity):
+    """The plant's enable flag as the battery reports it; off is the inverter off (P = Q = 0).
+
+    Unavailable while the battery cannot be read: it shows the device, not a wish.
+    """
+
+    @property
+    def _controller(self) -> BatteryController:
+        return self.coordinator.config_entry.runtime_data.controller
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        data = self.coordinator.data
+        return None if data is None else data.enabled
+
+    @override
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        await self._controller.async_set_plant_enabled(True)
+
+    @override
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        await self._controller.async_set_plant_enabled(False)
 
 
 class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+from dataclasses import replace
 import logging
 import math
 import os
@@ -541,6 +542,17 @@ def test_temperature_and_voltage() -> None:
     model.advance(60)
     assert model.temperature_c == pytest.approx(30.0)
     assert model.state == "discharging"
+
+
+def test_apparent_power_rating_bounds_active_power() -> None:
+    """A power limit above the VA rating is cut to the rating, charging and discharging."""
+    config = SimConfig(serial="SIM-VA", noise_w=0.0, soc_pct=50.0, max_discharge_w=8000, max_charge_w=8000)
+    model = BatteryModel(replace(config, max_apparent_va=6000))
+    model.mode = MODE["force_discharge"]
+    assert model.target_active_w() == 6000.0
+    model.mode = MODE["force_charge"]
+    model.power_setpoint_w = -7000
+    assert model.target_active_w() == -6000.0
 
 
 # Command line -----------------------------------------------------------------------------------

@@ -137,7 +137,10 @@ class BatteryModel:
             target = min(target, 0.0)
         if self.soc_pct >= 100:
             target = max(target, 0.0)
-        return max(-cfg.max_charge_w, min(cfg.max_discharge_w, target))
+        # The inverter's apparent-power rating bounds active power too (Q then gets what is left).
+        charge_limit = min(cfg.max_charge_w, cfg.max_apparent_va)
+        discharge_limit = min(cfg.max_discharge_w, cfg.max_apparent_va)
+        return max(-charge_limit, min(discharge_limit, target))
 
     def target_reactive_var(self, active_w: float) -> float:
         """Reactive power target, limited so P keeps priority within the apparent power limit."""

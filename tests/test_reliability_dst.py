@@ -15,15 +15,13 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.controller import BatteryController
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.engine.journal import Trigger
 
-from .conftest import SERIAL, modbus_data
-from .helpers import let_sockets_settle
-from .support.simclock import advance, settle
-from .test_controller import item
+from .conftest import modbus_data
+from .helpers import let_sockets_settle, setup_entry
+from .support.simclock import advance
 
 STEP_S = 300
 
@@ -68,18 +66,9 @@ async def _setup(
 ) -> MockConfigEntry:
     await hass.config.async_set_time_zone(zone)
     freezer.move_to(at)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Battery",
-        unique_id=SERIAL,
-        data=modbus_data(simulator.port),
-        options={"poll_interval": STEP_S},
-        subentries_data=[item(d) for d in items],
+    return await setup_entry(
+        hass, modbus_data(simulator.port), options={"poll_interval": STEP_S}, items=items, wait="settle"
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await settle(hass)
-    return entry
 
 
 @pytest.mark.parametrize(("zone", "day", "wall"), SPRING, ids=[z for z, *_ in SPRING])

@@ -20,16 +20,14 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.controller import BatteryController
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
-from .conftest import SERIAL, modbus_data
-from .helpers import entity_id, let_sockets_settle
+from .conftest import modbus_data
+from .helpers import entity_id, let_sockets_settle, setup_entry
 from .support.battery import mismatches
 from .support.fault_proxy import FAULT_KINDS, WRITE_CODES, Fault, FaultProxy
-from .support.simclock import advance, settle
-from .test_controller import item
+from .support.simclock import advance
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY = datetime(2026, 6, 1, 0, 0, tzinfo=PARIS)  # a Monday
@@ -115,18 +113,9 @@ async def _setup(
 ) -> MockConfigEntry:
     await hass.config.async_set_time_zone("Europe/Paris")
     freezer.move_to(DAY)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Battery",
-        unique_id=SERIAL,
-        data=modbus_data(proxy.port),
-        options={"poll_interval": poll_s},
-        subentries_data=[item(d) for d in ITEMS],
+    return await setup_entry(
+        hass, modbus_data(proxy.port), options={"poll_interval": poll_s}, items=ITEMS, wait="settle"
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await settle(hass)
-    return entry
 
 
 def _unhandled(records: list[logging.LogRecord]) -> list[str]:

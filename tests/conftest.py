@@ -2,11 +2,12 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 import logging
 import os
 import socket
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
@@ -31,6 +32,26 @@ from .support.secrets import LogCapture, leaked_secrets
 
 SERIAL = "SIM-TEST0001"
 LONG_ENV = "BATTERY_STEWARD_LONG"
+
+PARIS = ZoneInfo("Europe/Paris")
+# The evening schedule of the end-to-end tests, and a start a minute before its peak (a Monday).
+START = datetime(2026, 6, 1, 18, 59, tzinfo=PARIS)
+PEAK: dict[str, Any] = {
+    "type": "window",
+    "name": "Peak",
+    "weekdays": [0, 1, 2, 3, 4],
+    "start": "19:00:00",
+    "end": "22:00:00",
+    "tz": "Europe/Paris",
+    "setpoints": {"reserve_pct": 80},
+}
+NIGHT: dict[str, Any] = {
+    "type": "cron",
+    "name": "Evening reserve",
+    "cron": "0 22 * * *",
+    "tz": "Europe/Paris",
+    "setpoints": {"reserve_pct": 20, "mode": "auto"},
+}
 
 type Tick = Callable[[float], Awaitable[None]]
 
@@ -152,6 +173,18 @@ async def loaded(
     await hass.async_block_till_done()
     yield modbus_entry
     await hass.config_entries.async_unload(modbus_entry.entry_id)
+
+
+@pytest.fixture
+def items() -> list[dict[str, Any]]:
+    """Schedule items for an entry fixture that takes them: PEAK and NIGHT unless a test parametrizes them."""
+    return [PEAK, NIGHT]
+
+
+@pytest.fixture
+def options() -> dict[str, Any]:
+    """Options for an entry fixture that takes them: none, unless a test parametrizes `options`."""
+    return {}
 
 
 @pytest.fixture

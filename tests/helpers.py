@@ -2,8 +2,10 @@
 
 import asyncio
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Literal
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -37,6 +39,14 @@ async def let_sockets_settle() -> None:
     """
     for _ in range(20):
         await asyncio.sleep(0)
+
+
+async def freeze_at(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: datetime, zone: str | None = None
+) -> None:
+    """Home Assistant's time zone is `zone` (by default `when`'s own) and the frozen clock reads `when`."""
+    await hass.config.async_set_time_zone(zone or str(when.tzinfo))
+    freezer.move_to(when)
 
 
 def item(data: dict[str, Any]) -> ConfigSubentryData:

@@ -2,9 +2,7 @@
 another integration's backup-reserve number, operation-mode select and SoC/power sensors."""
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
@@ -37,11 +35,10 @@ from custom_components.battery_steward.diagnostics import async_get_config_entry
 from custom_components.battery_steward.engine.journal import Result, Trigger
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
-from .conftest import Tick
-from .helpers import controller, device_id, entity_id, setup_entry
+from . import conftest
+from .conftest import NIGHT, START, Tick
+from .helpers import controller, device_id, entity_id, freeze_at, setup_entry
 
-PARIS = ZoneInfo("Europe/Paris")
-START = datetime(2026, 6, 1, 18, 59, tzinfo=PARIS)  # a Monday
 SERIAL = "bridge-sensor.powerwall_charge"
 
 RESERVE = "input_number.backup_reserve"
@@ -51,22 +48,8 @@ POWER = "sensor.powerwall_battery_power"
 OPTIONS = ["Self-Powered", "Backup", "Time-Based Control", "Charge Now"]
 MAPPING = {"auto": "Self-Powered", "idle": "Backup", "force_charge": "Charge Now"}
 
-PEAK = {
-    "type": "window",
-    "name": "Peak",
-    "weekdays": [0, 1, 2, 3, 4],
-    "start": "19:00:00",
-    "end": "22:00:00",
-    "tz": "Europe/Paris",
-    "setpoints": {"reserve_pct": 80, "mode": "force_charge"},
-}
-NIGHT = {
-    "type": "cron",
-    "name": "Evening",
-    "cron": "0 22 * * *",
-    "tz": "Europe/Paris",
-    "setpoints": {"reserve_pct": 20, "mode": "auto"},
-}
+# The shared evening peak, also forcing a charge (a mode the stand-in select maps).
+PEAK = {**conftest.PEAK, "setpoints": {"reserve_pct": 80, "mode": "force_charge"}}
 
 
 def bridge_data(**overrides: Any) -> dict[str, Any]:
@@ -142,19 +125,13 @@ def items() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def options() -> dict[str, Any]:
-    return {}
-
-
-@pytest.fixture
 async def entry(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     items: list[dict[str, Any]],
     options: dict[str, Any],
 ) -> AsyncIterator[MockConfigEntry]:
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(START)
+    await freeze_at(hass, freezer, START)
     await setup_sources(hass)
     entry = await setup_entry(
         hass,

@@ -1,9 +1,8 @@
 """The controller end to end: simulator over TCP, frozen time, real timers and stores."""
 
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, HomeAssistant
@@ -19,39 +18,8 @@ from custom_components.battery_steward.engine.journal import Result, Trigger
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 from custom_components.battery_steward.repairs import ResumeFieldFlow, async_create_fix_flow
 
-from .conftest import SERIAL, Tick, modbus_data
-from .helpers import controller, device_id, entity_id, item, let_sockets_settle, load, setup_entry
-
-PARIS = ZoneInfo("Europe/Paris")
-# Monday 1 June 2026, 18:59 in Paris.
-START = datetime(2026, 6, 1, 18, 59, tzinfo=PARIS)
-
-PEAK = {
-    "type": "window",
-    "name": "Peak",
-    "weekdays": [0, 1, 2, 3, 4],
-    "start": "19:00:00",
-    "end": "22:00:00",
-    "tz": "Europe/Paris",
-    "setpoints": {"reserve_pct": 80},
-}
-NIGHT = {
-    "type": "cron",
-    "name": "Evening reserve",
-    "cron": "0 22 * * *",
-    "tz": "Europe/Paris",
-    "setpoints": {"reserve_pct": 20, "mode": "auto"},
-}
-
-
-@pytest.fixture
-def items() -> list[dict[str, Any]]:
-    return [PEAK, NIGHT]
-
-
-@pytest.fixture
-def options() -> dict[str, Any]:
-    return {}
+from .conftest import NIGHT, PEAK, SERIAL, START, Tick, modbus_data
+from .helpers import controller, device_id, entity_id, freeze_at, item, let_sockets_settle, load, setup_entry
 
 
 @pytest.fixture
@@ -62,8 +30,7 @@ async def entry(
     items: list[dict[str, Any]],
     options: dict[str, Any],
 ) -> AsyncIterator[MockConfigEntry]:
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(START)
+    await freeze_at(hass, freezer, START)
     entry = await setup_entry(
         hass, modbus_data(simulator.port), options=options, items=items, wait="background"
     )
@@ -272,8 +239,7 @@ async def test_startup_corrects_missed_change(
     simulator: SimulatedBattery,
 ) -> None:
     # Home Assistant was down at 19:00; the battery still has the off-peak reserve.
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(START + timedelta(minutes=31))
+    await freeze_at(hass, freezer, START + timedelta(minutes=31))
     entry = await setup_entry(hass, modbus_data(simulator.port), items=[PEAK, NIGHT], wait="background")
     assert simulator.read_register("reserve_pct") == 80
     startup = [r for r in controller(entry).journal.query() if r.trigger is Trigger.STARTUP]

@@ -19,9 +19,9 @@ from .conftest import modbus_data
 from .helpers import controller, device_id, entity_id, let_sockets_settle, setup_entry
 from .support.fault_proxy import WRITE_CODES, Fault, FaultProxy
 from .support.simclock import advance
-from .test_controller import entry, items, options
+from .test_controller import entry
 
-__all__ = ["entry", "items", "options"]
+__all__ = ["entry"]
 
 
 class _CountingPlan:

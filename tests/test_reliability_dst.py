@@ -20,7 +20,7 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.engine.journal import Trigger
 
 from .conftest import modbus_data
-from .helpers import let_sockets_settle, setup_entry
+from .helpers import freeze_at, let_sockets_settle, setup_entry
 from .support.simclock import advance
 
 STEP_S = 300
@@ -64,8 +64,7 @@ async def _setup(
     at: datetime,
     items: list[dict[str, Any]],
 ) -> MockConfigEntry:
-    await hass.config.async_set_time_zone(zone)
-    freezer.move_to(at)
+    await freeze_at(hass, freezer, at, zone)
     return await setup_entry(
         hass, modbus_data(simulator.port), options={"poll_interval": STEP_S}, items=items, wait="settle"
     )

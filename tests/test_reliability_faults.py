@@ -24,7 +24,7 @@ from custom_components.battery_steward.controller import BatteryController
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
 from .conftest import modbus_data
-from .helpers import entity_id, let_sockets_settle, setup_entry
+from .helpers import entity_id, freeze_at, let_sockets_settle, setup_entry
 from .support.battery import mismatches
 from .support.fault_proxy import FAULT_KINDS, WRITE_CODES, Fault, FaultProxy
 from .support.simclock import advance
@@ -111,8 +111,7 @@ async def proxy(simulator: SimulatedBattery) -> AsyncIterator[FaultProxy]:
 async def _setup(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, proxy: FaultProxy, poll_s: int
 ) -> MockConfigEntry:
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(DAY)
+    await freeze_at(hass, freezer, DAY)
     return await setup_entry(
         hass, modbus_data(proxy.port), options={"poll_interval": poll_s}, items=ITEMS, wait="settle"
     )

@@ -25,7 +25,7 @@ from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
 from .conftest import modbus_data
-from .helpers import device_id, let_sockets_settle, setup_entry
+from .helpers import device_id, freeze_at, let_sockets_settle, setup_entry
 from .support.battery import mismatches
 from .support.fault_proxy import WRITE_CODES, Fault, FaultProxy
 from .support.simclock import advance, settle
@@ -72,8 +72,7 @@ async def _restarts(
     seed: int,
 ) -> dict[str, int]:
     rng = random.Random(seed)
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(DAY)
+    await freeze_at(hass, freezer, DAY)
     entry = await setup_entry(
         hass, modbus_data(proxy.port), options={"poll_interval": 300}, items=ITEMS, wait="settle"
     )

@@ -34,10 +34,8 @@ from .test_reliability_faults import DAY, ITEMS
 
 @pytest.fixture
 async def proxy(simulator: SimulatedBattery) -> AsyncIterator[FaultProxy]:
-    running = FaultProxy(simulator.port, seed=3)
-    await running.start()
-    yield running
-    await running.stop()
+    async with FaultProxy(simulator.port, seed=3) as running:
+        yield running
 
 
 def _ctl(entry: MockConfigEntry) -> BatteryController:

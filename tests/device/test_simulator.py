@@ -373,6 +373,8 @@ async def test_write_counters_and_log(
     battery = await make_battery()
     seen: list[WriteRecord] = []
     battery.on_write = seen.append
+    reads: list[int] = []
+    battery.on_read = reads.append
     client = await connect(battery)
     await write(client, r.R_MODE, MODE["force_charge"])
     clock.advance(5)
@@ -391,6 +393,7 @@ async def test_write_counters_and_log(
         (1005.0, "mode", 3),
     ]
     assert seen == battery.writes_log
+    assert reads == [r.R_SOC.address]
 
 
 async def test_stuck_power(make_battery: BatteryFactory, connect: ClientFactory, clock: FakeClock) -> None:

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, override
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -27,7 +27,6 @@ from homeassistant import loader
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame, translation
-from pymodbus.constants import ExcCodes
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_test_home_assistant,
@@ -100,24 +99,11 @@ class CountingBattery(SimulatedBattery):
     """
 
     def __init__(self, config: SimConfig) -> None:
-        super().__init__(config)
+        super().__init__(config, on_read=self._count_read)
         self.reads_at: Counter[int] = Counter()
 
-    @override
-    async def _action(
-        self,
-        function_code: int,
-        start_address: int,
-        address: int,
-        count: int,
-        current_registers: list[int],
-        set_values: list[int] | list[bool] | None,
-    ) -> ExcCodes | None:
-        if set_values is None and function_code == 3:
-            self.reads_at[address] += 1
-        return await super()._action(
-            function_code, start_address, address, count, current_registers, set_values
-        )
+    def _count_read(self, address: int) -> None:
+        self.reads_at[address] += 1
 
 
 class SimulatorThread:
@@ -261,6 +247,11 @@ def summary(values: list[float]) -> dict[str, float]:
         "min": min(values),
         "mean": statistics.fmean(values),
     }
+
+
+def rounded(stats: dict[str, float], unit: str, digits: int) -> dict[str, float]:
+    """A summary's figures rounded and named with their unit: p50_s, p99_s, max_s, min_s, mean_s."""
+    return {f"{name}_{unit}": round(value, digits) for name, value in stats.items()}
 
 
 def ratio(seed: float, ours: float) -> float | None:

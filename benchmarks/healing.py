@@ -19,6 +19,7 @@ from _harness import (
     loop_exceptions,
     machine,
     ratio,
+    rounded,
     running_hass,
     setup_entry,
     simulator,
@@ -82,11 +83,7 @@ async def main() -> None:
     )
     emit(
         {
-            "p50_s": round(stats["p50"], 3),
-            "p99_s": round(stats["p99"], 3),
-            "max_s": round(stats["max"], 3),
-            "min_s": round(stats["min"], 3),
-            "mean_s": round(stats["mean"], 3),
+            **rounded(stats, "s", 3),
             "poll_interval_s": POLL_S,
             "tampers": TAMPERS,
             "tampers_healed": len(heal_s),

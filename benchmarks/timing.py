@@ -20,6 +20,7 @@ from _harness import (
     machine,
     mono_at,
     ratio,
+    rounded,
     running_hass,
     setup_entry,
     simulator,
@@ -118,11 +119,7 @@ async def main() -> None:
     )
     emit(
         {
-            "p50_ms": round(stats["p50"], 1),
-            "p99_ms": round(stats["p99"], 1),
-            "max_ms": round(stats["max"], 1),
-            "min_ms": round(stats["min"], 1),
-            "mean_ms": round(stats["mean"], 1),
+            **rounded(stats, "ms", 1),
             "changes": len(lateness_ms),
             "changes_scheduled": CHANGES,
             "changes_missed": missed,

@@ -1,16 +1,20 @@
 """Shared fixtures: a real simulated battery on loopback TCP and config entries that use it."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime, timedelta
 import logging
 import os
 import socket
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 # Imported before the hass fixture runs, or setup fails with "Integration not found".
 import custom_components.battery_steward  # noqa: F401
@@ -28,6 +32,28 @@ from .support.secrets import LogCapture, leaked_secrets
 
 SERIAL = "SIM-TEST0001"
 LONG_ENV = "BATTERY_STEWARD_LONG"
+
+PARIS = ZoneInfo("Europe/Paris")
+# The evening schedule of the end-to-end tests, and a start a minute before its peak (a Monday).
+START = datetime(2026, 6, 1, 18, 59, tzinfo=PARIS)
+PEAK: dict[str, Any] = {
+    "type": "window",
+    "name": "Peak",
+    "weekdays": [0, 1, 2, 3, 4],
+    "start": "19:00:00",
+    "end": "22:00:00",
+    "tz": "Europe/Paris",
+    "setpoints": {"reserve_pct": 80},
+}
+NIGHT: dict[str, Any] = {
+    "type": "cron",
+    "name": "Evening reserve",
+    "cron": "0 22 * * *",
+    "tz": "Europe/Paris",
+    "setpoints": {"reserve_pct": 20, "mode": "auto"},
+}
+
+type Tick = Callable[[float], Awaitable[None]]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -135,6 +161,42 @@ def modbus_entry(simulator: SimulatedBattery) -> MockConfigEntry:
         unique_id=SERIAL,
         data=modbus_data(simulator.port),
     )
+
+
+@pytest.fixture
+async def loaded(
+    hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
+) -> AsyncIterator[MockConfigEntry]:
+    """The simulator's Modbus entry, set up; unloaded afterwards."""
+    modbus_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
+    await hass.async_block_till_done()
+    yield modbus_entry
+    await hass.config_entries.async_unload(modbus_entry.entry_id)
+
+
+@pytest.fixture
+def items() -> list[dict[str, Any]]:
+    """Schedule items for an entry fixture that takes them: PEAK and NIGHT unless a test parametrizes them."""
+    return [PEAK, NIGHT]
+
+
+@pytest.fixture
+def options() -> dict[str, Any]:
+    """Options for an entry fixture that takes them: none, unless a test parametrizes `options`."""
+    return {}
+
+
+@pytest.fixture
+def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
+    """Move the frozen clock forward, fire the timers due and wait for all the work, background too."""
+
+    async def _tick(seconds: float) -> None:
+        freezer.tick(timedelta(seconds=seconds))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    return _tick
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHE
 from homeassistant.components.blueprint import models
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import load_yaml_dict
 import pytest
@@ -29,8 +28,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 
-from .conftest import SERIAL
-from .helpers import entity_id, let_sockets_settle
+from .helpers import device_id, entity_id, freeze_at, let_sockets_settle, load
 
 SOURCE = Path(__file__).resolve().parent.parent / "blueprints" / "automation" / "battery_steward"
 PARIS = ZoneInfo("Europe/Paris")
@@ -91,14 +89,9 @@ async def battery(
     """The simulated battery set up at MORNING, with our blueprints in the config directory."""
     hass.config.config_dir = str(tmp_path)
     shutil.copytree(SOURCE, tmp_path / "blueprints" / "automation" / "battery_steward")
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(MORNING)
-    modbus_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
-    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), modbus_entry.entry_id)
-    assert device is not None
-    yield device.id
+    await freeze_at(hass, freezer, MORNING)
+    await load(hass, modbus_entry, wait="background")
+    yield device_id(hass, modbus_entry)
     if hass.services.has_service("automation", "turn_off"):  # detach the blueprint's time triggers
         await hass.services.async_call("automation", "turn_off", {"entity_id": "all"}, blocking=True)
     await hass.config_entries.async_unload(modbus_entry.entry_id)

@@ -1,20 +1,18 @@
 """Entity bridge end to end: real input_number, input_select and template entities stand in for
 another integration's backup-reserve number, operation-mode select and SoC/power sensors."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.bridge import (
     CONF_MODE_ENTITY,
@@ -28,7 +26,6 @@ from custom_components.battery_steward.bridge import (
     EntityBridgeDriver,
 )
 from custom_components.battery_steward.const import CONF_KIND, CONF_SERIAL, DOMAIN, KIND_BRIDGE
-from custom_components.battery_steward.controller import BatteryController
 from custom_components.battery_steward.device.driver import (
     DeviceConnectionError,
     DeviceResponseError,
@@ -37,12 +34,11 @@ from custom_components.battery_steward.device.driver import (
 from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 from custom_components.battery_steward.engine.journal import Result, Trigger
 from custom_components.battery_steward.engine.state import Mode, Setpoints
-from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
-from .helpers import entity_id
+from . import conftest
+from .conftest import NIGHT, START, Tick
+from .helpers import controller, device_id, entity_id, freeze_at, setup_entry
 
-PARIS = ZoneInfo("Europe/Paris")
-START = datetime(2026, 6, 1, 18, 59, tzinfo=PARIS)  # a Monday
 SERIAL = "bridge-sensor.powerwall_charge"
 
 RESERVE = "input_number.backup_reserve"
@@ -52,24 +48,8 @@ POWER = "sensor.powerwall_battery_power"
 OPTIONS = ["Self-Powered", "Backup", "Time-Based Control", "Charge Now"]
 MAPPING = {"auto": "Self-Powered", "idle": "Backup", "force_charge": "Charge Now"}
 
-PEAK = {
-    "type": "window",
-    "name": "Peak",
-    "weekdays": [0, 1, 2, 3, 4],
-    "start": "19:00:00",
-    "end": "22:00:00",
-    "tz": "Europe/Paris",
-    "setpoints": {"reserve_pct": 80, "mode": "force_charge"},
-}
-NIGHT = {
-    "type": "cron",
-    "name": "Evening",
-    "cron": "0 22 * * *",
-    "tz": "Europe/Paris",
-    "setpoints": {"reserve_pct": 20, "mode": "auto"},
-}
-
-Tick = Callable[[float], Awaitable[None]]
+# The shared evening peak, also forcing a charge (a mode the stand-in select maps).
+PEAK = {**conftest.PEAK, "setpoints": {"reserve_pct": 80, "mode": "force_charge"}}
 
 
 def bridge_data(**overrides: Any) -> dict[str, Any]:
@@ -139,28 +119,9 @@ async def setup_sources(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
 
 
-def item(data: dict[str, Any]) -> ConfigSubentryData:
-    return ConfigSubentryData(data=data, subentry_type=SUBENTRY_ITEM, title=data["name"], unique_id=None)
-
-
-@pytest.fixture
-async def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
-    async def _tick(seconds: float) -> None:
-        freezer.tick(timedelta(seconds=seconds))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
-
-    return _tick
-
-
 @pytest.fixture
 def items() -> list[dict[str, Any]]:
     return [PEAK, NIGHT]
-
-
-@pytest.fixture
-def options() -> dict[str, Any]:
-    return {}
 
 
 @pytest.fixture
@@ -170,27 +131,20 @@ async def entry(
     items: list[dict[str, Any]],
     options: dict[str, Any],
 ) -> AsyncIterator[MockConfigEntry]:
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(START)
+    await freeze_at(hass, freezer, START)
     await setup_sources(hass)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
+    entry = await setup_entry(
+        hass,
+        bridge_data(),
         title="Powerwall (bridge)",
         unique_id=SERIAL,
-        data=bridge_data(),
         options=options,
-        subentries_data=[item(d) for d in items],
+        items=items,
+        wait="background",
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
     yield entry
     if entry.state is ConfigEntryState.LOADED:
         await hass.config_entries.async_unload(entry.entry_id)
-
-
-def controller(entry: MockConfigEntry) -> BatteryController:
-    return entry.runtime_data.controller  # type: ignore[no-any-return]
 
 
 def state(hass: HomeAssistant, entity: str) -> str:
@@ -218,12 +172,6 @@ async def set_online(hass: HomeAssistant, online: bool) -> None:
         {"entity_id": "input_boolean.online"},
         blocking=True,
     )
-
-
-def device_id(hass: HomeAssistant, entry: MockConfigEntry) -> str:
-    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
-    assert device is not None
-    return device.id
 
 
 async def test_reads_sources_and_offers_only_what_it_can_write(
@@ -327,7 +275,7 @@ async def test_override_writes_through(hass: HomeAssistant, entry: MockConfigEnt
     await tick(20)
     assert state(hass, RESERVE) == "55.0"  # the override is enforced
     await hass.services.async_call(
-        DOMAIN, "clear_override", {"device_id": device_id(hass, entry)}, blocking=True
+        DOMAIN, "clear_override", {"device_id": device_id(hass, entry, SERIAL)}, blocking=True
     )
     assert state(hass, RESERVE) == "20.0"
     assert state(hass, MODE) == "Self-Powered"
@@ -335,7 +283,7 @@ async def test_override_writes_through(hass: HomeAssistant, entry: MockConfigEnt
 
 @pytest.mark.parametrize("items", [[NIGHT]])
 async def test_fields_it_cannot_write_are_refused(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    dev = device_id(hass, entry)
+    dev = device_id(hass, entry, SERIAL)
     for data, field in (({"power_w": 100}, "power_w"), ({"mode": "force_discharge"}, "mode")):
         with pytest.raises(ServiceValidationError) as err:
             await hass.services.async_call(DOMAIN, "set_override", {"device_id": dev, **data}, blocking=True)
@@ -356,7 +304,7 @@ async def test_safe_stop_and_source_switch_on_a_bridge(hass: HomeAssistant, entr
     response = await hass.services.async_call(
         DOMAIN,
         "safe_stop",
-        {"device_id": device_id(hass, entry), "timeout_s": 5},
+        {"device_id": device_id(hass, entry, SERIAL), "timeout_s": 5},
         blocking=True,
         return_response=True,
     )
@@ -554,7 +502,10 @@ async def test_items_it_cannot_apply_are_refused(
 ) -> None:
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
-            DOMAIN, "add_item", {"device_id": device_id(hass, entry), "name": "No", **data}, blocking=True
+            DOMAIN,
+            "add_item",
+            {"device_id": device_id(hass, entry, SERIAL), "name": "No", **data},
+            blocking=True,
         )
     assert err.value.translation_key == "item_field_not_supported"
     assert err.value.translation_placeholders is not None
@@ -564,7 +515,7 @@ async def test_items_it_cannot_apply_are_refused(
         DOMAIN,
         "add_item",
         {
-            "device_id": device_id(hass, entry),
+            "device_id": device_id(hass, entry, SERIAL),
             "name": "Yes",
             "type": "one_off",
             "at": "2026-06-02T10:00:00+02:00",

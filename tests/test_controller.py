@@ -1,76 +1,25 @@
 """The controller end to end: simulator over TCP, frozen time, real timers and stores."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import issue_registry as ir
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import DOMAIN, EVENT_CHANGED
-from custom_components.battery_steward.controller import BatteryController, expected_effect_missing
+from custom_components.battery_steward.controller import expected_effect_missing
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 from custom_components.battery_steward.engine.journal import Result, Trigger
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 from custom_components.battery_steward.repairs import ResumeFieldFlow, async_create_fix_flow
-from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
-from .conftest import SERIAL, modbus_data
-from .helpers import entity_id, let_sockets_settle
-
-PARIS = ZoneInfo("Europe/Paris")
-# Monday 1 June 2026, 18:59 in Paris.
-START = datetime(2026, 6, 1, 18, 59, tzinfo=PARIS)
-
-PEAK = {
-    "type": "window",
-    "name": "Peak",
-    "weekdays": [0, 1, 2, 3, 4],
-    "start": "19:00:00",
-    "end": "22:00:00",
-    "tz": "Europe/Paris",
-    "setpoints": {"reserve_pct": 80},
-}
-NIGHT = {
-    "type": "cron",
-    "name": "Evening reserve",
-    "cron": "0 22 * * *",
-    "tz": "Europe/Paris",
-    "setpoints": {"reserve_pct": 20, "mode": "auto"},
-}
-
-
-def item(data: dict[str, Any]) -> ConfigSubentryData:
-    return ConfigSubentryData(data=data, subentry_type=SUBENTRY_ITEM, title=data["name"], unique_id=None)
-
-
-Tick = Callable[[float], Awaitable[None]]
-
-
-@pytest.fixture
-async def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> Tick:
-    async def _tick(seconds: float) -> None:
-        freezer.tick(timedelta(seconds=seconds))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
-
-    return _tick
-
-
-@pytest.fixture
-def items() -> list[dict[str, Any]]:
-    return [PEAK, NIGHT]
-
-
-@pytest.fixture
-def options() -> dict[str, Any]:
-    return {}
+from .conftest import NIGHT, PEAK, SERIAL, START, Tick, modbus_data
+from .helpers import controller, device_id, entity_id, freeze_at, item, let_sockets_settle, load, setup_entry
 
 
 @pytest.fixture
@@ -81,32 +30,13 @@ async def entry(
     items: list[dict[str, Any]],
     options: dict[str, Any],
 ) -> AsyncIterator[MockConfigEntry]:
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(START)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Battery",
-        unique_id=SERIAL,
-        data=modbus_data(simulator.port),
-        options=options,
-        subentries_data=[item(d) for d in items],
+    await freeze_at(hass, freezer, START)
+    entry = await setup_entry(
+        hass, modbus_data(simulator.port), options=options, items=items, wait="background"
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
     yield entry
     if entry.state.recoverable or entry.state.name == "LOADED":
         await hass.config_entries.async_unload(entry.entry_id)
-
-
-def controller(entry: MockConfigEntry) -> BatteryController:
-    return entry.runtime_data.controller  # type: ignore[no-any-return]
-
-
-def device_id(hass: HomeAssistant, entry: MockConfigEntry) -> str:
-    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
-    assert device is not None
-    return device.id
 
 
 async def test_change_applied_at_its_instant_and_next_armed(
@@ -309,17 +239,8 @@ async def test_startup_corrects_missed_change(
     simulator: SimulatedBattery,
 ) -> None:
     # Home Assistant was down at 19:00; the battery still has the off-peak reserve.
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(START + timedelta(minutes=31))
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=SERIAL,
-        data=modbus_data(simulator.port),
-        subentries_data=[item(PEAK), item(NIGHT)],
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await freeze_at(hass, freezer, START + timedelta(minutes=31))
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=[PEAK, NIGHT], wait="background")
     assert simulator.read_register("reserve_pct") == 80
     startup = [r for r in controller(entry).journal.query() if r.trigger is Trigger.STARTUP]
     assert startup[0].fields == {"reserve_pct": (20.0, 80.0)}
@@ -361,9 +282,7 @@ async def test_one_off_misfire_within_and_beyond_grace(
         "data": {"journal": [], "last_alive": (now - timedelta(hours=1)).isoformat()},
     }
     freezer.move_to(now)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await load(hass, entry, wait="background")
     assert simulator.read_register("reserve_pct") == 35
     assert simulator.read_register("mode") == 0  # the late one was not applied
     results = [r.result for r in controller(entry).journal.query()]

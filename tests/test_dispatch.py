@@ -14,13 +14,13 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import DOMAIN
-from custom_components.battery_steward.controller import STALE_NOTE, BatteryController, PlantState
+from custom_components.battery_steward.controller import STALE_NOTE, PlantState
 from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 from custom_components.battery_steward.engine.journal import Result
 
 from .conftest import SERIAL, modbus_data
-from .helpers import entity_id, let_sockets_settle
+from .helpers import controller, device_id, entity_id, let_sockets_settle, setup_entry, simulator_data
 
 
 @pytest.fixture
@@ -31,32 +31,22 @@ def sim_config() -> SimConfig:
 
 @pytest.fixture
 async def entry(hass: HomeAssistant, simulator: SimulatedBattery) -> AsyncIterator[MockConfigEntry]:
-    entry = MockConfigEntry(
-        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port)
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await setup_entry(hass, modbus_data(simulator.port))
     yield entry
     if entry.state.name == "LOADED":
         await hass.config_entries.async_unload(entry.entry_id)
-
-
-def controller(entry: MockConfigEntry) -> BatteryController:
-    return entry.runtime_data.controller  # type: ignore[no-any-return]
-
-
-def device(hass: HomeAssistant, entry: MockConfigEntry) -> str:
-    found = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
-    assert found is not None
-    return found.id
 
 
 async def discharge(hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery) -> None:
     await hass.services.async_call(
         DOMAIN,
         "set_override",
-        {"device_id": device(hass, entry), "mode": "force_discharge", "power_w": 2000, "reactive_var": 500},
+        {
+            "device_id": device_id(hass, entry),
+            "mode": "force_discharge",
+            "power_w": 2000,
+            "reactive_var": 500,
+        },
         blocking=True,
     )
     for _ in range(100):
@@ -79,7 +69,7 @@ async def safe_stop(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) ->
     response = await hass.services.async_call(
         DOMAIN,
         "safe_stop",
-        {"device_id": device(hass, entry), **data},
+        {"device_id": device_id(hass, entry), **data},
         blocking=True,
         return_response=True,
     )
@@ -109,7 +99,7 @@ async def test_safe_stop_reaches_threshold_and_restore(
     assert hass.states.get(entity_id(hass, "sensor", "plant_state")).state == "stopped"  # type: ignore[union-attr]
     assert "safe stop" in (ctl.journal.last.note or "")  # type: ignore[union-attr]
 
-    await hass.services.async_call(DOMAIN, "restore", {"device_id": device(hass, entry)}, blocking=True)
+    await hass.services.async_call(DOMAIN, "restore", {"device_id": device_id(hass, entry)}, blocking=True)
     assert simulator.read_register("enabled") == 1
     assert ctl.dispatch_enabled
     assert ctl.plant_state is PlantState.RUNNING
@@ -143,7 +133,9 @@ async def test_safe_stop_device_error_ends_with_a_result(
     assert not any(r.exc_info for r in caplog.records if r.levelno >= logging.WARNING)
     assert controller(entry).plant_state is PlantState.STOPPED
     with pytest.raises(HomeAssistantError):
-        await hass.services.async_call(DOMAIN, "restore", {"device_id": device(hass, entry)}, blocking=True)
+        await hass.services.async_call(
+            DOMAIN, "restore", {"device_id": device_id(hass, entry)}, blocking=True
+        )
     assert controller(entry).plant_state is PlantState.STOPPED
 
 
@@ -154,7 +146,7 @@ async def test_gate_off_writes_nothing_and_survives_restart(
     await hass.services.async_call("switch", "turn_off", {"entity_id": gate}, blocking=True)
     writes = simulator.write_count
     await hass.services.async_call(
-        DOMAIN, "set_override", {"device_id": device(hass, entry), "reserve_pct": 70}, blocking=True
+        DOMAIN, "set_override", {"device_id": device_id(hass, entry), "reserve_pct": 70}, blocking=True
     )
     assert simulator.write_count == writes
     last = controller(entry).journal.last
@@ -175,28 +167,21 @@ async def test_safe_stop_button_and_several_batteries(
 ) -> None:
     other_sim = SimulatedBattery(SimConfig(serial="SIM-OTHER002", noise_w=0.0, tau_s=0.05))
     await other_sim.start()
-    other = MockConfigEntry(
-        domain=DOMAIN, title="Other", unique_id="SIM-OTHER002", data=modbus_data(other_sim.port)
-    )
-    other.add_to_hass(hass)
     try:
-        assert await hass.config_entries.async_setup(other.entry_id)
-        await hass.async_block_till_done()
-        other_device = dr.async_get(hass).async_get_device_by_identifier(
-            (DOMAIN, "SIM-OTHER002"), other.entry_id
-        )
-        assert other_device is not None
+        other = await setup_entry(hass, modbus_data(other_sim.port), title="Other", unique_id="SIM-OTHER002")
         response = await hass.services.async_call(
             DOMAIN,
             "safe_stop",
-            {"device_id": [device(hass, entry), other_device.id], "timeout_s": 5},
+            {"device_id": [device_id(hass, entry), device_id(hass, other, "SIM-OTHER002")], "timeout_s": 5},
             blocking=True,
             return_response=True,
         )
         assert response is not None
         assert set(response) == {entry.entry_id, other.entry_id}
         assert other_sim.read_register("enabled") == 0
-        await hass.services.async_call(DOMAIN, "restore", {"device_id": device(hass, entry)}, blocking=True)
+        await hass.services.async_call(
+            DOMAIN, "restore", {"device_id": device_id(hass, entry)}, blocking=True
+        )
         await hass.services.async_call(
             "button", "press", {"entity_id": entity_id(hass, "button", "safe_stop")}, blocking=True
         )
@@ -233,7 +218,7 @@ async def test_source_switch_is_safety_gated_and_series_stale_dispatches_zero(
             "reactive_var": 200,
         },
     ]
-    dev = device(hass, entry)
+    dev = device_id(hass, entry)
     await hass.services.async_call(DOMAIN, "set_series", {"device_id": dev, "rows": rows}, blocking=True)
     ctl = controller(entry)
     assert ctl.series is not None
@@ -277,7 +262,7 @@ async def test_source_switch_refused_while_switching_and_kept_on_failed_stop(
     ctl.switching = True
     with pytest.raises(HomeAssistantError) as err:
         await hass.services.async_call(
-            DOMAIN, "set_source", {"device_id": device(hass, entry), "source": "api"}, blocking=True
+            DOMAIN, "set_source", {"device_id": device_id(hass, entry), "source": "api"}, blocking=True
         )
     assert err.value.translation_key == "switch_in_progress"
     ctl.switching = False
@@ -285,20 +270,20 @@ async def test_source_switch_refused_while_switching_and_kept_on_failed_stop(
     ctl.settings = replace(ctl.settings, safe_stop_timeout_s=0.5)
     with pytest.raises(HomeAssistantError) as err:
         await hass.services.async_call(
-            DOMAIN, "set_source", {"device_id": device(hass, entry), "source": "api"}, blocking=True
+            DOMAIN, "set_source", {"device_id": device_id(hass, entry), "source": "api"}, blocking=True
         )
     assert err.value.translation_key == "switch_failed"
     assert ctl.source == "manual"
     assert not ctl.switching
     await hass.services.async_call(
-        DOMAIN, "set_source", {"device_id": device(hass, entry), "source": "manual"}, blocking=True
+        DOMAIN, "set_source", {"device_id": device_id(hass, entry), "source": "manual"}, blocking=True
     )
 
 
 async def test_series_bad_input_refused(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     from homeassistant.exceptions import ServiceValidationError
 
-    dev = device(hass, entry)
+    dev = device_id(hass, entry)
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
             DOMAIN,
@@ -317,7 +302,7 @@ async def test_transport_switch_emulator_and_back(
     hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
 ) -> None:
     select = entity_id(hass, "select", "transport")
-    dev = device(hass, entry)
+    dev = device_id(hass, entry)
     await hass.services.async_call(
         "select", "select_option", {"entity_id": select, "option": "emulator"}, blocking=True
     )
@@ -349,15 +334,7 @@ async def test_transport_switch_emulator_and_back(
 async def test_builtin_simulator_has_no_transport_choice(hass: HomeAssistant) -> None:
     from homeassistant.exceptions import ServiceValidationError
 
-    builtin = MockConfigEntry(
-        domain=DOMAIN,
-        title="Sim",
-        unique_id="SIM-BUILTIN9",
-        data={"kind": "simulator", "serial": "SIM-BUILTIN9", "capacity_kwh": 10.0},
-    )
-    builtin.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(builtin.entry_id)
-    await hass.async_block_till_done()
+    builtin = await setup_entry(hass, simulator_data("SIM-BUILTIN9"), title="Sim", unique_id="SIM-BUILTIN9")
     assert builtin.runtime_data.transports is None
     found = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, "SIM-BUILTIN9"), builtin.entry_id)
     assert found is not None
@@ -390,7 +367,7 @@ async def test_safe_stop_device_lost_while_waiting(
 async def test_concurrent_switch_requests(
     hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
 ) -> None:
-    dev = device(hass, entry)
+    dev = device_id(hass, entry)
     first = hass.services.async_call(DOMAIN, "set_source", {"device_id": dev, "source": "api"}, blocking=True)
     second = hass.services.async_call(
         DOMAIN, "set_transport", {"device_id": dev, "transport": "emulator"}, blocking=True
@@ -409,7 +386,7 @@ async def test_api_source_without_series_dispatches_zero_and_says_so(
 ) -> None:
     """No series at all is stale too; the journal says so even when the battery is already at zero."""
     await discharge(hass, entry, simulator)
-    dev = device(hass, entry)
+    dev = device_id(hass, entry)
     await hass.services.async_call(DOMAIN, "clear_override", {"device_id": dev}, blocking=True)
     await hass.services.async_call(DOMAIN, "set_source", {"device_id": dev, "source": "api"}, blocking=True)
     await hass.services.async_call(DOMAIN, "restore", {"device_id": dev}, blocking=True)
@@ -481,7 +458,9 @@ async def test_restore_refused_while_switching_and_safe_stop_waits_for_a_run_onl
     ctl = controller(entry)
     ctl.switching = True
     with pytest.raises(HomeAssistantError) as err:
-        await hass.services.async_call(DOMAIN, "restore", {"device_id": device(hass, entry)}, blocking=True)
+        await hass.services.async_call(
+            DOMAIN, "restore", {"device_id": device_id(hass, entry)}, blocking=True
+        )
     assert err.value.translation_key == "switch_in_progress"
     ctl.switching = False
     # A run that never lets go of the battery: the safe stop ends with a result, not a hang.

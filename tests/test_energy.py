@@ -1,7 +1,5 @@
 """Sensors fit the energy dashboard and long-term statistics; noisy ones start disabled."""
 
-from collections.abc import AsyncIterator
-
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT, UnitOfEnergy
 from homeassistant.core import HomeAssistant
@@ -9,20 +7,7 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.battery_steward.device.simulator import SimulatedBattery
-
 from .helpers import entity_id
-
-
-@pytest.fixture
-async def loaded(
-    hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
-) -> AsyncIterator[MockConfigEntry]:
-    modbus_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
-    await hass.async_block_till_done()
-    yield modbus_entry
-    await hass.config_entries.async_unload(modbus_entry.entry_id)
 
 
 @pytest.mark.parametrize("key", ["charge_energy", "discharge_energy"])

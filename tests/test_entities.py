@@ -1,7 +1,5 @@
 """Entity states, and writes that land in the simulator's registers."""
 
-from collections.abc import AsyncIterator
-
 from homeassistant.components.number.const import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.const import ATTR_ENTITY_ID
@@ -17,17 +15,6 @@ from custom_components.battery_steward.engine.state import Setpoints
 
 from .conftest import SERIAL
 from .helpers import entity_id
-
-
-@pytest.fixture
-async def loaded(
-    hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
-) -> AsyncIterator[MockConfigEntry]:
-    modbus_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
-    await hass.async_block_till_done()
-    yield modbus_entry
-    await hass.config_entries.async_unload(modbus_entry.entry_id)
 
 
 def state(hass: HomeAssistant, platform: str, key: str) -> str:

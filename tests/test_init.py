@@ -1,37 +1,29 @@
 """Set-up, unload, not-ready and recovery, against the simulator over TCP."""
 
-from datetime import timedelta
 import logging
 from typing import Any
 
-from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import (
-    CONF_CAPACITY_KWH,
-    CONF_KIND,
-    CONF_SERIAL,
     DOMAIN,
-    KIND_SIMULATOR,
 )
 from custom_components.battery_steward.device.driver import DeviceConnectionError
 from custom_components.battery_steward.device.modbus import ModbusBatteryDriver
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 
-from .conftest import SERIAL, modbus_data
-from .helpers import entity_id, let_sockets_settle
+from .conftest import SERIAL, Tick, modbus_data
+from .helpers import entity_id, let_sockets_settle, load, setup_entry, simulator_data
 
 
 async def test_setup_and_unload_modbus(
     hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
 ) -> None:
-    modbus_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
-    await hass.async_block_till_done()
+    await load(hass, modbus_entry)
     assert modbus_entry.state is ConfigEntryState.LOADED
     driver = modbus_entry.runtime_data.driver
     assert modbus_entry.runtime_data.simulator is None
@@ -41,15 +33,12 @@ async def test_setup_and_unload_modbus(
 
 
 async def test_builtin_simulator_starts_and_stops(hass: HomeAssistant) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
+    entry = await setup_entry(
+        hass,
+        simulator_data("SIM-BUILTIN1", capacity_kwh=5.0),
         title="Simulated battery SIM-BUILTIN1",
         unique_id="SIM-BUILTIN1",
-        data={CONF_KIND: KIND_SIMULATOR, CONF_SERIAL: "SIM-BUILTIN1", CONF_CAPACITY_KWH: 5.0},
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     simulator = entry.runtime_data.simulator
     assert simulator is not None
@@ -82,17 +71,14 @@ async def test_unreachable_is_not_ready_then_recovers(hass: HomeAssistant, close
 
 async def test_lost_device_goes_unavailable_and_logs_once(
     hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
+    tick: Tick,
     caplog: pytest.LogCaptureFixture,
     closed_port: int,
 ) -> None:
     caplog.set_level(logging.INFO)
     battery = SimulatedBattery(SimConfig(serial=SERIAL, noise_w=0.0))
     await battery.start(host="127.0.0.1", port=closed_port)
-    entry = MockConfigEntry(domain=DOMAIN, unique_id=SERIAL, data=modbus_data(closed_port))
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await load(hass, MockConfigEntry(domain=DOMAIN, unique_id=SERIAL, data=modbus_data(closed_port)))
     soc = entity_id(hass, "sensor", "state_of_charge")
     connected = entity_id(hass, "binary_sensor", "connected")
     last_seen = entity_id(hass, "sensor", "last_seen")
@@ -102,9 +88,7 @@ async def test_lost_device_goes_unavailable_and_logs_once(
     await battery.stop()
     await let_sockets_settle()
     for _ in range(3):
-        freezer.tick(timedelta(seconds=10))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
+        await tick(10)
     assert hass.states.get(soc).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
     assert hass.states.get(connected).state == STATE_OFF  # type: ignore[union-attr]
     # Last seen stays, telling how long the outage has lasted.
@@ -114,9 +98,7 @@ async def test_lost_device_goes_unavailable_and_logs_once(
 
     await battery.start(host="127.0.0.1", port=closed_port)
     try:
-        freezer.tick(timedelta(seconds=10))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
+        await tick(10)
         assert hass.states.get(soc).state == "50.0"  # type: ignore[union-attr]
         assert hass.states.get(connected).state == STATE_ON  # type: ignore[union-attr]
         assert caplog.text.count("recovered") == 1
@@ -128,9 +110,7 @@ async def test_lost_device_goes_unavailable_and_logs_once(
 async def test_removing_the_battery_forgets_its_stored_state(
     hass: HomeAssistant, modbus_entry: MockConfigEntry, hass_storage: dict[str, Any]
 ) -> None:
-    modbus_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await load(hass, modbus_entry, wait="background")
     assert await hass.config_entries.async_unload(modbus_entry.entry_id)  # saves the journal
     key = f"{DOMAIN}.{modbus_entry.entry_id}"
     assert key in hass_storage

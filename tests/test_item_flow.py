@@ -11,11 +11,11 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
-from .conftest import SERIAL, modbus_data
+from .conftest import modbus_data
+from .helpers import freeze_at, setup_entry
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -24,14 +24,8 @@ PARIS = ZoneInfo("Europe/Paris")
 async def entry(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
 ) -> AsyncIterator[MockConfigEntry]:
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(datetime(2026, 6, 1, 12, tzinfo=PARIS))
-    entry = MockConfigEntry(
-        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port)
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await freeze_at(hass, freezer, datetime(2026, 6, 1, 12, tzinfo=PARIS))
+    entry = await setup_entry(hass, modbus_data(simulator.port), wait="background")
     yield entry
     await hass.config_entries.async_unload(entry.entry_id)
 

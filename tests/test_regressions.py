@@ -5,7 +5,6 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
 import probatio as vol
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -16,13 +15,13 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.engine.journal import Trigger
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
-from .conftest import SERIAL, modbus_data
-from .helpers import entity_id, let_sockets_settle
+from .conftest import modbus_data
+from .helpers import controller, device_id, entity_id, let_sockets_settle, setup_entry
 from .support.fault_proxy import WRITE_CODES, Fault, FaultProxy
-from .support.simclock import advance, settle
-from .test_controller import controller, entry, items, options, tick
+from .support.simclock import advance
+from .test_controller import entry
 
-__all__ = ["entry", "items", "options", "tick"]
+__all__ = ["entry"]
 
 
 class _CountingPlan:
@@ -74,10 +73,7 @@ async def test_unload_waits_for_a_command_run_and_keeps_its_record(
     # record was added, so the record was lost and its sequence number issued again.
     proxy = FaultProxy(simulator.port)
     await proxy.start()
-    entry = MockConfigEntry(domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(proxy.port))
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await settle(hass)
+    entry = await setup_entry(hass, modbus_data(proxy.port), wait="settle")
     ctl: BatteryController = entry.runtime_data.controller
     proxy.set_fault(Fault(kind="delay", delay_s=1.5, only=WRITE_CODES))
     command = hass.async_create_task(ctl.async_set_override(Setpoints(reserve_pct=55), until_cleared=True))
@@ -104,12 +100,7 @@ async def test_unload_interrupts_a_safe_stop_waiting_for_power(
 ) -> None:
     # A safe stop waiting (up to an hour) for power to fall held the run lock; an unload now
     # waits for it, so the wait ends early and the plant is disabled at once.
-    entry = MockConfigEntry(
-        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port)
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await settle(hass)
+    entry = await setup_entry(hass, modbus_data(simulator.port), wait="settle")
     ctl: BatteryController = entry.runtime_data.controller
     await ctl.async_set_override(Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=3000), until_cleared=True)
     stop = hass.async_create_task(ctl.async_safe_stop(threshold_w=1, timeout_s=3600))
@@ -132,21 +123,15 @@ async def test_override_with_a_huge_duration_is_refused_not_crashed(
 ) -> None:
     # cv.time_period raised OverflowError for durations beyond a timedelta (found by hypothesis):
     # an untranslated crash instead of a schema refusal.
-    entry = MockConfigEntry(
-        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port)
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
-    assert device is not None
+    entry = await setup_entry(hass, modbus_data(simulator.port))
+    device = device_id(hass, entry)
     writes = simulator.write_count
     for duration in (3.3e16, -5.2e141, {"days": 10**12}):
         with pytest.raises(vol.Invalid):
             await hass.services.async_call(
                 DOMAIN,
                 "set_override",
-                {"device_id": device.id, "reserve_pct": 40, "duration": duration},
+                {"device_id": device, "reserve_pct": 40, "duration": duration},
                 blocking=True,
             )
     assert simulator.write_count == writes

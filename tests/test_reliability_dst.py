@@ -15,15 +15,13 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.controller import BatteryController
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.engine.journal import Trigger
 
-from .conftest import SERIAL, modbus_data
-from .helpers import let_sockets_settle
-from .support.simclock import advance, settle
-from .test_controller import item
+from .conftest import modbus_data
+from .helpers import cron_item, freeze_at, let_sockets_settle, setup_entry, window_item
+from .support.simclock import advance
 
 STEP_S = 300
 
@@ -66,20 +64,10 @@ async def _setup(
     at: datetime,
     items: list[dict[str, Any]],
 ) -> MockConfigEntry:
-    await hass.config.async_set_time_zone(zone)
-    freezer.move_to(at)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Battery",
-        unique_id=SERIAL,
-        data=modbus_data(simulator.port),
-        options={"poll_interval": STEP_S},
-        subentries_data=[item(d) for d in items],
+    await freeze_at(hass, freezer, at, zone)
+    return await setup_entry(
+        hass, modbus_data(simulator.port), options={"poll_interval": STEP_S}, items=items, wait="settle"
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await settle(hass)
-    return entry
 
 
 @pytest.mark.parametrize(("zone", "day", "wall"), SPRING, ids=[z for z, *_ in SPRING])
@@ -94,15 +82,7 @@ async def test_start_in_the_spring_gap_lands_after_it(
     assert _utc_offset_changes(zone, day)
     expected = first_instant(zone, day, wall)
     assert expected.astimezone(ZoneInfo(zone)).time() > wall  # the wall time does not exist
-    window = {
-        "type": "window",
-        "name": "In the gap",
-        "weekdays": [0, 1, 2, 3, 4, 5, 6],
-        "start": wall.isoformat(),
-        "end": "05:00:00",
-        "tz": zone,
-        "setpoints": {"reserve_pct": 80},
-    }
+    window = window_item("In the gap", wall.isoformat(), "05:00:00", tz=zone, reserve_pct=80)
     entry = await _setup(hass, freezer, simulator, zone, expected - timedelta(hours=1), [window])
     ctl: BatteryController = entry.runtime_data.controller
     assert ctl.next_change == expected
@@ -136,26 +116,14 @@ async def test_repeated_time_on_fall_back_fires_once(
     second = first + repeat
     tz = ZoneInfo(zone)
     assert second.astimezone(tz).time() == wall  # the wall time does occur twice
-    cron = {
-        "type": "cron",
-        "name": "Twice on the clock",
-        "cron": f"{wall.minute} {wall.hour} * * *",
-        "tz": zone,
-        "setpoints": {"reserve_pct": 60},
-    }
+    cron = cron_item("Twice on the clock", f"{wall.minute} {wall.hour} * * *", tz=zone, reserve_pct=60)
     between = {
         "type": "one_off",
         "name": "Between the two",
         "at": (first + repeat / 2 + timedelta(minutes=5)).isoformat(),
         "setpoints": {"reserve_pct": 30},
     }
-    midnight = {
-        "type": "cron",
-        "name": "Midnight",
-        "cron": "0 0 * * *",
-        "tz": zone,
-        "setpoints": {"reserve_pct": 20},
-    }
+    midnight = cron_item("Midnight", "0 0 * * *", tz=zone, reserve_pct=20)
     entry = await _setup(
         hass, freezer, simulator, zone, first - timedelta(minutes=30), [midnight, cron, between]
     )

@@ -20,69 +20,25 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.controller import BatteryController
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
-from .conftest import SERIAL, modbus_data
-from .helpers import entity_id, let_sockets_settle
+from .conftest import modbus_data
+from .helpers import cron_item, entity_id, freeze_at, let_sockets_settle, setup_entry, window_item
 from .support.battery import mismatches
 from .support.fault_proxy import FAULT_KINDS, WRITE_CODES, Fault, FaultProxy
-from .support.simclock import advance, settle
-from .test_controller import item
+from .support.simclock import advance
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY = datetime(2026, 6, 1, 0, 0, tzinfo=PARIS)  # a Monday
 
 ITEMS: list[dict[str, Any]] = [
-    {
-        "type": "cron",
-        "name": "Midnight base",
-        "cron": "0 0 * * *",
-        "tz": "Europe/Paris",
-        "setpoints": {"mode": "auto", "reserve_pct": 20, "power_w": 0},
-    },
-    {
-        "type": "window",
-        "name": "Morning reserve",
-        "weekdays": [0, 1, 2, 3, 4, 5, 6],
-        "start": "06:00:00",
-        "end": "08:00:00",
-        "tz": "Europe/Paris",
-        "setpoints": {"reserve_pct": 80},
-    },
-    {
-        "type": "window",
-        "name": "Solar charge",
-        "weekdays": [0, 1, 2, 3, 4, 5, 6],
-        "start": "10:00:00",
-        "end": "12:00:00",
-        "tz": "Europe/Paris",
-        "setpoints": {"mode": "force_charge", "power_w": -2000},
-    },
-    {
-        "type": "cron",
-        "name": "Afternoon reserve",
-        "cron": "30 13 * * *",
-        "tz": "Europe/Paris",
-        "setpoints": {"reserve_pct": 40},
-    },
-    {
-        "type": "window",
-        "name": "Evening peak",
-        "weekdays": [0, 1, 2, 3, 4, 5, 6],
-        "start": "17:00:00",
-        "end": "20:00:00",
-        "tz": "Europe/Paris",
-        "setpoints": {"mode": "force_discharge", "power_w": 2500},
-    },
-    {
-        "type": "cron",
-        "name": "Night reserve",
-        "cron": "0 22 * * *",
-        "tz": "Europe/Paris",
-        "setpoints": {"reserve_pct": 25},
-    },
+    cron_item("Midnight base", "0 0 * * *", mode="auto", reserve_pct=20, power_w=0),
+    window_item("Morning reserve", "06:00:00", "08:00:00", reserve_pct=80),
+    window_item("Solar charge", "10:00:00", "12:00:00", mode="force_charge", power_w=-2000),
+    cron_item("Afternoon reserve", "30 13 * * *", reserve_pct=40),
+    window_item("Evening peak", "17:00:00", "20:00:00", mode="force_discharge", power_w=2500),
+    cron_item("Night reserve", "0 22 * * *", reserve_pct=25),
 ]
 
 # Faults that stop the battery from being read: its reading entities must go unavailable.
@@ -104,29 +60,17 @@ class FaultWindow:
 
 @pytest.fixture
 async def proxy(simulator: SimulatedBattery) -> AsyncIterator[FaultProxy]:
-    running = FaultProxy(simulator.port, seed=8)
-    await running.start()
-    yield running
-    await running.stop()
+    async with FaultProxy(simulator.port, seed=8) as running:
+        yield running
 
 
 async def _setup(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, proxy: FaultProxy, poll_s: int
 ) -> MockConfigEntry:
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(DAY)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Battery",
-        unique_id=SERIAL,
-        data=modbus_data(proxy.port),
-        options={"poll_interval": poll_s},
-        subentries_data=[item(d) for d in ITEMS],
+    await freeze_at(hass, freezer, DAY)
+    return await setup_entry(
+        hass, modbus_data(proxy.port), options={"poll_interval": poll_s}, items=ITEMS, wait="settle"
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await settle(hass)
-    return entry
 
 
 def _unhandled(records: list[logging.LogRecord]) -> list[str]:

@@ -15,7 +15,6 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.util.yaml import load_yaml
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 import probatio as vol
@@ -25,7 +24,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
-from .conftest import SERIAL, modbus_data
+from .conftest import modbus_data
+from .helpers import add_cron_item, device_id, setup_entry
 
 COMPONENT = Path(__file__).parent.parent / "custom_components" / DOMAIN
 STRINGS = json.loads((COMPONENT / "strings.json").read_text())
@@ -123,15 +123,15 @@ def _refused_properly(err: BaseException) -> str | None:
 
 @pytest.fixture
 async def entry(hass: HomeAssistant, simulator: SimulatedBattery) -> MockConfigEntry:
-    entry = MockConfigEntry(
-        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port)
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await setup_entry(hass, modbus_data(simulator.port))
     # Power follows nothing: a safe stop (also behind set_source / set_transport) ends at once.
     simulator.model.stuck_power_w = 0.0
     return entry
+
+
+def examples(count: int) -> settings:
+    """Hypothesis settings: count examples, no deadline, no example database, no health checks."""
+    return settings(max_examples=count, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 def _run_in_loop[T](hass: HomeAssistant, coro: Coroutine[Any, Any, T]) -> T:
@@ -146,18 +146,9 @@ async def test_service_payloads(
     service: str,
     long_run: bool,
 ) -> None:
-    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
-    assert device is not None
+    device = device_id(hass, entry)
     ctl = entry.runtime_data.controller
-    item = await hass.services.async_call(
-        DOMAIN,
-        "add_item",
-        {"device_id": device.id, "type": "cron", "cron": "0 3 * * *", "reserve_pct": 30},
-        blocking=True,
-        return_response=True,
-    )
-    assert item is not None
-    item_ids = [str(v) for v in item["items"].values()]  # type: ignore[union-attr]
+    item_ids = await add_cron_item(hass, device)
 
     def existing_item() -> str:
         return item_ids[0]
@@ -173,15 +164,7 @@ async def test_service_payloads(
         ctl.async_set_dispatch(True)
         ctl.switching = False
         if existing_item() not in entry.subentries:
-            created = await hass.services.async_call(
-                DOMAIN,
-                "add_item",
-                {"device_id": device.id, "type": "cron", "cron": "0 3 * * *", "reserve_pct": 30},
-                blocking=True,
-                return_response=True,
-            )
-            assert created is not None
-            item_ids.insert(0, str(next(iter(created["items"].values()))))  # type: ignore[union-attr]
+            item_ids.insert(0, (await add_cron_item(hass, device))[0])
         await hass.async_block_till_done()
 
     async def check(payload: dict[str, Any]) -> None:
@@ -202,14 +185,9 @@ async def test_service_payloads(
         await hass.async_block_till_done()
         assert entry.state is ConfigEntryState.LOADED
 
-    @settings(
-        max_examples=300 if long_run else 25,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(payloads(service, device.id, existing_item))
-    @example(_valid(service, device.id, existing_item()))
+    @examples(300 if long_run else 25)
+    @given(payloads(service, device, existing_item))
+    @example(_valid(service, device, existing_item()))
     def run(payload: dict[str, Any]) -> None:
         _run_in_loop(hass, check(payload))
 
@@ -283,12 +261,7 @@ async def test_config_flow_input(
             problems.append(f"{step} {data!r}: unknown abort reason {result['reason']}")
         await hass.async_block_till_done()
 
-    @settings(
-        max_examples=200 if long_run else 25,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @examples(200 if long_run else 25)
     @given(st.sampled_from(["modbus", "simulator"]), user_input)
     def run(step: str, data: dict[str, Any]) -> None:
         _run_in_loop(hass, check(step, data))
@@ -337,12 +310,7 @@ async def test_options_flow_input(
                 problems.append(f"{data!r}: refused after writing to the battery")
         await hass.async_block_till_done()
 
-    @settings(
-        max_examples=150 if long_run else 20,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @examples(150 if long_run else 20)
     @given(option_input)
     def run(data: dict[str, Any]) -> None:
         _run_in_loop(hass, check(data))

@@ -15,7 +15,6 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -25,21 +24,18 @@ from custom_components.battery_steward.controller import BatteryController
 from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
-from .conftest import SERIAL, modbus_data
-from .helpers import let_sockets_settle
+from .conftest import modbus_data
+from .helpers import device_id, freeze_at, let_sockets_settle, setup_entry
 from .support.battery import mismatches
 from .support.fault_proxy import WRITE_CODES, Fault, FaultProxy
 from .support.simclock import advance, settle
-from .test_controller import item
 from .test_reliability_faults import DAY, ITEMS
 
 
 @pytest.fixture
 async def proxy(simulator: SimulatedBattery) -> AsyncIterator[FaultProxy]:
-    running = FaultProxy(simulator.port, seed=3)
-    await running.start()
-    yield running
-    await running.stop()
+    async with FaultProxy(simulator.port, seed=3) as running:
+        yield running
 
 
 def _ctl(entry: MockConfigEntry) -> BatteryController:
@@ -74,28 +70,18 @@ async def _restarts(
     seed: int,
 ) -> dict[str, int]:
     rng = random.Random(seed)
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(DAY)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Battery",
-        unique_id=SERIAL,
-        data=modbus_data(proxy.port),
-        options={"poll_interval": 300},
-        subentries_data=[item(d) for d in ITEMS],
+    await freeze_at(hass, freezer, DAY)
+    entry = await setup_entry(
+        hass, modbus_data(proxy.port), options={"poll_interval": 300}, items=ITEMS, wait="settle"
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await settle(hass)
-    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
-    assert device is not None
+    device = device_id(hass, entry)
 
     def call(service: str, **data: Any) -> asyncio.Task[Any]:
         return hass.async_create_task(
             hass.services.async_call(
                 DOMAIN,
                 service,
-                {"device_id": device.id, **data},
+                {"device_id": device, **data},
                 blocking=True,
                 return_response=service == "safe_stop",
             )

@@ -12,22 +12,18 @@ from typing import Any, cast
 
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import Unauthorized
-from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
 from custom_components.battery_steward.const import (
-    CONF_CAPACITY_KWH,
-    CONF_KIND,
-    CONF_SERIAL,
     DOMAIN,
-    KIND_SIMULATOR,
 )
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.device.simulator.cli import build_parser
 from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 
-from .conftest import SERIAL, modbus_data
+from .conftest import modbus_data
+from .helpers import add_cron_item, device_id, setup_entry, simulator_data
 from .support.remote_server import ISSUED_TOKENS, ReferenceApi, serve
 from .support.secrets import LogCapture, leaked_secrets
 from .test_reliability_input import _valid
@@ -38,12 +34,7 @@ READ_ONLY_SERVICES = {"list_items", "get_journal", "preview_plan"}
 
 @pytest.fixture
 async def entry(hass: HomeAssistant, simulator: SimulatedBattery) -> AsyncIterator[MockConfigEntry]:
-    entry = MockConfigEntry(
-        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port)
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await setup_entry(hass, modbus_data(simulator.port))
     yield entry
     await hass.config_entries.async_unload(entry.entry_id)
 
@@ -85,19 +76,10 @@ async def test_every_control_service_refuses_non_admin_users(
     simulator: SimulatedBattery,
     hass_read_only_user: MockUser,
 ) -> None:
-    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
-    assert device is not None
+    device = device_id(hass, entry)
     services = hass.services.async_services_for_domain(DOMAIN)
     assert len(services) >= 17
-    created = await hass.services.async_call(
-        DOMAIN,
-        "add_item",
-        {"device_id": device.id, "type": "cron", "cron": "0 3 * * *", "reserve_pct": 30},
-        blocking=True,
-        return_response=True,
-    )
-    assert created is not None
-    item_id = str(next(iter(cast(dict[str, Any], created["items"]).values())))
+    item_id = (await add_cron_item(hass, device))[0]
     writes = simulator.write_count
     allowed: set[str] = set()
     for name in sorted(services):
@@ -105,7 +87,7 @@ async def test_every_control_service_refuses_non_admin_users(
             await hass.services.async_call(
                 DOMAIN,
                 name,
-                _valid(name, device.id, item_id),  # valid, so only the user can be refused
+                _valid(name, device, item_id),  # valid, so only the user can be refused
                 blocking=True,
                 context=Context(user_id=hass_read_only_user.id),
                 return_response=name in READ_ONLY_SERVICES,
@@ -120,15 +102,9 @@ async def test_every_control_service_refuses_non_admin_users(
 
 
 async def test_builtin_simulator_listens_on_loopback_only(hass: HomeAssistant) -> None:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Simulated",
-        unique_id="SIM-LOOPBACK",
-        data={CONF_KIND: KIND_SIMULATOR, CONF_SERIAL: "SIM-LOOPBACK", CONF_CAPACITY_KWH: 10.0},
+    entry = await setup_entry(
+        hass, simulator_data("SIM-LOOPBACK"), title="Simulated", unique_id="SIM-LOOPBACK"
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
     simulator = entry.runtime_data.simulator
     assert simulator is not None
     server = cast(asyncio.Server, simulator._server.transport)
@@ -153,16 +129,7 @@ async def test_no_credential_or_token_in_diagnostics_or_logs(
             "api_plant": "lib",
             "api_tomorrow_hour": 13,
         }
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            title="Battery",
-            unique_id=SERIAL,
-            data=modbus_data(simulator.port),
-            options=options,
-        )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
+        entry = await setup_entry(hass, modbus_data(simulator.port), options=options)
         fetcher = entry.runtime_data.fetcher
         assert fetcher is not None
         await fetcher.async_fetch()

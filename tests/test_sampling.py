@@ -18,8 +18,8 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.engine.state import Measurements, Mode
 from custom_components.battery_steward.sampling import AnchoredSampler, CsvRouter, Sample
 
-from .conftest import SERIAL, modbus_data
-from .helpers import entity_id
+from .conftest import modbus_data
+from .helpers import entity_id, setup_entry
 
 PARIS = ZoneInfo("Europe/Paris")
 READING = Measurements(
@@ -85,13 +85,7 @@ def test_csv_routed_by_row_date_across_midnight(tmp_path: Path) -> None:
 @pytest.fixture
 async def entry(hass: HomeAssistant, simulator: SimulatedBattery, tmp_path: Path) -> MockConfigEntry:
     hass.config.config_dir = str(tmp_path)  # keep recordings out of the shared test config
-    entry = MockConfigEntry(
-        domain=DOMAIN, title="Home battery", unique_id=SERIAL, data=modbus_data(simulator.port)
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
+    return await setup_entry(hass, modbus_data(simulator.port), title="Home battery")
 
 
 async def test_recording_switch_writes_csv_and_flushes_on_unload(

@@ -16,7 +16,8 @@ from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
-from .conftest import SERIAL, modbus_data
+from .conftest import modbus_data
+from .helpers import device_id, freeze_at, setup_entry
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2026, 3, 28, 12, 0, tzinfo=PARIS)  # the day before spring-forward
@@ -26,23 +27,15 @@ START = datetime(2026, 3, 28, 12, 0, tzinfo=PARIS)  # the day before spring-forw
 async def entry(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
 ) -> AsyncIterator[MockConfigEntry]:
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(START)
-    entry = MockConfigEntry(
-        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port)
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await freeze_at(hass, freezer, START)
+    entry = await setup_entry(hass, modbus_data(simulator.port), wait="background")
     yield entry
     await hass.config_entries.async_unload(entry.entry_id)
 
 
 @pytest.fixture
 def device(hass: HomeAssistant, entry: MockConfigEntry) -> str:
-    found = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
-    assert found is not None
-    return found.id
+    return device_id(hass, entry)
 
 
 async def call(hass: HomeAssistant, name: str, data: dict[str, Any], response: bool = False) -> Any:

@@ -6,10 +6,7 @@ from dataclasses import replace
 import logging
 import math
 import os
-from pathlib import Path
-import re
 import signal
-import sys
 from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -26,9 +23,9 @@ from custom_components.battery_steward.device.simulator import (
     cli,
 )
 
+from .cli import announced_port, spawn_simulator
 from .conftest import BatteryFactory, ClientFactory, FakeClock
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 UNIT = 1
 MODE = r.MODE_CODES
 STATE = r.STATE_CODES
@@ -377,6 +374,8 @@ async def test_write_counters_and_log(
     battery = await make_battery()
     seen: list[WriteRecord] = []
     battery.on_write = seen.append
+    reads: list[int] = []
+    battery.on_read = reads.append
     client = await connect(battery)
     await write(client, r.R_MODE, MODE["force_charge"])
     clock.advance(5)
@@ -395,6 +394,7 @@ async def test_write_counters_and_log(
         (1005.0, "mode", 3),
     ]
     assert seen == battery.writes_log
+    assert reads == [r.R_SOC.address]
 
 
 async def test_stuck_power(make_battery: BatteryFactory, connect: ClientFactory, clock: FakeClock) -> None:
@@ -560,31 +560,11 @@ def test_apparent_power_rating_bounds_active_power() -> None:
 
 async def test_cli_subprocess_answers(connect: ClientFactory) -> None:
     del connect
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "custom_components.battery_steward.device.simulator",
-        "--port",
-        "0",
-        "--serial",
-        "SIM-CLI00001",
-        "--unit",
-        "2",
-        "--verbose",
-        cwd=REPO_ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await spawn_simulator("--serial", "SIM-CLI00001", "--unit", "2", "--verbose")
     assert process.stderr is not None
     client: AsyncModbusTcpClient | None = None
     try:
-        port = 0
-        async with asyncio.timeout(60):
-            while not port:
-                line = (await process.stderr.readline()).decode()
-                assert line, "simulator exited early"
-                if match := re.search(r"Serving .* on 127\.0\.0\.1:(\d+) unit 2", line):
-                    port = int(match.group(1))
+        port = await announced_port(process, r"Serving .* on 127\.0\.0\.1:(\d+) unit 2")
         client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=3, retries=0)
         assert await client.connect()
         assert await read(client, r.R_SERIAL, unit=2) == "SIM-CLI00001"

@@ -4,9 +4,6 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 import importlib.resources
 import json
-from pathlib import Path
-import re
-import sys
 from typing import Any
 
 import pytest
@@ -23,6 +20,7 @@ from custom_components.battery_steward.device.simulator import SimConfig, Simula
 from custom_components.battery_steward.device.simulator.sunspec import COMMON_LENGTH, SunSpecPresentation
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
+from .cli import announced_port, spawn_simulator
 from .conftest import FakeClock
 
 type Started = Callable[..., Awaitable[tuple[SimulatedBattery, ModbusBatteryDriver]]]
@@ -265,29 +263,9 @@ async def test_pysunspec2_reads_what_we_read(sunspec: Started, clock: FakeClock)
 
 async def test_cli_presents_sunspec() -> None:
     """`python -m ...simulator --profile sunspec` answers as a SunSpec device."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "custom_components.battery_steward.device.simulator",
-        "--port",
-        "0",
-        "--profile",
-        "sunspec",
-        "--serial",
-        "SS-CLI",
-        cwd=Path(__file__).parents[2],
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None
+    process = await spawn_simulator("--profile", "sunspec", "--serial", "SS-CLI")
     try:
-        port = 0
-        async with asyncio.timeout(60):
-            while not port:
-                line = (await process.stderr.readline()).decode()
-                assert line, "simulator exited early"
-                if match := re.search(r"on 127\.0\.0\.1:(\d+) unit 1, sunspec register map", line):
-                    port = int(match.group(1))
+        port = await announced_port(process, r"on 127\.0\.0\.1:(\d+) unit 1, sunspec register map")
         driver = ModbusBatteryDriver("127.0.0.1", port, 1, profile=ss.SunSpecProfile())
         assert (await driver.identify()).serial == "SS-CLI"
         await driver.close()

@@ -15,7 +15,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
-from ..conftest import SERIAL, modbus_data
+from ..conftest import modbus_data
+from ..helpers import freeze_at, setup_entry
 from ..support.remote_server import ReferenceApi, serve
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -48,13 +49,7 @@ def options(url: str, password: str = "secret") -> dict[str, Any]:
 
 
 async def setup(hass: HomeAssistant, simulator: SimulatedBattery, opts: dict[str, Any]) -> MockConfigEntry:
-    entry = MockConfigEntry(
-        domain=DOMAIN, title="Battery", unique_id=SERIAL, data=modbus_data(simulator.port), options=opts
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
-    return entry
+    return await setup_entry(hass, modbus_data(simulator.port), options=opts, wait="background")
 
 
 async def test_fetch_today_then_tomorrow_when_published(
@@ -64,8 +59,7 @@ async def test_fetch_today_then_tomorrow_when_published(
     api: ReferenceApi,
     api_url: str,
 ) -> None:
-    await hass.config.async_set_time_zone("Europe/Paris")
-    freezer.move_to(NOW)
+    await freeze_at(hass, freezer, NOW)
     entry = await setup(hass, simulator, options(api_url))
     fetcher = entry.runtime_data.fetcher
     assert fetcher is not None

@@ -21,7 +21,7 @@ import contextlib
 from dataclasses import dataclass, field
 import random
 import struct
-from typing import Literal
+from typing import Literal, Self
 
 FaultKind = Literal["none", "delay", "drop", "disconnect", "exception", "garbage", "outage"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("delay", "drop", "disconnect", "exception", "garbage", "outage")
@@ -86,6 +86,15 @@ class FaultProxy:
     async def start(self) -> None:
         """Listen on loopback only."""
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+
+    async def __aenter__(self) -> Self:
+        """Start."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Stop."""
+        await self.stop()
 
     def set_fault(self, fault: Fault) -> None:
         """Apply a fault from the next request on; an outage also cuts existing connections."""

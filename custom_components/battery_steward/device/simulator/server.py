@@ -52,8 +52,12 @@ class SimulatedBattery:
         tick_s: float = DEFAULT_TICK_S,
         on_write: Callable[[WriteRecord], None] | None = None,
         presentation: Presentation | None = None,
+        on_read: Callable[[int], None] | None = None,
     ) -> None:
-        """The steward register map unless another presentation (profile) is given."""
+        """The steward register map unless another presentation (profile) is given.
+
+        on_write is called with every accepted write; on_read with the address of every read request.
+        """
         if not 1 <= unit <= 247:
             raise ValueError("unit must be within 1..247 (0 is the catch-all for wrong ids)")
         self._config = config
@@ -62,6 +66,7 @@ class SimulatedBattery:
         self._clock = clock
         self._tick_s = tick_s
         self.on_write = on_write
+        self.on_read = on_read
         self.writes_log: list[WriteRecord] = []
         self.write_count = 0  # Modbus write requests received, accepted or not
         self.refused_count = 0  # of those, refused with an exception
@@ -235,6 +240,8 @@ class SimulatedBattery:
         if set_values is None:
             if function_code in _READ_CODES:
                 self.read_count += 1
+                if self.on_read is not None:
+                    self.on_read(address)
                 return None
             # The echo read pymodbus does after a write, or the read half of FC23.
             return None if function_code in _WRITE_CODES else ExcCodes.ILLEGAL_FUNCTION

@@ -471,3 +471,22 @@ async def test_restore_refused_while_switching_and_safe_stop_waits_for_a_run_onl
     assert result["disable_ok"] is False
     assert "kept the battery busy" in result["error"]
     assert ctl.plant_state is PlantState.STOPPED
+
+
+async def test_restore_puts_back_the_mode_the_safe_stop_left(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    """Safe stop leaves the plant idle; restore is its inverse where the schedule names no mode."""
+    simulator.set_control("mode", MODE_CODES["auto"])
+    await controller(entry).coordinator.async_refresh()
+    result = await safe_stop(hass, entry)
+    assert result["threshold_reached"] is True
+    assert simulator.read_register("mode") == MODE_CODES["idle"]
+    # Across a restart too.
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert controller(entry).resume_mode == "auto"
+    await hass.services.async_call(DOMAIN, "restore", {"device_id": device_id(hass, entry)}, blocking=True)
+    assert simulator.read_register("mode") == MODE_CODES["auto"]
+    assert simulator.read_register("enabled") == 1
+    assert controller(entry).resume_mode is None

@@ -133,6 +133,9 @@ class BatteryController:
         self.reconciliation_enabled = True
         self.dispatch_enabled = True
         self._transition: PlantState | None = None  # stopping or starting, while it lasts
+        # The mode the plant ran in before a safe stop (which leaves it idle): restore puts it
+        # back unless the schedule says which mode it wants.
+        self.resume_mode: Mode | None = None
         self.switching = False
         self.desired = Setpoints()
         self.next_change: datetime | None = None
@@ -167,6 +170,7 @@ class BatteryController:
         self.override = stored.override
         self.reconciliation_enabled = stored.reconciliation_enabled
         self.dispatch_enabled = stored.dispatch_enabled
+        self.resume_mode = Mode(stored.resume_mode) if stored.resume_mode in set(Mode) else None
         self.missed = set(stored.missed)
         self.source = stored.source
         self._stored_transport = stored.transport
@@ -241,6 +245,7 @@ class BatteryController:
             "series": self.series,
             "missed": sorted(self.missed),
             "last_alive": dt_util.utcnow().isoformat(),
+            "resume_mode": self.resume_mode.value if self.resume_mode else None,
         }
 
     def _persist(self) -> None:
@@ -728,6 +733,9 @@ class BatteryController:
         )
         if timeout_s is None:
             timeout_s = self.settings.safe_stop_timeout_s
+        before: Measurements | None = self.coordinator.data
+        if before is not None and before.mode is not Mode.IDLE and self.resume_mode is None:
+            self.resume_mode = before.mode
         self.dispatch_enabled = False
         self._transition = PlantState.STOPPING
         self._persist()
@@ -787,7 +795,18 @@ class BatteryController:
             self._notify()
             raise translate_device_error(err) from err
         self.dispatch_enabled = True
+        resume, self.resume_mode = self.resume_mode, None
         self._persist()
+        if resume is not None and self.desired_at(dt_util.utcnow()).mode is None:
+            try:
+                await self.coordinator.driver.write(Setpoints(mode=resume))
+            except DeviceError as err:
+                self._transition = None
+                self._notify()
+                raise translate_device_error(err) from err
+            self._record(
+                Trigger.MANUAL, None, dt_util.utcnow(), Result.SUCCESS, note=f"restored mode {resume.value}"
+            )
         await self.coordinator.async_refresh()
         self._transition = None
         await self._async_run_checked(Trigger.OVERRIDE)

@@ -53,6 +53,7 @@ class StoredState:
     series: SeriesItem | None = None
     missed: list[str] = field(default_factory=list)
     last_alive: datetime | None = None
+    resume_mode: str | None = None  # the mode before a safe stop, for restore
 
 
 def _series(data: dict[str, Any] | None) -> SeriesItem | None:
@@ -87,6 +88,7 @@ class ControllerStore:
             series=_series(data.get("series")),
             missed=list(data.get("missed", [])),
             last_alive=datetime.fromisoformat(data["last_alive"]) if data.get("last_alive") else None,
+            resume_mode=data.get("resume_mode"),
         )
 
     @staticmethod

@@ -16,14 +16,15 @@ from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
 from ..conftest import SERIAL, modbus_data
-from ..support.remote_server import ReferenceApi, serve
+from ..support.remote_server import ReferenceApi, day_rows, serve
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 6, 1, 14, 0, tzinfo=PARIS)
 
 
 def rows_for(day: str, power: float) -> list[dict[str, Any]]:
-    return [{"start": f"{day}T{h:02d}:00:00Z", "period_s": 3600, "power_w": power} for h in range(24)]
+    """Hourly rows for the plant's local (Paris) day, as the contract says."""
+    return day_rows(day, "Europe/Paris", lambda _local: power, period_s=3600)
 
 
 @pytest.fixture

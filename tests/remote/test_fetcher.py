@@ -208,3 +208,65 @@ async def test_recorded_samples_are_posted_when_source_is_api(
     t = poster.telemetry
     assert t.enqueued == t.posted + t.dropped_count + poster.pending
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_posting_samples_without_the_recording_switch(
+    hass: HomeAssistant, simulator: SimulatedBattery, api: ReferenceApi, api_url: str, tmp_path: Any
+) -> None:
+    # The three gates only: source api, password set, posting on. Recording (CSV) stays off.
+    import asyncio
+    from datetime import timedelta
+
+    from homeassistant.util import dt as dt_util
+    from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+    from ..helpers import entity_id
+
+    hass.config.config_dir = str(tmp_path)
+    entry = await setup(hass, simulator, options(api_url))
+    runtime = entry.runtime_data
+    poster = runtime.poster
+    assert poster is not None
+    assert not runtime.recording.running
+    assert not runtime.recording.sampling  # source is manual: the gate is closed, nothing sampled
+    runtime.recording.sampler.step_s = 0.05
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": entity_id(hass, "select", "schedule_source"), "option": "api"},
+        blocking=True,
+    )
+
+    async def post_tick() -> None:
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
+        await hass.async_block_till_done()
+
+    await post_tick()  # the gates are open now: sampling starts for the poster
+    assert runtime.recording.sampling
+    await asyncio.sleep(0.3)
+    assert poster.pending > 0
+    await post_tick()
+    for _ in range(100):  # the tick's post is on its way over HTTP
+        if not poster.posting:
+            break
+        await asyncio.sleep(0.02)
+    assert api.measurements
+    assert not runtime.recording.running
+    assert runtime.recording.rows_written == 0
+    assert not (tmp_path / "battery_steward").exists()  # no CSV written
+    t = poster.telemetry
+    assert t.enqueued == t.posted + t.dropped_count + poster.pending
+    # Recording on and off again does not stop the poster's sampling.
+    runtime.recording.start()
+    await runtime.recording.async_stop()
+    assert runtime.recording.sampling
+    # Gate closed (source manual): sampling stops at the next tick.
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": entity_id(hass, "select", "schedule_source"), "option": "manual"},
+        blocking=True,
+    )
+    await post_tick()
+    assert not runtime.recording.sampling
+    await hass.config_entries.async_unload(entry.entry_id)

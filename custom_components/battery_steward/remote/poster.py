@@ -102,6 +102,11 @@ class MeasurementPoster:
         self.telemetry.last_enqueue = datetime.now(UTC)
 
     @property
+    def gate_open(self) -> bool:
+        """Whether rows would be posted now (source is api, password set, posting on)."""
+        return self._gate()
+
+    @property
     def posting(self) -> bool:
         """Whether a post is in flight."""
         return self._posting

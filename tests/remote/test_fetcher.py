@@ -270,3 +270,52 @@ async def test_posting_samples_without_the_recording_switch(
     await post_tick()
     assert not runtime.recording.sampling
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_options_never_send_the_password_and_empty_keeps_it(
+    hass: HomeAssistant,
+    simulator: SimulatedBattery,
+    api: ReferenceApi,
+    api_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from custom_components.battery_steward import fetcher as fetcher_module
+
+    monkeypatch.setattr(fetcher_module, "CLIENT_BACKOFF_S", 0.01)
+    entry = await setup(hass, simulator, options(api_url))
+    base = {
+        "poll_interval": 10,
+        "patrol_interval_min": 15,
+        "fight_max_corrections": 3,
+        "fight_window_min": 60,
+        "verify_timeout_s": 30,
+        "journal_size": 2000,
+    }
+
+    def suggested(result: Any) -> dict[str, Any]:
+        return {
+            str(key): (key.description or {}).get("suggested_value")
+            for key in result["data_schema"].schema
+            if (key.description or {}).get("suggested_value") is not None
+        }
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    shown = suggested(result)
+    assert shown["api_username"] == "steward"  # the rest is pre-filled...
+    assert "api_password" not in shown  # ...the secret never goes to the browser
+    assert "secret" not in repr(result)
+    no_password = {k: v for k, v in options(api_url).items() if k != "api_password"}
+    # A wrong API URL re-shows the form, still without the password.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**base, **no_password, "api_url": "http://127.0.0.1:9"}
+    )
+    assert result["errors"] == {"base": "api_cannot_connect"}
+    assert "api_password" not in suggested(result)
+    # An empty field keeps the stored password (checked by logging in with it).
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**base, **no_password, "api_password": ""}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options["api_password"] == "secret"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await hass.config_entries.async_unload(entry.entry_id)

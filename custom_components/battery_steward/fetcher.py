@@ -8,8 +8,9 @@ or 25 hours of them on DST days). A payload that breaks the contract or the devi
 refused whole: the stored series stays as it was and the status shows the error. The series is
 stored by the controller (versioned Store), so it survives a restart.
 
-A second auth failure is Home Assistant's ConfigEntryAuthFailed, handled the way a
-DataUpdateCoordinator handles it: the entry's reauth flow is started.
+The fetcher is a DataUpdateCoordinator whose data is the status: other failures are UpdateFailed,
+and a second auth failure raises ConfigEntryAuthFailed, so Home Assistant starts the entry's reauth
+flow and stops the periodic fetch until the entry is reloaded with working credentials.
 """
 
 from dataclasses import dataclass
@@ -21,10 +22,11 @@ import aiohttp
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
+from .const import DOMAIN, signal_state
 from .controller import BatteryController
 from .engine.items import SeriesItem, SeriesRow
 from .engine.validation import validate_item
@@ -87,8 +89,8 @@ def make_client(session: aiohttp.ClientSession, options: dict[str, Any]) -> Remo
     )
 
 
-class ScheduleFetcher:
-    """Periodic fetch by local date; an auth failure starts Home Assistant's reauth flow."""
+class ScheduleFetcher(DataUpdateCoordinator[FetchStatus]):
+    """Periodic fetch by local date; a second auth failure starts Home Assistant's reauth flow."""
 
     def __init__(
         self,
@@ -99,7 +101,13 @@ class ScheduleFetcher:
         options: dict[str, Any],
     ) -> None:
         """Nothing is fetched until async_start."""
-        self.hass = hass
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=f"{entry.title} schedule API",
+            update_interval=FETCH_INTERVAL,
+        )
         self.entry = entry
         self.controller = controller
         self.client = client
@@ -113,10 +121,13 @@ class ScheduleFetcher:
     @callback
     def async_start(self) -> None:
         """Fetch now (in the background) and every fetch interval."""
-        self._unsub = async_track_time_interval(
-            self.hass, self._async_tick, FETCH_INTERVAL, name="battery_steward fetch", cancel_on_shutdown=True
+        # The battery's entities show the status; as a listener they also keep the refreshes going.
+        self._unsub = self.async_add_listener(
+            lambda: async_dispatcher_send(self.hass, signal_state(self.entry.entry_id))
         )
-        self.entry.async_create_background_task(self.hass, self.async_fetch(), "battery_steward first fetch")
+        self.entry.async_create_background_task(
+            self.hass, self.async_refresh(), "battery_steward first fetch"
+        )
 
     @callback
     def async_stop(self) -> None:
@@ -125,8 +136,9 @@ class ScheduleFetcher:
             self._unsub()
             self._unsub = None
 
-    async def _async_tick(self, _now: datetime) -> None:
-        await self.async_fetch()
+    async def async_fetch(self) -> None:
+        """Fetch now, as a scheduled refresh would (errors become status, auth errors reauth)."""
+        await self.async_refresh()
 
     def _wanted(self, now: datetime) -> list[date]:
         """The local dates to ask for now: today until it has a series, tomorrow from the hour on."""
@@ -164,34 +176,37 @@ class ScheduleFetcher:
             changed = True
         return changed
 
-    async def async_fetch(self) -> None:
+    async def _async_update_data(self) -> FetchStatus:
         """Today's series while it is missing, and tomorrow's once it may be published."""
         now = dt_util.now()
         self.status.last_attempt = dt_util.utcnow()
         changed = False
+        failure: Exception | None = None
         try:
             changed = await self._async_fetch_days(self._wanted(now))
         except ConfigEntryAuthFailed as err:
-            # What a DataUpdateCoordinator does with it: status, then Home Assistant's reauth flow.
             self.status.connected = False
             self.status.last_error = str(err.__cause__)
-            _LOGGER.warning("%s: the schedule API refused the credentials", self.entry.title)
-            self.entry.async_start_reauth(self.hass)
+            failure = err
         except RemotePayloadError as err:
             self.status.connected = True
             self.status.last_error = str(err)
-            _LOGGER.warning("%s: schedule refused, nothing applied: %s", self.entry.title, err)
+            failure = UpdateFailed(f"schedule refused, nothing applied: {err}")
         except RemoteApiError as err:
             self.status.connected = False
             self.status.last_error = str(err)
+            failure = UpdateFailed(str(err))
         else:
             self.status.connected = True
             self.status.last_error = None
             self.status.last_success = self.status.last_attempt
-        # Days fetched before an error in the same tick are kept and applied.
+        # Days fetched before an error in the same refresh are kept and applied.
         if changed:
             await self._async_apply()
         self._update_status(now.date())
+        if failure is not None:
+            raise failure
+        return self.status
 
     def _update_status(self, today: date) -> None:
         tomorrow = today + timedelta(days=1)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -306,5 +307,11 @@ async def test_refused_twice_raises_auth_failed_and_starts_reauth(
     assert [f["flow_id"] for f in hass.config_entries.flow.async_progress_by_handler(DOMAIN)] == [
         flows[0]["flow_id"]
     ]
-    assert "401" in (fetcher_of(entry).status.last_error or "")
+    fetcher = fetcher_of(entry)
+    assert "401" in (fetcher.status.last_error or "")
+    assert isinstance(fetcher.last_exception, ConfigEntryAuthFailed)
+    # As with any coordinator: no more fetching with refused credentials until reauth reloads.
+    calls = api.calls
+    await at(hass, freezer, datetime(2026, 6, 1, 10, 0, tzinfo=PARIS))
+    assert api.calls == calls
     await hass.config_entries.async_unload(entry.entry_id)

@@ -210,8 +210,11 @@ async def test_malformed_payload_changes_nothing(
     assert fetcher.status.last_error
     assert fetcher.status.tomorrow_fetched is False
     assert fetcher.status.today_points == 24
+    await hass.async_block_till_done()
     state = hass.states.get(entity_id(hass, "sensor", "schedule_api"))
     assert state is not None
+    assert state.attributes["last_error"] == fetcher.status.last_error  # shown to the user
+    assert state.attributes["tomorrow_fetched"] is False
     # The next good answer is taken.
     api.bad_body = None
     api.schedules[("lib", "2026-06-02")] = good

@@ -269,6 +269,12 @@ async def test_posting_samples_without_the_recording_switch(
     )
     await post_tick()
     assert not runtime.recording.sampling
+    # With recording on, a closed gate does not stop the sampling CSV needs.
+    runtime.recording.start()
+    await post_tick()
+    assert runtime.recording.sampling
+    await runtime.recording.async_stop()
+    assert not runtime.recording.sampling
     await hass.config_entries.async_unload(entry.entry_id)
 
 

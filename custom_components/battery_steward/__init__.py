@@ -144,6 +144,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         _start_posting(hass, entry, client, options)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await controller.async_start()
+    if (poster := entry.runtime_data.poster) is not None:
+        # The source is known now (restored by the controller): sample for the poster if it posts.
+        await entry.runtime_data.recording.async_feed(poster.gate_open)
     if (fetcher := entry.runtime_data.fetcher) is not None:
         fetcher.async_start()
         entry.async_on_unload(fetcher.async_stop)
@@ -161,17 +164,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
 def _start_posting(
     hass: HomeAssistant, entry: BatteryConfigEntry, client: RemoteScheduleClient, options: dict[str, Any]
 ) -> None:
-    """Post recorded samples while the source is api, a password is set and posting is on."""
+    """Post samples while the source is api, a password is set and posting is on.
+
+    The sampler runs for the poster while those three gates are open, whether or not the Recording
+    switch (CSV files) is on; the gates are looked at on every post tick.
+    """
     runtime = entry.runtime_data
-    poster = MeasurementPoster(
-        client,
-        str(options[CONF_API_PLANT]),
-        lambda: (
+
+    def gate() -> bool:
+        return (
             runtime.controller.source == SOURCE_API
             and bool(options.get(CONF_API_PASSWORD))
             and bool(options.get(CONF_API_POSTING, True))
-        ),
-    )
+        )
+
+    poster = MeasurementPoster(client, str(options[CONF_API_PLANT]), gate)
     runtime.poster = poster
 
     @callback
@@ -187,6 +194,7 @@ def _start_posting(
         )
 
     async def post(_now: datetime) -> None:
+        await runtime.recording.async_feed(gate())
         await poster.async_post()
 
     runtime.recording.listeners.append(enqueue)
@@ -225,7 +233,7 @@ def _follow_schedule_items(
 async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> bool:
     """Unload platforms, close the connection and stop the built-in simulator."""
     if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
-        await entry.runtime_data.recording.async_stop()
+        await entry.runtime_data.recording.async_shutdown()
         await entry.runtime_data.controller.async_stop()
         await _async_close(entry.runtime_data.driver, entry.runtime_data.simulator)
         if entry.runtime_data.transports is not None:

@@ -582,7 +582,11 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         custom = self.config_entry.data.get(CONF_PROFILE) == PROFILE_CUSTOM
+        current = dict(self.config_entry.options)
         if user_input is not None:
+            if not user_input.get(CONF_API_PASSWORD) and current.get(CONF_API_PASSWORD):
+                # The stored password is never sent to the form: an empty field keeps it.
+                user_input = {**user_input, CONF_API_PASSWORD: current[CONF_API_PASSWORD]}
             error = await _async_check_api(self.hass, user_input) if api_configured(user_input) else None
             if error is None and custom:
                 try:
@@ -592,7 +596,6 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
             if error is None:
                 return self.async_create_entry(data=user_input)
             errors["base"] = error
-        current = dict(self.config_entry.options)
         fields = dict(
             _int_field(key, int(current.get(key, default)), low, high, unit)
             for key, default, low, high, unit in OPTIONS
@@ -614,7 +617,9 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
         fields.update([_int_field(CONF_API_TOMORROW_HOUR, hour, 0, 23, "h")])
         if custom:
             fields |= _register_map_fields()
-        schema = self.add_suggested_values_to_schema(vol.Schema(fields), user_input or current)
+        # Never pre-fill the password: the form would send the secret to the browser.
+        suggested = {key: value for key, value in (user_input or current).items() if key != CONF_API_PASSWORD}
+        schema = self.add_suggested_values_to_schema(vol.Schema(fields), suggested)
         return self.async_show_form(
             step_id="init", data_schema=schema, errors=errors, description_placeholders=placeholders
         )

@@ -1,24 +1,36 @@
 """Fetches today's and tomorrow's day-ahead series and feeds the controller's api source.
 
-Tomorrow's series is asked for from a configurable local hour on, and retried every fetch interval
-until it arrives. Periods arrive in UTC and are planned in the battery's time zone by the engine;
-the series is stored by the controller (versioned Store), so it survives a restart.
+Days are the plant's LOCAL calendar days (Home Assistant's time zone, the battery's). The fetcher
+remembers for which local dates it holds a series: on every tick it asks for today's if that date
+has none yet, and for tomorrow's from a configurable local hour on until it arrives, so each new
+day is fetched again. Periods arrive as UTC instants; status counts the points per local day (23
+or 25 hours of them on DST days). A payload that breaks the contract or the device's limits is
+refused whole: the stored series stays as it was and the status shows the error. The series is
+stored by the controller (versioned Store), so it survives a restart.
+
+The fetcher is a DataUpdateCoordinator whose data is the status: other failures are UpdateFailed,
+and a second auth failure raises ConfigEntryAuthFailed, so Home Assistant starts the entry's reauth
+flow and stops the periodic fetch until the entry is reloaded with working credentials.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 import logging
 from typing import Any
 
 import aiohttp
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from .const import DOMAIN, signal_state
 from .controller import BatteryController
 from .engine.items import SeriesItem, SeriesRow
-from .remote.client import RemoteApiError, RemoteAuthError, RemoteScheduleClient
+from .engine.validation import validate_item
+from .remote.client import RemoteApiError, RemoteAuthError, RemotePayloadError, RemoteScheduleClient
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,6 +42,8 @@ CONF_API_TOMORROW_HOUR = "api_tomorrow_hour"
 CONF_API_POSTING = "api_posting"
 DEFAULT_TOMORROW_HOUR = 13
 FETCH_INTERVAL = timedelta(minutes=15)
+CLIENT_RETRIES = 3
+CLIENT_BACKOFF_S = 1.0
 
 
 @dataclass(kw_only=True)
@@ -70,11 +84,13 @@ def make_client(session: aiohttp.ClientSession, options: dict[str, Any]) -> Remo
         str(options[CONF_API_URL]),
         str(options.get(CONF_API_USERNAME, "")),
         str(options.get(CONF_API_PASSWORD, "")),
+        retries=CLIENT_RETRIES,
+        backoff_s=CLIENT_BACKOFF_S,
     )
 
 
-class ScheduleFetcher:
-    """Periodic fetch; an auth failure starts Home Assistant's reauth flow once."""
+class ScheduleFetcher(DataUpdateCoordinator[FetchStatus]):
+    """Periodic fetch by local date; a second auth failure starts Home Assistant's reauth flow."""
 
     def __init__(
         self,
@@ -85,7 +101,13 @@ class ScheduleFetcher:
         options: dict[str, Any],
     ) -> None:
         """Nothing is fetched until async_start."""
-        self.hass = hass
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=f"{entry.title} schedule API",
+            update_interval=FETCH_INTERVAL,
+        )
         self.entry = entry
         self.controller = controller
         self.client = client
@@ -93,15 +115,19 @@ class ScheduleFetcher:
         self.tomorrow_hour = int(options.get(CONF_API_TOMORROW_HOUR, DEFAULT_TOMORROW_HOUR))
         self.status = FetchStatus()
         self._unsub: CALLBACK_TYPE | None = None
-        self._rows: dict[str, list[SeriesRow]] = {}
+        # The rows fetched this run, per local date asked for.
+        self._rows: dict[date, list[SeriesRow]] = {}
 
     @callback
     def async_start(self) -> None:
         """Fetch now (in the background) and every fetch interval."""
-        self._unsub = async_track_time_interval(
-            self.hass, self._async_tick, FETCH_INTERVAL, name="battery_steward fetch", cancel_on_shutdown=True
+        # The battery's entities show the status; as a listener they also keep the refreshes going.
+        self._unsub = self.async_add_listener(
+            lambda: async_dispatcher_send(self.hass, signal_state(self.entry.entry_id))
         )
-        self.entry.async_create_background_task(self.hass, self.async_fetch(), "battery_steward first fetch")
+        self.entry.async_create_background_task(
+            self.hass, self.async_refresh(), "battery_steward first fetch"
+        )
 
     @callback
     def async_stop(self) -> None:
@@ -110,45 +136,106 @@ class ScheduleFetcher:
             self._unsub()
             self._unsub = None
 
-    async def _async_tick(self, _now: datetime) -> None:
-        await self.async_fetch()
-
     async def async_fetch(self) -> None:
-        """Today's series, and tomorrow's once it may be published."""
+        """Fetch now, as a scheduled refresh would (errors become status, auth errors reauth)."""
+        await self.async_refresh()
+
+    def _wanted(self, now: datetime) -> list[date]:
+        """The local dates to ask for now: today until it has a series, tomorrow from the hour on."""
+        today = now.date()
+        for day in [day for day in self._rows if day < today - timedelta(days=1)]:
+            del self._rows[day]  # rows before yesterday are history: keep the series small
+        wanted = [today] if today not in self._rows else []
+        tomorrow = today + timedelta(days=1)
+        if now.hour >= self.tomorrow_hour and tomorrow not in self._rows:
+            wanted.append(tomorrow)
+        return wanted
+
+    def _check(self, day: date, rows: list[SeriesRow]) -> None:
+        """The device's limits, as the set_series action checks them (nothing applied if broken)."""
+        item = SeriesItem(id="api", tz="UTC", rows=tuple(rows))
+        if issues := validate_item(item, self.controller.coordinator.info.limits):
+            raise RemotePayloadError(f"series for {day.isoformat()}: {issues[0].message}")
+
+    async def _async_fetch_days(self, days: list[date]) -> bool:
+        """Fetch and check each day; raises ConfigEntryAuthFailed on a second auth failure."""
+        changed = False
+        for day in days:
+            try:
+                rows = await self.client.fetch_schedule(self.plant, day)
+            except RemoteAuthError as err:
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="api_auth_failed",
+                    translation_placeholders={"battery": self.entry.title},
+                ) from err
+            if rows is None:
+                continue  # not published yet: asked again next tick
+            self._check(day, rows)
+            self._rows[day] = rows
+            changed = True
+        return changed
+
+    async def _async_update_data(self) -> FetchStatus:
+        """Today's series while it is missing, and tomorrow's once it may be published."""
         now = dt_util.now()
         self.status.last_attempt = dt_util.utcnow()
-        days = {"today": now.date()}
-        if now.hour >= self.tomorrow_hour and not self.status.tomorrow_fetched:
-            days["tomorrow"] = now.date() + timedelta(days=1)
+        changed = False
+        failure: Exception | None = None
         try:
-            for label, day in days.items():
-                rows = await self.client.fetch_schedule(self.plant, day)
-                fetched = rows is not None
-                setattr(self.status, f"{label}_fetched", fetched)
-                setattr(self.status, f"{label}_points", len(rows or []))
-                if rows:
-                    self._rows[day.isoformat()] = rows
-        except RemoteAuthError as err:
+            changed = await self._async_fetch_days(self._wanted(now))
+        except ConfigEntryAuthFailed as err:
             self.status.connected = False
+            self.status.last_error = str(err.__cause__)
+            failure = err
+        except RemotePayloadError as err:
+            self.status.connected = True
             self.status.last_error = str(err)
-            _LOGGER.warning("%s: the schedule API refused the credentials", self.entry.title)
-            self.entry.async_start_reauth(self.hass)
-            return
+            failure = UpdateFailed(f"schedule refused, nothing applied: {err}")
         except RemoteApiError as err:
             self.status.connected = False
             self.status.last_error = str(err)
-            return
-        self.status.connected = True
-        self.status.last_error = None
-        self.status.last_success = self.status.last_attempt
-        await self._async_apply()
+            failure = UpdateFailed(str(err))
+        else:
+            self.status.connected = True
+            self.status.last_error = None
+            self.status.last_success = self.status.last_attempt
+        # Days fetched before an error in the same refresh are kept and applied.
+        if changed:
+            await self._async_apply()
+        self._update_status(now.date())
+        if failure is not None:
+            raise failure
+        return self.status
+
+    def _update_status(self, today: date) -> None:
+        tomorrow = today + timedelta(days=1)
+        self.status.today_fetched = today in self._rows
+        self.status.tomorrow_fetched = tomorrow in self._rows
+        self.status.today_points = self._points(today)
+        self.status.tomorrow_points = self._points(tomorrow)
+
+    def _points(self, day: date) -> int:
+        """Rows of the applied series that start within the local day (UTC periods, local days)."""
+        series = self.controller.series
+        if series is None:
+            return 0
+        zone = dt_util.get_default_time_zone()
+        start = datetime.combine(day, time(), tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+        return sum(1 for row in series.rows if start <= row.start < end)
 
     async def _async_apply(self) -> None:
-        merged = {row.start: row for day in sorted(self._rows) for row in self._rows[day]}
-        rows = tuple(merged[start] for start in sorted(merged))
-        if not rows:
+        merged: list[SeriesRow] = []
+        for day in sorted(self._rows):
+            rows = self._rows[day]
+            if rows:
+                # A later day's rows win where a server's days overlap.
+                merged = [row for row in merged if row.end <= rows[0].start]
+                merged.extend(rows)
+        if not merged:
             return
         current = self.controller.series
-        if current is not None and current.rows == rows:
+        if current is not None and current.rows == tuple(merged):
             return
-        await self.controller.async_set_series(SeriesItem(id="api", tz="UTC", rows=rows))
+        await self.controller.async_set_series(SeriesItem(id="api", tz="UTC", rows=tuple(merged)))

@@ -19,7 +19,12 @@ DEFAULT_SAMPLE_S = 5.0
 
 
 class MeasurementRecording:
-    """Anchored sampling into a buffer, flushed to CSV in the executor every few seconds."""
+    """Anchored sampling into a buffer, flushed to CSV in the executor every few seconds.
+
+    The sampler runs while CSV recording is on OR something else needs samples (the measurement
+    poster, while its gates are open); rows go to CSV only while recording is on, listeners get
+    every sample.
+    """
 
     def __init__(
         self,
@@ -37,6 +42,7 @@ class MeasurementRecording:
         self.sampler = AnchoredSampler(read, self._buffer, step_s=step_s)
         self._pending: list[Sample] = []
         self._unsub: CALLBACK_TYPE | None = None
+        self._feeding = False
         self.rows_written = 0
         self.listeners: list[Callable[[Sample], None]] = []
         self.last_row: datetime | None = None
@@ -47,21 +53,35 @@ class MeasurementRecording:
         """Whether recording is on."""
         return self._unsub is not None
 
+    @property
+    def sampling(self) -> bool:
+        """Whether the sampler runs (for CSV, for listeners, or both)."""
+        return self.running or self._feeding
+
     @callback
     def _buffer(self, sample: Sample) -> None:
-        self._pending.append(sample)
-        self.last_row = sample.at
+        if self.running:
+            self._pending.append(sample)
+            self.last_row = sample.at
         for listener in self.listeners:
             listener(sample)
 
     def start(self) -> None:
-        """Start sampling and the periodic flush."""
+        """Start CSV recording: sampling and the periodic flush."""
         if self.running:
             return
         self.sampler.start()
         self._unsub = async_track_time_interval(
             self.hass, self._async_flush_tick, FLUSH_INTERVAL, name=f"{DOMAIN} csv flush"
         )
+
+    async def async_feed(self, on: bool) -> None:
+        """Sample for the listeners (the poster) whether or not CSV recording is on."""
+        self._feeding = on
+        if on:
+            self.sampler.start()
+        elif not self.running:
+            await self.sampler.stop()
 
     async def _async_flush_tick(self, _now: datetime) -> None:
         await self.async_flush()
@@ -94,9 +114,15 @@ class MeasurementRecording:
         self.rows_written += len(rows)
 
     async def async_stop(self) -> None:
-        """Stop sampling and flush what is pending: nothing is lost on unload."""
+        """Stop CSV recording and flush what is pending; sampling goes on while still fed."""
         if self._unsub is not None:
             self._unsub()
             self._unsub = None
-        await self.sampler.stop()
+        if not self._feeding:
+            await self.sampler.stop()
         await self.async_flush()
+
+    async def async_shutdown(self) -> None:
+        """Unload: stop recording and sampling; nothing pending is lost."""
+        self._feeding = False
+        await self.async_stop()

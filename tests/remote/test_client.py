@@ -224,3 +224,42 @@ async def test_post_measurements_strict_utc(
         MeasurementRow(
             timestamp=datetime(2026, 6, 1), soc_pct=1, active_power_w=0, reactive_power_var=0
         ).as_json()
+
+
+async def test_token_expires_mid_day_on_the_server(
+    api: ReferenceApi, base_url: str, session: aiohttp.ClientSession
+) -> None:
+    # The server enforces the lifetime it announced; a client whose own clock did not see it pass
+    # (a suspended host) meets a 401, logs in again once and the call succeeds.
+    server_clock = Clock()
+    api.clock = server_clock
+    api.token_lifetime_s = 3600
+    remote = client(session, base_url)
+    assert await remote.fetch_schedule(PLANT, date(2026, 6, 1)) is not None
+    server_clock.now += 1800
+    assert await remote.fetch_schedule(PLANT, date(2026, 6, 1)) is not None
+    assert api.logins == 1
+    server_clock.now += 1801  # expired on the server only
+    assert await remote.fetch_schedule(PLANT, date(2026, 6, 1)) is not None
+    assert api.logins == 2
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"start": "2026-01-01T00:00:00Z", "period_s": 900, "power_w": float("nan")},
+        {"start": "2026-01-01T00:00:00Z", "period_s": 900, "power_w": float("-inf")},
+        {"start": "2026-01-01T00:00:00Z", "period_s": "1e309", "power_w": 1},
+        {"start": "2026-01-01T00:00:00Z", "period_s": 1e309, "power_w": 1},
+        {"start": "2026-01-01T00:00:00Z", "period_s": 90001, "power_w": 1},
+        {"start": "2026-01-01T00:00:00Z", "period_s": 900, "power_w": True},
+        {"start": "2026-01-01T00:00:00Z", "period_s": 900, "power_w": 1, "reactive_var": "1"},
+        {"start": "2026-01-01T00:00:00Z", "period_s": 900, "power_w": 2e9},
+        {"start": "9999-12-31T23:59:00Z", "period_s": 900, "power_w": 1},
+        {"start": 20260101, "period_s": 900, "power_w": 1},
+        ["2026-01-01T00:00:00Z", 900, 1],
+    ],
+)
+def test_parse_schedule_rejects_non_finite_and_non_real(row: object) -> None:
+    with pytest.raises(RemotePayloadError):
+        parse_schedule({"version": 1, "rows": [row]})

@@ -17,14 +17,15 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 
 from ..conftest import modbus_data
 from ..helpers import freeze_at, setup_entry
-from ..support.remote_server import ReferenceApi, serve
+from ..support.remote_server import ReferenceApi, day_rows, serve
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 6, 1, 14, 0, tzinfo=PARIS)
 
 
 def rows_for(day: str, power: float) -> list[dict[str, Any]]:
-    return [{"start": f"{day}T{h:02d}:00:00Z", "period_s": 3600, "power_w": power} for h in range(24)]
+    """Hourly rows for the plant's local (Paris) day, as the contract says."""
+    return day_rows(day, "Europe/Paris", lambda _local: power, period_s=3600)
 
 
 @pytest.fixture
@@ -200,4 +201,121 @@ async def test_recorded_samples_are_posted_when_source_is_api(
     assert api.measurements[0]["timestamp"].endswith("+00:00")
     t = poster.telemetry
     assert t.enqueued == t.posted + t.dropped_count + poster.pending
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_posting_samples_without_the_recording_switch(
+    hass: HomeAssistant, simulator: SimulatedBattery, api: ReferenceApi, api_url: str, tmp_path: Any
+) -> None:
+    # The three gates only: source api, password set, posting on. Recording (CSV) stays off.
+    import asyncio
+    from datetime import timedelta
+
+    from homeassistant.util import dt as dt_util
+    from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+    from ..helpers import entity_id
+
+    hass.config.config_dir = str(tmp_path)
+    entry = await setup(hass, simulator, options(api_url))
+    runtime = entry.runtime_data
+    poster = runtime.poster
+    assert poster is not None
+    assert not runtime.recording.running
+    assert not runtime.recording.sampling  # source is manual: the gate is closed, nothing sampled
+    runtime.recording.sampler.step_s = 0.05
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": entity_id(hass, "select", "schedule_source"), "option": "api"},
+        blocking=True,
+    )
+
+    async def post_tick() -> None:
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
+        await hass.async_block_till_done()
+
+    await post_tick()  # the gates are open now: sampling starts for the poster
+    assert runtime.recording.sampling
+    await asyncio.sleep(0.3)
+    assert poster.pending > 0
+    await post_tick()
+    for _ in range(100):  # the tick's post is on its way over HTTP
+        if not poster.posting:
+            break
+        await asyncio.sleep(0.02)
+    assert api.measurements
+    assert not runtime.recording.running
+    assert runtime.recording.rows_written == 0
+    assert not (tmp_path / "battery_steward").exists()  # no CSV written
+    t = poster.telemetry
+    assert t.enqueued == t.posted + t.dropped_count + poster.pending
+    # Recording on and off again does not stop the poster's sampling.
+    runtime.recording.start()
+    await runtime.recording.async_stop()
+    assert runtime.recording.sampling
+    # Gate closed (source manual): sampling stops at the next tick.
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": entity_id(hass, "select", "schedule_source"), "option": "manual"},
+        blocking=True,
+    )
+    await post_tick()
+    assert not runtime.recording.sampling
+    # With recording on, a closed gate does not stop the sampling CSV needs.
+    runtime.recording.start()
+    await post_tick()
+    assert runtime.recording.sampling
+    await runtime.recording.async_stop()
+    assert not runtime.recording.sampling
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_options_never_send_the_password_and_empty_keeps_it(
+    hass: HomeAssistant,
+    simulator: SimulatedBattery,
+    api: ReferenceApi,
+    api_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from custom_components.battery_steward import fetcher as fetcher_module
+
+    monkeypatch.setattr(fetcher_module, "CLIENT_BACKOFF_S", 0.01)
+    entry = await setup(hass, simulator, options(api_url))
+    base = {
+        "poll_interval": 10,
+        "patrol_interval_min": 15,
+        "fight_max_corrections": 3,
+        "fight_window_min": 60,
+        "verify_timeout_s": 30,
+        "journal_size": 2000,
+    }
+
+    def suggested(result: Any) -> dict[str, Any]:
+        return {
+            str(key): (key.description or {}).get("suggested_value")
+            for key in result["data_schema"].schema
+            if (key.description or {}).get("suggested_value") is not None
+        }
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    shown = suggested(result)
+    assert shown["api_username"] == "steward"  # the rest is pre-filled...
+    assert "api_password" not in shown  # ...the secret never goes to the browser
+    assert "secret" not in repr(result)
+    no_password = {k: v for k, v in options(api_url).items() if k != "api_password"}
+    # A wrong API URL re-shows the form, still without the password.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**base, **no_password, "api_url": "http://127.0.0.1:9"}
+    )
+    assert result["errors"] == {"base": "api_cannot_connect"}
+    assert "api_password" not in suggested(result)
+    # An empty field keeps the stored password (checked by logging in with it).
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**base, **no_password, "api_password": ""}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options["api_password"] == "secret"
+    await hass.async_block_till_done(wait_background_tasks=True)
     await hass.config_entries.async_unload(entry.entry_id)

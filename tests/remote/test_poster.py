@@ -1,5 +1,6 @@
 """The measurement poster against the reference server."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -78,3 +79,46 @@ async def test_overflow_backoff_gate_and_invariant(setup: tuple[ReferenceApi, Re
     poster.enqueue(row(9))
     clock.now += 30
     assert poster.status()["oldest_pending_age_s"] == 30.0
+
+
+async def test_one_post_at_a_time_against_a_slow_server(
+    setup: tuple[ReferenceApi, RemoteScheduleClient],
+) -> None:
+    # The 10 s timer fires again while a post is still waiting for a slow server: the second call
+    # must not post the same rows again (nor remove rows it did not send).
+    api, client = setup
+    poster = MeasurementPoster(client, "lib", lambda: True, max_queue=100, batch=3)
+    for i in range(6):
+        poster.enqueue(row(i))
+    api.delay_s = 0.1
+    await asyncio.gather(poster.async_post(), poster.async_post())
+    assert [m["active_power_w"] for m in api.measurements] == [0, 1, 2]
+    assert poster.pending == 3
+    await poster.async_post()
+    assert [m["active_power_w"] for m in api.measurements] == [0, 1, 2, 3, 4, 5]
+    t = poster.telemetry
+    assert (t.enqueued, t.posted, t.dropped_count, poster.pending) == (6, 6, 0, 0)
+
+
+async def test_overflow_while_a_batch_is_in_flight_keeps_newer_rows(
+    setup: tuple[ReferenceApi, RemoteScheduleClient],
+) -> None:
+    api, client = setup
+    poster = MeasurementPoster(client, "lib", lambda: True, max_queue=3, batch=3)
+    for i in range(3):
+        poster.enqueue(row(i))
+    api.delay_s = 0.1
+    task = asyncio.create_task(poster.async_post())
+    await asyncio.sleep(0.05)
+    assert poster.posting
+    poster.enqueue(row(3))  # full: row 0 (in flight) is dropped, row 3 must survive the post
+    t = poster.telemetry
+    assert t.enqueued == t.posted + t.dropped_count + poster.pending
+    await task
+    assert [m["active_power_w"] for m in api.measurements] == [0, 1, 2]
+    # Row 0 was counted once, as dropped; rows 1 and 2 as posted; row 3 waits.
+    assert (t.enqueued, t.posted, t.dropped_count, poster.pending) == (4, 2, 1, 1)
+    api.delay_s = 0
+    await poster.async_post()
+    assert [m["active_power_w"] for m in api.measurements][-1] == 3
+    assert (t.enqueued, t.posted, t.dropped_count, poster.pending) == (4, 3, 1, 0)

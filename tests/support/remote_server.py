@@ -1,14 +1,20 @@
 """Reference server of the remote schedule API (contract v1), for tests and development.
 
-Faults can be injected: 401s, 5xx, slow answers, malformed payloads.
+Faults can be injected: 401s, 5xx, slow answers, malformed payloads. Tokens expire after their
+announced lifetime on the server's clock (`clock`, wall time by default, so freezer moves it).
+The `date` of a schedule is the plant's local calendar date (`tz`); `demo_rows` covers that local
+day with UTC instants (23 or 25 hours on DST days).
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time as dtime, timedelta
 import secrets
+import time
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -30,9 +36,13 @@ class ReferenceApi:
     fail_5xx: int = 0  # answer 503 to this many calls
     delay_s: float = 0.0
     bad_payload: bool = False
-    tokens: set[str] = field(default_factory=set)
+    bad_body: Any = None  # when set, every schedule request is answered with this JSON
+    down: bool = False  # schedule requests answer 503 (the server "stopped serving")
+    clock: Callable[[], float] = lambda: time.time()  # noqa: PLW0108 - looked up per call: freezer moves it
+    tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry on `clock`
     logins: int = 0
     calls: int = 0
+    asked: list[str] = field(default_factory=list)  # the dates schedules were asked for
 
     def app(self) -> web.Application:
         """The aiohttp application."""
@@ -56,7 +66,10 @@ class ReferenceApi:
             self.fail_auth -= 1
             return False
         header = request.headers.get("Authorization", "")
-        return header.startswith("Bearer ") and header[7:] in self.tokens
+        if not header.startswith("Bearer "):
+            return False
+        expires = self.tokens.get(header[7:])
+        return expires is not None and self.clock() < expires
 
     async def _login(self, request: web.Request) -> web.Response:
         if (fault := await self._faults()) is not None:
@@ -65,7 +78,7 @@ class ReferenceApi:
         if body.get("username") != self.username or body.get("password") != self.password:
             return web.Response(status=401)
         token = secrets.token_hex(16)
-        self.tokens.add(token)
+        self.tokens[token] = self.clock() + self.token_lifetime_s
         ISSUED_TOKENS.add(token)
         self.logins += 1
         return web.json_response(
@@ -75,11 +88,16 @@ class ReferenceApi:
     async def _schedule(self, request: web.Request) -> web.Response:
         if (fault := await self._faults()) is not None:
             return fault
+        if self.down:
+            return web.Response(status=503)
         if not self._authorized(request):
             return web.Response(status=401)
+        if self.bad_body is not None:
+            return web.json_response(self.bad_body)
         if self.bad_payload:
             return web.json_response({"version": 1, "rows": [{"start": "yesterday"}]})
         key = (request.match_info["plant"], request.query.get("date", ""))
+        self.asked.append(key[1])
         if key not in self.schedules:
             return web.Response(status=404)
         return web.json_response(
@@ -103,7 +121,7 @@ class ReferenceApi:
 @asynccontextmanager
 async def serve(api: ReferenceApi) -> AsyncIterator[str]:
     """Serve on 127.0.0.1 at a free port; yields the base URL."""
-    runner = web.AppRunner(api.app())
+    runner = web.AppRunner(api.app(), access_log=None)  # its timing breaks under frozen time
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -115,33 +133,57 @@ async def serve(api: ReferenceApi) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def demo_rows(day: str) -> list[dict[str, Any]]:
-    """A day of 15-minute rows: charge at midday, discharge in the evening."""
+def local_day_bounds(day: str, tz: str) -> tuple[datetime, datetime]:
+    """The UTC instants where the local calendar day starts and ends (23 or 25 h on DST days)."""
+    zone = ZoneInfo(tz)
+    first = date.fromisoformat(day)
+    start = datetime.combine(first, dtime(), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(first + timedelta(days=1), dtime(), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def day_rows(
+    day: str, tz: str, power: Callable[[datetime], float], period_s: int = 900
+) -> list[dict[str, Any]]:
+    """Rows covering the plant's local day `day` in `tz`, each starting at a UTC instant."""
+    start, end = local_day_bounds(day, tz)
+    zone = ZoneInfo(tz)
     rows = []
-    for quarter in range(96):
-        hour = quarter / 4
-        power = -2000.0 if 10 <= hour < 15 else 2500.0 if 18 <= hour < 21 else 0.0
+    at = start
+    while at < end:
         rows.append(
             {
-                "start": f"{day}T{quarter // 4:02d}:{(quarter % 4) * 15:02d}:00Z",
-                "period_s": 900,
-                "power_w": power,
+                "start": at.isoformat().replace("+00:00", "Z"),
+                "period_s": period_s,
+                "power_w": power(at.astimezone(zone)),
                 "reactive_var": 0.0,
             }
         )
+        at += timedelta(seconds=period_s)
     return rows
 
 
-async def _serve_forever(port: int, plant: str) -> None:
-    from datetime import UTC, datetime, timedelta
+def demo_rows(day: str, tz: str = "UTC") -> list[dict[str, Any]]:
+    """A local day of 15-minute rows: charge at midday, discharge in the evening (local time)."""
 
-    today = datetime.now(UTC).date()
+    def power(local: datetime) -> float:
+        hour = local.hour + local.minute / 60
+        return -2000.0 if 10 <= hour < 15 else 2500.0 if 18 <= hour < 21 else 0.0
+
+    return day_rows(day, tz, power)
+
+
+async def _serve_forever(port: int, plant: str, tz: str) -> None:
+    today = datetime.now(ZoneInfo(tz)).date()
     days = [(today + timedelta(days=d)).isoformat() for d in (-1, 0, 1)]
-    api = ReferenceApi(schedules={(plant, day): demo_rows(day) for day in days})
+    api = ReferenceApi(schedules={(plant, day): demo_rows(day, tz) for day in days})
     runner = web.AppRunner(api.app())
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    print(f"Reference schedule API on http://127.0.0.1:{port} (user steward, plant {plant})", flush=True)
+    print(
+        f"Reference schedule API on http://127.0.0.1:{port} (user steward, plant {plant}, {tz} days)",
+        flush=True,
+    )
     await asyncio.Event().wait()
 
 
@@ -152,8 +194,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8124)
     parser.add_argument("--plant", default="lib")
+    parser.add_argument("--tz", default="Europe/Paris", help="the plant's time zone (its local days)")
     args = parser.parse_args()
-    asyncio.run(_serve_forever(args.port, args.plant))
+    asyncio.run(_serve_forever(args.port, args.plant, args.tz))
 
 
 if __name__ == "__main__":

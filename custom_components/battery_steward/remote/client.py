@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 import itertools
+import math
 import random
 import time
 from typing import Any
@@ -181,7 +182,11 @@ class RemoteScheduleClient:
             return await self._send(method, path, body, token=token, params=params)
 
     async def fetch_schedule(self, plant_id: str, day: date) -> list[SeriesRow] | None:
-        """The day-ahead rows for a plant and a (UTC calendar) date; None when not published yet."""
+        """The day-ahead rows for a plant and its LOCAL calendar date; None when not published yet.
+
+        The date is the plant's own calendar date (the battery's, i.e. Home Assistant's, time zone);
+        the rows cover that local day (23 or 25 hours on DST days) and their starts are UTC instants.
+        """
         data = await self._authorized(
             "GET", f"/v1/plants/{plant_id}/schedule", params={"date": day.isoformat()}
         )
@@ -208,6 +213,21 @@ def _check_status(status: int, path: str) -> None:
         raise RemotePayloadError(f"{path}: HTTP {status}")
 
 
+MAX_PERIOD_S = 25 * 3600  # one row may cover at most a whole (long, DST) local day
+MAX_ABS_VALUE = 1e9  # W or var: far beyond any battery, but finite; device limits are checked later
+
+
+def _number(row: dict[str, Any], key: str, index: int) -> float:
+    """A finite real number from JSON: no booleans, strings, NaN or infinities."""
+    value = row[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RemotePayloadError(f"schedule row {index}: {key} is not a number ({value!r})")
+    number = float(value)
+    if not math.isfinite(number) or abs(number) > MAX_ABS_VALUE:
+        raise RemotePayloadError(f"schedule row {index}: {key} is out of range ({value!r})")
+    return number
+
+
 def parse_schedule(data: dict[str, Any]) -> list[SeriesRow]:
     """Validate a schedule payload completely before anything is applied."""
     if data.get("version") != API_VERSION:
@@ -217,21 +237,27 @@ def parse_schedule(data: dict[str, Any]) -> list[SeriesRow]:
         raise RemotePayloadError("schedule has no rows list")
     parsed: list[SeriesRow] = []
     for index, row in enumerate(rows):
+        if not isinstance(row, dict) or not isinstance(row.get("start"), str):
+            raise RemotePayloadError(f"schedule row {index} is malformed: no start string")
         try:
-            start = datetime.fromisoformat(str(row["start"]).replace("Z", "+00:00"))
-            period = float(row["period_s"])
-            power = float(row["power_w"])
-            reactive = row.get("reactive_var")
-            reactive_f = None if reactive is None else float(reactive)
+            start = datetime.fromisoformat(row["start"].replace("Z", "+00:00"))
+            period = _number(row, "period_s", index)
+            power = _number(row, "power_w", index)
+            reactive_f = None if row.get("reactive_var") is None else _number(row, "reactive_var", index)
         except (KeyError, TypeError, ValueError) as err:
             raise RemotePayloadError(f"schedule row {index} is malformed: {err}") from err
         if start.tzinfo is None:
             raise RemotePayloadError(f"schedule row {index} has a start without a UTC offset")
-        if period <= 0:
+        if not 0 < period <= MAX_PERIOD_S:
             raise RemotePayloadError(f"schedule row {index} has a period of {period} s")
-        parsed.append(
-            SeriesRow(start=start.astimezone(UTC), period_s=period, power_w=power, reactive_var=reactive_f)
-        )
+        try:
+            row_parsed = SeriesRow(
+                start=start.astimezone(UTC), period_s=period, power_w=power, reactive_var=reactive_f
+            )
+            row_parsed.end  # noqa: B018 - an instant at the end of time overflows here, not later
+        except OverflowError as err:
+            raise RemotePayloadError(f"schedule row {index} ends beyond the calendar") from err
+        parsed.append(row_parsed)
     parsed.sort(key=lambda r: r.start)
     for before, after in itertools.pairwise(parsed):
         if after.start < before.end:

@@ -2,13 +2,19 @@
 
 Oldest rows are dropped on overflow; failed posts back off exponentially; posting happens only
 while the gate allows it (source is api, a password is set, posting is enabled). Invariant:
-enqueued = posted + dropped + pending.
+enqueued = posted + dropped + pending, exact at every moment.
+
+One post at a time: a call while a post is in flight (slow server, retries) returns at once. Rows
+carry a sequence number and a successful post removes exactly the rows it sent that are still
+queued, so rows enqueued meanwhile are never lost. A row of the batch in flight that overflow
+dropped meanwhile was counted as dropped and is not counted again when the post succeeds.
 """
 
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+import itertools
 import time
 from typing import Any
 
@@ -64,7 +70,9 @@ class MeasurementPoster:
         self._client = client
         self._plant = plant
         self._gate = gate
-        self._queue: deque[tuple[float, MeasurementRow]] = deque()
+        self._queue: deque[tuple[int, float, MeasurementRow]] = deque()
+        self._seq = 0
+        self._posting = False
         self._max = max_queue
         self._batch = batch
         self._clock = clock
@@ -79,7 +87,7 @@ class MeasurementPoster:
 
     def status(self) -> dict[str, Any]:
         """Telemetry with the queue's current figures."""
-        oldest = round(self._clock() - self._queue[0][0], 1) if self._queue else None
+        oldest = round(self._clock() - self._queue[0][1], 1) if self._queue else None
         self.telemetry.posting_enabled = self._gate()
         return self.telemetry.as_dict(self.pending, oldest)
 
@@ -88,27 +96,53 @@ class MeasurementPoster:
         if len(self._queue) >= self._max:
             self._queue.popleft()
             self.telemetry.dropped_count += 1
-        self._queue.append((self._clock(), row))
+        self._seq += 1
+        self._queue.append((self._seq, self._clock(), row))
         self.telemetry.enqueued += 1
         self.telemetry.last_enqueue = datetime.now(UTC)
 
+    @property
+    def gate_open(self) -> bool:
+        """Whether rows would be posted now (source is api, password set, posting on)."""
+        return self._gate()
+
+    @property
+    def posting(self) -> bool:
+        """Whether a post is in flight."""
+        return self._posting
+
     async def async_post(self) -> None:
-        """Post one batch if the gate is open and no back-off is running."""
+        """Post one batch if the gate is open, no back-off is running and no post is in flight."""
         self.telemetry.posting_enabled = self._gate()
-        if not self._queue or not self.telemetry.posting_enabled or self._clock() < self._next_try:
+        if (
+            self._posting
+            or not self._queue
+            or not self.telemetry.posting_enabled
+            or self._clock() < self._next_try
+        ):
             return
-        batch = [row for _, row in list(self._queue)[: self._batch]]
+        self._posting = True
+        try:
+            await self._async_post_batch()
+        finally:
+            self._posting = False
+
+    async def _async_post_batch(self) -> None:
+        batch = list(itertools.islice(self._queue, self._batch))
         self.telemetry.last_attempt = datetime.now(UTC)
         try:
-            await self._client.post_measurements(self._plant, batch)
+            await self._client.post_measurements(self._plant, [row for _, _, row in batch])
         except RemoteApiError as err:
             self.telemetry.last_error = str(err)
             self._backoff_s = min(BACKOFF_MAX_S, max(BACKOFF_START_S, self._backoff_s * 2))
             self._next_try = self._clock() + self._backoff_s
             return
-        for _ in batch:
+        # Overflow may have dropped some of the batch meanwhile (counted as dropped then); the
+        # rest is still at the head of the queue, in order.
+        sent = {seq for seq, _, _ in batch}
+        while self._queue and self._queue[0][0] in sent:
             self._queue.popleft()
-        self.telemetry.posted += len(batch)
+            self.telemetry.posted += 1
         self.telemetry.last_success = self.telemetry.last_attempt
         self.telemetry.last_error = None
         self._backoff_s = 0.0

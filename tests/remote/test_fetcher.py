@@ -1,6 +1,5 @@
 """Fetching the day-ahead series into the controller, and reauth on refused credentials."""
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +16,8 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 
 from ..conftest import modbus_data
 from ..helpers import freeze_at, setup_entry
-from ..support.remote_server import ReferenceApi, day_rows, serve
+from ..support.remote_server import ReferenceApi, day_rows
+from .conftest import api_options
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 6, 1, 14, 0, tzinfo=PARIS)
@@ -33,22 +33,6 @@ def api() -> ReferenceApi:
     return ReferenceApi(schedules={("lib", "2026-06-01"): rows_for("2026-06-01", 500)})
 
 
-@pytest.fixture
-async def api_url(api: ReferenceApi) -> AsyncIterator[str]:
-    async with serve(api) as url:
-        yield url
-
-
-def options(url: str, password: str = "secret") -> dict[str, Any]:
-    return {
-        "api_url": url,
-        "api_username": "steward",
-        "api_password": password,
-        "api_plant": "lib",
-        "api_tomorrow_hour": 13,
-    }
-
-
 async def setup(hass: HomeAssistant, simulator: SimulatedBattery, opts: dict[str, Any]) -> MockConfigEntry:
     return await setup_entry(hass, modbus_data(simulator.port), options=opts, wait="background")
 
@@ -61,7 +45,7 @@ async def test_fetch_today_then_tomorrow_when_published(
     api_url: str,
 ) -> None:
     await freeze_at(hass, freezer, NOW)
-    entry = await setup(hass, simulator, options(api_url))
+    entry = await setup(hass, simulator, api_options(api_url))
     fetcher = entry.runtime_data.fetcher
     assert fetcher is not None
     assert fetcher.status.today_fetched
@@ -94,7 +78,7 @@ async def test_fetch_today_then_tomorrow_when_published(
 async def test_server_errors_are_status_not_crashes(
     hass: HomeAssistant, simulator: SimulatedBattery, api: ReferenceApi, api_url: str
 ) -> None:
-    entry = await setup(hass, simulator, options(api_url))
+    entry = await setup(hass, simulator, api_options(api_url))
     fetcher = entry.runtime_data.fetcher
     assert fetcher is not None
     api.fail_5xx = 100
@@ -108,7 +92,7 @@ async def test_server_errors_are_status_not_crashes(
 async def test_refused_twice_starts_reauth_and_reauth_fixes_it(
     hass: HomeAssistant, simulator: SimulatedBattery, api: ReferenceApi, api_url: str
 ) -> None:
-    entry = await setup(hass, simulator, options(api_url))
+    entry = await setup(hass, simulator, api_options(api_url))
     api.password = "rotated"
     api.revoke_tokens()
     fetcher = entry.runtime_data.fetcher
@@ -145,15 +129,15 @@ async def test_options_check_api_credentials(
     }
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**base, **options(api_url, password="nope")}
+        result["flow_id"], {**base, **api_options(api_url, password="nope")}
     )
     assert result["errors"] == {"base": "invalid_auth"}
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**base, **options("http://127.0.0.1:9")}
+        result["flow_id"], {**base, **api_options("http://127.0.0.1:9")}
     )
     assert result["errors"] == {"base": "api_cannot_connect"}
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**base, **options(api_url)}
+        result["flow_id"], {**base, **api_options(api_url)}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -170,7 +154,7 @@ async def test_diagnostics_redact_api_credentials(
 
     from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 
-    entry = await setup(hass, simulator, options(api_url))
+    entry = await setup(hass, simulator, api_options(api_url))
     text = json.dumps(await async_get_config_entry_diagnostics(hass, entry))
     assert "secret" not in text
     assert '"api_username": "**REDACTED**"' in text
@@ -185,7 +169,7 @@ async def test_recorded_samples_are_posted_when_source_is_api(
     import asyncio
 
     hass.config.config_dir = str(tmp_path)
-    entry = await setup(hass, simulator, options(api_url))
+    entry = await setup(hass, simulator, api_options(api_url))
     runtime = entry.runtime_data
     poster = runtime.poster
     assert poster is not None
@@ -217,7 +201,7 @@ async def test_posting_samples_without_the_recording_switch(
     from ..helpers import entity_id
 
     hass.config.config_dir = str(tmp_path)
-    entry = await setup(hass, simulator, options(api_url))
+    entry = await setup(hass, simulator, api_options(api_url))
     runtime = entry.runtime_data
     poster = runtime.poster
     assert poster is not None
@@ -282,7 +266,7 @@ async def test_options_never_send_the_password_and_empty_keeps_it(
     from custom_components.battery_steward import fetcher as fetcher_module
 
     monkeypatch.setattr(fetcher_module, "CLIENT_BACKOFF_S", 0.01)
-    entry = await setup(hass, simulator, options(api_url))
+    entry = await setup(hass, simulator, api_options(api_url))
     base = {
         "poll_interval": 10,
         "patrol_interval_min": 15,
@@ -304,7 +288,7 @@ async def test_options_never_send_the_password_and_empty_keeps_it(
     assert shown["api_username"] == "steward"  # the rest is pre-filled...
     assert "api_password" not in shown  # ...the secret never goes to the browser
     assert "secret" not in repr(result)
-    no_password = {k: v for k, v in options(api_url).items() if k != "api_password"}
+    no_password = {k: v for k, v in api_options(api_url).items() if k != "api_password"}
     # A wrong API URL re-shows the form, still without the password.
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {**base, **no_password, "api_url": "http://127.0.0.1:9"}

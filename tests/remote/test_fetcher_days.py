@@ -4,7 +4,6 @@ Everything goes over loopback HTTP to the reference server; the plant is in Euro
 schedule's `date` is its local calendar date.
 """
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 import math
 from typing import Any
@@ -24,8 +23,9 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.fetcher import ScheduleFetcher
 
 from ..conftest import SERIAL, modbus_data
-from ..helpers import entity_id
-from ..support.remote_server import ReferenceApi, day_rows, local_day_bounds, serve
+from ..helpers import entity_id, setup_entry
+from ..support.remote_server import ReferenceApi, day_rows, local_day_bounds
+from .conftest import api_options
 
 TZ = "Europe/Paris"
 PARIS = ZoneInfo(TZ)
@@ -47,34 +47,8 @@ def api() -> ReferenceApi:
     return ReferenceApi()
 
 
-@pytest.fixture
-async def api_url(api: ReferenceApi) -> AsyncIterator[str]:
-    async with serve(api) as url:
-        yield url
-
-
-def options(url: str) -> dict[str, Any]:
-    return {
-        "api_url": url,
-        "api_username": "steward",
-        "api_password": "secret",
-        "api_plant": "lib",
-        "api_tomorrow_hour": 13,
-    }
-
-
 async def setup(hass: HomeAssistant, simulator: SimulatedBattery, url: str) -> MockConfigEntry:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Battery",
-        unique_id=SERIAL,
-        data=modbus_data(simulator.port),
-        options=options(url),
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
-    return entry
+    return await setup_entry(hass, modbus_data(simulator.port), options=api_options(url), wait="background")
 
 
 def fetcher_of(entry: MockConfigEntry) -> ScheduleFetcher:

@@ -88,7 +88,7 @@ def assert_complete(diag: Any) -> None:
     assert "in_sync" in diag["controller"]
     assert [item["name"] for item in diag["items"]] == ["Night idle 22:00-06:00"]
     assert diag["plan_24h"], "the night idle item changes the plan within a day"
-    assert diag["journal_tail"][-1]["trigger"] == "config"  # the reconcile_now action
+    assert diag["journal_tail"][-1]["trigger"] == "manual"  # reconcile_now, which waits for its own run
 
 
 async def test_config_entry_diagnostics(

@@ -11,11 +11,12 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
 from .conftest import modbus_data
-from .helpers import freeze_at, setup_entry
+from .helpers import device_id, freeze_at, setup_entry
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -35,7 +36,7 @@ async def start(hass: HomeAssistant, entry: MockConfigEntry, kind: str) -> str:
         (entry.entry_id, SUBENTRY_ITEM), context={"source": "user"}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["window", "cron", "interval", "one_off", "ramp"]
+    assert result["menu_options"] == ["window", "cron", "interval", "one_off", "ramp", "preset"]
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], {"next_step_id": kind})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == kind
@@ -170,3 +171,124 @@ async def test_reconfigure_item(
     hass.config_entries.async_remove_subentry(entry, subentry_id)
     await hass.async_block_till_done()
     assert entry.runtime_data.controller.items == []
+
+
+def suggested(result: Any) -> dict[str, Any]:
+    """The values a form shows, by field."""
+    return {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+
+
+async def test_preset_creates_what_the_action_creates(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    flow_id = await start(hass, entry, "preset")
+    result = await hass.config_entries.subentries.async_configure(flow_id, {"preset": "night_idle"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Night idle 22:00-06:00"
+    from_flow = next(iter(entry.subentries.values()))
+    response = await hass.services.async_call(
+        DOMAIN,
+        "add_preset",
+        {"device_id": device_id(hass, entry), "preset": "night_idle"},
+        blocking=True,
+        return_response=True,
+    )
+    assert isinstance(response, dict)
+    created = response["items"]
+    assert isinstance(created, dict)
+    from_action = entry.subentries[str(created[entry.entry_id])]
+    assert from_flow.title == from_action.title
+    assert dict(from_flow.data) == dict(from_action.data)
+    assert from_flow.data["tz"] == "Europe/Paris"
+    # It is a window from then on: reconfigure shows the window form with its values.
+    result = await entry.start_subentry_reconfigure_flow(hass, from_flow.subentry_id)
+    shown = suggested(result)
+    assert (shown["start"], shown["end"], shown["mode"], shown["tz"]) == (
+        "22:00:00",
+        "06:00:00",
+        "idle",
+        "Europe/Paris",
+    )
+
+
+async def test_preset_in_another_zone_with_validity(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    flow_id = await start(hass, entry, "preset")
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id,
+        {
+            "preset": "peak_window",
+            "tz": "America/New_York",
+            "valid_from": "2026-06-01 00:00:00",
+            "valid_until": "2026-09-01 00:00:00",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    data = next(iter(entry.subentries.values())).data
+    assert (data["start"], data["tz"], data["setpoints"]) == (
+        "19:00:00",
+        "America/New_York",
+        {"mode": "auto", "reserve_pct": 20.0},
+    )
+    assert data["valid_from"] == "2026-06-01T00:00:00+02:00"  # Home Assistant's zone
+    assert data["valid_until"] == "2026-09-01T00:00:00+02:00"
+
+
+async def test_time_zone_and_validity_fields(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    flow_id = await start(hass, entry, "cron")
+    base = {"name": "Tokyo morning", "cron": "0 7 * * 1-5", "mode": "auto"}
+    result = await hass.config_entries.subentries.async_configure(flow_id, {**base, "tz": "Mars/Base"})
+    assert result["errors"] == {"tz": "item_unknown_time_zone"}
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id,
+        {
+            **base,
+            "tz": "Asia/Tokyo",
+            "valid_from": "2026-07-01 00:00:00",
+            "valid_until": "2026-06-30 00:00:00",
+        },
+    )
+    assert result["errors"] == {"valid_until": "item_end_before_start"}
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id,
+        {
+            **base,
+            "tz": "Asia/Tokyo",
+            "valid_from": "2026-07-01 00:00:00",
+            "valid_until": "2026-08-01 00:00:00",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    subentry = next(iter(entry.subentries.values()))
+    assert subentry.data["tz"] == "Asia/Tokyo"
+    # The plan starts with the validity, at 07:00 in Tokyo.
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.runtime_data.controller.next_change == datetime(2026, 7, 1, 7, tzinfo=ZoneInfo("Asia/Tokyo"))
+
+    # Reconfigure shows the stored zone and dates (in Home Assistant's time zone).
+    result = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    shown = suggested(result)
+    assert shown["tz"] == "Asia/Tokyo"
+    assert (shown["valid_from"], shown["valid_until"]) == ("2026-07-01 00:00:00", "2026-08-01 00:00:00")
+    # Leaving a date empty removes it; the zone is kept as chosen.
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**base, "tz": "Asia/Tokyo", "valid_from": "2026-07-01 00:00:00"}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.subentries[subentry.subentry_id].data.get("valid_until") is None
+
+
+@pytest.mark.parametrize("kind", ["interval", "one_off", "ramp"])
+async def test_validity_on_instant_items_and_no_zone_field(
+    hass: HomeAssistant, entry: MockConfigEntry, kind: str
+) -> None:
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_ITEM), context={"source": "user"}
+    )
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {"next_step_id": kind})
+    schema = result["data_schema"]
+    assert schema is not None
+    fields = {str(key) for key in schema.schema}
+    assert {"valid_from", "valid_until"} <= fields
+    assert "tz" not in fields  # their instants are absolute

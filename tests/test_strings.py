@@ -28,7 +28,7 @@ def test_every_action_and_field_is_translated_and_has_an_icon() -> None:
     for name, spec in services.items():
         assert strings[name]["name"]
         assert strings[name]["description"]
-        assert set(spec.get("fields", {})) == set(strings[name]["fields"]), name
+        assert set(spec.get("fields", {})) == set(strings[name].get("fields", {})), name
 
 
 def test_every_translation_key_in_code_exists() -> None:

@@ -54,6 +54,20 @@ STALE_NOTE = "day-ahead series is stale: dispatching zero"
 CLOCK_JUMP_S = 5.0
 BACKOFF_START_S = 5.0
 BACKOFF_MAX_S = 300.0
+# Which trigger a re-run is journaled under when several arrived during a run (first wins):
+# a user's command beats the schedule, which beats the reconciler's own corrections.
+RERUN_PRECEDENCE = (
+    Trigger.OVERRIDE,
+    Trigger.MANUAL,
+    Trigger.CONFIG,
+    Trigger.SCHEDULE,
+    Trigger.STARTUP,
+    Trigger.WATCHDOG,
+    Trigger.RETRY,
+    Trigger.VERIFY,
+    Trigger.PATROL,
+    Trigger.DRIFT,
+)
 # How long an unload waits for a run or safe stop under way to finish before saving anyway.
 STOP_WAIT_S = 30.0
 
@@ -144,10 +158,13 @@ class BatteryController:
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._dirty = False
+        self._running = False  # a run loop (not a safe stop) holds the lock
+        self._pending: dict[Trigger, datetime | None] = {}
+        self._next_pass: asyncio.Future[JournalRecord | None] | None = None
         self._started = False
         self._startup_done = False
         self._unsubs: list[CALLBACK_TYPE] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._timer: CALLBACK_TYPE | None = None
         self._retry: CALLBACK_TYPE | None = None
         self._verify: CALLBACK_TYPE | None = None
@@ -414,52 +431,94 @@ class BatteryController:
             self._track(self.async_run(trigger))
 
     @callback
-    def _track(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _track(self, coro: Coroutine[Any, Any, object]) -> None:
         task = self.hass.async_create_task(coro, eager_start=False)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     # ---------------------------------------------------------------- the run
 
-    async def async_run(self, trigger: Trigger, *, scheduled: datetime | None = None) -> None:
-        """One level-triggered run; a trigger during a run causes exactly one re-run."""
+    async def async_run(
+        self, trigger: Trigger, *, scheduled: datetime | None = None, wait: bool = False
+    ) -> JournalRecord | None:
+        """One level-triggered run; a trigger during a run causes exactly one re-run.
+
+        The re-run is journaled under the strongest trigger that asked for it (an override beats
+        a drift correction, see RERUN_PRECEDENCE). With `wait` (a command), the caller waits for
+        the pass that served it and gets its journal record (None when that pass recorded
+        nothing); without it, a trigger during a run only marks the run dirty and returns.
+        """
         if self._lock.locked():
-            self._dirty = True
-            return
+            if self._running:
+                self._dirty = True
+                self._pending.setdefault(trigger, scheduled)
+                if not wait:
+                    return None
+                if self._next_pass is None:
+                    self._next_pass = asyncio.get_running_loop().create_future()
+                return await asyncio.shield(self._next_pass)
+            if not wait:
+                # Held by a safe stop: it hands over to the schedule itself when it ends.
+                self._dirty = True
+                return None
         async with self._lock:
-            rerun = False
-            while True:
-                self._dirty = False
-                started = time.monotonic()
-                await self._async_run_once(trigger, scheduled, rerun=rerun)
-                self.run_durations.append(time.monotonic() - started)
-                if not self._dirty or not self._started:
-                    break
-                rerun = True
+            if not self._started:
+                return None
+            self._running = True
+            first: JournalRecord | None = None
+            try:
+                previous: Trigger | None = None
+                while True:
+                    self._dirty = False
+                    self._pending.clear()
+                    waiting, self._next_pass = self._next_pass, None
+                    started = time.monotonic()
+                    quiet = previous is not None and (trigger is previous or self._correcting(trigger))
+                    record = await self._async_run_once(trigger, scheduled, rerun=quiet)
+                    self.run_durations.append(time.monotonic() - started)
+                    if previous is None:
+                        first = record
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(record)
+                    if not self._dirty or not self._started:
+                        break
+                    previous = trigger
+                    trigger = min(self._pending, key=RERUN_PRECEDENCE.index, default=trigger)
+                    scheduled = self._pending.get(trigger)
+            finally:
+                self._running = False
+                self._pending.clear()
+                if self._next_pass is not None and not self._next_pass.done():
+                    self._next_pass.set_result(None)
+                self._next_pass = None
         self._notify()
+        return first
 
     def _correcting(self, trigger: Trigger) -> bool:
         return trigger in (Trigger.DRIFT, Trigger.PATROL)
 
     async def _async_run_once(
         self, trigger: Trigger, scheduled: datetime | None, *, rerun: bool = False
-    ) -> None:
-        """One pass. A re-run (a trigger arrived during the run) journals only what it does."""
+    ) -> JournalRecord | None:
+        """One pass, and its journal record (if it made one).
+
+        A quiet re-run (the same trigger again, or a correction) journals only what it writes.
+        """
         now = dt_util.utcnow()
         self._expire_override(now)
         self.desired = self.desired_at(now)
         data: Measurements | None = self.coordinator.data
         if data is None or not self.coordinator.last_update_success:
-            self._record(trigger, scheduled, now, Result.FAILED, error="battery unavailable")
+            record = self._record(trigger, scheduled, now, Result.FAILED, error="battery unavailable")
             self._schedule_retry()
-            return
+            return record
         if self._correcting(trigger) and not self.reconciliation_enabled:
-            return
+            return None
         if not self.dispatch_enabled:
             # The dispatch gate is off: write nothing, whatever the plan says.
             if trigger in (Trigger.SCHEDULE, Trigger.OVERRIDE, Trigger.MANUAL) and not rerun:
-                self._record(trigger, scheduled, now, Result.SKIPPED, note="dispatch off")
-            return
+                return self._record(trigger, scheduled, now, Result.SKIPPED, note="dispatch off")
+            return None
         actual = self._actual(data)
         todo = diff(self.desired, actual, self._tolerance)
         skip = set(self.fight.suspended)
@@ -477,8 +536,8 @@ class BatteryController:
             note = STALE_NOTE
         if not todo.set_fields():
             if trigger is not Trigger.DRIFT and not rerun:
-                self._record(trigger, scheduled, now, Result.SUCCESS, note=note or "in sync")
-            return
+                return self._record(trigger, scheduled, now, Result.SUCCESS, note=note or "in sync")
+            return None
         fields = {
             name: (_plain(getattr(actual, name)), _plain(getattr(todo, name))) for name in todo.set_fields()
         }
@@ -486,16 +545,16 @@ class BatteryController:
         try:
             await self.coordinator.driver.write(todo)
         except DeviceError as err:
-            self._record(trigger, scheduled, now, Result.FAILED, fields=fields, error=str(err))
+            record = self._record(trigger, scheduled, now, Result.FAILED, fields=fields, error=str(err))
             self._schedule_retry()
-            return
+            return record
         self._backoff_s = 0.0
         for name in todo.set_fields():
             self._written[name] = (getattr(todo, name), mono)
         for name in todo.set_fields():
             if self._correcting(trigger) and self.fight.record_correction(name, str(fields[name][0]), mono):
                 self._raise_fight(name)
-        self._record(trigger, scheduled, now, Result.SUCCESS, fields=fields, note=note)
+        record = self._record(trigger, scheduled, now, Result.SUCCESS, fields=fields, note=note)
         self.hass.bus.async_fire(
             EVENT_CHANGED,
             {
@@ -507,6 +566,7 @@ class BatteryController:
         if {"mode", "power_w"} & todo.set_fields():
             self._schedule_verify()
         await self.coordinator.async_request_refresh()
+        return record
 
     def _actual(self, data: Measurements) -> Setpoints:
         """The reading, with fields we wrote after it was taken (plus the settle time) overlaid.
@@ -686,14 +746,17 @@ class BatteryController:
         await self._async_run_checked(Trigger.MANUAL)
 
     async def _async_run_checked(self, trigger: Trigger) -> None:
-        """Run and surface a failure to the caller as a translated error."""
-        await self.async_run(trigger)
-        last = self.journal.last
-        if last is not None and last.trigger is trigger and last.result is Result.FAILED:
+        """Run (or wait for the pass that serves this command) and surface its failure.
+
+        The failure is a translated error; a run under way for another trigger is waited for,
+        never mistaken for this command's own.
+        """
+        record = await self.async_run(trigger, wait=True)
+        if record is not None and record.result is Result.FAILED:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="run_failed",
-                translation_placeholders={"battery": self.name, "error": last.error or ""},
+                translation_placeholders={"battery": self.name, "error": record.error or ""},
             )
 
     @callback

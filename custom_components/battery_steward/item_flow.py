@@ -1,17 +1,27 @@
 """Schedule items as config subentries: add, reconfigure (and delete, native) in the UI."""
 
+from datetime import datetime
 from typing import Any
+import zoneinfo
 
 from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.helpers import config_validation as cv, selector
+from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .const import LOGGER
+from .engine.presets import PRESETS
+from .engine.serialize import item_to_dict
 from .engine.state import Mode
 from .schedule import ItemRejectedError, build_item, flat_to_item_dict, item_store_data
 
-TYPES = ("window", "cron", "interval", "one_off", "ramp")
+TYPES = ("window", "cron", "interval", "one_off", "ramp", "preset")
 _WEEKDAYS = [str(d) for d in range(7)]
+# Items whose times are local wall-clock times: they are planned in their own time zone.
+_ZONED = ("window", "cron", "preset")
+_DATETIMES = ("anchor", "at", "start_at", "valid_from", "valid_until")
+# Optional fields: a reconfigure that leaves one empty removes it from the item.
+_CLEARABLE = ("duration_s", "misfire_grace_s", "step_s", "tz", "valid_from", "valid_until")
 
 
 def _number(low: float, high: float, unit: str, step: float = 1) -> selector.NumberSelector:
@@ -33,8 +43,32 @@ def _req(key: str, defaults: dict[str, Any]) -> vol.Required:
     return vol.Required(key)
 
 
-def _schema(kind: str, d: dict[str, Any]) -> vol.Schema:
+def _validity(kind: str, d: dict[str, Any], zones: list[str]) -> dict[Any, Any]:
+    """Time zone (wall-clock items) and validity dates: on every type."""
+    fields: dict[Any, Any] = {}
+    if kind in _ZONED:
+        # A list to pick from; a typed zone is checked like the actions check it.
+        fields[_opt("tz", d)] = selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=zones, custom_value=True, sort=True, mode=selector.SelectSelectorMode.DROPDOWN
+            )
+        )
+    fields[_opt("valid_from", d)] = selector.DateTimeSelector()
+    fields[_opt("valid_until", d)] = selector.DateTimeSelector()
+    return fields
+
+
+def _schema(kind: str, d: dict[str, Any], zones: list[str]) -> vol.Schema:
     """The form of one item type, prefilled from `d` (flat fields)."""
+    if kind == "preset":
+        return vol.Schema(
+            {
+                vol.Required("preset"): selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=list(PRESETS), translation_key="preset")
+                ),
+                **_validity(kind, d, zones),
+            }
+        )
     fields: dict[Any, Any] = {
         _req("name", d): selector.TextSelector(),
     }
@@ -76,23 +110,28 @@ def _schema(kind: str, d: dict[str, Any]) -> vol.Schema:
         _opt("reactive_var", d): _number(-1e6, 1e6, "var", 10),
         _req("priority", {"priority": d.get("priority", 0)}): _number(-100, 100, ""),
         _req("enabled", {"enabled": d.get("enabled", True)}): selector.BooleanSelector(),
+        **_validity(kind, d, zones),
     }
     return vol.Schema(fields)
 
 
 def _flat(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored item dict as flat form fields."""
-    flat = {k: v for k, v in stored.items() if k not in ("setpoints", "type", "id", "tz")}
+    """A stored item dict as flat form fields (date-times as Home Assistant's local time)."""
+    flat = {k: v for k, v in stored.items() if k not in ("setpoints", "type", "id")}
     flat |= dict(stored.get("setpoints") or {})
     if "weekdays" in flat:
         flat["weekdays"] = [str(d) for d in flat["weekdays"]]
+    for key in _DATETIMES:
+        if isinstance(flat.get(key), str):
+            local = dt_util.as_local(datetime.fromisoformat(flat[key]))
+            flat[key] = local.strftime("%Y-%m-%d %H:%M:%S")
     return {k: v for k, v in flat.items() if v is not None}
 
 
 def _parse(user_input: dict[str, Any]) -> dict[str, Any]:
     """Form values -> typed service-like fields (date-times parsed, numbers as floats)."""
     out = dict(user_input)
-    for key in ("anchor", "at", "start_at"):
+    for key in _DATETIMES:
         if isinstance(out.get(key), str):
             out[key] = cv.datetime(out[key])
     if "weekdays" in out:
@@ -102,10 +141,25 @@ def _parse(user_input: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _error_field(key: str, parsed: dict[str, Any]) -> str:
+    """The form field an error belongs to, where one field is to blame."""
+    if key == "item_unknown_time_zone":
+        return "tz"
+    start, end = parsed.get("valid_from"), parsed.get("valid_until")
+    if key == "item_end_before_start" and isinstance(start, datetime) and isinstance(end, datetime):
+        aware = [t if t.tzinfo else t.replace(tzinfo=dt_util.get_default_time_zone()) for t in (start, end)]
+        if aware[1] <= aware[0]:
+            return "valid_until"
+    return "base"
+
+
 class ScheduleItemFlow(ConfigSubentryFlow):
     """Choose a type, fill in its form; the item is validated like the services do."""
 
     _kind: str = ""
+
+    async def _async_zones(self) -> list[str]:
+        return sorted(await self.hass.async_add_executor_job(zoneinfo.available_timezones))
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Pick the item type."""
@@ -137,9 +191,13 @@ class ScheduleItemFlow(ConfigSubentryFlow):
         """A power ramp."""
         return await self._async_new("ramp", user_input)
 
+    async def async_step_preset(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """A ready-made item: the same one the add_preset action creates."""
+        return await self._async_new("preset", user_input)
+
     async def _async_new(self, kind: str, user_input: dict[str, Any] | None) -> SubentryFlowResult:
         self._kind = kind
-        return await self._async_form(user_input, {}, None)
+        return await self._async_form(user_input, {"tz": str(self.hass.config.time_zone)}, None)
 
     async def _async_form(
         self, user_input: dict[str, Any] | None, defaults: dict[str, Any], stored: dict[str, Any] | None
@@ -149,17 +207,23 @@ class ScheduleItemFlow(ConfigSubentryFlow):
         placeholders: dict[str, str] = {}
         if user_input is not None:
             entry = self._get_entry()
-            base = {"type": self._kind} if stored is None else {**stored, "setpoints": {}}
-            if stored is not None:
-                for key in ("duration_s", "misfire_grace_s", "step_s"):
-                    base.pop(key, None)
-            data = flat_to_item_dict(_parse(user_input), base)
+            parsed = _parse(user_input)
+            if self._kind == "preset":
+                base = item_to_dict(PRESETS[parsed.pop("preset")](str(self.hass.config.time_zone)))
+            elif stored is None:
+                base = {"type": self._kind}
+            else:
+                base = {**stored, "setpoints": {}}
+                for key in _CLEARABLE:
+                    if key != "tz" or self._kind in _ZONED:
+                        base.pop(key, None)
+            data = flat_to_item_dict(parsed, base)
             data["id"] = self._get_reconfigure_subentry().subentry_id if stored is not None else "new"
             try:
                 item = build_item(self.hass, entry, data)
             except ItemRejectedError as err:
                 LOGGER.debug("Schedule item refused: %s %s", err.key, err.placeholders)
-                errors["base"] = err.key
+                errors[_error_field(err.key, parsed)] = err.key
                 placeholders = {"detail": ", ".join(f"{k}: {v}" for k, v in err.placeholders.items())}
                 defaults = user_input
             else:
@@ -173,7 +237,9 @@ class ScheduleItemFlow(ConfigSubentryFlow):
                 return self.async_create_entry(title=item.name or self._kind, data=item_store_data(item))
         return self.async_show_form(
             step_id=step_id,
-            data_schema=self.add_suggested_values_to_schema(_schema(self._kind, defaults), defaults),
+            data_schema=self.add_suggested_values_to_schema(
+                _schema(self._kind, defaults, await self._async_zones()), defaults
+            ),
             errors=errors,
             description_placeholders=placeholders or {"detail": ""},
         )

@@ -1,8 +1,9 @@
 """Actions: schedule items, overrides, reconciliation, journal and plan preview.
 
-Registered once in async_setup. Every action takes one or more batteries (device targets);
-schemas enforce ranges (selectors only bound the UI); bad input raises a translated
-ServiceValidationError and nothing is written to any battery.
+Registered once in async_setup. Every battery action takes Home Assistant targets (devices,
+areas, floors, labels or entities), resolved to our batteries with HA's target helpers, so one
+call acts on several batteries at once; schemas enforce ranges (selectors only bound the UI);
+bad input raises a translated ServiceValidationError and nothing is written to any battery.
 """
 
 import asyncio
@@ -14,7 +15,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv, device_registry as dr, service
+from homeassistant.helpers import config_validation as cv, device_registry as dr, service, target
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
@@ -41,8 +42,8 @@ from .schedule import (
 )
 from .transport import TRANSPORTS
 
-ATTR_DEVICE_ID = "device_id"
-_TARGET = {vol.Required(ATTR_DEVICE_ID): vol.All(cv.ensure_list, [cv.string])}
+# entity_id, device_id, area_id, floor_id, label_id: what a `target:` in services.yaml sends.
+_TARGET = cv.TARGET_SERVICE_FIELDS
 _SETPOINTS = {
     vol.Optional("mode"): vol.In([m.value for m in Mode]),
     vol.Optional("reserve_pct"): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
@@ -125,21 +126,27 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=dt_util.get_default_time_zone())
 
 
-def _targets(hass: HomeAssistant, call: ServiceCall) -> list[BatteryConfigEntry]:
-    found: list[BatteryConfigEntry] = []
+async def _targets(hass: HomeAssistant, call: ServiceCall) -> list[BatteryConfigEntry]:
+    """The loaded batteries a call targets, in setup order.
+
+    A device named explicitly must be one of ours; areas, floors, labels and entities may also
+    hold other things, which are left out. Nothing of ours at all is refused.
+    """
     registry = dr.async_get(hass)
-    for device_id in call.data[ATTR_DEVICE_ID]:
+    for device_id in sorted(target.TargetSelection(call.data).device_ids):
         device = registry.async_get(device_id)
-        entry = None
-        if device is not None:
-            candidate = hass.config_entries.async_get_entry(device.config_entry_id)
-            if candidate is not None and candidate.domain == DOMAIN:
-                entry = candidate
-        if entry is None:
+        candidate = hass.config_entries.async_get_entry(device.config_entry_id) if device else None
+        if candidate is None or candidate.domain != DOMAIN:
             raise _invalid("unknown_battery", device_id=device_id)
+    entry_ids = await service.async_extract_config_entry_ids(call)
+    found: list[BatteryConfigEntry] = [
+        entry for entry in hass.config_entries.async_entries(DOMAIN) if entry.entry_id in entry_ids
+    ]
+    if not found:
+        raise _invalid("no_battery_matched")
+    for entry in found:
         if entry.state is not ConfigEntryState.LOADED:
             raise _invalid("battery_not_loaded", battery=entry.title)
-        found.append(entry)
     return found
 
 
@@ -163,7 +170,8 @@ def _find_item(hass: HomeAssistant, item_id: str) -> tuple[BatteryConfigEntry, C
 async def _add_item(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
     data = flat_to_item_dict(call.data) | {"id": "new"}
-    return _create_items(hass, [(entry, _check_item(hass, entry, data)) for entry in _targets(hass, call)])
+    entries = await _targets(hass, call)
+    return _create_items(hass, [(entry, _check_item(hass, entry, data)) for entry in entries])
 
 
 ADD_PRESET_SCHEMA = vol.Schema({**_TARGET, vol.Required("preset"): vol.In(list(PRESETS))})
@@ -174,7 +182,8 @@ async def _add_preset(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
     preset = PRESETS[call.data["preset"]](str(hass.config.time_zone))
     data = item_to_dict(preset) | {"id": "new"}
-    return _create_items(hass, [(entry, _check_item(hass, entry, data)) for entry in _targets(hass, call)])
+    entries = await _targets(hass, call)
+    return _create_items(hass, [(entry, _check_item(hass, entry, data)) for entry in entries])
 
 
 def _create_items(hass: HomeAssistant, checked: list[tuple[BatteryConfigEntry, Item]]) -> ServiceResponse:
@@ -217,7 +226,7 @@ async def _list_items(call: ServiceCall) -> ServiceResponse:
             "battery": entry.title,
             "items": [item_to_dict(item) for item in entry_items(entry)],
         }
-        for entry in _targets(call.hass, call)
+        for entry in await _targets(call.hass, call)
     }
 
 
@@ -230,7 +239,7 @@ async def _set_override(call: ServiceCall) -> ServiceResponse:
     )
     if not setpoints.set_fields():
         raise _invalid("override_empty")
-    entries = _targets(call.hass, call)
+    entries = await _targets(call.hass, call)
     for entry in entries:  # refuse before anything is written to any battery
         info = entry.runtime_data.coordinator.info
         try:
@@ -251,7 +260,7 @@ def _each(
     action: Callable[[BatteryConfigEntry], Awaitable[None] | None],
 ) -> Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]:
     async def handler(call: ServiceCall) -> ServiceResponse:
-        for entry in _targets(call.hass, call):
+        for entry in await _targets(call.hass, call):
             result = action(entry)
             if result is not None:
                 await result
@@ -262,7 +271,7 @@ def _each(
 
 async def _get_journal(call: ServiceCall) -> ServiceResponse:
     out: dict[str, Any] = {}
-    for entry in _targets(call.hass, call):
+    for entry in await _targets(call.hass, call):
         controller = entry.runtime_data.controller
         results = [Result(r) for r in call.data["result"]] if "result" in call.data else None
         records = controller.journal.query(
@@ -283,7 +292,7 @@ async def _preview_plan(call: ServiceCall) -> ServiceResponse:
     now = dt_util.utcnow()
     end = now + timedelta(hours=call.data["hours"])
     out: dict[str, Any] = {}
-    for entry in _targets(call.hass, call):
+    for entry in await _targets(call.hass, call):
         controller = entry.runtime_data.controller
         changes = [
             {
@@ -311,7 +320,7 @@ SAFE_STOP_SCHEMA = vol.Schema(
 
 
 async def _safe_stop(call: ServiceCall) -> ServiceResponse:
-    entries = _targets(call.hass, call)
+    entries = await _targets(call.hass, call)
     results = await asyncio.gather(
         *(
             entry.runtime_data.controller.async_safe_stop(
@@ -352,7 +361,7 @@ SET_TRANSPORT_SCHEMA = vol.Schema({**_TARGET, vol.Required("transport"): vol.In(
 
 
 async def _set_transport(call: ServiceCall) -> ServiceResponse:
-    entries = _targets(call.hass, call)
+    entries = await _targets(call.hass, call)
     for entry in entries:
         if entry.runtime_data.transports is None:
             raise _invalid("no_emulator", battery=entry.title)
@@ -363,7 +372,7 @@ async def _set_transport(call: ServiceCall) -> ServiceResponse:
 
 
 async def _set_source(call: ServiceCall) -> ServiceResponse:
-    entries = _targets(call.hass, call)
+    entries = await _targets(call.hass, call)
     await asyncio.gather(*(e.runtime_data.controller.async_set_source(call.data["source"]) for e in entries))
     return None
 
@@ -373,7 +382,7 @@ async def _set_series(call: ServiceCall) -> ServiceResponse:
         {**row, "start": (_aware(row["start"]) or row["start"]).astimezone(UTC).isoformat()}
         for row in call.data["rows"]
     ]
-    entries = _targets(call.hass, call)
+    entries = await _targets(call.hass, call)
     checked = [
         (entry, _check_item(call.hass, entry, {"type": "series", "id": "series", "tz": "UTC", "rows": rows}))
         for entry in entries

@@ -1,7 +1,9 @@
 """Property tests: the planner against a brute-force oracle, across DST transitions.
 
-The oracle shares no code with the engine: it resolves wall-clock times by scanning UTC minutes
-and enumerates every occurrence in a range, then resolves the state by the documented rules.
+The oracle shares no code with the engine: it resolves wall-clock times by scanning UTC minutes,
+reads cron's weekday field itself and enumerates every occurrence (window, cron, interval, one-off,
+each ramp step, each series row and the stale zero after it) in a range, keeps only what falls in
+the item's validity, then resolves the state by the documented rules.
 """
 
 from dataclasses import dataclass
@@ -16,6 +18,9 @@ from custom_components.battery_steward.engine.items import (
     IntervalItem,
     Item,
     OneOffItem,
+    RampItem,
+    SeriesItem,
+    SeriesRow,
     WindowItem,
 )
 from custom_components.battery_steward.engine.planner import Schedule
@@ -51,6 +56,25 @@ class Occ:
     index: int
     setpoints: Setpoints
     step: bool
+    order: datetime | None = None  # the span start used for ordering, when it is not `start`
+
+
+def cron_weekdays(field: str) -> set[int]:
+    """Python weekdays (Monday = 0) of a cron day-of-week field: *, numbers, ranges, lists."""
+    if field == "*":
+        return set(range(7))
+    days: set[int] = set()
+    for part in field.split(","):
+        low, _, high = part.partition("-")
+        for cron_day in range(int(low), int(high or low) + 1):
+            days.add((cron_day + 6) % 7)  # cron: 0 and 7 = Sunday, 1 = Monday
+    return days
+
+
+def within_validity(item: Item, t: datetime) -> bool:
+    return (item.valid_from is None or item.valid_from <= t) and (
+        item.valid_until is None or t < item.valid_until
+    )
 
 
 def oracle_occurrences(items: list[Item], lo: datetime, hi: datetime) -> list[Occ]:
@@ -68,9 +92,13 @@ def oracle_occurrences(items: list[Item], lo: datetime, hi: datetime) -> list[Oc
                 if e > s:
                     out.append(Occ(s, e, item.priority, index, item.setpoints, False))
         elif isinstance(item, CronItem):
-            minute, hour = (int(x) for x in item.cron.split()[:2])
-            for d in days:
-                at = oracle_resolve(d, time(hour, minute), tz)
+            minute, hour, _, _, dow = item.cron.split()
+            weekdays = cron_weekdays(dow)
+            # A weekly step is still in force up to a week later: look further back.
+            for d in [first - timedelta(days=k) for k in range(7, 0, -1)] + days:
+                if d.weekday() not in weekdays:
+                    continue
+                at = oracle_resolve(d, time(int(hour), int(minute)), tz)
                 # A wall time that occurs twice fires once: oracle_resolve gives the first.
                 out.append(Occ(at, None, item.priority, index, item.setpoints, True))
         elif isinstance(item, OneOffItem):
@@ -84,17 +112,70 @@ def oracle_occurrences(items: list[Item], lo: datetime, hi: datetime) -> list[Oc
                     end = at + timedelta(seconds=item.duration_s)
                     out.append(Occ(at, end, item.priority, index, item.setpoints, False))
                 k += 1
+        elif isinstance(item, RampItem):
+            end = item.start_at + timedelta(seconds=item.duration_s)
+            n = -(-int(item.duration_s) // int(item.step_s))  # ceil, in whole seconds
+            for k in range(n):
+                s0 = item.start_at + timedelta(seconds=k * item.step_s)
+                power = (
+                    item.power_to_w
+                    if n == 1
+                    else (item.power_from_w + (item.power_to_w - item.power_from_w) * k / (n - 1))
+                )
+                setpoints = item.setpoints.overlay(Setpoints(power_w=power))
+                out.append(
+                    Occ(
+                        s0,
+                        min(end, s0 + timedelta(seconds=item.step_s)),
+                        item.priority,
+                        index,
+                        setpoints,
+                        False,
+                        order=item.start_at,
+                    )
+                )
+        elif isinstance(item, SeriesItem):
+            # A row's signed power is a mode and a rate; wherever no row covers (before the first,
+            # holes, after the last) the series is stale: idle, 0 W, 0 var. The stale stretch before
+            # the first row starts with the item's validity (or the beginning of time).
+            zero = item.setpoints.overlay(Setpoints(mode=Mode.IDLE, power_w=0.0, reactive_var=0.0))
+            gap_from: datetime = item.valid_from or datetime.min.replace(tzinfo=UTC)
+            for row in item.rows:
+                row_end = row.start + timedelta(seconds=row.period_s)
+                if row.start > gap_from:
+                    out.append(Occ(gap_from, row.start, item.priority, index, zero, False))
+                if row.power_w > 0:
+                    mode = Mode.FORCE_DISCHARGE
+                elif row.power_w < 0:
+                    mode = Mode.FORCE_CHARGE
+                else:
+                    mode = Mode.IDLE
+                q = 0.0 if row.reactive_var is None else row.reactive_var
+                setpoints = item.setpoints.overlay(Setpoints(mode=mode, power_w=row.power_w, reactive_var=q))
+                out.append(Occ(row.start, row_end, item.priority, index, setpoints, False))
+                gap_from = row_end
+            out.append(Occ(gap_from, None, item.priority, index, zero, False))
     return out
 
 
-def oracle_desired(occs: list[Occ], t: datetime) -> Setpoints:
+def oracle_in_force(items: list[Item], occs: list[Occ], t: datetime) -> tuple[list[Occ], list[Occ]]:
+    """Steps made inside their item's validity at or before t; spans covering t inside validity."""
+    steps = [o for o in occs if o.step and o.start <= t and within_validity(items[o.index], o.start)]
+    spans = [
+        o
+        for o in occs
+        if not o.step and o.start <= t and (o.end is None or t < o.end) and within_validity(items[o.index], t)
+    ]
+    return steps, spans
+
+
+def oracle_desired(items: list[Item], occs: list[Occ], t: datetime) -> Setpoints:
     state = Setpoints()
-    steps = [o for o in occs if o.step and o.start <= t]
+    steps, spans = oracle_in_force(items, occs, t)
     if steps:
         latest = max(steps, key=lambda o: (o.start, o.priority, o.index))
         state = state.overlay(latest.setpoints)
-    spans = [o for o in occs if not o.step and o.start <= t and (o.end is None or t < o.end)]
-    for o in sorted(spans, key=lambda o: (o.priority, o.start, o.index)):
+    for o in sorted(spans, key=lambda o: (o.priority, o.order or o.start, o.index)):
         state = state.overlay(o.setpoints)
     return state
 
@@ -109,6 +190,47 @@ setpoint_values = st.builds(
 walls = st.builds(time, st.one_of(st.integers(0, 3), st.integers(0, 23)), st.sampled_from([0, 15, 30, 45]))
 
 
+CRON_WEEKDAYS = ["*", "1-5", "0,6", "6", "1", "0", "2-4,7"]
+KINDS = ["window", "cron", "one_off", "interval", "interval_span", "ramp", "series"]
+QUARTER = timedelta(minutes=15)
+
+
+@st.composite
+def validity(draw: st.DrawFn, base: datetime) -> dict[str, datetime]:
+    """No dates, only one of them, or both (until after from), near the transition day."""
+    shape = draw(st.sampled_from(["none", "none", "from", "until", "both"]))
+    start = base + QUARTER * draw(st.integers(-48, 96))
+    out: dict[str, datetime] = {}
+    if shape in ("from", "both"):
+        out["valid_from"] = start
+    if shape == "until":
+        out["valid_until"] = start
+    if shape == "both":
+        out["valid_until"] = start + QUARTER * draw(st.integers(1, 192))
+    return out
+
+
+@st.composite
+def series_rows(draw: st.DrawFn, base: datetime) -> tuple[SeriesRow, ...]:
+    """Sorted rows, back to back or with holes between them."""
+    t = base + QUARTER * draw(st.integers(-48, 96))
+    rows = []
+    for _ in range(draw(st.integers(1, 5))):
+        t += QUARTER * draw(st.sampled_from([0, 0, 1, 2]))
+        period = 900 * draw(st.integers(1, 4))
+        reactive = draw(st.sampled_from([None, 0.0, 300.0]))
+        rows.append(
+            SeriesRow(
+                start=t,
+                period_s=period,
+                power_w=draw(st.sampled_from([-800.0, 0.0, 1200.0])),
+                reactive_var=reactive,
+            )
+        )
+        t += timedelta(seconds=period)
+    return tuple(rows)
+
+
 @st.composite
 def item_lists(draw: st.DrawFn) -> tuple[str, date, list[Item]]:
     tz = draw(st.sampled_from(ZONES))
@@ -117,12 +239,13 @@ def item_lists(draw: st.DrawFn) -> tuple[str, date, list[Item]]:
     base = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
     items: list[Item] = []
     for i in range(draw(st.integers(1, 5))):
-        kind = draw(st.sampled_from(["window", "cron", "one_off", "interval", "interval_span"]))
+        kind = draw(st.sampled_from(KINDS))
         common: dict[str, Any] = {
             "id": f"i{i}",
             "tz": tz,
             "priority": draw(st.integers(0, 1)),
             "setpoints": draw(setpoint_values),
+            **draw(validity(base)),
         }
         if kind == "window":
             start, end = draw(walls), draw(walls)
@@ -132,9 +255,24 @@ def item_lists(draw: st.DrawFn) -> tuple[str, date, list[Item]]:
             items.append(WindowItem(**common, weekdays=weekdays, start=start, end=end))
         elif kind == "cron":
             wall = draw(walls)
-            items.append(CronItem(**common, cron=f"{wall.minute} {wall.hour} * * *"))
+            dow = draw(st.sampled_from(CRON_WEEKDAYS))
+            items.append(CronItem(**common, cron=f"{wall.minute} {wall.hour} * * {dow}"))
         elif kind == "one_off":
-            items.append(OneOffItem(**common, at=base + timedelta(minutes=15 * draw(st.integers(-96, 192)))))
+            items.append(OneOffItem(**common, at=base + QUARTER * draw(st.integers(-96, 192))))
+        elif kind == "ramp":
+            items.append(
+                RampItem(
+                    **common,
+                    start_at=base + QUARTER * draw(st.integers(-48, 96)),
+                    duration_s=300 * draw(st.integers(1, 36)),
+                    power_from_w=draw(st.sampled_from([-2000.0, 0.0, 500.0])),
+                    power_to_w=draw(st.sampled_from([-1000.0, 0.0, 2500.0])),
+                    step_s=draw(st.sampled_from([60, 300, 700, 900, 3600])),
+                )
+            )
+        elif kind == "series":
+            common["tz"] = "UTC"
+            items.append(SeriesItem(**common, rows=draw(series_rows(base))))
         else:
             every = 900 * draw(st.integers(1, 12))
             duration = None if kind == "interval" else 900 * draw(st.integers(1, every // 900))
@@ -153,7 +291,7 @@ def test_desired_at_matches_oracle(case: tuple[str, date, list[Item]], minutes: 
     base = datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
     t = base + timedelta(minutes=minutes)
     occs = oracle_occurrences(items, t - timedelta(days=2), t + timedelta(days=2))
-    assert Schedule(items).desired_at(t) == oracle_desired(occs, t)
+    assert Schedule(items).desired_at(t) == oracle_desired(items, occs, t)
 
 
 @PROPERTY_SETTINGS
@@ -164,9 +302,11 @@ def test_next_change_is_first_oracle_change(case: tuple[str, date, list[Item]], 
     t = base + timedelta(minutes=minutes)
     horizon = timedelta(days=3)
     occs = oracle_occurrences(items, t - timedelta(days=2), t + horizon + timedelta(days=1))
-    current = oracle_desired(occs, t)
-    boundaries = sorted({b for o in occs for b in (o.start, o.end) if b is not None and t < b <= t + horizon})
-    expected = next((b for b in boundaries if oracle_desired(occs, b) != current), None)
+    current = oracle_desired(items, occs, t)
+    bounds = {b for o in occs for b in (o.start, o.end) if b is not None}
+    bounds |= {b for item in items for b in (item.valid_from, item.valid_until) if b is not None}
+    boundaries = sorted(b for b in bounds if t < b <= t + horizon)
+    expected = next((b for b in boundaries if oracle_desired(items, occs, b) != current), None)
     got = Schedule(items).next_change_after(t, horizon=horizon)
     assert got == expected
     if got is not None:

@@ -160,6 +160,30 @@ async def test_fight_clears_when_drift_stops(
     assert simulator.read_register("reserve_pct") == 80
 
 
+@pytest.mark.parametrize("options", [{"fight_max_corrections": 2, "fight_window_min": 1440}])
+async def test_suspended_field_still_gets_its_scheduled_change(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    """Fight detection stops corrections, not the schedule: 22:00 still sets the reserve once."""
+    await tick(60)
+    for value in (50, 60, 50):
+        simulator.set_control("reserve_pct", value)
+        await tick(20)
+    ctl = controller(entry)
+    assert "reserve_pct" in ctl.fight.suspended
+    simulator.set_control("reserve_pct", 40)
+    await tick(20)
+    assert simulator.read_register("reserve_pct") == 40  # not corrected
+    await tick(3 * 3600 - 80)  # 22:00: the peak window ends and the evening cron sets 20 %
+    assert "reserve_pct" in ctl.fight.suspended
+    assert simulator.read_register("reserve_pct") == 20
+    scheduled = [r for r in ctl.journal.query() if r.trigger is Trigger.SCHEDULE]
+    assert scheduled[-1].fields["reserve_pct"] == (40.0, 20.0)
+    simulator.set_control("reserve_pct", 35)
+    await tick(20)
+    assert simulator.read_register("reserve_pct") == 35  # still not fought over
+
+
 @pytest.mark.parametrize("items", [[NIGHT]])
 async def test_override_from_entity_until_next_change(
     hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick

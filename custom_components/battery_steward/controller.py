@@ -522,6 +522,13 @@ class BatteryController:
         actual = self._actual(data)
         todo = diff(self.desired, actual, self._tolerance)
         skip = set(self.fight.suspended)
+        if trigger is Trigger.OVERRIDE:
+            skip.clear()  # asked for explicitly: not a correction
+        elif trigger is Trigger.SCHEDULE and scheduled is not None and skip:
+            # A scheduled change of a suspended field is written once at its instant (it is not a
+            # correction); between changes the field is still left alone.
+            changed = self.desired_at(scheduled - timedelta(microseconds=1))
+            skip = {name for name in skip if getattr(changed, name) == getattr(self.desired, name)}
         if trigger is Trigger.SCHEDULE and not self.reconciliation_enabled and scheduled is not None:
             # Without reconciliation the executor writes only what changes at this instant.
             before = self.desired_at(scheduled - timedelta(microseconds=1))

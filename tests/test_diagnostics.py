@@ -55,6 +55,14 @@ async def entry(
     await hass.services.async_call(
         DOMAIN, "add_preset", {"device_id": [device.id], "preset": "night_idle"}, blocking=True
     )
+    # An override held until cleared: the desired state is not empty at whatever hour this runs
+    # (the night idle window alone is empty in the daytime).
+    await hass.services.async_call(
+        DOMAIN,
+        "set_override",
+        {"device_id": [device.id], "reserve_pct": 40, "until_cleared": True},
+        blocking=True,
+    )
     await hass.services.async_call(DOMAIN, "reconcile_now", {"device_id": [device.id]}, blocking=True)
     await hass.async_block_till_done(wait_background_tasks=True)
     yield entry
@@ -84,7 +92,7 @@ def assert_complete(diag: Any) -> None:
     assert diag["last_reading"]["soc_pct"] == 50.0
     assert diag["connected"] is True
     assert diag["schedule_api"]["token_held"] is True
-    assert diag["controller"]["desired"]
+    assert diag["controller"]["desired"]["reserve_pct"] == 40
     assert "in_sync" in diag["controller"]
     assert [item["name"] for item in diag["items"]] == ["Night idle 22:00-06:00"]
     assert diag["plan_24h"], "the night idle item changes the plan within a day"

@@ -9,7 +9,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.battery_steward.const import (
     CONF_CAPACITY_KWH,
@@ -55,6 +55,13 @@ async def freeze_at(
     """Home Assistant's time zone is `zone` (by default `when`'s own) and the frozen clock reads `when`."""
     await hass.config.async_set_time_zone(zone or str(when.tzinfo))
     freezer.move_to(when)
+
+
+async def move_to(hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: datetime) -> None:
+    """Move the frozen clock to `when`, fire the timers due and wait for all the work, background too."""
+    freezer.move_to(when)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def item(data: dict[str, Any]) -> ConfigSubentryData:

@@ -8,13 +8,13 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.engine.journal import Result, Trigger
 
 from .conftest import PARIS, modbus_data
-from .helpers import controller, freeze_at, setup_entry
+from .helpers import controller, freeze_at, move_to, setup_entry
 
 START = datetime(2026, 6, 1, 12, 0, tzinfo=PARIS)
 RAMP_AT = START + timedelta(minutes=10)
@@ -65,12 +65,6 @@ async def entry(
     entry = await setup_entry(hass, modbus_data(simulator.port), items=items, wait="background")
     yield entry
     await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def move_to(hass: HomeAssistant, freezer: FrozenDateTimeFactory, at: datetime) -> None:
-    freezer.move_to(at)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 @pytest.mark.parametrize("items", [[RAMP, AFTER_RAMP]])

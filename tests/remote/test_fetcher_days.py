@@ -15,7 +15,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward import fetcher as fetcher_module
 from custom_components.battery_steward.const import DOMAIN
@@ -23,7 +23,7 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.fetcher import ScheduleFetcher
 
 from ..conftest import SERIAL, modbus_data
-from ..helpers import entity_id, setup_entry
+from ..helpers import entity_id, move_to, setup_entry
 from ..support.remote_server import ReferenceApi, day_rows, local_day_bounds
 from .conftest import api_options
 
@@ -57,12 +57,6 @@ def fetcher_of(entry: MockConfigEntry) -> ScheduleFetcher:
     return fetcher
 
 
-async def at(hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: datetime) -> None:
-    freezer.move_to(when)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
 async def test_each_new_day_fetches_today_and_tomorrow_again(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -81,13 +75,13 @@ async def test_each_new_day_fetches_today_and_tomorrow_again(
     assert api.asked == [days[0]]  # before 13:00 tomorrow is not asked for
     for n in range(3):
         today, tomorrow = days[n], days[n + 1]
-        await at(hass, freezer, datetime.fromisoformat(today).replace(hour=0, minute=20, tzinfo=PARIS))
+        await move_to(hass, freezer, datetime.fromisoformat(today).replace(hour=0, minute=20, tzinfo=PARIS))
         status = fetcher.status.as_dict()
         assert status["today_fetched"] is True, today
         assert status["today_points"] == 24
         assert status["tomorrow_fetched"] is False
         api.asked.clear()
-        await at(hass, freezer, datetime.fromisoformat(today).replace(hour=14, minute=0, tzinfo=PARIS))
+        await move_to(hass, freezer, datetime.fromisoformat(today).replace(hour=14, minute=0, tzinfo=PARIS))
         assert api.asked == [tomorrow]  # today's is held; tomorrow's is due from 13:00
         status = fetcher.status.as_dict()
         assert status["tomorrow_fetched"] is True, tomorrow
@@ -97,7 +91,7 @@ async def test_each_new_day_fetches_today_and_tomorrow_again(
         # Rows keep coming: the series reaches the end of tomorrow, every night.
         assert series.rows[-1].end == local_day_bounds(tomorrow, TZ)[1]
         api.asked.clear()
-        await at(hass, freezer, datetime.fromisoformat(today).replace(hour=20, minute=0, tzinfo=PARIS))
+        await move_to(hass, freezer, datetime.fromisoformat(today).replace(hour=20, minute=0, tzinfo=PARIS))
         assert api.asked == []  # both held: nothing asked again the same day
     # The series keeps yesterday's, today's and tomorrow's rows, not every day since start-up.
     assert series.rows[0].start == local_day_bounds(days[1], TZ)[0]
@@ -261,9 +255,9 @@ async def test_stale_cutoff_when_the_server_stops_serving(
     assert simulator.read_register("power_setpoint_w") == 700
     # The server stops serving; tomorrow's series never arrives.
     api.down = True
-    await at(hass, freezer, datetime(2026, 6, 1, 23, 30, tzinfo=PARIS))
+    await move_to(hass, freezer, datetime(2026, 6, 1, 23, 30, tzinfo=PARIS))
     assert simulator.read_register("power_setpoint_w") == 700  # the last row still runs
-    await at(hass, freezer, datetime(2026, 6, 2, 0, 0, 30, tzinfo=PARIS))
+    await move_to(hass, freezer, datetime(2026, 6, 2, 0, 0, 30, tzinfo=PARIS))
     assert fetcher_of(entry).status.connected is False
     assert simulator.read_register("power_setpoint_w") == 0
     assert simulator.read_register("reactive_setpoint_var") == 0
@@ -296,6 +290,6 @@ async def test_refused_twice_raises_auth_failed_and_starts_reauth(
     assert isinstance(fetcher.last_exception, ConfigEntryAuthFailed)
     # As with any coordinator: no more fetching with refused credentials until reauth reloads.
     calls = api.calls
-    await at(hass, freezer, datetime(2026, 6, 1, 10, 0, tzinfo=PARIS))
+    await move_to(hass, freezer, datetime(2026, 6, 1, 10, 0, tzinfo=PARIS))
     assert api.calls == calls
     await hass.config_entries.async_unload(entry.entry_id)

@@ -393,6 +393,12 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_bridge(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """A battery another integration provides as entities: choose them."""
+        return await self._async_bridge_entities("bridge", user_input, None)
+
+    async def _async_bridge_entities(
+        self, step_id: str, user_input: dict[str, Any] | None, current: Mapping[str, Any] | None
+    ) -> ConfigFlowResult:
+        """The form choosing the source entities (set-up and reconfigure); then the mode step."""
         errors: dict[str, str] = {}
         if user_input is not None:
             if (error := _bridge_error(self.hass, user_input)) is not None:
@@ -403,8 +409,8 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
                     return await self.async_step_bridge_modes()
                 return await self._async_finish_bridge({})
         return self.async_show_form(
-            step_id="bridge",
-            data_schema=self.add_suggested_values_to_schema(_bridge_schema(), user_input),
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(_bridge_schema(), user_input or current),
             errors=errors,
         )
 
@@ -522,21 +528,8 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         self, entry: ConfigEntry, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
         """Choose other source entities; the battery (its serial and entities) stays the same."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            if (error := _bridge_error(self.hass, user_input)) is not None:
-                errors["base"] = error
-            else:
-                self._bridge = user_input
-                if user_input.get(CONF_MODE_ENTITY):
-                    return await self.async_step_bridge_modes()
-                return await self._async_finish_bridge({})
         current = {key: value for key, value in entry.data.items() if value is not None}
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(_bridge_schema(), user_input or current),
-            errors=errors,
-        )
+        return await self._async_bridge_entities("reconfigure", user_input, current)
 
 
 def _int_field(key: str, default: int, low: int, high: int, unit: str | None = None) -> tuple[Any, Any]:

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+import json
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -11,12 +12,16 @@ from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.battery_steward.calendar import describe
 from custom_components.battery_steward.const import DOMAIN, EVENT_CHANGED
 from custom_components.battery_steward.controller import expected_effect_missing
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
+from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 from custom_components.battery_steward.engine.journal import Result, Trigger
-from custom_components.battery_steward.engine.state import Mode, Setpoints
+from custom_components.battery_steward.engine.state import Measurements, Mode, Setpoints
+from custom_components.battery_steward.logbook import async_describe_events
 from custom_components.battery_steward.repairs import ResumeFieldFlow, async_create_fix_flow
+from custom_components.battery_steward.store import StoredOverride
 
 from .conftest import NIGHT, PEAK, SERIAL, START, Tick, modbus_data
 from .helpers import controller, device_id, entity_id, freeze_at, item, let_sockets_settle, load, setup_entry
@@ -358,8 +363,6 @@ async def test_no_effect_detected_and_cleared(
 
 
 def test_expected_effect_rules() -> None:
-    from custom_components.battery_steward.engine.state import Measurements
-
     def m(mode: Mode, p: float, soc: float = 50, enabled: bool = True, setpoint: float = 0) -> Measurements:
         return Measurements(
             soc_pct=soc,
@@ -445,8 +448,6 @@ async def test_last_run_result_sensor(hass: HomeAssistant, entry: MockConfigEntr
 
 
 def test_setpoints_dict_round_trip() -> None:
-    from custom_components.battery_steward.store import StoredOverride
-
     override = StoredOverride(setpoints=Setpoints(mode=Mode.IDLE, power_w=5), expires=None)
     assert StoredOverride.from_dict(override.as_dict()) == override
 
@@ -475,15 +476,11 @@ async def test_plan_calendar_lists_next_changes(hass: HomeAssistant, entry: Mock
 
 
 def test_calendar_summary() -> None:
-    from custom_components.battery_steward.calendar import describe
-
     assert describe(Setpoints()) == "no setpoints"
     assert describe(Setpoints(power_w=-500, reactive_var=100)) == "power -500 W, reactive 100 var"
 
 
 async def test_logbook_describes_changes(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    from custom_components.battery_steward.logbook import async_describe_events
-
     described: dict[str, Callable[[Event], dict[str, Any]]] = {}
 
     def collect(domain: str, event_type: str, describe: Callable[[Event], dict[str, Any]]) -> None:
@@ -508,9 +505,6 @@ async def test_logbook_describes_changes(hass: HomeAssistant, entry: MockConfigE
 async def test_diagnostics_redacts_identifiers(
     hass: HomeAssistant, entry: MockConfigEntry, tick: Tick
 ) -> None:
-    import json
-
-    from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 
     await tick(60)
     diag = await async_get_config_entry_diagnostics(hass, entry)

@@ -8,8 +8,9 @@ import logging
 from typing import Any
 
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -206,8 +207,6 @@ async def test_reactive_setpoint_number(
 async def test_source_switch_is_safety_gated_and_series_stale_dispatches_zero(
     hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
 ) -> None:
-    from homeassistant.util import dt as dt_util
-
     now = dt_util.utcnow()
     rows = [
         {"start": (now - timedelta(minutes=30)).isoformat(), "period_s": 900, "power_w": 1000},
@@ -281,8 +280,6 @@ async def test_source_switch_refused_while_switching_and_kept_on_failed_stop(
 
 
 async def test_series_bad_input_refused(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    from homeassistant.exceptions import ServiceValidationError
-
     dev = device_id(hass, entry)
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
@@ -332,8 +329,6 @@ async def test_transport_switch_emulator_and_back(
 
 
 async def test_builtin_simulator_has_no_transport_choice(hass: HomeAssistant) -> None:
-    from homeassistant.exceptions import ServiceValidationError
-
     builtin = await setup_entry(hass, simulator_data("SIM-BUILTIN9"), title="Sim", unique_id="SIM-BUILTIN9")
     assert builtin.runtime_data.transports is None
     found = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, "SIM-BUILTIN9"), builtin.entry_id)

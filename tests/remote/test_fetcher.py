@@ -1,6 +1,8 @@
 """Fetching the day-ahead series into the controller, and reauth on refused credentials."""
 
-from datetime import datetime
+import asyncio
+from datetime import datetime, timedelta
+import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -8,14 +10,17 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.battery_steward import fetcher as fetcher_module
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
+from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 
 from ..conftest import modbus_data
-from ..helpers import freeze_at, setup_entry
+from ..helpers import entity_id, freeze_at, setup_entry
 from ..support.remote_server import ReferenceApi, day_rows
 from .conftest import api_options
 
@@ -63,7 +68,6 @@ async def test_fetch_today_then_tomorrow_when_published(
     await fetcher.async_fetch()  # unchanged: nothing re-applied, no new login
     assert api.logins == logins
     assert fetcher.status.as_dict()["connected"] is True
-    from ..helpers import entity_id
 
     await fetcher.async_fetch()
     entry.runtime_data.controller._notify()
@@ -150,9 +154,6 @@ async def test_options_check_api_credentials(
 async def test_diagnostics_redact_api_credentials(
     hass: HomeAssistant, simulator: SimulatedBattery, api: ReferenceApi, api_url: str
 ) -> None:
-    import json
-
-    from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 
     entry = await setup(hass, simulator, api_options(api_url))
     text = json.dumps(await async_get_config_entry_diagnostics(hass, entry))
@@ -166,8 +167,6 @@ async def test_diagnostics_redact_api_credentials(
 async def test_recorded_samples_are_posted_when_source_is_api(
     hass: HomeAssistant, simulator: SimulatedBattery, api: ReferenceApi, api_url: str, tmp_path: Any
 ) -> None:
-    import asyncio
-
     hass.config.config_dir = str(tmp_path)
     entry = await setup(hass, simulator, api_options(api_url))
     runtime = entry.runtime_data
@@ -192,13 +191,6 @@ async def test_posting_samples_without_the_recording_switch(
     hass: HomeAssistant, simulator: SimulatedBattery, api: ReferenceApi, api_url: str, tmp_path: Any
 ) -> None:
     # The three gates only: source api, password set, posting on. Recording (CSV) stays off.
-    import asyncio
-    from datetime import timedelta
-
-    from homeassistant.util import dt as dt_util
-    from pytest_homeassistant_custom_component.common import async_fire_time_changed
-
-    from ..helpers import entity_id
 
     hass.config.config_dir = str(tmp_path)
     entry = await setup(hass, simulator, api_options(api_url))
@@ -263,8 +255,6 @@ async def test_options_never_send_the_password_and_empty_keeps_it(
     api_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from custom_components.battery_steward import fetcher as fetcher_module
-
     monkeypatch.setattr(fetcher_module, "CLIENT_BACKOFF_S", 0.01)
     entry = await setup(hass, simulator, api_options(api_url))
     base = {

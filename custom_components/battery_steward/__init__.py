@@ -154,8 +154,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
 
     async def _async_on_stop(_event: Event) -> None:
         """Home Assistant does not unload entries when it stops: flush and save as an unload does."""
-        await entry.runtime_data.recording.async_stop()
-        await controller.async_stop()
+        await _async_stop_work(entry)
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_on_stop))
     return True
@@ -233,8 +232,7 @@ def _follow_schedule_items(
 async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> bool:
     """Unload platforms, close the connection and stop the built-in simulator."""
     if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
-        await entry.runtime_data.recording.async_shutdown()
-        await entry.runtime_data.controller.async_stop()
+        await _async_stop_work(entry)
         await _async_close(entry.runtime_data.driver, entry.runtime_data.simulator)
         if entry.runtime_data.transports is not None:
             await entry.runtime_data.transports.async_close()
@@ -244,6 +242,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> 
 async def async_remove_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> None:
     """The battery was deleted: forget its journal, override and day-ahead series."""
     await ControllerStore(hass, entry.entry_id).async_remove()
+
+
+async def _async_stop_work(entry: BatteryConfigEntry) -> None:
+    """Stop sampling and recording (pending rows written), timers and runs (state saved)."""
+    await entry.runtime_data.recording.async_shutdown()
+    await entry.runtime_data.controller.async_stop()
 
 
 async def _async_close(driver: BatteryDriver, simulator: SimulatedBattery | None) -> None:

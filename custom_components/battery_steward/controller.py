@@ -41,7 +41,7 @@ from .engine.items import Item, OneOffItem, SeriesItem
 from .engine.journal import Journal, JournalRecord, Result, Trigger
 from .engine.planner import Schedule
 from .engine.reconcile import Tolerance, diff, restrict
-from .engine.state import Measurements, Mode, Setpoints
+from .engine.state import SETPOINT_FIELDS, Measurements, Mode, Setpoints
 from .helpers import translate_device_error
 from .safe_stop import SAFE_STOP_STEP_S, SafeStopResult, safe_stop
 from .store import ControllerStore, StoredOverride
@@ -521,20 +521,16 @@ class BatteryController:
             return None
         actual = self._actual(data)
         todo = diff(self.desired, actual, self._tolerance)
-        skip = set(self.fight.suspended)
-        if trigger is Trigger.OVERRIDE:
-            skip.clear()  # asked for explicitly: not a correction
-        elif trigger is Trigger.SCHEDULE and scheduled is not None and skip:
-            # A scheduled change of a suspended field is written once at its instant (it is not a
-            # correction); between changes the field is still left alone.
-            changed = self.desired_at(scheduled - timedelta(microseconds=1))
-            skip = {name for name in skip if getattr(changed, name) == getattr(self.desired, name)}
-        if trigger is Trigger.SCHEDULE and not self.reconciliation_enabled and scheduled is not None:
-            # Without reconciliation the executor writes only what changes at this instant.
+        # Fields fight detection suspended are not corrected; an override is asked for explicitly.
+        skip = set() if trigger is Trigger.OVERRIDE else set(self.fight.suspended)
+        if trigger is Trigger.SCHEDULE and scheduled is not None:
             before = self.desired_at(scheduled - timedelta(microseconds=1))
-            skip |= {
-                name for name in todo.set_fields() if getattr(before, name) == getattr(self.desired, name)
+            unchanged = {
+                name for name in SETPOINT_FIELDS if getattr(before, name) == getattr(self.desired, name)
             }
+            # A scheduled change of a suspended field is written once at its instant (not a
+            # correction); without reconciliation the executor writes only what changes now.
+            skip = unchanged if not self.reconciliation_enabled else skip & unchanged
         # A schedule may set a field this device lacks: write the rest, and say so in the journal.
         lacking = unsupported_fields(todo, self.coordinator.info.capabilities)
         todo = restrict(todo, (todo.set_fields() & self.coordinator.info.writable) - skip - lacking)

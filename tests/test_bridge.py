@@ -430,7 +430,8 @@ async def test_driver_details(hass: HomeAssistant) -> None:
     info = await driver.identify()
     assert (info.manufacturer, info.model) == ("Tesla", "Powerwall 3")
     assert info.writable == {"reserve_pct"}  # a select without a mapping cannot be written
-    assert info.measured == frozenset()
+    caps = info.capabilities
+    assert not any((caps.active_power, caps.reactive_power, caps.voltage, caps.temperature, caps.energy))
     with pytest.raises(DeviceResponseError, match="not a number"):
         await driver.read()
     with pytest.raises(UnsupportedFieldError):
@@ -533,6 +534,7 @@ async def test_diagnostics_show_capabilities(hass: HomeAssistant, entry: MockCon
     diagnostics = await async_get_config_entry_diagnostics(hass, entry)
     device = diagnostics["device"]
     assert device["writable"] == ["mode", "reserve_pct"]
-    assert device["modes"] == ["auto", "force_charge", "idle"]
-    assert device["measured"] == ["active_power_w"]
+    assert device["capabilities"]["modes"] == ["auto", "force_charge", "idle"]
+    assert device["capabilities"]["active_power"] is True
+    assert not device["capabilities"]["voltage"]
     assert diagnostics["entry"]["data"][CONF_SOC_ENTITY] == SOC

@@ -108,8 +108,8 @@ def select_options(state: State | None) -> list[str]:
 class EntityBridgeDriver:
     """A BatteryDriver over another integration's entities.
 
-    "Disabled" (the last step of a safe stop) is kept here: the source entities have no such switch,
-    so a disabled bridge reports itself disabled until enabled again.
+    The sources have no enable switch: the bridge cannot be disabled (capabilities.enable is
+    False), so a safe stop skips that step and the bridge always reads enabled.
     """
 
     def __init__(
@@ -121,7 +121,6 @@ class EntityBridgeDriver:
         self.entry_id = entry_id
         self.serial = serial
         self.name = name
-        self.enabled = True
         self.info: DeviceInfo | None = None
         self._issues: set[str] = set()
 
@@ -191,7 +190,7 @@ class EntityBridgeDriver:
             reserve_pct=reserve,
             power_setpoint_w=0.0,
             reactive_setpoint_var=0.0,
-            enabled=self.enabled,
+            enabled=True,
         )
 
     async def write(self, setpoints: Setpoints) -> None:
@@ -211,8 +210,7 @@ class EntityBridgeDriver:
             await self._call(config.mode_entity, SERVICE_SELECT_OPTION, {"option": option})
 
     async def set_enabled(self, enabled: bool) -> None:
-        """Remember the plant's enabled flag (the sources have none)."""
-        self.enabled = enabled
+        """Nothing: the sources have no enable switch (capabilities.enable is False)."""
 
     async def close(self) -> None:
         """Withdraw the repair issues this battery raised."""

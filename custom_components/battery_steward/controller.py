@@ -806,35 +806,16 @@ class BatteryController:
         self._transition = PlantState.STOPPING
         self._persist()
         self._notify()
-        can_disable = self.coordinator.info.capabilities.enable
-        waiting = time.monotonic()
-        try:
-            # No run may write between the steps; a run under way ends within its device timeouts.
-            async with asyncio.timeout(STOP_WAIT_S):
-                await self._lock.acquire()
-        except TimeoutError:
-            result = SafeStopResult(
-                threshold_reached=False,
-                disable_ok=False,
-                waited_s=time.monotonic() - waiting,
-                final_p_w=None,
-                final_q_var=None,
-                disable_supported=can_disable,
-                error=f"a run kept the battery busy for {STOP_WAIT_S:.0f} s",
-            )
-        else:
-            try:
-                result = await safe_stop(
-                    self.coordinator.driver,
-                    threshold=threshold,
-                    timeout_s=timeout_s,
-                    step_s=SAFE_STOP_STEP_S,
-                    interrupt=self._stopping,
-                    writable=self.coordinator.info.writable,
-                    can_disable=can_disable,
-                )
-            finally:
-                self._lock.release()
+        result = await safe_stop(
+            self.coordinator.driver,
+            threshold=threshold,
+            timeout_s=timeout_s,
+            step_s=SAFE_STOP_STEP_S,
+            interrupt=self._stopping,
+            capabilities=self.coordinator.info.capabilities,
+            lock=self._lock,
+            lock_wait_s=STOP_WAIT_S,
+        )
         self._transition = None
         self._written.clear()  # the safe stop wrote past the controller: trust only readings
         self._record(

@@ -87,8 +87,6 @@ def _snapshot(entry: BatteryConfigEntry) -> dict[str, Any]:
                 "modes": sorted(mode.value for mode in info.capabilities.modes),
             },
             "writable": sorted(info.writable),
-            "modes": sorted(mode.value for mode in info.modes),
-            "measured": sorted(info.measured),
         },
         "last_reading": asdict(data) if data is not None else None,
         "connected": coordinator.last_update_success,

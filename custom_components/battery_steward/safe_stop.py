@@ -8,13 +8,21 @@ says why; nothing is raised.
 """
 
 import asyncio
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 import time
 from typing import Any
 
-from .device.driver import BatteryDriver, DeviceError
+from .device.driver import (
+    FULL_CAPABILITIES,
+    BatteryDriver,
+    Capabilities,
+    DeviceError,
+    unsupported_fields,
+    writable_fields,
+)
 from .engine.reconcile import restrict
-from .engine.state import SETPOINT_FIELDS, Mode, Setpoints
+from .engine.state import Mode, Setpoints
 
 SAFE_STOP_STEP_S = 0.5
 STEP_TIMEOUT_S = 10.0
@@ -66,15 +74,20 @@ async def safe_stop(
     timeout_s: float,
     step_s: float,
     interrupt: asyncio.Event | None = None,
-    writable: frozenset[str] = frozenset(SETPOINT_FIELDS),
-    can_disable: bool = True,
+    capabilities: Capabilities = FULL_CAPABILITIES,
+    lock: asyncio.Lock | None = None,
+    lock_wait_s: float = STEP_TIMEOUT_S,
 ) -> SafeStopResult:
     """Steps 2-4 of the contract; the caller has closed the dispatch gate.
 
     When `interrupt` is set (the integration is stopping) the wait of step 3 ends early and the
     plant is disabled at once, so an unload never waits out a long timeout. Only the fields the
-    device can be told are zeroed (an entity bridge may have no power setpoint).
+    device can be told are zeroed (an entity bridge may have no power setpoint, a custom map no
+    idle mode), and step 4 is skipped where the device cannot be disabled. With `lock`, the steps
+    run holding it, waiting at most `lock_wait_s` for it.
     """
+    target = Setpoints(mode=Mode.IDLE, power_w=0.0, reactive_var=0.0)
+    zero = restrict(target, writable_fields(capabilities) - unsupported_fields(target, capabilities))
     started = time.monotonic()
     p: float | None = None
     q: float | None = None
@@ -86,36 +99,43 @@ async def safe_stop(
             waited_s=time.monotonic() - started,
             final_p_w=p,
             final_q_var=q,
-            disable_supported=can_disable,
+            disable_supported=capabilities.enable,
             error=error,
         )
 
-    try:
-        async with asyncio.timeout(STEP_TIMEOUT_S):
-            await driver.write(restrict(Setpoints(mode=Mode.IDLE, power_w=0.0, reactive_var=0.0), writable))
-    except (DeviceError, TimeoutError) as err:
-        return result(False, False, f"writing zero setpoints failed: {err or 'timeout'}")
-    reached = False
-    deadline = started + timeout_s
-    while True:
+    async with AsyncExitStack() as hold:
+        if lock is not None:  # no run may write between the steps; one under way ends in time
+            try:
+                async with asyncio.timeout(lock_wait_s):
+                    await hold.enter_async_context(lock)
+            except TimeoutError:
+                return result(False, False, f"a run kept the battery busy for {lock_wait_s:.0f} s")
         try:
             async with asyncio.timeout(STEP_TIMEOUT_S):
-                reading = await driver.read()
+                await driver.write(zero)
         except (DeviceError, TimeoutError) as err:
-            return result(False, False, f"reading the battery failed: {err or 'timeout'}")
-        p, q = reading.active_power_w, reading.reactive_power_var
-        if abs(p) < threshold and abs(q) < threshold:
-            reached = True
-            break
-        if time.monotonic() >= deadline or (interrupt is not None and interrupt.is_set()):
-            break
-        await asyncio.sleep(step_s)
-    if not can_disable:
-        return result(reached, False)
-    try:
-        async with asyncio.timeout(STEP_TIMEOUT_S):
-            await driver.set_enabled(False)
-            disabled = not (await driver.read()).enabled
-    except (DeviceError, TimeoutError) as err:
-        return result(reached, False, f"disabling failed: {err or 'timeout'}")
-    return result(reached, disabled)
+            return result(False, False, f"writing zero setpoints failed: {err or 'timeout'}")
+        reached = False
+        deadline = time.monotonic() + timeout_s  # the wait for the lock does not count
+        while True:
+            try:
+                async with asyncio.timeout(STEP_TIMEOUT_S):
+                    reading = await driver.read()
+            except (DeviceError, TimeoutError) as err:
+                return result(False, False, f"reading the battery failed: {err or 'timeout'}")
+            p, q = reading.active_power_w, reading.reactive_power_var
+            if abs(p) < threshold and abs(q) < threshold:
+                reached = True
+                break
+            if time.monotonic() >= deadline or (interrupt is not None and interrupt.is_set()):
+                break
+            await asyncio.sleep(step_s)
+        if not capabilities.enable:
+            return result(reached, False)
+        try:
+            async with asyncio.timeout(STEP_TIMEOUT_S):
+                await driver.set_enabled(False)
+                disabled = not (await driver.read()).enabled
+        except (DeviceError, TimeoutError) as err:
+            return result(reached, False, f"disabling failed: {err or 'timeout'}")
+        return result(reached, disabled)

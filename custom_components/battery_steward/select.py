@@ -1,6 +1,5 @@
 """Operating mode of a battery."""
 
-from dataclasses import replace
 from typing import Any, override
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
@@ -37,9 +36,8 @@ async def async_setup_entry(
     coordinator = entry.runtime_data.coordinator
     entities: list[SelectEntity] = [ScheduleSourceSelect(coordinator, SCHEDULE_SOURCE)]
     info = coordinator.info
-    if "mode" in info.writable:  # offered with the modes the device can be told
-        modes = [mode.value for mode in Mode if mode in info.modes]
-        entities.insert(0, OperatingModeSelect(coordinator, replace(OPERATING_MODE, options=modes)))
+    if "mode" in info.writable:  # offered with the modes the device can be told (see below)
+        entities.insert(0, OperatingModeSelect(coordinator, OPERATING_MODE))
     if entry.runtime_data.transports is not None:  # offered when a device and an emulator exist
         entities.append(TransportSelect(coordinator, TRANSPORT))
     async_add_entities(entities)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field as dc_field
 from typing import Protocol
 
-from ..engine.state import SETPOINT_FIELDS, Limits, Measurements, Mode, Setpoints
+from ..engine.state import Limits, Measurements, Mode, Setpoints
 
 
 class DeviceError(Exception):
@@ -83,18 +83,24 @@ class UnsupportedFieldError(DeviceError):
         self.value = value
 
 
+# The capability that lets a device be told each numeric setpoint field.
+_FIELD_CAPABILITY = {"reserve_pct": "reserve", "power_w": "power_setpoint", "reactive_var": "reactive_power"}
+
+
+def writable_fields(capabilities: Capabilities) -> frozenset[str]:
+    """The setpoint fields a device with these capabilities can be told."""
+    numeric = {name for name, cap in _FIELD_CAPABILITY.items() if getattr(capabilities, cap)}
+    return frozenset(numeric | ({"mode"} if capabilities.modes else set()))
+
+
 def unsupported_fields(setpoints: Setpoints, capabilities: Capabilities) -> set[str]:
     """Fields of `setpoints` the device cannot set (the neutral value 0 of a missing field is fine)."""
     unsupported: set[str] = set()
     if setpoints.mode is not None and setpoints.mode not in capabilities.modes:
         unsupported.add("mode")
-    for name, supported in (
-        ("reserve_pct", capabilities.reserve),
-        ("power_w", capabilities.power_setpoint),
-        ("reactive_var", capabilities.reactive_power),
-    ):
+    for name, cap in _FIELD_CAPABILITY.items():
         value = getattr(setpoints, name)
-        if not supported and value is not None and value != 0:
+        if not getattr(capabilities, cap) and value is not None and value != 0:
             unsupported.add(name)
     return unsupported
 
@@ -121,39 +127,7 @@ class DeviceInfo:
     @property
     def writable(self) -> frozenset[str]:
         """The setpoint fields the device can be told (derived from its capabilities)."""
-        caps = self.capabilities
-        return frozenset(
-            name
-            for name, ok in (
-                ("mode", bool(caps.modes)),
-                ("reserve_pct", caps.reserve),
-                ("power_w", caps.power_setpoint),
-                ("reactive_var", caps.reactive_power),
-            )
-            if ok
-        ) & frozenset(SETPOINT_FIELDS)
-
-    @property
-    def modes(self) -> frozenset[Mode]:
-        """The operating modes the device can be put in."""
-        return self.capabilities.modes
-
-    @property
-    def measured(self) -> frozenset[str]:
-        """The optional measurements the device has (derived from its capabilities)."""
-        caps = self.capabilities
-        return frozenset(
-            name
-            for name, ok in (
-                ("active_power_w", caps.active_power),
-                ("reactive_power_var", caps.reactive_power),
-                ("voltage_v", caps.voltage),
-                ("temperature_c", caps.temperature),
-                ("charge_energy_kwh", caps.energy),
-                ("discharge_energy_kwh", caps.energy),
-            )
-            if ok
-        )
+        return writable_fields(self.capabilities)
 
 
 def check_limits(setpoints: Setpoints, limits: Limits) -> None:

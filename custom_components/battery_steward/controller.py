@@ -520,7 +520,8 @@ class BatteryController:
                 return self._record(trigger, scheduled, now, Result.SKIPPED, note="dispatch off")
             return None
         actual = self._actual(data)
-        todo = diff(self.desired, actual, self._tolerance)
+        # A schedule may set a field this device lacks: write the rest, and say so in the journal.
+        todo, lacking = self._diff(actual)
         # Fields fight detection suspended are not corrected; an override is asked for explicitly.
         skip = set() if trigger is Trigger.OVERRIDE else set(self.fight.suspended)
         if trigger is Trigger.SCHEDULE and scheduled is not None:
@@ -531,9 +532,7 @@ class BatteryController:
             # A scheduled change of a suspended field is written once at its instant (not a
             # correction); without reconciliation the executor writes only what changes now.
             skip = unchanged if not self.reconciliation_enabled else skip & unchanged
-        # A schedule may set a field this device lacks: write the rest, and say so in the journal.
-        lacking = unsupported_fields(todo, self.coordinator.info.capabilities)
-        todo = restrict(todo, (todo.set_fields() & self.coordinator.info.writable) - skip - lacking)
+        todo = restrict(todo, todo.set_fields() - skip)
         note = f"the device cannot set {', '.join(sorted(lacking))}" if lacking else None
         if self.source == SOURCE_API and (self.series is None or self.series.stale_at(now)):
             note = STALE_NOTE
@@ -582,17 +581,17 @@ class BatteryController:
         written = {name: value for name, (value, at) in self._written.items() if at > fresh_from}
         return replace(actual, **written) if written else actual
 
-    def _diff(self, actual: Setpoints) -> Setpoints:
-        """What differs, among the fields the device can be told (its capabilities)."""
+    def _diff(self, actual: Setpoints) -> tuple[Setpoints, set[str]]:
+        """What differs among the fields the device can be told, and the differing ones it cannot."""
         todo = diff(self.desired, actual, self._tolerance)
         lacking = unsupported_fields(todo, self.coordinator.info.capabilities)
-        return restrict(todo, (todo.set_fields() & self.coordinator.info.writable) - lacking)
+        return restrict(todo, (todo.set_fields() & self.coordinator.info.writable) - lacking), lacking
 
     def _drifted(self) -> bool:
         data: Measurements | None = self.coordinator.data
         if data is None:
             return False
-        return bool(self._diff(self._actual(data)).set_fields() - self.fight.suspended)
+        return bool(self._diff(self._actual(data))[0].set_fields() - self.fight.suspended)
 
     def _record(
         self,
@@ -971,7 +970,7 @@ class BatteryController:
         data: Measurements | None = self.coordinator.data
         if data is None or not self.coordinator.last_update_success:
             return None
-        return not self._diff(self._actual(data)).set_fields()
+        return not self._diff(self._actual(data))[0].set_fields()
 
     def statistics(self) -> dict[str, Any]:
         """Journal counts, skipped patrols and run durations."""

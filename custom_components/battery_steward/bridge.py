@@ -32,8 +32,6 @@ from .device.driver import (
     DeviceConnectionError,
     DeviceInfo,
     DeviceResponseError,
-    check_capabilities,
-    check_limits,
 )
 from .engine.state import Limits, Measurements, Mode, Setpoints
 
@@ -196,8 +194,7 @@ class EntityBridgeDriver:
     async def write(self, setpoints: Setpoints) -> None:
         """Service calls for the fields set: reserve first, then mode."""
         assert self.info is not None
-        check_capabilities(setpoints, self.info.capabilities)
-        check_limits(setpoints, self.info.limits)
+        self.info.check(setpoints)
         config = self.config
         if setpoints.reserve_pct is not None and config.reserve_entity:
             self._state(config.reserve_entity)

@@ -35,7 +35,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, EVENT_CHANGED, SOURCE_API, SOURCE_MANUAL, signal_state
 from .coordinator import BatteryCoordinator
-from .device.driver import DeviceError, check_capabilities, check_limits, unsupported_fields
+from .device.driver import DeviceError, unsupported_fields
 from .engine.fight import FightDetector, FightSettings
 from .engine.items import Item, OneOffItem, SeriesItem
 from .engine.journal import Journal, JournalRecord, Result, Trigger
@@ -712,12 +712,8 @@ class BatteryController:
         self, setpoints: Setpoints, *, duration: timedelta | None = None, until_cleared: bool = False
     ) -> None:
         """Hold setpoints until the next scheduled change, for a duration, or until cleared."""
-        info = self.coordinator.info
         try:
-            check_capabilities(
-                setpoints, info.capabilities
-            )  # a field the device lacks is refused, not stored
-            check_limits(setpoints, info.limits)
+            self.coordinator.info.check(setpoints)  # a field the device lacks is refused, not stored
         except DeviceError as err:
             raise translate_device_error(err) from err
         now = dt_util.utcnow()

@@ -21,7 +21,7 @@ import probatio as vol
 
 from .const import DOMAIN, SOURCES
 from .coordinator import BatteryConfigEntry
-from .device.driver import DeviceError, check_capabilities, check_limits
+from .device.driver import DeviceError
 from .engine.items import Item, SeriesItem
 from .engine.journal import Result
 from .engine.presets import PRESETS
@@ -241,10 +241,8 @@ async def _set_override(call: ServiceCall) -> ServiceResponse:
         raise _invalid("override_empty")
     entries = await _targets(call.hass, call)
     for entry in entries:  # refuse before anything is written to any battery
-        info = entry.runtime_data.coordinator.info
         try:
-            check_capabilities(setpoints, info.capabilities)
-            check_limits(setpoints, info.limits)
+            entry.runtime_data.coordinator.info.check(setpoints)
         except DeviceError as err:
             raise translate_device_error(err) from err
     for entry in entries:

@@ -129,6 +129,11 @@ class DeviceInfo:
         """The setpoint fields the device can be told (derived from its capabilities)."""
         return writable_fields(self.capabilities)
 
+    def check(self, setpoints: Setpoints) -> None:
+        """Refuse, before anything is sent, a field the device lacks or a value outside its limits."""
+        check_capabilities(setpoints, self.capabilities)
+        check_limits(setpoints, self.limits)
+
 
 def check_limits(setpoints: Setpoints, limits: Limits) -> None:
     """Refuse any field outside the device's limits, before a single byte is sent."""

@@ -15,8 +15,6 @@ from .driver import (
     DeviceConnectionError,
     DeviceInfo,
     DeviceResponseError,
-    check_capabilities,
-    check_limits,
 )
 from .profiles import PROFILE_STEWARD, PROFILES, Profile, StewardProfile
 
@@ -155,8 +153,7 @@ class ModbusBatteryDriver:
     async def write(self, setpoints: Setpoints) -> None:
         """Write the fields set, after checking every one against the device's abilities and limits."""
         info = self._info or await self.identify()
-        check_capabilities(setpoints, info.capabilities)
-        check_limits(setpoints, info.limits)
+        info.check(setpoints)
         async with self._lock:
             await self.profile.write(self, setpoints, info)
 

@@ -152,7 +152,6 @@ async def test_custom_map_refuses_a_mode_it_lacks(clock: FakeClock) -> None:
     )
     try:
         assert (await driver.identify()).serial == "S2"
-        assert driver.poll_blocks == []  # only the steward profile exposes its plan
         with pytest.raises(UnsupportedFieldError):
             await driver.write(Setpoints(mode=Mode.IDLE))
         assert battery.write_count == 0

@@ -16,11 +16,10 @@ from .driver import (
     DeviceInfo,
     DeviceResponseError,
 )
-from .profiles import PROFILE_STEWARD, PROFILES, Profile, StewardProfile
+from .profiles import Profile, StewardProfile
 
 _LOGGER = logging.getLogger(__name__)
 
-__all__ = ["PROFILES", "PROFILE_STEWARD", "ModbusBatteryDriver"]
 DEFAULT_TIMEOUT_S = 3.0
 
 
@@ -95,12 +94,6 @@ class ModbusBatteryDriver:
     def label(self) -> str:
         """host:port unit n."""
         return f"{self.host}:{self.port} unit {self.unit}"
-
-    @property
-    def poll_blocks(self) -> list[Block]:
-        """The read requests one poll of the steward map makes."""
-        profile = self.profile
-        return list(profile.poll_blocks) if isinstance(profile, StewardProfile) else []
 
     async def _call[T: ModbusPDU](self, request: Callable[[], Awaitable[T]]) -> T:
         """Connect if needed, send one request, map transport failures to typed errors."""

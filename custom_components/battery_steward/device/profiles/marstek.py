@@ -33,7 +33,6 @@ RS485_OFF = 0x55BB
 FORCE_STOP, FORCE_CHARGE, FORCE_DISCHARGE = 0, 1, 2
 WORK_MANUAL, WORK_ANTI_FEED, WORK_TRADE = 0, 1, 2
 # Inverter state 35100.
-STATES = {0: "sleep", 1: "standby", 2: "charge", 3: "discharge", 4: "backup", 5: "ota", 6: "bypass"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -71,21 +70,22 @@ class MarstekMap:
         )
 
     def polled(self) -> tuple[r.Register, ...]:
-        """Read every poll."""
+        """Read every poll: only what Measurements uses."""
         return (
             self.battery_voltage,
-            self.battery_current,
-            self.battery_power,
             self.soc,
             self.ac_power,
             self.temperature,
-            self.inverter_state,
             self.rs485_control,
             self.force_mode,
             self.charge_power,
             self.discharge_power,
             self.work_mode,
         )
+
+    def unread(self) -> tuple[r.Register, ...]:
+        """On the device (the simulator presents them) but not needed by Battery Steward."""
+        return (self.battery_current, self.battery_power, self.inverter_state)
 
 
 U16, I16, I32, STR = r.RegType.U16, r.RegType.I16, r.RegType.I32, r.RegType.STR

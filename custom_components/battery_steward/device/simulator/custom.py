@@ -42,6 +42,7 @@ class CustomPresentation(Presentation):
         }
         self._mode_code = {mode: r.MODE_CODES[mode.value] for mode in register_map.modes}
         self._mode_by_raw = {raw: mode for mode, raw in register_map.modes.items()}
+        self._raw_by_code = {code: register_map.modes[mode] for mode, code in self._mode_code.items()}
 
     @override
     def regions(self, config: SimConfig) -> list[Region]:
@@ -58,10 +59,9 @@ class CustomPresentation(Presentation):
 
     @override
     def render(self, model: BatteryModel, image: Image) -> None:
-        raw_by_code = {code: self.map.modes[mode] for mode, code in self._mode_code.items()}
         for reg in self._registers:
             if reg.name == "mode":
-                image.put(reg.address, r.encode(reg, raw_by_code.get(model.mode, 0)))
+                image.put(reg.address, r.encode(reg, self._raw_by_code.get(model.mode, 0)))
             elif (value := _STATE_VALUE.get(reg.name)) is not None:
                 image.put(reg.address, r.encode(reg, value(model)))
 

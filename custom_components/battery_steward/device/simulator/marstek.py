@@ -32,7 +32,7 @@ class MarstekPresentation(Presentation):
         self.settings = settings or MarstekSettings()
         self.map = MAPS[self.settings.layout]
         m = self.map
-        self._registers = (*m.identity(), *m.polled(), m.charge_to_soc, m.backup_function)
+        self._registers = (*m.identity(), *m.polled(), *m.unread(), m.charge_to_soc, m.backup_function)
         self._owner = {reg.address: reg for reg in self._registers if reg.writable}
         self.rs485 = RS485_OFF
         self.force_mode = FORCE_STOP

@@ -277,6 +277,8 @@ class EntityBridgeDriver:
         for issue_id in self._issues - wanted.keys():
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         for issue_id, (key, p) in wanted.items():
+            if issue_id in self._issues:
+                continue  # raised already (this runs on every read)
             if key == "bridge_missing_entity":
                 ir.async_create_issue(
                     self.hass,

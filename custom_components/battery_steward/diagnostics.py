@@ -48,8 +48,8 @@ async def async_get_device_diagnostics(
     """One entry is one battery: the entry's diagnostics plus what the device registry knows."""
     snapshot = _snapshot(entry)
     snapshot["device_registry"] = {
-        "identifiers": sorted(map(list, device.identifiers)),
-        # Names usually carry the serial number.
+        # Identifiers and names carry the serial number.
+        "identifiers": REDACTED,
         "name": REDACTED if device.name else None,
         "name_by_user": REDACTED if device.name_by_user else None,
         "manufacturer": device.manufacturer,

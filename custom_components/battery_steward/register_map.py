@@ -7,7 +7,7 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_PROFILE, CONF_PROFILE_SETTINGS, CONF_REGISTER_MAP, CONF_REGISTER_MAP_FILE
-from .device.profiles import PROFILE_CUSTOM, Profile, make_profile
+from .device.profiles import PROFILE_CUSTOM, PROFILE_STEWARD, Profile, make_profile
 from .device.profiles.custom import RegisterMap, RegisterMapError, parse
 
 
@@ -36,7 +36,7 @@ async def async_load_register_map(hass: HomeAssistant, options: Mapping[str, Any
 
 async def async_profile(hass: HomeAssistant, data: Mapping[str, Any], options: Mapping[str, Any]) -> Profile:
     """The profile a Modbus entry uses, with its settings; RegisterMapError for a bad custom map."""
-    name = str(data.get(CONF_PROFILE, "steward"))
+    name = str(data.get(CONF_PROFILE, PROFILE_STEWARD))
     if name == PROFILE_CUSTOM:
         return make_profile(name, {"map": await async_load_register_map(hass, options)})
     return make_profile(name, data.get(CONF_PROFILE_SETTINGS, {}))

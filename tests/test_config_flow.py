@@ -24,8 +24,13 @@ from custom_components.battery_steward.device.simulator import SimConfig, Simula
 from .conftest import SERIAL
 
 
+def _address(port: int, unit: int = 1) -> dict[str, Any]:
+    """What the reconfigure form asks (the register map cannot change there)."""
+    return {"host": "127.0.0.1", "port": port, "unit_id": unit}
+
+
 def _modbus_input(port: int, unit: int = 1) -> dict[str, Any]:
-    return {"host": "127.0.0.1", "port": port, "unit_id": unit, "profile": "steward"}
+    return {**_address(port, unit), "profile": "steward"}
 
 
 async def _start_modbus_step(hass: HomeAssistant) -> str:
@@ -143,9 +148,9 @@ async def test_reconfigure_modbus(
         result = await modbus_entry.start_reconfigure_flow(hass)
         assert result["type"] is FlowResultType.FORM
         assert result["step_id"] == "reconfigure"
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], _modbus_input(closed_port))
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], _address(closed_port))
         assert result["errors"] == {"base": "cannot_connect"}
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], _modbus_input(moved.port))
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], _address(moved.port))
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "reconfigure_successful"
         assert modbus_entry.data["port"] == moved.port
@@ -163,7 +168,7 @@ async def test_reconfigure_to_another_battery_aborts(
     await other.start(host="127.0.0.1", port=0)
     try:
         result = await modbus_entry.start_reconfigure_flow(hass)
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], _modbus_input(other.port))
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], _address(other.port))
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "wrong_device"
         assert modbus_entry.data["port"] == simulator.port

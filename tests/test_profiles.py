@@ -293,20 +293,13 @@ async def test_reconfigure_keeps_the_profile(hass: HomeAssistant, start_sim: Sta
     )
     entry.add_to_hass(hass)
     result = dict(await entry.start_reconfigure_flow(hass))
-    result = dict(
-        await hass.config_entries.flow.async_configure(
-            result["flow_id"], _connection(battery.port, "steward")
-        )
-    )
-    assert result["errors"] == {CONF_PROFILE: "profile_change"}
-    result = dict(
-        await hass.config_entries.flow.async_configure(result["flow_id"], _connection(battery.port, "custom"))
-    )
+    # The register map is not offered: it cannot change here (add the battery again for another).
+    assert CONF_PROFILE not in result["data_schema"].schema
+    address = {k: v for k, v in _connection(battery.port, "custom").items() if k != CONF_PROFILE}
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], address))
     assert result["errors"] == {"base": "map_invalid"}
     hass.config_entries.async_update_entry(entry, options={CONF_REGISTER_MAP: GOOD_MAP})
-    result = dict(
-        await hass.config_entries.flow.async_configure(result["flow_id"], _connection(battery.port, "custom"))
-    )
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], address))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()

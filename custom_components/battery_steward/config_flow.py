@@ -116,8 +116,9 @@ from .schedule import (
 )
 
 
-def _modbus_schema(defaults: Mapping[str, Any]) -> vol.Schema:
-    return vol.Schema(
+def _modbus_schema(defaults: Mapping[str, Any], *, profile: bool = True) -> vol.Schema:
+    """Host, port and unit (and the register map, except when reconfiguring: it cannot change)."""
+    schema = vol.Schema(
         {
             vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED)): str,
             vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)): vol.All(
@@ -134,6 +135,12 @@ def _modbus_schema(defaults: Mapping[str, Any]) -> vol.Schema:
                 vol.Coerce(int),
                 vol.Range(min=1, max=247),
             ),
+        }
+    )
+    if not profile:
+        return schema
+    return schema.extend(
+        {
             vol.Required(
                 CONF_PROFILE, default=defaults.get(CONF_PROFILE, PROFILE_STEWARD)
             ): selector.SelectSelector(
@@ -496,22 +503,16 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_update_reload_and_abort(entry, data_updates=user_input)
             return self.async_show_form(step_id="reconfigure", data_schema=_simulator_schema(entry.data))
         errors: dict[str, str] = {}
-        if user_input is not None and user_input[CONF_PROFILE] != entry.data.get(
-            CONF_PROFILE, PROFILE_STEWARD
-        ):
-            errors[CONF_PROFILE] = "profile_change"
-        elif user_input is not None:
+        if user_input is not None:
+            info: DeviceInfo | None = None
             try:
                 profile = await async_profile(self.hass, entry.data, entry.options)
             except RegisterMapError:
-                profile = None
-            info, error = (
-                (None, "map_invalid")
-                if profile is None
-                else await _async_identify(
+                error: str | None = "map_invalid"
+            else:
+                info, error = await _async_identify(
                     user_input[CONF_HOST], user_input[CONF_PORT], user_input[CONF_UNIT], profile
                 )
-            )
             if info is None:
                 errors["base"] = error or "unknown"
             else:
@@ -520,7 +521,7 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_update_reload_and_abort(entry, data_updates=user_input)
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=_modbus_schema(user_input or entry.data),
+            data_schema=_modbus_schema(user_input or entry.data, profile=False),
             errors=errors,
         )
 

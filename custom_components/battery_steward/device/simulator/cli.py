@@ -8,7 +8,10 @@ import logging
 from pathlib import Path
 import signal
 
+from ..profiles import PROFILE_STEWARD, PROFILES
 from ..profiles.custom import parse
+from ..profiles.marstek import POWER_SIGN_DISCHARGE_POSITIVE, POWER_SIGNS
+from ..profiles.sunspec import BASE_ADDRESSES
 from .physics import SimConfig
 from .presentation import make_presentation
 from .server import DEFAULT_HOST, DEFAULT_UNIT, SimulatedBattery, WriteRecord
@@ -43,16 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
     add("--tick", type=float, default=1.0, help="physics tick while nobody polls, s")
     add(
         "--profile",
-        choices=("steward", "sunspec", "marstek", "custom"),
-        default="steward",
+        choices=PROFILES,
+        default=PROFILE_STEWARD,
         help="register map to present (default %(default)s)",
     )
-    add("--sunspec-base", type=int, choices=(40000, 0, 50000), default=40000, help="SunSpec base address")
+    add(
+        "--sunspec-base",
+        type=int,
+        choices=BASE_ADDRESSES,
+        default=BASE_ADDRESSES[0],
+        help="SunSpec base address",
+    )
     add("--no-sunspec-battery", action="store_true", help="SunSpec without model 802")
     add(
         "--marstek-power-sign",
-        choices=("discharge_positive", "charge_positive"),
-        default="discharge_positive",
+        choices=POWER_SIGNS,
+        default=POWER_SIGN_DISCHARGE_POSITIVE,
         help="sign of the Marstek power registers",
     )
     add("--register-map", type=Path, help="YAML custom register map (with --profile custom)")

@@ -10,7 +10,7 @@ from .base import Profile, RegisterIO
 from .custom import CustomProfile, RegisterMap, RegisterMapError
 from .marstek import MarstekProfile, MarstekSettings
 from .steward import StewardProfile
-from .sunspec import SunSpecProfile
+from .sunspec import SunSpecProfile, SunSpecSettings
 
 PROFILE_STEWARD = "steward"
 PROFILE_SUNSPEC = "sunspec"
@@ -25,7 +25,7 @@ def make_profile(name: str, settings: Mapping[str, Any] | None = None) -> Profil
     if name == PROFILE_STEWARD:
         return StewardProfile()
     if name == PROFILE_SUNSPEC:
-        return SunSpecProfile()
+        return SunSpecProfile(SunSpecSettings.from_mapping(settings))
     if name == PROFILE_MARSTEK:
         return MarstekProfile(MarstekSettings.from_mapping(settings))
     if name == PROFILE_CUSTOM:

@@ -217,9 +217,14 @@ def make_presentation(profile: str, settings: dict[str, object] | None = None) -
     if profile == "steward":
         return StewardPresentation()
     if profile == "sunspec":
+        from ..profiles.sunspec import SunSpecSettings  # noqa: PLC0415
+
         return SunSpecPresentation(
             base=int(settings.get("base", 40000)),  # type: ignore[call-overload]
             battery=bool(settings.get("battery", True)),
+            mppt=bool(settings.get("mppt", False)),
+            manufacturer=str(settings.get("manufacturer", "Battery Steward")),
+            settings=SunSpecSettings.from_mapping(settings),
         )
     if profile == "marstek":
         from ..profiles.marstek import MarstekSettings  # noqa: PLC0415

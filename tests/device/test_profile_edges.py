@@ -96,9 +96,9 @@ async def test_marstek_broken_devices() -> None:
     with pytest.raises(UnsupportedDeviceError, match="serial"):
         await profile.identify(MemoryIO(words))
     words.update(dict.fromkeys(range(31200, 31210), 0x4142))
-    words[44003] = 0
-    with pytest.raises(UnsupportedDeviceError, match="limits"):
-        await profile.identify(MemoryIO(words))
+    words[44003] = 0  # the user's discharge limit at 0 is a setting, not a broken device
+    info = await profile.identify(MemoryIO(words))
+    assert info.limits.max_discharge_w == 2500
 
 
 async def test_steward_unknown_mode_code() -> None:

@@ -72,9 +72,15 @@ class ModbusBatteryDriver:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         profile: Profile | None = None,
+        min_request_gap_s: float = 0.0,
     ) -> None:
-        """Nothing is sent until the first call; the steward map unless a profile is given."""
+        """Nothing is sent until the first call; the steward map unless a profile is given.
+
+        min_request_gap_s is the minimum delay between requests; the profile may ask for more.
+        """
         self.host = host
+        self.min_request_gap_s = min_request_gap_s
+        self._last_request: float | None = None  # loop time the last reply (or failure) came
         self.port = port
         self.unit = unit
         self.profile = profile or StewardProfile()
@@ -103,7 +109,11 @@ class ModbusBatteryDriver:
                 await asyncio.wait_for(self._client.ctx.connect(), self._timeout)
                 if not self._client.connected:
                     raise DeviceConnectionError(f"cannot connect to {self.host}:{self.port}")
-            response = await asyncio.wait_for(_cancellable(request), self._timeout * 2)
+            await self._pace()
+            try:
+                response = await asyncio.wait_for(_cancellable(request), self._timeout * 2)
+            finally:
+                self._last_request = asyncio.get_running_loop().time()
         except (ModbusException, OSError, TimeoutError) as err:
             # Drop the connection: the next call starts from a clean socket.
             self._client.close()
@@ -112,6 +122,13 @@ class ModbusBatteryDriver:
             code = getattr(response, "exception_code", None)
             raise DeviceResponseError(f"{self.label} refused the request (exception {code})", code=code)
         return response
+
+    async def _pace(self) -> None:
+        """Wait until the minimum delay between requests has passed since the previous reply."""
+        gap = max(self.min_request_gap_s, self.profile.min_request_gap_s)
+        loop = asyncio.get_running_loop()
+        if gap and self._last_request is not None and (wait := self._last_request + gap - loop.time()) > 0:
+            await asyncio.sleep(wait)
 
     async def read_blocks(self, blocks: list[Block]) -> list[list[int]]:
         """FC3 reads, one per block (RegisterIO; the caller holds the lock)."""

@@ -36,6 +36,8 @@ class Profile(ABC):
 
     name: ClassVar[str]
     capabilities: Capabilities
+    # Shortest time the device needs between two requests (s); the driver waits at least this long.
+    min_request_gap_s: float = 0.0
 
     @abstractmethod
     async def identify(self, io: RegisterIO) -> DeviceInfo:

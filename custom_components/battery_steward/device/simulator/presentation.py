@@ -43,6 +43,11 @@ class Presentation(ABC):
     """One register map over a BatteryModel."""
 
     name: ClassVar[str]
+    # Shortest time the device needs between two requests (s); a request sooner is refused busy.
+    min_request_gap_s: float = 0.0
+
+    def on_connect(self, model: BatteryModel) -> None:  # noqa: B027 - optional
+        """A client opened a new TCP connection (some devices drop remote control then)."""
 
     @abstractmethod
     def regions(self, config: SimConfig) -> list[Region]:

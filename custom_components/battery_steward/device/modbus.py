@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import Awaitable, Callable
 import logging
-from typing import override
+from typing import Any, override
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
@@ -15,12 +15,14 @@ from .driver import (
     DeviceConnectionError,
     DeviceInfo,
     DeviceResponseError,
+    MalformedReplyError,
 )
 from .profiles import Profile, StewardProfile
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 3.0
+READ_HOLDING = 3
 
 
 class _OwnConnectFailures(logging.Filter):
@@ -61,6 +63,30 @@ async def _cancellable[T](request: Callable[[], Awaitable[T]]) -> T:
         raise
 
 
+class _UndecodableError(Exception):
+    """A reply pymodbus could not decode (e.g. a byte count larger than the data)."""
+
+
+def _fail_undecodable(ctx: Any) -> None:
+    """Make an undecodable reply fail the request waiting for it, instead of a traceback.
+
+    pymodbus raises from inside the transport's data_received: asyncio logs "Fatal error" with a
+    traceback and the request waits for its timeout. Here the reply is dropped and the waiting
+    request fails at once with _UndecodableError.
+    """
+    decode = ctx.callback_data
+
+    def callback_data(data: bytes, addr: tuple[str, int] | None = None) -> int:
+        try:
+            return int(decode(data, addr=addr))
+        except ModbusException as err:
+            if not ctx.response_future.done():
+                ctx.response_future.set_exception(_UndecodableError(str(err)))
+            return len(data)
+
+    ctx.callback_data = callback_data
+
+
 class ModbusBatteryDriver:
     """One connection and one I/O lock per device; the profile says what the registers mean."""
 
@@ -87,6 +113,7 @@ class ModbusBatteryDriver:
         self._timeout = timeout
         # No automatic reconnect task: the next call reconnects on demand.
         self._client = AsyncModbusTcpClient(host, port=port, timeout=timeout, retries=0, reconnect_delay=0)
+        _fail_undecodable(self._client.ctx)
         self._lock = asyncio.Lock()
         _CONNECT_FAILURES.addresses.add((host, port))
         self._info: DeviceInfo | None = None
@@ -114,6 +141,9 @@ class ModbusBatteryDriver:
                 response = await asyncio.wait_for(_cancellable(request), self._timeout * 2)
             finally:
                 self._last_request = asyncio.get_running_loop().time()
+        except _UndecodableError as err:
+            self._client.close()  # what follows on this stream cannot be trusted either
+            raise MalformedReplyError(f"{self.label} sent a reply that cannot be decoded: {err}") from err
         except (ModbusException, OSError, TimeoutError) as err:
             # Drop the connection: the next call starts from a clean socket.
             self._client.close()
@@ -139,7 +169,13 @@ class ModbusBatteryDriver:
                     b.start, count=b.count, device_id=self.unit
                 )
             )
-            data.append(list(response.registers))
+            registers = list(response.registers)
+            if response.function_code != READ_HOLDING or len(registers) != block.count:
+                raise MalformedReplyError(
+                    f"{self.label} answered a read of {block.count} registers at {block.start} with "
+                    f"{len(registers)} registers under function code {response.function_code}"
+                )
+            data.append(registers)
         return data
 
     async def write_words(self, address: int, words: list[int]) -> None:

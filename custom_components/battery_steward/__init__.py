@@ -11,7 +11,7 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_time_interval
@@ -116,7 +116,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         coordinator = BatteryCoordinator(hass, entry, driver)
     try:
         await coordinator.async_config_entry_first_refresh()
-    except ConfigEntryNotReady:
+    except ConfigEntryNotReady, ConfigEntryError:
         await _async_close(driver, simulator)
         raise
     transports = Transports(modbus) if modbus is not None else None
@@ -237,6 +237,13 @@ async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> 
         if entry.runtime_data.transports is not None:
             await entry.runtime_data.transports.async_close()
     return unloaded
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: BatteryConfigEntry, device_entry: dr.DeviceEntry
+) -> bool:
+    """A device of another serial (a battery this entry no longer drives) may be removed."""
+    return (DOMAIN, entry.data[CONF_SERIAL]) not in device_entry.identifiers
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> None:

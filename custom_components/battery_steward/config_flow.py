@@ -516,8 +516,12 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             if info is None:
                 errors["base"] = error or "unknown"
             else:
-                await self.async_set_unique_id(info.serial)
-                self._abort_if_unique_id_mismatch(reason="wrong_device")
+                if info.serial != entry.unique_id:
+                    # The address answers, but as another battery: say so, with both serials.
+                    return self.async_abort(
+                        reason="wrong_device",
+                        description_placeholders={"found": info.serial, "expected": str(entry.unique_id)},
+                    )
                 return self.async_update_reload_and_abort(entry, data_updates=user_input)
         return self.async_show_form(
             step_id="reconfigure",

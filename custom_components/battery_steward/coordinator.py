@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.update_coordinator import (
     REQUEST_REFRESH_DEFAULT_COOLDOWN,
@@ -16,7 +18,7 @@ from homeassistant.helpers.update_coordinator import (
 )
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, LOGGER, poll_interval
+from .const import CONF_SERIAL, DOMAIN, LOGGER, poll_interval
 from .device.driver import BatteryDriver, DeviceError, DeviceInfo
 from .device.simulator import SimulatedBattery
 from .engine.state import Measurements
@@ -90,15 +92,45 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
 
     @override
     async def _async_setup(self) -> None:
-        """Identify the device once, before the first poll."""
+        """Identify the device once, before the first poll; refuse a device that is another battery."""
         try:
-            self._info = await self.driver.identify()
+            info = await self.driver.identify()
         except DeviceError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key=err.translation_key,
                 translation_placeholders={"error": str(err)},
             ) from err
+        self._check_identity(info)
+        self._info = info
+
+    def _check_identity(self, info: DeviceInfo) -> None:
+        """The device at the entry's address must be the battery the entry was made for.
+
+        Another battery there (a swapped unit, a reused address) must not become a new device
+        that orphans the old one's entities and history: set-up stops with a repair issue.
+        """
+        entry = self.config_entry
+        expected = str(entry.data.get(CONF_SERIAL) or entry.unique_id or "")
+        issue_id = f"another_battery_{entry.entry_id}"
+        if not expected or info.serial == expected:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        placeholders = {"battery": entry.title, "expected": expected, "found": info.serial}
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="another_battery",
+            translation_placeholders=placeholders,
+        )
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="another_battery",
+            translation_placeholders=placeholders,
+        )
 
     @override
     async def _async_update_data(self) -> Measurements:

@@ -57,5 +57,5 @@ async def test_only_a_device_the_entry_no_longer_drives_can_be_removed(
     current = registry.async_get_device_by_identifier((DOMAIN, SERIAL), loaded.entry_id)
     assert current is not None
     stale = registry.async_get_or_create(config_entry_id=loaded.entry_id, identifiers={(DOMAIN, "OLD-0001")})
-    assert not await async_remove_config_entry_device(hass, loaded, current)  # type: ignore[arg-type]
-    assert await async_remove_config_entry_device(hass, loaded, stale)  # type: ignore[arg-type]
+    assert not await async_remove_config_entry_device(hass, loaded, current)
+    assert await async_remove_config_entry_device(hass, loaded, stale)

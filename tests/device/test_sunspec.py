@@ -286,6 +286,13 @@ def test_cli_profile_settings() -> None:
         ["--profile", "sunspec", "--sunspec-base", "0", "--no-sunspec-battery"]
     )
     assert cli._profile_settings(args) == {"base": 0, "battery": False}
+    args = cli.build_parser().parse_args(["--profile", "sunspec", "--sunspec-gen24"])
+    assert cli._profile_settings(args) == {
+        "base": 40000,
+        "battery": False,
+        "mppt": True,
+        "manufacturer": "Fronius",
+    }
     args = cli.build_parser().parse_args(["--profile", "marstek", "--marstek-power-sign", "charge_positive"])
     assert cli._profile_settings(args) == {"power_sign": "charge_positive"}
     assert cli._profile_settings(cli.build_parser().parse_args([])) == {}

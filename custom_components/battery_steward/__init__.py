@@ -243,7 +243,7 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: BatteryConfigEntry, device_entry: dr.DeviceEntry
 ) -> bool:
     """A device of another serial (a battery this entry no longer drives) may be removed."""
-    return (DOMAIN, entry.data[CONF_SERIAL]) not in device_entry.identifiers
+    return (DOMAIN, entry.unique_id or entry.data[CONF_SERIAL]) not in device_entry.identifiers
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> None:

@@ -111,7 +111,7 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
         that orphans the old one's entities and history: set-up stops with a repair issue.
         """
         entry = self.config_entry
-        expected = str(entry.data.get(CONF_SERIAL) or entry.unique_id or "")
+        expected = str(entry.unique_id or entry.data.get(CONF_SERIAL) or "")
         issue_id = f"another_battery_{entry.entry_id}"
         if not expected or info.serial == expected:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)

@@ -116,7 +116,6 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
         if not expected or info.serial == expected:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
             return
-        placeholders = {"battery": entry.title, "expected": expected, "found": info.serial}
         ir.async_create_issue(
             self.hass,
             DOMAIN,
@@ -124,12 +123,12 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
             is_fixable=False,
             severity=ir.IssueSeverity.ERROR,
             translation_key="another_battery",
-            translation_placeholders=placeholders,
+            translation_placeholders={"battery": entry.title, "expected": expected, "found": info.serial},
         )
         raise ConfigEntryError(
             translation_domain=DOMAIN,
             translation_key="another_battery",
-            translation_placeholders=placeholders,
+            translation_placeholders={"battery": entry.title, "expected": expected, "found": info.serial},
         )
 
     @override

@@ -27,7 +27,7 @@ from custom_components.battery_steward.device.simulator.presentation import make
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
 from .conftest import FakeClock
-from .modes import hold
+from .modes import ModeCase, hold, prove_modes
 
 type Started = Callable[..., Awaitable[tuple[SimulatedBattery, MarstekPresentation, ModbusBatteryDriver]]]
 
@@ -182,8 +182,7 @@ async def test_outside_changes_show_in_the_registers(marstek: Started) -> None:
         battery.read_register("soc_pct")
 
 
-MODES = [
-    # (desired, site load W, battery power W at the simulator after a minute)
+MODES: list[ModeCase] = [
     (Setpoints(mode=Mode.FORCE_CHARGE, power_w=-2000), 800, -2000),  # charges at 2 kW
     (Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=2000), 800, 2000),  # discharges at 2 kW
     (Setpoints(mode=Mode.IDLE, power_w=0), 800, 0),  # holds at 0 W whatever the load
@@ -198,18 +197,15 @@ async def test_every_mode_physically_and_without_write_loops(
     marstek: Started, clock: FakeClock, power_sign: str
 ) -> None:
     battery, sim, driver = await marstek(power_sign=power_sign)
-    for desired, load, expected in MODES:
-        battery.model.site_load_w = load
-        assert await hold(driver, battery, clock, desired) == 0, desired
-        assert battery.model.active_power_w == pytest.approx(expected, abs=2), desired
-        reading = await driver.read()
-        assert reading.mode is desired.mode
-        assert reading.active_power_w == pytest.approx(expected, abs=2)
+
+    def check(desired: Setpoints) -> None:
         if desired.mode is Mode.IDLE:
             # Idle: RS485 control on, both powers 0, force mode stop, the work mode untouched.
             assert (sim.rs485, sim.charge_power, sim.discharge_power, sim.force_mode) == (RS485_ON, 0, 0, 0)
         if desired.mode is Mode.AUTO:
             assert sim.rs485 == RS485_OFF  # handed back
+
+    await prove_modes(driver, battery, clock, MODES, check)
     assert sim.resets == 0
     assert "work_mode" not in {w.name for w in battery.writes_log if w.time > 0 and w.value == 0}
 

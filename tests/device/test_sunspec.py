@@ -23,7 +23,7 @@ from custom_components.battery_steward.engine.state import Mode, Setpoints
 
 from .cli import announced_port, spawn_simulator
 from .conftest import FakeClock
-from .modes import hold
+from .modes import ModeCase, hold, prove_modes
 
 type Started = Callable[..., Awaitable[tuple[SimulatedBattery, ModbusBatteryDriver]]]
 
@@ -300,8 +300,7 @@ def test_cli_profile_settings() -> None:
 
 # Every mode by its physical effect, and no write loop: model 124 as its sources describe it.
 
-MODES = [
-    # (desired, site load W, battery power W at the simulator after a minute)
+MODES: list[ModeCase] = [
     (Setpoints(mode=Mode.FORCE_CHARGE, power_w=-2000), 800, -2000),  # charges at 2 kW from the grid
     (Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=2000), 800, 2000),  # discharges at 2 kW
     (Setpoints(mode=Mode.IDLE, power_w=0), 800, 0),  # holds at 0 W whatever the load
@@ -327,14 +326,8 @@ async def test_every_mode_physically_and_without_write_loops(
         driver.profile = ss.SunSpecProfile(presentation["settings"])
     info = await driver.identify()
     assert info.capabilities.active_power
-    for desired, load, expected in MODES:
-        battery.model.site_load_w = load
-        # Between every pair of modes: the command is written, then 10 polls write nothing.
-        assert await hold(driver, battery, clock, desired) == 0, desired
-        assert battery.model.active_power_w == pytest.approx(expected, abs=2), desired
-        reading = await driver.read()
-        assert reading.mode is desired.mode
-        assert reading.active_power_w == pytest.approx(expected, abs=2)
+    # Between every pair of modes: the command is written, then 10 polls write nothing.
+    await prove_modes(driver, battery, clock, MODES)
     # The idle command zeroed both limits, not only StorCtl_Mod.
     await hold(driver, battery, clock, Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=1500), polls=0)
     await hold(driver, battery, clock, Setpoints(mode=Mode.IDLE), polls=0)

@@ -71,6 +71,7 @@ from .device.profiles import (
     PROFILE_CUSTOM,
     PROFILE_MARSTEK,
     PROFILE_STEWARD,
+    PROFILE_SUNSPEC,
     PROFILES,
     Profile,
     RegisterMapError,
@@ -175,14 +176,21 @@ def _simulator_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     return vol.Schema({_capacity_key(defaults, DEFAULT_CAPACITY_KWH): _capacity_field(minimum=1, step=0.5)})
 
 
+def _power_sign_field(defaults: Mapping[str, Any]) -> dict[vol.Required, selector.SelectSelector]:
+    """Which way the device counts battery power: a setting wherever no standard says."""
+    return {
+        vol.Required(
+            CONF_POWER_SIGN, default=defaults.get(CONF_POWER_SIGN, POWER_SIGN_DISCHARGE_POSITIVE)
+        ): selector.SelectSelector(
+            selector.SelectSelectorConfig(options=list(POWER_SIGNS), translation_key=CONF_POWER_SIGN)
+        )
+    }
+
+
 def _marstek_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     return vol.Schema(
         {
-            vol.Required(
-                CONF_POWER_SIGN, default=defaults.get(CONF_POWER_SIGN, POWER_SIGN_DISCHARGE_POSITIVE)
-            ): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=list(POWER_SIGNS), translation_key=CONF_POWER_SIGN)
-            ),
+            **_power_sign_field(defaults),
             vol.Required(CONF_LAYOUT, default=defaults.get(CONF_LAYOUT, LAYOUTS[0])): selector.SelectSelector(
                 selector.SelectSelectorConfig(options=list(LAYOUTS), translation_key=CONF_LAYOUT)
             ),
@@ -285,6 +293,7 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         """What earlier steps of a flow entered (Modbus connection and map; the entity bridge's choices)."""
         self._connection: dict[str, Any] = {}
         self._marstek: dict[str, Any] = {}
+        self._sunspec: dict[str, Any] = {}
         self._map: dict[str, str] = {}
         self._bridge: dict[str, Any] = {}
 
@@ -338,6 +347,8 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         self._connection = user_input
         if user_input[CONF_PROFILE] == PROFILE_MARSTEK:
             return await self.async_step_marstek()
+        if user_input[CONF_PROFILE] == PROFILE_SUNSPEC:
+            return await self.async_step_sunspec()
         if user_input[CONF_PROFILE] == PROFILE_CUSTOM:
             return await self.async_step_custom_map()
         return await self._async_create(make_profile(user_input[CONF_PROFILE]), {}, {})
@@ -349,6 +360,17 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         self._marstek = user_input
         return await self._async_create(
             make_profile(PROFILE_MARSTEK, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
+        )
+
+    async def async_step_sunspec(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """What SunSpec leaves open: the sign of model 802's battery power (a DC value without one)."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="sunspec", data_schema=vol.Schema(_power_sign_field(self._sunspec))
+            )
+        self._sunspec = user_input
+        return await self._async_create(
+            make_profile(PROFILE_SUNSPEC, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
         )
 
     async def async_step_custom_map(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:

@@ -207,6 +207,12 @@ FORCE_BY_MODE = {
 }
 
 
+def _printable_ascii(raw: bytes) -> bool:
+    """Whether `raw` is text (printable ASCII, NUL padding allowed)."""
+    text = raw.rstrip(b"\0")
+    return bool(text) and all(0x20 <= b < 0x7F for b in text)
+
+
 class MarstekProfile(Profile):
     """Marstek Venus E over its own Modbus TCP (v3) or an RS485-to-TCP gateway, unit 1."""
 
@@ -240,6 +246,10 @@ class MarstekProfile(Profile):
             return r.decode(reg, extract(self._identity_blocks, data, reg))
 
         serial = str(value(m.serial))
+        raw = b"".join(w.to_bytes(2, "big") for w in extract(self._identity_blocks, data, m.serial))
+        if self.settings.layout == LAYOUT_V3 and any(raw) and not _printable_ascii(raw):
+            # e_v3.yaml's 30304 is the MAC address, which some firmware holds as 6 raw bytes.
+            serial = ":".join(f"{b:02X}" for b in raw[:6])
         if not serial or not serial.isprintable():
             raise UnsupportedDeviceError(f"{io.label}: no Marstek serial number at {m.serial.address}")
         return DeviceInfo(

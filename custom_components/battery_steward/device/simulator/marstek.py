@@ -12,7 +12,7 @@ The device is modelled as the public sources describe it, not as our driver uses
 - evcc `templates/definition/meter/marstek-venus-e.yaml`: 42010/42020/42021 act only under RS485
   control; 0x55BB hands control back to the device's own work mode (no reset).
 - ViperRNMC/marstek_venus_modbus#214, #294: RS485 control drops by itself; here it drops when a
-  new TCP connection arrives (a reconnect), and at `drop_after_s` when set.
+  new TCP connection arrives (a reconnect).
 - ffunes/Omnibattery#411 (`MESSAGE_WAIT_MS["v3"] = 150`): v3 firmware needs 150 ms between
   requests; a request that comes sooner is answered "device busy".
 """

@@ -304,6 +304,7 @@ MODES: list[ModeCase] = [
     (Setpoints(mode=Mode.FORCE_CHARGE, power_w=-2000), 800, -2000),  # charges at 2 kW from the grid
     (Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=2000), 800, 2000),  # discharges at 2 kW
     (Setpoints(mode=Mode.IDLE, power_w=0), 800, 0),  # holds at 0 W whatever the load
+    (Setpoints(mode=Mode.IDLE, power_w=1000), 800, 0),  # a power in idle moves nothing
     (Setpoints(mode=Mode.AUTO, power_w=0), 800, 800),  # the inverter's own self-consumption
     (Setpoints(mode=Mode.FORCE_CHARGE, power_w=-1234.5), 0, -1234.5),
 ]
@@ -333,6 +334,10 @@ async def test_every_mode_physically_and_without_write_loops(
     await hold(driver, battery, clock, Setpoints(mode=Mode.IDLE), polls=0)
     values = await driver.profile._values(driver, ["OutWRte", "InWRte", "StorCtl_Mod"])  # type: ignore[attr-defined]
     assert values == {"OutWRte": 0.0, "InWRte": 0.0, "StorCtl_Mod": 3}
+    writes = battery.write_count
+    await driver.write(Setpoints(power_w=-700))  # a new power in idle: no register holds it
+    assert battery.write_count == writes
+    assert (await driver.read()).power_setpoint_w == -700
     clock.advance(60)
     battery.sync()
     assert battery.model.active_power_w == pytest.approx(0, abs=1)

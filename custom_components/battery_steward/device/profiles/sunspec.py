@@ -500,6 +500,9 @@ class SunSpecProfile(Profile):
         # Mode and power live in the same registers: write them as one state.
         mode = setpoints.mode or self._mode or Mode.AUTO
         power = setpoints.power_w if setpoints.power_w is not None else self._power_w
+        if setpoints.mode is None and mode in {Mode.AUTO, Mode.IDLE}:
+            self._power_w = power  # no register holds a power in these modes: nothing to send
+            return
         controls = controls_for(mode, power, self._w_cha_max, self._w_discha_max)
         # OutWRte and InWRte are adjacent (offsets 12 and 13): one request, then the grid setting,
         # then the mode, so the limits are in place before they become active.

@@ -80,7 +80,7 @@ async def test_sunspec_broken_devices() -> None:
     io = MemoryIO(_sunspec_image(InOutWRte_SF=0x8000))
     info = await profile.identify(io)
     with pytest.raises(DeviceResponseError, match="scale factor"):
-        await profile.write(io, Setpoints(power_w=100), info)
+        await profile.write(io, Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=100), info)
 
 
 def test_fit_scale_factor() -> None:

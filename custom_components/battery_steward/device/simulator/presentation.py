@@ -53,6 +53,11 @@ class Presentation(ABC):
         regions = self.regions(config)
         return min(g.address for g in regions), max(g.address + g.count for g in regions)
 
+    def read_allowed(self, function_code: int, address: int, count: int) -> bool:
+        """Whether a read with this function code may address these registers: FC3 only by default."""
+        del address, count
+        return function_code == 3
+
     @abstractmethod
     def identify(self, config: SimConfig, image: Image) -> None:
         """Write the identification registers once."""
@@ -225,6 +230,17 @@ def make_presentation(profile: str, settings: dict[str, object] | None = None) -
         from ..profiles.marstek import MarstekSettings  # noqa: PLC0415
 
         return MarstekPresentation(MarstekSettings.from_mapping(settings))
+    if profile in {"huawei", "sungrow", "victron"}:
+        from .huawei import HuaweiPresentation  # noqa: PLC0415
+        from .sungrow import SungrowPresentation  # noqa: PLC0415
+        from .victron import VictronPresentation  # noqa: PLC0415
+
+        vendors: dict[str, type[Presentation]] = {
+            "huawei": HuaweiPresentation,
+            "sungrow": SungrowPresentation,
+            "victron": VictronPresentation,
+        }
+        return vendors[profile]()
     if profile == "custom":
         from ..profiles.custom import RegisterMap  # noqa: PLC0415
         from .custom import CustomPresentation  # noqa: PLC0415

@@ -1,7 +1,8 @@
 """Huawei SUN2000 inverter with a LUNA2000 battery (`huawei`).
 
 From wlcrs/huawei-solar-lib `registers.py` (addresses, types, gains), wlcrs/huawei_solar
-`services.py` (the forcible charge/discharge sequence) and evcc's `huawei-sun2000-hybrid.yaml` template (modes and watchdog).
+`services.py` (the forcible charge/discharge sequence) and evcc's `huawei-sun2000-hybrid.yaml`
+template (modes and watchdog).
 
 Holding registers, FC3 reads, big-endian words; FC6 for 16-bit writes, FC16 for 32-bit ones (as
 both sources write them). The inverter takes one Modbus client at a time (huawei_solar README:

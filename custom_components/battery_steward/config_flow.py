@@ -37,6 +37,7 @@ from .const import (
     CONF_CAPACITY_KWH,
     CONF_KIND,
     CONF_LAYOUT,
+    CONF_MAX_POWER_W,
     CONF_POLL_INTERVAL,
     CONF_POWER_SIGN,
     CONF_PROFILE,
@@ -71,6 +72,7 @@ from .device.profiles import (
     PROFILE_CUSTOM,
     PROFILE_MARSTEK,
     PROFILE_STEWARD,
+    PROFILE_VICTRON,
     PROFILES,
     Profile,
     RegisterMapError,
@@ -82,6 +84,7 @@ from .device.profiles.marstek import (
     POWER_SIGN_DISCHARGE_POSITIVE,
     POWER_SIGNS,
 )
+from .device.profiles.victron import DEFAULT_CAPACITY_KWH as VICTRON_CAPACITY_KWH, DEFAULT_MAX_POWER_W
 from .device.simulator import SimConfig, SimulatedBattery
 from .engine.state import Mode
 from .fetcher import (
@@ -191,6 +194,30 @@ def _marstek_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     )
 
 
+def _victron_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    """What the GX's system registers do not tell: the battery's size, the inverter's rating."""
+    return vol.Schema(
+        {
+            _capacity_key(defaults, VICTRON_CAPACITY_KWH): _capacity_field(minimum=0.5, step=0.1),
+            vol.Required(
+                CONF_MAX_POWER_W, default=defaults.get(CONF_MAX_POWER_W, DEFAULT_MAX_POWER_W)
+            ): vol.All(
+                selector.NumberSelector(
+                    selector.NumberSelectorConfig(
+                        min=100,
+                        max=100_000,
+                        step=100,
+                        unit_of_measurement="W",
+                        mode=selector.NumberSelectorMode.BOX,
+                    )
+                ),
+                vol.Coerce(int),
+                vol.Range(min=100, max=100_000),
+            ),
+        }
+    )
+
+
 def _entity(domains: list[str]) -> selector.EntitySelector:
     return selector.EntitySelector(selector.EntitySelectorConfig(domain=domains))
 
@@ -285,6 +312,7 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         """What earlier steps of a flow entered (Modbus connection and map; the entity bridge's choices)."""
         self._connection: dict[str, Any] = {}
         self._marstek: dict[str, Any] = {}
+        self._victron: dict[str, Any] = {}
         self._map: dict[str, str] = {}
         self._bridge: dict[str, Any] = {}
 
@@ -340,6 +368,8 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_marstek()
         if user_input[CONF_PROFILE] == PROFILE_CUSTOM:
             return await self.async_step_custom_map()
+        if user_input[CONF_PROFILE] == PROFILE_VICTRON:
+            return await self.async_step_victron()
         return await self._async_create(make_profile(user_input[CONF_PROFILE]), {}, {})
 
     async def async_step_marstek(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -349,6 +379,15 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         self._marstek = user_input
         return await self._async_create(
             make_profile(PROFILE_MARSTEK, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
+        )
+
+    async def async_step_victron(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """What a Victron GX does not tell over Modbus: capacity and inverter rating."""
+        if user_input is None:
+            return self.async_show_form(step_id="victron", data_schema=_victron_schema(self._victron))
+        self._victron = user_input
+        return await self._async_create(
+            make_profile(PROFILE_VICTRON, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
         )
 
     async def async_step_custom_map(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:

@@ -1,6 +1,7 @@
 """Huawei, Sungrow and Victron profiles driving the simulator presenting each device as its public
 source describes it, over Modbus TCP: every mode by its physical effect, and no write loop."""
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 import itertools
@@ -11,7 +12,7 @@ from custom_components.battery_steward.device.driver import UnsupportedDeviceErr
 from custom_components.battery_steward.device.modbus import ModbusBatteryDriver
 from custom_components.battery_steward.device.profiles import Profile, make_profile
 from custom_components.battery_steward.device.profiles.huawei import HuaweiProfile
-from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
+from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery, cli
 from custom_components.battery_steward.device.simulator.huawei import HuaweiPresentation
 from custom_components.battery_steward.device.simulator.presentation import Presentation, make_presentation
 from custom_components.battery_steward.engine.reconcile import Tolerance, diff
@@ -276,3 +277,21 @@ async def test_victron_refuses_external_control(
     await client.write_register(2902, 3, device_id=100)  # type: ignore[attr-defined]
     with pytest.raises(UnsupportedDeviceError, match="ESS mode 3"):
         await r.driver.identify()
+
+
+@pytest.mark.parametrize(("name", "unit"), [("huawei", 1), ("sungrow", 1), ("victron", 100)])
+async def test_the_simulator_command_line_presents_each_vendor(name: str, unit: int) -> None:
+    args = cli.build_parser().parse_args(["--port", "0", "--profile", name, "--serial", SERIALS[name]])
+    stop = asyncio.Event()
+    ready: asyncio.Future[SimulatedBattery] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(cli.run(args, stop, ready=ready.set_result))
+    async with asyncio.timeout(10):
+        battery = await ready
+    assert (battery.presentation.name, battery.unit) == (name, unit)
+    driver = ModbusBatteryDriver("127.0.0.1", battery.port, 1, profile=make_profile(name))
+    try:
+        assert (await driver.identify()).serial == SERIALS[name]
+    finally:
+        await driver.close()
+        stop.set()
+        await task

@@ -84,13 +84,18 @@ POLLED = (
 MAX_BATCH = 64  # huawei-solar-lib const.py MAX_BATCHED_REGISTERS_COUNT
 
 
+def _monotonic() -> float:
+    """time.monotonic, looked up at each call (so a test's frozen clock is the profile's too)."""
+    return time.monotonic()
+
+
 class HuaweiProfile(Profile):
     """SUN2000 + LUNA2000 over the inverter's or the SDongle's Modbus TCP."""
 
     name = "huawei"
     capabilities = Capabilities(reactive_power=False, enable=False, temperature=False, energy=False)
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = _monotonic) -> None:
         """Plan the reads once; `clock` times the keep-alive (injectable for tests)."""
         self._clock = clock
         self._identity_blocks = plan_blocks(IDENTITY, max_count=MAX_BATCH)

@@ -12,9 +12,11 @@ from custom_components.battery_steward.device.driver import UnsupportedDeviceErr
 from custom_components.battery_steward.device.modbus import ModbusBatteryDriver
 from custom_components.battery_steward.device.profiles import Profile, make_profile
 from custom_components.battery_steward.device.profiles.huawei import HuaweiProfile
+from custom_components.battery_steward.device.profiles.victron import VictronSettings
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery, cli
 from custom_components.battery_steward.device.simulator.huawei import HuaweiPresentation
 from custom_components.battery_steward.device.simulator.presentation import Presentation, make_presentation
+from custom_components.battery_steward.device.simulator.table import TablePresentation
 from custom_components.battery_steward.engine.reconcile import Tolerance, diff
 from custom_components.battery_steward.engine.state import Measurements, Mode, Setpoints
 
@@ -295,3 +297,50 @@ async def test_the_simulator_command_line_presents_each_vendor(name: str, unit: 
         await driver.close()
         stop.set()
         await task
+
+
+@pytest.mark.parametrize(
+    ("name", "register", "value", "refusal"),
+    [
+        ("huawei", "product_model", 0, "LUNA2000"),  # an inverter without a battery
+        ("sungrow", "device_type", 0x2C00, "0x2C00"),  # not an SH hybrid
+        ("victron", "serial", "", "serial"),
+    ],
+)
+async def test_a_device_of_the_family_without_what_the_profile_needs_is_refused(
+    rig: RigFactory, name: str, register: str, value: float | str, refusal: str
+) -> None:
+    r = await rig(name)
+    presentation = r.battery.presentation
+    assert isinstance(presentation, TablePresentation)
+    presentation.values[register] = value
+    r.battery.sync()
+    with pytest.raises(UnsupportedDeviceError, match=refusal):
+        await r.driver.identify()
+
+
+async def test_the_simulator_refuses_what_the_device_would(
+    rig: RigFactory, connect: Callable[[SimulatedBattery], Awaitable[object]]
+) -> None:
+    r = await rig("sungrow")
+    client = await connect(r.battery)
+    assert (await client.write_register(13022, 100, device_id=1)).isError()  # type: ignore[attr-defined]  # read-only
+    assert (await client.write_register(13050, 0x12, device_id=1)).isError()  # type: ignore[attr-defined]  # no such command
+    assert (await client.write_register(13099, 101, device_id=1)).isError()  # type: ignore[attr-defined]
+    assert r.battery.refused_count == 3
+    assert r.battery.writes_log == []
+
+
+def test_victron_settings_must_be_possible() -> None:
+    assert VictronSettings.from_mapping({"capacity_kwh": 5, "max_power_w": 3000}) == VictronSettings(
+        capacity_kwh=5.0, max_power_w=3000
+    )
+    with pytest.raises(ValueError, match="invalid Victron settings"):
+        VictronSettings.from_mapping({"max_power_w": 0})
+
+
+def test_the_command_line_unit_wins() -> None:
+    args = cli.build_parser().parse_args(["--profile", "victron", "--unit", "5"])
+    assert cli.unit_from_args(args) == 5
+    assert cli.unit_from_args(cli.build_parser().parse_args(["--profile", "victron"])) == 100
+    assert cli.unit_from_args(cli.build_parser().parse_args([])) == 1

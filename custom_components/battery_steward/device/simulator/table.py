@@ -37,8 +37,7 @@ class TablePresentation(Presentation):
 
     @override
     def read_allowed(self, function_code: int, address: int, count: int) -> bool:
-        if function_code not in {3, 4}:
-            return False
+        # The server asks only for FC3 and FC4.
         if self.any_read_code:
             return True
         owners = {self._owner.get(a) for a in range(address, address + count)}

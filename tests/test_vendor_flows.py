@@ -7,11 +7,10 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
@@ -20,14 +19,13 @@ from custom_components.battery_steward.const import (
     CONF_MAX_POWER_W,
     CONF_PROFILE,
     CONF_PROFILE_SETTINGS,
-    DOMAIN,
-    KIND_MODBUS,
 )
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 from custom_components.battery_steward.device.simulator.presentation import make_presentation
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
 from .helpers import entity_id, let_sockets_settle
+from .test_profiles import _modbus_step, _registered
 
 type Start = Callable[..., Any]
 
@@ -51,19 +49,6 @@ async def start_vendor() -> AsyncIterator[Start]:
     for battery in started:
         await battery.stop()
     await let_sockets_settle()
-
-
-async def _modbus_step(hass: HomeAssistant, port: int, profile: str) -> dict[str, Any]:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": KIND_MODBUS})
-    connection = {"host": "127.0.0.1", "port": port, "unit_id": 1, CONF_PROFILE: profile}
-    return dict(await hass.config_entries.flow.async_configure(result["flow_id"], connection))
-
-
-def _keys(hass: HomeAssistant, entry_id: str) -> set[str]:
-    return {
-        e.unique_id.split("_", 1)[1] for e in er.async_entries_for_config_entry(er.async_get(hass), entry_id)
-    }
 
 
 async def _select_mode(hass: HomeAssistant, serial: str, mode: str) -> None:
@@ -91,7 +76,7 @@ async def test_flow_entities_and_a_mode(hass: HomeAssistant, start_vendor: Start
     entry = result["result"]
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    keys = _keys(hass, entry.entry_id)
+    keys = _registered(hass, entry.entry_id)
     assert {"state_of_charge", "active_power", "backup_reserve", "power_setpoint", "operating_mode"} <= keys
     assert not keys & {"reactive_power", "battery_temperature", "charge_energy", "plant_enabled"}
     await _select_mode(hass, serial, "idle")

@@ -194,6 +194,19 @@ def _marstek_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     )
 
 
+def _watts_field(maximum: int) -> vol.All[int]:
+    """A power in W, from 100 to maximum in steps of 100."""
+    return vol.All(
+        selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=100, max=maximum, step=100, unit_of_measurement="W", mode=selector.NumberSelectorMode.BOX
+            )
+        ),
+        vol.Coerce(int),
+        vol.Range(min=100, max=maximum),
+    )
+
+
 def _victron_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     """What the GX's system registers do not tell: the battery's size, the inverter's rating."""
     return vol.Schema(
@@ -201,19 +214,7 @@ def _victron_schema(defaults: Mapping[str, Any]) -> vol.Schema:
             _capacity_key(defaults, VICTRON_CAPACITY_KWH): _capacity_field(minimum=0.5, step=0.1),
             vol.Required(
                 CONF_MAX_POWER_W, default=defaults.get(CONF_MAX_POWER_W, DEFAULT_MAX_POWER_W)
-            ): vol.All(
-                selector.NumberSelector(
-                    selector.NumberSelectorConfig(
-                        min=100,
-                        max=100_000,
-                        step=100,
-                        unit_of_measurement="W",
-                        mode=selector.NumberSelectorMode.BOX,
-                    )
-                ),
-                vol.Coerce(int),
-                vol.Range(min=100, max=100_000),
-            ),
+            ): _watts_field(100_000),
         }
     )
 
@@ -230,19 +231,7 @@ def _bridge_schema() -> vol.Schema:
             vol.Required(CONF_POWER_CHARGE_POSITIVE, default=False): selector.BooleanSelector(),
             vol.Optional(CONF_RESERVE_ENTITY): _entity(RESERVE_DOMAINS),
             vol.Optional(CONF_MODE_ENTITY): _entity(MODE_DOMAINS),
-            vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): vol.All(
-                selector.NumberSelector(
-                    selector.NumberSelectorConfig(
-                        min=100,
-                        max=1_000_000,
-                        step=100,
-                        unit_of_measurement="W",
-                        mode=selector.NumberSelectorMode.BOX,
-                    )
-                ),
-                vol.Coerce(int),
-                vol.Range(min=100, max=1_000_000),
-            ),
+            vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): _watts_field(1_000_000),
         }
     )
 

@@ -9,7 +9,7 @@ profile. Imports nothing from homeassistant.
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Protocol
 
-from ...engine.state import Measurements, Setpoints
+from ...engine.state import Limits, Measurements, Setpoints
 from .. import registers as r
 from ..blocks import Block, extract
 from ..driver import Capabilities, DeviceInfo
@@ -74,3 +74,12 @@ def values_of(blocks: list[Block], data: list[list[int]], regs: tuple[r.Register
 async def put(io: RegisterIO, reg: r.Register, value: float) -> None:
     """Write one value to where its register takes writes (its write address, if it has one)."""
     await io.write_words(reg.target, r.encode(reg, value))
+
+
+def rated_limits(max_charge_w: float, max_discharge_w: float) -> Limits:
+    """Limits from a device's charge and discharge ratings (apparent power: the larger of the two)."""
+    return Limits(
+        max_charge_w=max_charge_w,
+        max_discharge_w=max_discharge_w,
+        max_apparent_va=max(max_charge_w, max_discharge_w),
+    )

@@ -21,11 +21,11 @@ from collections.abc import Callable
 import time
 from typing import override
 
-from ...engine.state import Limits, Measurements, Mode, Setpoints
+from ...engine.state import Measurements, Mode, Setpoints
 from .. import registers as r
 from ..blocks import plan_blocks
 from ..driver import Capabilities, DeviceInfo, DeviceResponseError, UnsupportedDeviceError
-from .base import Profile, RegisterIO, put, values_of
+from .base import Profile, RegisterIO, put, rated_limits, values_of
 
 STOP, CHARGE, DISCHARGE = 0, 1, 2  # StorageForcibleChargeDischarge (register_values.py)
 TARGET_TIME = 0  # StorageForcibleChargeDischargeTargetMode.TIME
@@ -112,18 +112,13 @@ class HuaweiProfile(Profile):
             raise UnsupportedDeviceError(f"{io.label}: no Huawei identification registers ({err})") from err
         if not v["serial"] or int(v["product_model"]) != LUNA2000:
             raise UnsupportedDeviceError(f"{io.label}: no SUN2000 with a LUNA2000 battery")
-        max_charge, max_discharge = float(v["max_charge_w"]), float(v["max_discharge_w"])
         self._info = DeviceInfo(
             manufacturer="Huawei",
             model=f"{v['model']} + LUNA2000",
             serial=str(v["serial"]),
             firmware=str(v["firmware"]),
             capacity_kwh=float(v["capacity_wh"]) / 1000,
-            limits=Limits(
-                max_charge_w=max_charge,
-                max_discharge_w=max_discharge,
-                max_apparent_va=max(max_charge, max_discharge),
-            ),
+            limits=rated_limits(float(v["max_charge_w"]), float(v["max_discharge_w"])),
             capabilities=self.capabilities,
         )
         return self._info

@@ -12,11 +12,11 @@ mode 2 with 0xAA/0xBB at the power in 13051. None of these times out on the devi
 
 from typing import Any, override
 
-from ...engine.state import Limits, Measurements, Mode, Setpoints
+from ...engine.state import Measurements, Mode, Setpoints
 from .. import registers as r
 from ..blocks import plan_blocks
 from ..driver import Capabilities, DeviceInfo, DeviceResponseError, UnsupportedDeviceError
-from .base import Profile, RegisterIO, put, values_of
+from .base import Profile, RegisterIO, put, rated_limits, values_of
 
 EMS_SELF_CONSUMPTION, EMS_FORCED = 0, 2
 CMD_CHARGE, CMD_DISCHARGE, CMD_STOP = 0xAA, 0xBB, 0xCC
@@ -90,18 +90,13 @@ class SungrowProfile(Profile):
         code = int(v["device_type"])
         if code >> 8 not in SH_FAMILIES or not v["serial"]:
             raise UnsupportedDeviceError(f"{io.label}: device type 0x{code:04X} is not a Sungrow SH hybrid")
-        max_charge, max_discharge = float(v["max_charge_w"]), float(v["max_discharge_w"])
         return DeviceInfo(
             manufacturer="Sungrow",
             model=model_name(code),
             serial=str(v["serial"]),
             firmware="",
             capacity_kwh=float(v["capacity_kwh"]),
-            limits=Limits(
-                max_charge_w=max_charge,
-                max_discharge_w=max_discharge,
-                max_apparent_va=max(max_charge, max_discharge),
-            ),
+            limits=rated_limits(float(v["max_charge_w"]), float(v["max_discharge_w"])),
             capabilities=self.capabilities,
         )
 

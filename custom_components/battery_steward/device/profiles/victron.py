@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, override
 
-from ...engine.state import Limits, Measurements, Mode, Setpoints
+from ...engine.state import Measurements, Mode, Setpoints
 from .. import registers as r
 from ..blocks import plan_blocks
 from ..driver import Capabilities, DeviceInfo, DeviceResponseError, UnsupportedDeviceError
-from .base import Profile, RegisterIO, put, values_of
+from .base import Profile, RegisterIO, put, rated_limits, values_of
 
 UNIT = 100  # com.victronenergy.system / .settings
 NO_LIMIT = -1
@@ -129,7 +129,7 @@ class VictronProfile(Profile):
             serial=str(v["serial"]),
             firmware="",
             capacity_kwh=self.settings.capacity_kwh,
-            limits=Limits(max_charge_w=power, max_discharge_w=power, max_apparent_va=power),
+            limits=rated_limits(power, power),
             capabilities=self.capabilities,
         )
 

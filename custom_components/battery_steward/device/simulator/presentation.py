@@ -5,6 +5,7 @@ renders the model into it and turns accepted writes into model changes. One per 
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, override
 
@@ -78,6 +79,18 @@ def merged_words(image: Image, address: int, values: list[int]) -> list[int]:
     merged = list(image.words)
     merged[address - image.base : address - image.base + len(values)] = values
     return merged
+
+
+def touched_registers(owner: Mapping[int, r.Register], address: int, count: int) -> list[r.Register] | None:
+    """The writable registers a write of `count` words at `address` touches; None if any word is not one."""
+    touched: list[r.Register] = []
+    for addr in range(address, address + count):
+        reg = owner.get(addr)
+        if reg is None or not reg.writable:
+            return None
+        if reg not in touched:
+            touched.append(reg)
+    return touched
 
 
 # The steward map -------------------------------------------------------------------------------
@@ -162,13 +175,8 @@ class StewardPresentation(Presentation):
     def write(
         self, model: BatteryModel, image: Image, address: int, values: list[int]
     ) -> ExcCodes | list[tuple[str, float]]:
-        touched: list[r.Register] = []
-        for addr in range(address, address + len(values)):
-            reg = _OWNER.get(addr)
-            if reg is None or not reg.writable:
-                return ExcCodes.ILLEGAL_ADDRESS
-            if reg not in touched:
-                touched.append(reg)
+        if (touched := touched_registers(_OWNER, address, len(values))) is None:
+            return ExcCodes.ILLEGAL_ADDRESS
         merged = merged_words(image, address, values)
         decoded: list[tuple[r.Register, int]] = []
         for reg in touched:

@@ -13,7 +13,7 @@ from pymodbus.constants import ExcCodes
 
 from .. import registers as r
 from .physics import BatteryModel, SimConfig
-from .presentation import Image, Presentation, Region, merged_words
+from .presentation import Image, Presentation, Region, merged_words, touched_registers
 
 
 class TablePresentation(Presentation):
@@ -78,13 +78,8 @@ class TablePresentation(Presentation):
     def write(
         self, model: BatteryModel, image: Image, address: int, values: list[int]
     ) -> ExcCodes | list[tuple[str, float]]:
-        touched: list[r.Register] = []
-        for addr in range(address, address + len(values)):
-            reg = self._owner.get(addr)
-            if reg is None or not reg.writable:
-                return ExcCodes.ILLEGAL_ADDRESS
-            if reg not in touched:
-                touched.append(reg)
+        if (touched := touched_registers(self._owner, address, len(values))) is None:
+            return ExcCodes.ILLEGAL_ADDRESS
         merged = merged_words(image, address, values)
         decoded: list[tuple[str, float]] = []
         for reg in touched:

@@ -81,6 +81,14 @@ async def test_flow_entities_and_a_mode(hass: HomeAssistant, start_vendor: Start
     assert not keys & {"reactive_power", "battery_temperature", "charge_energy", "plant_enabled"}
     await _select_mode(hass, serial, "idle")
     assert battery.model.mode == 3  # the physics rest: holds at 0 W
+    # Safe stop from a forced charge: the power goes to zero; no disable step on these devices.
+    controller = entry.runtime_data.controller
+    await controller.async_set_override(Setpoints(mode=Mode.FORCE_CHARGE, power_w=-2000))
+    await hass.async_block_till_done()
+    stopped = (await controller.async_safe_stop(timeout_s=10)).as_dict()
+    assert stopped["threshold_reached"] is True
+    assert stopped["disable_supported"] is False
+    assert battery.model.mode == 3
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -38,6 +38,9 @@ class Profile(ABC):
     name: ClassVar[str]
     capabilities: Capabilities
     fc16_only: ClassVar[bool] = False  # the device refuses FC6: write single registers with FC16
+    # How often keep_alive must run (s) for the device not to drop remote control; None: never.
+    # keep_alive runs after each poll, so the poll interval must not exceed the device's timeout.
+    keep_alive_s: ClassVar[float | None] = None
 
     def unit_for(self, address: int) -> int | None:
         """The unit id a write to `address` goes to; None: the device's unit id.

@@ -94,6 +94,7 @@ class HuaweiProfile(Profile):
 
     name = "huawei"
     capabilities = Capabilities(reactive_power=False, enable=False, temperature=False, energy=False)
+    keep_alive_s = KEEP_ALIVE_S
 
     def __init__(self, clock: Callable[[], float] = _monotonic) -> None:
         """Plan the reads once; `clock` times the keep-alive (injectable for tests)."""
@@ -152,7 +153,7 @@ class HuaweiProfile(Profile):
         """Rewrite the forcible command every 30 s while the device reads it as active."""
         if self._forced not in (CHARGE, DISCHARGE):
             return
-        if self._commanded_at is not None and self._clock() - self._commanded_at < KEEP_ALIVE_S:
+        if self._commanded_at is not None and self._clock() - self._commanded_at < self.keep_alive_s:
             return
         # evcc's watchdog rewrites only 47100, relying on each command to start a new period.
         await put(io, COMMAND, self._forced)

@@ -34,6 +34,7 @@ from .bridge import (
     select_options,
 )
 from .const import (
+    CONF_ADMIN_ONLY,
     CONF_CAPACITY_KWH,
     CONF_KIND,
     CONF_LAYOUT,
@@ -84,6 +85,7 @@ from .device.profiles.marstek import (
 )
 from .device.simulator import SimConfig, SimulatedBattery
 from .engine.state import Mode
+from .entity import admin_only
 from .fetcher import (
     CONF_API_PASSWORD,
     CONF_API_PLANT,
@@ -606,6 +608,7 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
             vol.Optional(
                 CONF_API_POSTING, default=bool(current.get(CONF_API_POSTING, True))
             ): selector.BooleanSelector(),
+            vol.Optional(CONF_ADMIN_ONLY, default=admin_only(self.config_entry)): selector.BooleanSelector(),
         }
         hour = int(current.get(CONF_API_TOMORROW_HOUR, DEFAULT_TOMORROW_HOUR))
         fields.update([_int_field(CONF_API_TOMORROW_HOUR, hour, 0, 23, "h")])

@@ -12,11 +12,12 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.exceptions import Unauthorized
+from homeassistant.exceptions import HomeAssistantError, Unauthorized
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
+from custom_components.battery_steward import fetcher as fetcher_module
 from custom_components.battery_steward.const import (
     DOMAIN,
 )
@@ -251,3 +252,48 @@ def test_admin_only_by_default_for_a_plant_off_for_a_home_battery() -> None:
         )
         assert admin_only(home) is expected
     assert not admin_only(MockConfigEntry(domain=DOMAIN, options={"admin_only": False}))
+
+
+async def test_diagnostics_redact_addresses_serials_and_credentials_inside_error_text(
+    hass: HomeAssistant, simulator: SimulatedBattery, closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The battery's and the API's addresses appear in error text; diagnostics show neither.
+
+    The API is down (its address is in the fetcher's last error) and the battery goes away
+    after set-up (its address is in the failed run's journal record).
+    """
+    monkeypatch.setattr(fetcher_module, "CLIENT_BACKOFF_S", 0.01)
+    api_url = f"http://127.0.0.1:{closed_port}"
+    options = {"api_url": api_url, "api_username": "operator", "api_password": PASSWORD, "api_plant": "lib"}
+    entry = await setup_entry(hass, modbus_data(simulator.port), options=options)
+    fetcher = entry.runtime_data.fetcher
+    assert fetcher is not None
+    await fetcher.async_fetch()
+    await simulator.stop()
+    errors: list[str] = []
+    try:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_override",
+            {"device_id": device_id(hass, entry), "reserve_pct": 45, "until_cleared": True},
+            blocking=True,
+        )
+    except HomeAssistantError as err:
+        errors += [str(err), *(err.translation_placeholders or {}).values()]
+    address = f"127.0.0.1:{simulator.port}"
+    journal_errors = [rec.error or "" for rec in entry.runtime_data.controller.journal.query()]
+    assert any(address in text for text in journal_errors), journal_errors  # the raw text names it
+    assert fetcher.status.last_error is not None
+    assert f"127.0.0.1:{closed_port}" in fetcher.status.last_error
+    errors += [*journal_errors, fetcher.status.last_error]
+
+    diag = await async_get_config_entry_diagnostics(hass, entry)
+    text = json.dumps(diag, default=str)
+    for value in (address, f"127.0.0.1:{closed_port}", api_url, "127.0.0.1", SERIAL, "operator"):
+        assert value not in text, value
+    assert "**REDACTED**" in diag["schedule_api"]["last_error"]
+    assert any("**REDACTED**" in (rec["error"] or "") for rec in diag["journal_tail"])
+    # The credentials check of every log record covers the diagnostics and the error strings too.
+    assert leaked_secrets([text, *errors]) == []
+    assert leaked_secrets([f"{PASSWORD} in an error"]) == [PASSWORD]
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -187,19 +187,21 @@ async def _non_admin(hass: HomeAssistant) -> Context:
 
 
 async def test_every_entity_action_refuses_non_admin_users(
-    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, hass_read_only_user: MockUser
 ) -> None:
+    """A user of the Users group (refused by this option) and a read-only user (by Home Assistant)."""
     guest = await _non_admin(hass)
     actions = _actions(hass, entry)
     assert {domain for _, domain, _, _ in actions} == {"button", "select", "number", "switch"}
-    assert len(actions) >= 12  # 2 buttons, 3 selects, 3 numbers, 4 switches
+    assert len(actions) == 12  # 2 buttons, 3 selects, 3 numbers, 4 switches
     writes = simulator.write_count
     before = {entity: hass.states.get(entity) for entity, *_ in actions}
-    for entity, domain, action, data in actions:
-        with pytest.raises(Unauthorized):
-            await hass.services.async_call(
-                domain, action, {"entity_id": entity, **data}, blocking=True, context=guest
-            )
+    for user in (guest, Context(user_id=hass_read_only_user.id)):
+        for entity, domain, action, data in actions:
+            with pytest.raises(Unauthorized):
+                await hass.services.async_call(
+                    domain, action, {"entity_id": entity, **data}, blocking=True, context=user
+                )
     await hass.async_block_till_done(wait_background_tasks=True)
     assert simulator.write_count == writes
     ctl = entry.runtime_data.controller

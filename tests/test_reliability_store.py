@@ -16,14 +16,17 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
+from hypothesis import given, settings, strategies as st
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.controller import BatteryController
+from custom_components.battery_steward.device.driver import DeviceInfo
 from custom_components.battery_steward.device.simulator import SimulatedBattery
-from custom_components.battery_steward.engine.state import Mode
-from custom_components.battery_steward.store import migrate_1_1, parse_stored
+from custom_components.battery_steward.engine.journal import JournalRecord
+from custom_components.battery_steward.engine.state import Limits, Mode
+from custom_components.battery_steward.store import StoredState, migrate_1_1, parse_stored
 
 from .conftest import PEAK, SERIAL, START, modbus_data
 from .helpers import controller, device_id, entity_id, item, load, move_to, simulator_data
@@ -42,6 +45,10 @@ def _record(seq: int, **changes: Any) -> dict[str, Any]:
         "error": None,
         "note": None,
     } | changes
+
+
+SETPOINTS = ["mode", "reserve_pct", "power_w", "reactive_var"]
+ROW_KEYS = ["start", "period_s", "power_w", "reactive_var"]
 
 
 def _series(**row: Any) -> dict[str, Any]:
@@ -467,3 +474,76 @@ async def test_a_newer_minor_version_is_read_as_is(
     assert _issue(hass, "store_damaged", entry) is None
     assert controller(entry).override is not None
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ----------------------------------------------------------------- any JSON in any field (property)
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats()
+    | st.text(max_size=30)
+    | st.sampled_from(["auto", "idle", "api", "emulator", "2026-06-01T17:00:00+00:00", "2026-06-01"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _keys_of(keys: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.dictionaries(st.sampled_from(keys), _json)
+
+
+_field_json = st.one_of(
+    _json,
+    st.builds(lambda r: [_record(1), r, _record(3)], _keys_of(list(_record(2)))),
+    st.builds(lambda sp: {"setpoints": sp, "expires": None}, _keys_of(SETPOINTS)),
+    st.builds(lambda row: _series() | {"rows": [row]}, _keys_of(ROW_KEYS)),
+)
+LIMITS = Limits(max_charge_w=5000, max_discharge_w=5000, max_apparent_va=5000)
+INFO = DeviceInfo(manufacturer="x", model="x", serial="x", firmware="x", capacity_kwh=10, limits=LIMITS)
+
+
+def _check_state(state: StoredState) -> None:
+    """What a controller may rely on, whatever the file held."""
+    seqs = [JournalRecord.from_dict(rec).seq for rec in state.journal]
+    assert seqs == sorted(set(seqs))
+    if state.override is not None:
+        INFO.check(state.override.setpoints)
+    assert isinstance(state.reconciliation_enabled, bool)
+    assert isinstance(state.dispatch_enabled, bool)
+    assert state.source in ("manual", "api")
+    assert state.transport in ("device", "emulator")
+    assert state.resume_mode is None or state.resume_mode in set(Mode)
+    assert all(isinstance(item, str) for item in state.missed)
+    assert state.last_alive is None or state.last_alive.tzinfo is not None
+    if state.gate_lost:
+        assert not state.dispatch_enabled
+
+
+@pytest.mark.parametrize("key", list(valid_data()))
+def test_any_json_in_any_field_loads(key: str, long_run: bool) -> None:
+    """Hypothesis: each field replaced by any JSON value; 100 examples per field (2000 with --long)."""
+
+    @given(value=_field_json)
+    @settings(max_examples=2000 if long_run else 100, deadline=None, database=None)
+    def check(value: Any) -> None:
+        data = valid_data() | {key: value}
+        state = parse_stored(copy.deepcopy(data), INFO)
+        _check_state(state)
+        assert state.gate_lost is (key in ("dispatch_enabled", "resume_mode") and bool(state.lost))
+        assert all(name.startswith(key) for name in state.lost)  # nothing else is dropped
+        migrated = parse_stored(migrate_1_1(copy.deepcopy(data)), INFO)
+        _check_state(migrated)
+
+    check()
+
+
+def test_any_json_as_the_whole_store_loads() -> None:
+    @given(value=_json)
+    @settings(max_examples=100, deadline=None, database=None)
+    def check(value: Any) -> None:
+        _check_state(parse_stored(value, INFO))
+        _check_state(parse_stored(migrate_1_1(value), INFO))
+
+    check()

@@ -356,6 +356,7 @@ class ControllerStore:
                 DOMAIN,
                 issue_id_gate(self.entry_id),
                 is_fixable=True,
+                is_persistent=True,  # the gate stays closed across restarts until confirmed: so does this
                 severity=ir.IssueSeverity.ERROR,
                 translation_key="gate_unconfirmed",
                 translation_placeholders={"battery": self.name},

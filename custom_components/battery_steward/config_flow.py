@@ -34,6 +34,7 @@ from .bridge import (
     select_options,
 )
 from .const import (
+    CONF_ADMIN_ONLY,
     CONF_CAPACITY_KWH,
     CONF_KIND,
     CONF_LAYOUT,
@@ -87,6 +88,7 @@ from .device.profiles.marstek import (
 from .device.profiles.victron import DEFAULT_CAPACITY_KWH as VICTRON_CAPACITY_KWH, DEFAULT_MAX_POWER_W
 from .device.simulator import SimConfig, SimulatedBattery
 from .engine.state import Mode
+from .entity import admin_only
 from .fetcher import (
     CONF_API_PASSWORD,
     CONF_API_PLANT,
@@ -634,6 +636,7 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
             vol.Optional(
                 CONF_API_POSTING, default=bool(current.get(CONF_API_POSTING, True))
             ): selector.BooleanSelector(),
+            vol.Optional(CONF_ADMIN_ONLY, default=admin_only(self.config_entry)): selector.BooleanSelector(),
         }
         hour = int(current.get(CONF_API_TOMORROW_HOUR, DEFAULT_TOMORROW_HOUR))
         fields.update([_int_field(CONF_API_TOMORROW_HOUR, hour, 0, 23, "h")])

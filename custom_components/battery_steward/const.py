@@ -26,6 +26,7 @@ CONF_REGISTER_MAP_FILE: Final = "register_map_file"  # options: or a YAML file i
 CONF_SERIAL: Final = "serial"
 CONF_CAPACITY_KWH: Final = "capacity_kwh"
 CONF_POLL_INTERVAL: Final = "poll_interval"
+CONF_ADMIN_ONLY: Final = "admin_only"  # options: only administrators control this battery
 
 DEFAULT_PORT: Final = 502
 DEFAULT_UNIT: Final = 1

@@ -403,27 +403,23 @@ class EntityBridgeDriver:
             left = self._held(self._last_mode) - self._held(mode)
             if setpoints.mode is not None and spec.reserve_entity in left:
                 planned.append((spec.reserve_order, len(planned), self._reserve_step(self._reserve)))
-        if setpoints.power_w is not None and spec.power is not None and spec.power.shape != SHAPE_MODE:
-            planned.extend(
-                (spec.power.order, len(planned) + i, s)
-                for i, s in enumerate(self._power_steps(setpoints.power_w, mode))
-            )
         carried = (
             mode is not None and mode in spec.modes and any(s.uses_power for s in spec.modes[mode].steps)
         )
-        if (
-            setpoints.power_w is not None
-            and spec.power is not None
-            and spec.power.shape == SHAPE_MODE
-            and not carried
-        ):
-            # The power travels with the mode's action: without such a mode there is nothing to send it with.
-            raise UnsupportedFieldError("power_w", setpoints.power_w)
-        if mode is not None and (setpoints.mode is not None or (setpoints.power_w is not None and carried)):
-            planned.extend(
-                (100 + i if s.order is None else s.order, len(planned) + i, s)
-                for i, s in enumerate(spec.modes[mode].steps)
-            )
+        if setpoints.power_w is not None:
+            self._check_direction(setpoints.power_w, mode, carried)
+        run_mode = mode is not None and (
+            setpoints.mode is not None or (setpoints.power_w is not None and carried)
+        )
+        mode_steps = spec.modes[mode].steps if run_mode and mode is not None else ()
+        if setpoints.power_w is not None and spec.power is not None and spec.power.shape != SHAPE_MODE:
+            # An entity the mode's steps set anyway (with the power in it) is written once, by them.
+            ours = {step.entity for step in mode_steps}
+            power_steps = [s for s in self._power_steps(setpoints.power_w, mode) if s.entity not in ours]
+            planned.extend((spec.power.order, len(planned) + i, s) for i, s in enumerate(power_steps))
+        planned.extend(
+            (100 + i if s.order is None else s.order, len(planned) + i, s) for i, s in enumerate(mode_steps)
+        )
         tokens = self._tokens(power, mode)
         for _order, _index, step in sorted(planned, key=lambda item: (item[0], item[1])):
             await self._run(step, tokens)
@@ -458,6 +454,15 @@ class EntityBridgeDriver:
             transform=self.spec.reserve_transform,
         )
 
+    def _check_direction(self, power_w: float, mode: Mode | None, carried: bool) -> None:
+        """Refuse a power the mode contradicts, or one nothing can carry."""
+        spec = self.spec
+        if spec.power is not None and spec.power.shape == SHAPE_MODE and not carried:
+            # The power travels with the mode's action: without such a mode there is nothing to send it with.
+            raise UnsupportedFieldError("power_w", power_w)
+        if (mode is Mode.FORCE_CHARGE and power_w > 0) or (mode is Mode.FORCE_DISCHARGE and power_w < 0):
+            raise UnsupportedFieldError("power_w", power_w)
+
     def _power_steps(self, power_w: float, mode: Mode | None) -> list[Step]:
         """The writes for a power setpoint in the shape the source takes it."""
         spec = self.spec.power
@@ -482,9 +487,8 @@ class EntityBridgeDriver:
                 ),
             ]
         assert spec.entity is not None  # SHAPE_MAGNITUDE: the direction is the mode's
-        direction = {Mode.FORCE_CHARGE: -1.0, Mode.FORCE_DISCHARGE: 1.0}.get(mode, 0.0) if mode else 0.0
-        if power_w and power_w * direction <= 0:
-            # A magnitude cannot say charge or discharge: only the mode can, so they must agree.
+        if power_w and mode not in (Mode.FORCE_CHARGE, Mode.FORCE_DISCHARGE):
+            # A magnitude cannot say charge or discharge: only a force mode can.
             raise UnsupportedFieldError("power_w", power_w)
         return [Step(kind=STEP_NUMBER, entity=spec.entity, value=abs(power_w), transform=transform)]
 

@@ -56,6 +56,7 @@ from .const import DOMAIN
 from .device.driver import (
     Capabilities,
     DeviceConnectionError,
+    DeviceError,
     DeviceInfo,
     DeviceResponseError,
     UnsupportedDeviceError,
@@ -421,14 +422,17 @@ class EntityBridgeDriver:
             (100 + i if s.order is None else s.order, len(planned) + i, s) for i, s in enumerate(mode_steps)
         )
         tokens = self._tokens(power, mode)
-        for _order, _index, step in sorted(planned, key=lambda item: (item[0], item[1])):
-            await self._run(step, tokens)
-        if reserve is not None:
-            self._reserve = reserve
-        if setpoints.power_w is not None:
-            self._last_power = setpoints.power_w
-        if setpoints.mode is not None:
-            self._last_mode = setpoints.mode
+        # Known before the first call: a read the first write triggers must see the mode in progress.
+        before = (self._last_mode, self._last_power, self._reserve)
+        self._last_mode = setpoints.mode or self._last_mode
+        self._last_power = power
+        self._reserve = reserve if reserve is not None else self._reserve
+        try:
+            for _order, _index, step in sorted(planned, key=lambda item: (item[0], item[1])):
+                await self._run(step, tokens)
+        except DeviceError:
+            self._last_mode, self._last_power, self._reserve = before
+            raise
 
     @staticmethod
     def _ordered(steps: tuple[Step, ...]) -> list[Step]:

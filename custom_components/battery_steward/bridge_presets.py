@@ -115,7 +115,7 @@ def find_entities(hass: HomeAssistant, preset: Preset, device_id: str | None) ->
     entries = list(registry.entities.values())
     config_entries: set[str] = set()
     if device_id is not None and (device := dr.async_get(hass).async_get(device_id)) is not None:
-        config_entries = set(device.config_entries)
+        config_entries = {device.config_entry_id} if device.config_entry_id else set()
     found: dict[str, str] = {}
     pending = dict(preset.roles)
     # Roles tied to another role's device go last, once that role is found.
@@ -806,3 +806,34 @@ PRESETS: tuple[Preset, ...] = (
     SOLAREDGE,
     MARSTEK,
 )
+
+
+def _step_text(step: Mapping[str, Any]) -> str:
+    if "select" in step:
+        return f"`{step['select']}` ← {step['option']}"
+    if "number" in step:
+        return f"`{step['number']}` ← {step['value']}"
+    if "switch" in step:
+        return f"`{step['switch']}` {'on' if step['on'] else 'off'}"
+    if "press" in step:
+        return f"press `{step['press']}`"
+    data = ", ".join(f"{key}: {value}" for key, value in step.get("data", {}).items() if key != "device_id")
+    return f"`{step['action']}`({data})"
+
+
+def describe(mapping: Mapping[str, Any]) -> str:
+    """What each mode writes, one line each (shown for review before anything is saved)."""
+    lines = [
+        f"- **{mode}**: {'; '.join(_step_text(s) for s in spec['steps'])}"
+        for mode, spec in mapping.get("modes", {}).items()
+    ]
+    if reserve := mapping.get("reserve"):
+        lines.append(f"- **reserve**: `{reserve['entity']}`")
+    if power := mapping.get("power"):
+        entities = [power[key] for key in ("entity", "charge_entity", "discharge_entity") if key in power]
+        lines.append(
+            f"- **power** ({power['shape']}): {', '.join(f'`{e}`' for e in entities) or 'in the actions'}"
+        )
+    if keepalive := mapping.get("keepalive_s"):
+        lines.append(f"- **keep-alive**: every {keepalive:.0f} s")
+    return "\n".join(lines)

@@ -10,7 +10,7 @@ from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 import pytest
@@ -69,11 +69,15 @@ async def world(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> AsyncIte
         yield found
 
 
-async def add_by_preset(hass: HomeAssistant, world: World, key: str, *, review: dict[str, Any] | None = None) -> MockConfigEntry:
+async def add_by_preset(
+    hass: HomeAssistant, world: World, key: str, *, review: dict[str, Any] | None = None
+) -> MockConfigEntry:
     """The config flow: pick the device, review the mapping (nothing written), add the battery."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert "bridge_preset" in result["menu_options"]
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "bridge_preset"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "bridge_preset"}
+    )
     assert result["step_id"] == "bridge_preset"
     schema = result["data_schema"]
     assert schema is not None
@@ -119,7 +123,9 @@ def our_state(hass: HomeAssistant, entry: Any, platform: str, key: str) -> str:
 # ---------------------------------------------------------------- Tesla
 
 
-async def tesla_world(hass: HomeAssistant, world: World, platform: str = "teslemetry", *, follows: bool = True) -> None:
+async def tesla_world(
+    hass: HomeAssistant, world: World, platform: str = "teslemetry", *, follows: bool = True
+) -> None:
     site = device(platform, "PW", "Powerwall 3")
     await setup_integration(
         hass,
@@ -165,9 +171,14 @@ async def test_tesla_cloud(hass: HomeAssistant, world: World, platform: str, tic
     ]
     await tick(2)
     assert our_state(hass, entry, "select", "operating_mode") == "force_charge"
-    assert our_state(hass, entry, "number", "backup_reserve") == "20.0"  # ours, while the mode holds it at 100
+    assert (
+        our_state(hass, entry, "number", "backup_reserve") == "20.0"
+    )  # ours, while the mode holds it at 100
     await override(entry, mode="auto")
-    assert world.take() == [num("number.pw_backup_reserve", 20.0), sel("select.pw_operation_mode", "self_consumption")]
+    assert world.take() == [
+        num("number.pw_backup_reserve", 20.0),
+        sel("select.pw_operation_mode", "self_consumption"),
+    ]
     await override(entry, mode="idle")
     assert world.take() == [sel("select.pw_operation_mode", "backup")]
     await override(entry, reserve_pct=35)
@@ -180,7 +191,9 @@ async def test_tesla_cloud(hass: HomeAssistant, world: World, platform: str, tic
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_powerwall_reads_locally_and_writes_through_the_cloud(hass: HomeAssistant, world: World) -> None:
+async def test_powerwall_reads_locally_and_writes_through_the_cloud(
+    hass: HomeAssistant, world: World
+) -> None:
     gateway = device("powerwall", "GW", "Powerwall 2")
     await setup_integration(
         hass,
@@ -214,11 +227,566 @@ async def test_powerwall_alone_controls_nothing(hass: HomeAssistant, world: Worl
     await setup_integration(
         hass,
         "powerwall",
-        [soc_sensor("Powerwall charge", "GW1_charge", translation_key="charge", device=device("powerwall", "G", "P"))],
+        [
+            soc_sensor(
+                "Powerwall charge",
+                "GW1_charge",
+                translation_key="charge",
+                device=device("powerwall", "G", "P"),
+            )
+        ],
         world,
     )
     assert candidates(hass) == []
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "bridge_preset"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "bridge_preset"}
+    )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "bridge_no_preset"
+
+
+# ---------------------------------------------------------------- Huawei Solar: actions, keep-alive
+
+
+async def huawei_world(hass: HomeAssistant, world: World) -> str:
+    battery = device("huawei_solar", "LUNA", "Batteries")
+    await setup_integration(
+        hass,
+        "huawei_solar",
+        [
+            soc_sensor("Battery state of capacity", "HV123_storage_state_of_capacity", 40, device=battery),
+            power_sensor("Charge discharge power", "HV123_storage_charge_discharge_power", 0, device=battery),
+            FakeNumber("Backup power SOC", "HV123_storage_backup_power_state_of_charge", 15, device=battery),
+            FakeSelect(
+                "Working mode",
+                "HV123_storage_working_mode_settings",
+                ["adaptive", "fixed_charge_discharge", "maximise_self_consumption", "fully_fed_to_grid"],
+                "maximise_self_consumption",
+                device=battery,
+            ),
+        ],
+        world,
+    )
+    register_actions(
+        hass, "huawei_solar", ["forcible_charge", "forcible_discharge", "stop_forcible_charge"], world
+    )
+    found = er.async_get(hass).async_get("sensor.luna_battery_state_of_capacity")
+    assert found is not None
+    assert found.device_id is not None
+    return found.device_id
+
+
+def action(service: str, **data: Any) -> Call:
+    return ("huawei_solar", service, data)
+
+
+async def test_huawei_actions_and_keepalive(hass: HomeAssistant, world: World, tick: Tick) -> None:
+    battery = await huawei_world(hass, world)
+    entry = await add_by_preset(hass, world, battery)
+    await override(entry, mode="force_charge", power_w=-2000)
+    assert world.take() == [action("forcible_charge", device_id=battery, power=2000, duration=60)]
+    await tick(2)
+    assert our_state(hass, entry, "select", "operating_mode") == "force_charge"  # remembered
+    assert our_state(hass, entry, "number", "power_setpoint") == "-2000.0"
+    # The forcible charge lasts 60 minutes: re-sent every 30 while the mode lasts.
+    await tick(1800)
+    assert world.take() == [action("forcible_charge", device_id=battery, power=2000, duration=60)]
+    # A new power alone goes out with the mode's action.
+    await override(entry, power_w=-1000)
+    assert world.take() == [action("forcible_charge", device_id=battery, power=1000, duration=60)]
+    await override(entry, mode="force_discharge", power_w=1500)
+    assert world.take() == [action("forcible_discharge", device_id=battery, power=1500, duration=60)]
+    # A charging power in a discharge mode is refused before anything is sent.
+    with pytest.raises(HomeAssistantError, match="power_w"):
+        await override(entry, power_w=-500)
+    assert world.take() == []
+    await override(entry, mode="auto", power_w=0)
+    assert world.take() == [
+        action("stop_forcible_charge", device_id=battery),
+        sel("select.luna_working_mode", "maximise_self_consumption"),
+    ]
+    await tick(1800)
+    assert world.take() == []  # auto needs no keep-alive
+    with pytest.raises(ServiceValidationError) as err:
+        await override(entry, mode="idle")
+    assert err.value.translation_key == "field_not_supported"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ---------------------------------------------------------------- SolaX: a button after the writes
+
+
+async def solax_world(hass: HomeAssistant, world: World) -> str:
+    inverter = device("solax_modbus", "SolaX", "X1 Hybrid G4")
+    entities = [
+        soc_sensor("Battery capacity", "SolaX_battery_capacity", 55, device=inverter),
+        power_sensor("Battery power charge", "SolaX_battery_power_charge", 0, device=inverter),
+        FakeNumber("Selfuse discharge min soc", "SolaX_selfuse_discharge_min_soc", 10, device=inverter),
+        FakeSelect(
+            "Remotecontrol power control",
+            "SolaX_remotecontrol_power_control",
+            [
+                "Disabled",
+                "Enabled Power Control",
+                "Enabled Grid Control",
+                "Enabled Battery Control",
+                "Enabled Self Use",
+                "Enabled Feedin Priority",
+                "Enabled No Discharge",
+            ],
+            "Disabled",
+            device=inverter,
+        ),
+        FakeNumber(
+            "Remotecontrol active power",
+            "SolaX_remotecontrol_active_power",
+            0,
+            low=-30000,
+            high=30000,
+            step=100,
+            unit="W",
+            device=inverter,
+        ),
+        FakeNumber(
+            "Remotecontrol autorepeat duration",
+            "SolaX_remotecontrol_autorepeat_duration",
+            0,
+            high=172800,
+            unit="s",
+            device=inverter,
+        ),
+        FakeButton("Remotecontrol trigger", "SolaX_remotecontrol_trigger", device=inverter),
+    ]
+    await setup_integration(hass, "solax_modbus", entities, world)
+    found = er.async_get(hass).async_get("sensor.solax_battery_capacity")
+    assert found is not None
+    assert found.device_id is not None
+    return found.device_id
+
+
+async def test_solax_remote_control(hass: HomeAssistant, world: World, tick: Tick) -> None:
+    entry = await add_by_preset(hass, world, await solax_world(hass, world))
+    remote = "select.solax_remotecontrol_power_control"
+    active = "number.solax_remotecontrol_active_power"
+    repeat = "number.solax_remotecontrol_autorepeat_duration"
+    trigger = "button.solax_remotecontrol_trigger"
+    charge = [
+        sel(remote, "Enabled Battery Control"),
+        num(active, 3000.0),
+        num(repeat, 3600.0),
+        press(trigger),
+    ]
+    await override(entry, mode="force_charge", power_w=-3000)
+    assert world.take() == charge  # the button last, after the parameters it triggers
+    await tick(2)
+    # Read back from two entities: the control select and the sign of the active power.
+    assert our_state(hass, entry, "select", "operating_mode") == "force_charge"
+    assert our_state(hass, entry, "number", "power_setpoint") == "-3000.0"
+    await tick(1800)
+    assert world.take() == charge  # keep-alive: pressed again before autorepeat runs out
+    await override(entry, mode="force_discharge", power_w=2000)
+    assert world.take() == [
+        sel(remote, "Enabled Battery Control"),
+        num(active, -2000.0),
+        num(repeat, 3600.0),
+        press(trigger),
+    ]
+    await tick(2)
+    assert our_state(hass, entry, "select", "operating_mode") == "force_discharge"
+    await override(entry, mode="idle", power_w=0)
+    assert world.take() == [
+        sel(remote, "Enabled Battery Control"),
+        num(active, 0.0),
+        num(repeat, 3600.0),
+        press(trigger),
+    ]
+    await tick(2)
+    assert our_state(hass, entry, "select", "operating_mode") == "idle"
+    await override(entry, mode="auto")
+    assert world.take() == [sel(remote, "Disabled"), num(repeat, 0.0), press(trigger)]
+    await tick(2)
+    assert our_state(hass, entry, "select", "operating_mode") == "auto"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ---------------------------------------------------------------- GoodWe: reserve = 100 - depth of discharge
+
+
+async def test_goodwe_reserve_is_the_complement_of_the_depth_of_discharge(
+    hass: HomeAssistant, world: World, tick: Tick
+) -> None:
+    inverter = device("goodwe", "GW", "GW10K-ET")
+    await setup_integration(
+        hass,
+        "goodwe",
+        [
+            soc_sensor("Battery State of Charge", "goodwe-battery_soc-9010KETU000W0001", 65, device=inverter),
+            power_sensor("Battery Power", "goodwe-pbattery1-9010KETU000W0001", 0, device=inverter),
+            FakeNumber(
+                "Depth of discharge (on-grid)",
+                "goodwe-battery_discharge_depth-9010KETU000W0001",
+                80,
+                high=99,
+                device=inverter,
+            ),
+            FakeSelect(
+                "Inverter operation mode",
+                "goodwe-operation_mode-9010KETU000W0001",
+                ["general", "off_grid", "backup", "eco", "peak_shaving", "eco_charge", "eco_discharge"],
+                "general",
+                device=inverter,
+            ),
+        ],
+        world,
+    )
+    soc = er.async_get(hass).async_get("sensor.gw_battery_state_of_charge")
+    assert soc is not None
+    entry = await add_by_preset(hass, world, str(soc.device_id))
+    assert our_state(hass, entry, "number", "backup_reserve") == "20.0"  # 100 - 80
+    number = hass.states.get(entity_id(hass, "number", "backup_reserve", serial(entry)))
+    assert number is not None
+    assert (number.attributes["min"], number.attributes["max"]) == (1, 100)  # from DoD 99..0
+    await override(entry, reserve_pct=30)
+    assert world.take() == [num("number.gw_depth_of_discharge_on_grid", 70.0)]
+    select = "select.gw_inverter_operation_mode"
+    for mode, option in (
+        ("force_charge", "eco_charge"),
+        ("force_discharge", "eco_discharge"),
+        ("idle", "backup"),
+        ("auto", "general"),
+    ):
+        await override(entry, mode=mode)
+        assert world.take() == [sel(select, option)], mode
+        await tick(2)
+        assert our_state(hass, entry, "select", "operating_mode") == mode
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ---------------------------------------------------------------- Marstek: separate charge and discharge power
+
+
+async def test_marstek_split_power(hass: HomeAssistant, world: World, tick: Tick) -> None:
+    venus = device("marstek_modbus", "Venus", "Venus E")
+    entities = [
+        soc_sensor("Battery SOC", "e1_battery_soc", 50, translation_key="battery_soc", device=venus),
+        power_sensor("Battery power", "e1_battery_power", 0, translation_key="battery_power", device=venus),
+        FakeSwitch(
+            "RS485 control mode", "e1_rs485_control_mode", translation_key="rs485_control_mode", device=venus
+        ),
+        FakeSelect(
+            "Force mode",
+            "e1_force_mode",
+            ["standby", "charge", "discharge"],
+            "standby",
+            translation_key="force_mode",
+            device=venus,
+        ),
+        FakeNumber(
+            "Set charge power",
+            "e1_set_charge_power",
+            0,
+            high=2500,
+            step=50,
+            unit="W",
+            translation_key="set_charge_power",
+            device=venus,
+        ),
+        FakeNumber(
+            "Set discharge power",
+            "e1_set_discharge_power",
+            0,
+            high=2500,
+            step=50,
+            unit="W",
+            translation_key="set_discharge_power",
+            device=venus,
+        ),
+    ]
+    await setup_integration(hass, "marstek_modbus", entities, world)
+    soc = er.async_get(hass).async_get("sensor.venus_battery_soc")
+    assert soc is not None
+    entry = await add_by_preset(hass, world, str(soc.device_id))
+    charge, discharge = "number.venus_set_charge_power", "number.venus_set_discharge_power"
+    await override(entry, mode="force_charge", power_w=-1200)
+    # The power first, then RS485 control on and the force mode.
+    assert world.take() == [
+        num(charge, 1200.0),
+        num(discharge, 0.0),
+        switch("switch.venus_rs485_control_mode", True),
+        sel("select.venus_force_mode", "charge"),
+    ]
+    await tick(2)
+    assert our_state(hass, entry, "number", "power_setpoint") == "-1200.0"
+    await override(entry, mode="force_discharge", power_w=800)
+    assert world.take() == [
+        num(charge, 0.0),
+        num(discharge, 800.0),
+        switch("switch.venus_rs485_control_mode", True),
+        sel("select.venus_force_mode", "discharge"),
+    ]
+    await override(entry, power_w=600)
+    assert world.take() == [num(charge, 0.0), num(discharge, 600.0)]  # the mode stays
+    await override(entry, mode="auto", power_w=0)
+    assert world.take() == [
+        num(charge, 0.0),
+        num(discharge, 0.0),
+        sel("select.venus_force_mode", "standby"),
+        switch("switch.venus_rs485_control_mode", False),
+    ]
+    await tick(2)
+    assert our_state(hass, entry, "select", "operating_mode") == "auto"
+    with pytest.raises(ServiceValidationError):
+        await override(entry, reserve_pct=30)  # no reserve entity
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ---------------------------------------------------------------- Sungrow: a package without a device
+
+
+async def sungrow_world(hass: HomeAssistant, world: World) -> None:
+    await setup_integration(
+        hass,
+        "modbus",
+        [
+            soc_sensor("Battery level", "sg_battery_level", 45),
+            power_sensor("Battery power", "sg_battery_power", 0),
+        ],
+        world,
+    )
+    await setup_integration(
+        hass,
+        "template",
+        [
+            FakeSelect(
+                "EMS mode",
+                "uid_ems_mode",
+                ["Self-consumption mode (default)", "Forced mode", "External EMS", "VPP"],
+                "Self-consumption mode (default)",
+            ),
+            FakeSelect(
+                "Battery forced charge discharge",
+                "uid_battery_forced_charge_discharge",
+                ["Stop (default)", "Forced charge", "Forced discharge"],
+                "Stop (default)",
+            ),
+            FakeNumber(
+                "Battery forced charge discharge power",
+                "uid_battery_forced_charge_discharge_power",
+                0,
+                high=10600,
+                step=100,
+                unit="W",
+            ),
+            FakeNumber("Battery reserved SoC for backup", "uid_battery_reserved_soc_for_backup", 10),
+        ],
+        world,
+    )
+
+
+async def test_sungrow_forced_mode_then_command(hass: HomeAssistant, world: World, tick: Tick) -> None:
+    await sungrow_world(hass, world)
+    entry = await add_by_preset(hass, world, "package:sungrow_shx")
+    ems, command = "select.ems_mode", "select.battery_forced_charge_discharge"
+    power = "number.battery_forced_charge_discharge_power"
+    await override(entry, mode="force_charge", power_w=-2500)
+    # The magnitude first; then EMS "Forced mode" before the command.
+    assert world.take() == [num(power, 2500.0), sel(ems, "Forced mode"), sel(command, "Forced charge")]
+    await tick(2)
+    assert our_state(hass, entry, "number", "power_setpoint") == "-2500.0"
+    await override(entry, mode="force_discharge", power_w=1000)
+    assert world.take() == [num(power, 1000.0), sel(ems, "Forced mode"), sel(command, "Forced discharge")]
+    await override(entry, mode="idle", power_w=0)
+    assert world.take() == [num(power, 0.0), sel(ems, "Forced mode"), sel(command, "Stop (default)")]
+    await override(entry, mode="auto")
+    assert world.take() == [sel(ems, "Self-consumption mode (default)"), sel(command, "Stop (default)")]
+    await tick(2)
+    # A magnitude cannot say which way without a force mode: refused when written, nothing sent.
+    with pytest.raises(HomeAssistantError) as err:
+        await override(entry, power_w=500)
+    assert err.value.translation_key == "run_failed"
+    assert "power_w" in str(err.value)
+    assert world.take() == []
+    last = controller(entry).journal.last
+    assert last is not None
+    assert last.result is Result.FAILED
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ---------------------------------------------------------------- Victron, SolarEdge, Enphase
+
+
+async def test_victron_signed_grid_setpoint(hass: HomeAssistant, world: World, tick: Tick) -> None:
+    gx = device("victron", "100", "GX")
+    await setup_integration(
+        hass,
+        "victron",
+        [
+            soc_sensor("Battery SoC", "225_battery_soc", 80, device=gx),
+            power_sensor("Battery power", "225_battery_power", 0, device=gx),
+            FakeNumber(
+                "ESS setpoint",
+                "100_settings_ess_acpowersetpoint",
+                0,
+                low=-32768,
+                high=32767,
+                unit="W",
+                device=gx,
+            ),
+            FakeNumber("ESS minimum SoC", "100_settings_ess_batterylife_minimumsoc", 10, device=gx),
+        ],
+        world,
+    )
+    soc = er.async_get(hass).async_get("sensor.100_battery_soc")
+    assert soc is not None
+    entry = await add_by_preset(hass, world, str(soc.device_id))
+    setpoint = "number.100_ess_setpoint"
+    await override(entry, mode="force_charge", power_w=-2000)
+    assert world.take() == [num(setpoint, 2000.0)]  # + takes from the grid; written once
+    await tick(2)
+    assert our_state(hass, entry, "select", "operating_mode") == "force_charge"
+    assert our_state(hass, entry, "number", "power_setpoint") == "-2000.0"
+    await override(entry, mode="force_discharge", power_w=1500)
+    assert world.take() == [num(setpoint, -1500.0)]
+    await override(entry, mode="auto", power_w=0)
+    assert world.take() == [num(setpoint, 0.0)]
+    await tick(2)
+    assert our_state(hass, entry, "select", "operating_mode") == "auto"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_solaredge_remote_control(hass: HomeAssistant, world: World, tick: Tick) -> None:
+    inverter = device("solaredge_modbus_multi", "SE", "SE5000H")
+    battery = device("solaredge_modbus_multi", "SEB1", "Battery")
+    modes = ["Disabled", "Maximize Self Consumption", "Time of Use", "Backup Only", "Remote Control"]
+    commands = [
+        "Solar Power Only (Off)",
+        "Charge from Clipped Solar Power",
+        "Charge from Solar Power",
+        "Charge from Solar Power and Grid",
+        "Discharge to Maximize Export",
+        "Discharge to Minimize Import",
+        "Maximize Self Consumption",
+    ]
+    await setup_integration(
+        hass,
+        "solaredge_modbus_multi",
+        [
+            soc_sensor("State of energy", "se_i1_b1_battery_soe", 50, device=battery),
+            power_sensor("DC power", "se_i1_b1_dc_power", 0, device=battery),
+            power_sensor("Inverter DC power", "se_i1_dc_power", 3000, device=inverter),
+            FakeSelect(
+                "Storage control mode",
+                "se_i1_storage_control_mode",
+                modes,
+                "Maximize Self Consumption",
+                device=inverter,
+            ),
+            FakeSelect(
+                "Storage command mode",
+                "se_i1_storage_command_mode",
+                commands,
+                "Solar Power Only (Off)",
+                device=inverter,
+            ),
+            FakeNumber(
+                "Storage command timeout",
+                "se_i1_storage_command_timeout",
+                0,
+                high=86400,
+                unit="s",
+                device=inverter,
+            ),
+            FakeNumber(
+                "Storage charge limit",
+                "se_i1_storage_charge_limit",
+                5000,
+                high=5000,
+                unit="W",
+                device=inverter,
+            ),
+            FakeNumber(
+                "Storage discharge limit",
+                "se_i1_storage_discharge_limit",
+                5000,
+                high=5000,
+                unit="W",
+                device=inverter,
+            ),
+            FakeNumber("Storage backup reserve", "se_i1_storage_backup_reserve", 10, device=inverter),
+        ],
+        world,
+    )
+    soc = er.async_get(hass).async_get("sensor.seb1_state_of_energy")
+    assert soc is not None
+    entry = await add_by_preset(hass, world, str(soc.device_id))
+    assert entry.data[CONF_MAPPING]["power_sensor"] == "sensor.seb1_dc_power"  # the battery's, not the PV's
+    await override(entry, mode="force_charge", power_w=-3000)
+    assert world.take() == [
+        num("number.se_storage_charge_limit", 3000.0),
+        num("number.se_storage_discharge_limit", 0.0),
+        sel("select.se_storage_control_mode", "Remote Control"),
+        num("number.se_storage_command_timeout", 3600.0),
+        sel("select.se_storage_command_mode", "Charge from Solar Power and Grid"),
+    ]
+    await tick(1800)
+    assert world.take() == [
+        sel("select.se_storage_control_mode", "Remote Control"),
+        num("number.se_storage_command_timeout", 3600.0),
+        sel("select.se_storage_command_mode", "Charge from Solar Power and Grid"),
+    ]
+    await override(entry, mode="auto", power_w=0)
+    assert world.take() == [
+        num("number.se_storage_charge_limit", 0.0),
+        num("number.se_storage_discharge_limit", 0.0),
+        sel("select.se_storage_control_mode", "Maximize Self Consumption"),
+    ]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def enphase_world(hass: HomeAssistant, world: World) -> MockConfigEntry:
+    envoy = device("enphase_envoy", "Envoy", "Envoy-S")
+    await setup_integration(
+        hass,
+        "enphase_envoy",
+        [
+            soc_sensor("Battery", "1220_battery_level", 50, device=envoy),
+            power_sensor("Battery discharge", "1220_battery_discharge", 0, device=envoy),
+            FakeNumber(
+                "Reserve battery level", "1220_reserve_soc", 20, translation_key="reserve_soc", device=envoy
+            ),
+            FakeSelect(
+                "Storage mode",
+                "1220_storage_mode",
+                ["backup", "self_consumption", "savings"],
+                "self_consumption",
+                translation_key="storage_mode",
+                device=envoy,
+            ),
+            FakeSwitch(
+                "Charge from grid", "1220_charge_from_grid", translation_key="charge_from_grid", device=envoy
+            ),
+        ],
+        world,
+    )
+    soc = er.async_get(hass).async_get("sensor.envoy_battery")
+    assert soc is not None
+    return await add_by_preset(hass, world, str(soc.device_id))
+
+
+async def test_enphase(hass: HomeAssistant, world: World, tick: Tick) -> None:
+    entry = await enphase_world(hass, world)
+    await override(entry, mode="force_charge", reserve_pct=40)
+    assert world.take() == [
+        num("number.envoy_reserve_battery_level", 40.0),
+        switch("switch.envoy_charge_from_grid", True),
+        sel("select.envoy_storage_mode", "backup"),
+    ]
+    await tick(2)
+    assert our_state(hass, entry, "select", "operating_mode") == "force_charge"
+    await override(entry, mode="auto")
+    assert world.take() == [
+        switch("switch.envoy_charge_from_grid", False),
+        sel("select.envoy_storage_mode", "self_consumption"),
+    ]
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -394,7 +394,7 @@ class EntityBridgeDriver:
     async def _write(self, setpoints: Setpoints) -> None:
         spec = self.spec
         mode = setpoints.mode or self._last_mode or self._read_mode_quietly()
-        power = setpoints.power_w if setpoints.power_w is not None else self._last_power
+        power = float(setpoints.power_w) if setpoints.power_w is not None else self._last_power
         planned: list[tuple[int, int, Step]] = []
         reserve = setpoints.reserve_pct
         if reserve is not None and spec.reserve_entity and spec.reserve_entity not in self._held(mode):

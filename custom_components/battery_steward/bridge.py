@@ -461,7 +461,7 @@ class EntityBridgeDriver:
     def _check_direction(self, power_w: float, mode: Mode | None, carried: bool) -> None:
         """Refuse a power the mode contradicts, or one nothing can carry."""
         spec = self.spec
-        if spec.power is not None and spec.power.shape == SHAPE_MODE and not carried:
+        if spec.power is not None and spec.power.shape == SHAPE_MODE and not carried and power_w:
             # The power travels with the mode's action: without such a mode there is nothing to send it with.
             raise UnsupportedFieldError("power_w", power_w)
         if (mode is Mode.FORCE_CHARGE and power_w > 0) or (mode is Mode.FORCE_DISCHARGE and power_w < 0):

@@ -602,19 +602,36 @@ class EntityBridgeDriver:
                 break
         for issue_id in self._issues - wanted.keys():
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-        for issue_id, (key, placeholders) in wanted.items():
+        for issue_id, (key, p) in wanted.items():
             if issue_id in self._issues:
                 continue  # raised already (this runs on every read)
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                is_persistent=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=key,
-                translation_placeholders=placeholders,
-            )
+            if key == "bridge_missing_entity":
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    is_persistent=False,
+                    severity=ir.IssueSeverity.ERROR,
+                    translation_key="bridge_missing_entity",
+                    translation_placeholders={"battery": p["battery"], "entity": p["entity"]},
+                )
+            else:
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    is_persistent=False,
+                    severity=ir.IssueSeverity.ERROR,
+                    translation_key="bridge_missing_option",
+                    translation_placeholders={
+                        "battery": p["battery"],
+                        "entity": p["entity"],
+                        "mode": p["mode"],
+                        "option": p["option"],
+                    },
+                )
         self._issues = set(wanted)
 
 

@@ -26,14 +26,14 @@ class Match:
     platform: str
     domain: str
     unique_id: str | None = None  # a regular expression searched in the unique id
-    translation_key: str | None = None
+    their_key: str | None = None  # the entity registry translation key (the other integration's)
     same_device_as: str | None = None  # only on the device of another role's entity
 
     def matches(self, entry: er.RegistryEntry) -> bool:
         """Whether a registry entry is this role's entity."""
         if entry.platform != self.platform or entry.domain != self.domain:
             return False
-        if self.translation_key is not None and entry.translation_key != self.translation_key:
+        if self.their_key is not None and entry.translation_key != self.their_key:
             return False
         return self.unique_id is None or re.search(self.unique_id, entry.unique_id) is not None
 
@@ -262,11 +262,11 @@ POWERWALL = Preset(
     "PowerWallEnergySensor '<din>_battery_instant_power'); the local API is read-only, so the controls "
     "come from the Teslemetry or Tesla Fleet entities of the same site",
     roles={
-        "soc": Match(platform="powerwall", domain="sensor", translation_key="charge", unique_id=r"_charge$"),
+        "soc": Match(platform="powerwall", domain="sensor", their_key="charge", unique_id=r"_charge$"),
         "power": Match(
             platform="powerwall",
             domain="sensor",
-            translation_key="battery_instant_power",
+            their_key="battery_instant_power",
             unique_id=r"_battery_instant_power$",
         ),
         **{
@@ -314,9 +314,9 @@ ENPHASE = Preset(
     roles={
         "soc": Match(platform="enphase_envoy", domain="sensor", unique_id=r"_battery_level$"),
         "power": Match(platform="enphase_envoy", domain="sensor", unique_id=r"_battery_discharge$"),
-        "reserve": Match(platform="enphase_envoy", domain="number", translation_key="reserve_soc"),
-        "mode": Match(platform="enphase_envoy", domain="select", translation_key="storage_mode"),
-        "grid_charging": Match(platform="enphase_envoy", domain="switch", translation_key="charge_from_grid"),
+        "reserve": Match(platform="enphase_envoy", domain="number", their_key="reserve_soc"),
+        "mode": Match(platform="enphase_envoy", domain="select", their_key="storage_mode"),
+        "grid_charging": Match(platform="enphase_envoy", domain="switch", their_key="charge_from_grid"),
     },
     template={
         "soc": "@soc",
@@ -754,14 +754,12 @@ MARSTEK = Preset(
     "set_discharge_power; battery_soc, battery_power) and select.py/number.py/switch.py "
     "(translation key = register key, unique id '<entry id>_<key>')",
     roles={
-        "soc": Match(platform="marstek_modbus", domain="sensor", translation_key="battery_soc"),
-        "power": Match(platform="marstek_modbus", domain="sensor", translation_key="battery_power"),
-        "rs485": Match(platform="marstek_modbus", domain="switch", translation_key="rs485_control_mode"),
-        "force_mode": Match(platform="marstek_modbus", domain="select", translation_key="force_mode"),
-        "charge_power": Match(platform="marstek_modbus", domain="number", translation_key="set_charge_power"),
-        "discharge_power": Match(
-            platform="marstek_modbus", domain="number", translation_key="set_discharge_power"
-        ),
+        "soc": Match(platform="marstek_modbus", domain="sensor", their_key="battery_soc"),
+        "power": Match(platform="marstek_modbus", domain="sensor", their_key="battery_power"),
+        "rs485": Match(platform="marstek_modbus", domain="switch", their_key="rs485_control_mode"),
+        "force_mode": Match(platform="marstek_modbus", domain="select", their_key="force_mode"),
+        "charge_power": Match(platform="marstek_modbus", domain="number", their_key="set_charge_power"),
+        "discharge_power": Match(platform="marstek_modbus", domain="number", their_key="set_discharge_power"),
     },
     template={
         "soc": "@soc",

@@ -6,24 +6,29 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.battery_steward.bridge import CONF_MAPPING, CONF_PRESET, CONF_SOC_ENTITY
+from custom_components.battery_steward.bridge import (
+    CONF_MAPPING,
+    CONF_PRESET,
+    CONF_RATED_POWER_W,
+    CONF_SOC_ENTITY,
+)
 from custom_components.battery_steward.bridge_presets import candidates
-from custom_components.battery_steward.const import DOMAIN
-from custom_components.battery_steward.engine.journal import Result
+from custom_components.battery_steward.const import CONF_KIND, CONF_SERIAL, DOMAIN, KIND_BRIDGE
+from custom_components.battery_steward.engine.journal import Result, Trigger
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
 from .conftest import START, Tick
-from .helpers import controller, entity_id, freeze_at
+from .helpers import controller, entity_id, freeze_at, setup_entry
 from .support.integrations import (
     FakeButton,
     FakeNumber,
@@ -71,7 +76,7 @@ async def world(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> AsyncIte
 
 async def add_by_preset(
     hass: HomeAssistant, world: World, key: str, *, review: dict[str, Any] | None = None
-) -> MockConfigEntry:
+) -> ConfigEntry:
     """The config flow: pick the device, review the mapping (nothing written), add the battery."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert "bridge_preset" in result["menu_options"]
@@ -94,20 +99,21 @@ async def add_by_preset(
     suggested = {str(k): (k.description or {}).get("suggested_value") for k in schema.schema}
     answer = {k: v for k, v in suggested.items() if v is not None}
     answer |= {"rated_power_w": 5000, **(review or {})}
+    answer = {key: value for key, value in answer.items() if value is not None}
     assert world.take() == []  # shown for review: nothing written
     result = await hass.config_entries.flow.async_configure(result["flow_id"], answer)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
     entry = hass.config_entries.async_get_entry(result["result"].entry_id)
-    assert isinstance(entry, MockConfigEntry | type(entry))
     assert entry is not None
     assert entry.state is ConfigEntryState.LOADED
-    return entry  # type: ignore[return-value]
+    return entry
 
 
 async def override(entry: Any, **setpoints: Any) -> None:
-    values = {k: Mode(v) if k == "mode" else v for k, v in setpoints.items()}
-    await controller(entry).async_set_override(Setpoints(**values), until_cleared=True)
+    mode = setpoints.pop("mode", None)
+    wanted = Setpoints(mode=Mode(mode) if mode else None, **setpoints)
+    await controller(entry).async_set_override(wanted, until_cleared=True)
 
 
 def serial(entry: Any) -> str:
@@ -463,7 +469,7 @@ async def test_goodwe_reserve_is_the_complement_of_the_depth_of_discharge(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-# ---------------------------------------------------------------- Marstek: separate charge and discharge power
+# ---------------------------------------------------------------- Marstek: separate charge, discharge power
 
 
 async def test_marstek_split_power(hass: HomeAssistant, world: World, tick: Tick) -> None:
@@ -744,7 +750,11 @@ async def test_solaredge_remote_control(hass: HomeAssistant, world: World, tick:
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def enphase_world(hass: HomeAssistant, world: World) -> MockConfigEntry:
+async def enphase_world(hass: HomeAssistant, world: World) -> ConfigEntry:
+    return await add_by_preset(hass, world, await enphase_entities(hass, world))
+
+
+async def enphase_entities(hass: HomeAssistant, world: World) -> str:
     envoy = device("enphase_envoy", "Envoy", "Envoy-S")
     await setup_integration(
         hass,
@@ -771,7 +781,7 @@ async def enphase_world(hass: HomeAssistant, world: World) -> MockConfigEntry:
     )
     soc = er.async_get(hass).async_get("sensor.envoy_battery")
     assert soc is not None
-    return await add_by_preset(hass, world, str(soc.device_id))
+    return str(soc.device_id)
 
 
 async def test_enphase(hass: HomeAssistant, world: World, tick: Tick) -> None:
@@ -789,4 +799,119 @@ async def test_enphase(hass: HomeAssistant, world: World, tick: Tick) -> None:
         switch("switch.envoy_charge_from_grid", False),
         sel("select.envoy_storage_mode", "self_consumption"),
     ]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+# ---------------------------------------------------------------- the controller through a preset bridge
+
+
+async def preset_entry(
+    hass: HomeAssistant, key: str, options: dict[str, Any] | None = None
+) -> MockConfigEntry:
+    """A bridge entry with the mapping the preset fills in for `key` (as the flow stores it)."""
+    candidate = next(c for c in candidates(hass) if c.key == key)
+    data = {
+        CONF_KIND: KIND_BRIDGE,
+        CONF_SERIAL: "bridge-preset",
+        CONF_SOC_ENTITY: candidate.mapping["soc"],
+        CONF_RATED_POWER_W: 5000,
+        CONF_MAPPING: candidate.mapping,
+        CONF_PRESET: candidate.preset.key,
+    }
+    return await setup_entry(
+        hass, data, title="Preset (bridge)", unique_id="bridge-preset", options=options, wait="background"
+    )
+
+
+async def test_a_foreign_change_is_drift_then_a_fight(hass: HomeAssistant, world: World, tick: Tick) -> None:
+    entry = await preset_entry(
+        hass, await enphase_entities(hass, world), {"fight_max_corrections": 2, "fight_window_min": 10}
+    )
+    await override(entry, mode="auto")
+    world.take()
+    storage_mode = world.entities["select.envoy_storage_mode"]
+    assert isinstance(storage_mode, FakeSelect)
+    storage_mode.set_option("savings")  # the Enphase app
+    await tick(20)
+    assert world.take() == [
+        switch("switch.envoy_charge_from_grid", False),
+        sel("select.envoy_storage_mode", "self_consumption"),
+    ]
+    drift = controller(entry).journal.last
+    assert drift is not None
+    assert drift.trigger is Trigger.DRIFT
+    for _ in range(2):
+        storage_mode.set_option("savings")
+        await tick(20)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"fight_{entry.entry_id}_mode")
+    assert issue is not None
+    world.take()
+    storage_mode.set_option("backup")
+    await tick(20)
+    assert world.take() == []  # no longer fought over
+    assert hass.states.get("select.envoy_storage_mode").state == "backup"  # type: ignore[union-attr]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_an_accepted_call_that_changes_nothing_is_no_effect(
+    hass: HomeAssistant, world: World, tick: Tick
+) -> None:
+    await tesla_world(hass, world, follows=False)  # the mode select accepts calls and never changes
+    entry = await preset_entry(hass, tesla_device(hass), {"verify_timeout_s": 30})
+    await override(entry, mode="force_charge")
+    assert world.take()[-1] == sel("select.pw_operation_mode", "autonomous")
+    assert hass.states.get("select.pw_operation_mode").state == "self_consumption"  # type: ignore[union-attr]
+    await tick(2)
+    assert our_state(hass, entry, "select", "operating_mode") == "force_charge"  # as sent: it never changed
+    await tick(30)
+    last = controller(entry).journal.last
+    assert last is not None
+    assert last.result is Result.NO_EFFECT
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"no_effect_{entry.entry_id}") is not None
+    assert world.take() == []  # not mistaken for drift: nothing re-sent
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_source_unavailable_makes_the_battery_unavailable(
+    hass: HomeAssistant, world: World, tick: Tick
+) -> None:
+    entry = await preset_entry(hass, await enphase_entities(hass, world))
+    soc = our_state(hass, entry, "sensor", "state_of_charge")
+    assert soc == "50.0"
+    switch_entity = world.entities["switch.envoy_charge_from_grid"]
+    switch_entity.set_available(False)  # a written entity, read back for the mode
+    await tick(2)
+    assert our_state(hass, entry, "sensor", "state_of_charge") == STATE_UNAVAILABLE
+    assert our_state(hass, entry, "select", "operating_mode") == STATE_UNAVAILABLE
+    switch_entity.set_available(True)
+    await tick(2)
+    assert our_state(hass, entry, "sensor", "state_of_charge") == "50.0"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_review_can_drop_the_power_sensor_and_reconfigure_by_hand_drops_the_preset(
+    hass: HomeAssistant, world: World
+) -> None:
+    entry = await add_by_preset(
+        hass, world, await enphase_entities(hass, world), review={"power_entity": None}
+    )
+    assert "power_sensor" not in entry.data[CONF_MAPPING]
+    caps = entry.runtime_data.coordinator.info.capabilities
+    assert not caps.active_power
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_SOC_ENTITY: "sensor.envoy_battery",
+            "power_charge_positive": False,
+            "reserve_entity": "number.envoy_reserve_battery_level",
+            "rated_power_w": 3000,
+        },
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_MAPPING] is None
+    assert entry.data[CONF_PRESET] is None
+    await hass.async_block_till_done(wait_background_tasks=True)
     await hass.config_entries.async_unload(entry.entry_id)

@@ -121,10 +121,10 @@ class FakeNumber(FakeEntity, NumberEntity):
     async def async_set_native_value(self, value: float) -> None:
         """Take the value (if this stand-in follows writes)."""
         if self.follows:
-            self.set_value(value)
+            self.change(value)
 
     @callback
-    def set_value(self, value: float) -> None:
+    def change(self, value: float) -> None:
         """Something else changes the value."""
         self._attr_native_value = value
         self.async_write_ha_state()
@@ -280,4 +280,5 @@ async def setup_integration(
     for entity in entities:
         assert entity.entity_id is not None
         world.entities[entity.entity_id] = entity
-    return entry
+    added: ConfigEntry = entry
+    return added

@@ -175,11 +175,6 @@ def _candidate(
     return Candidate(key=key, label=label, preset=preset, mapping=mapping)
 
 
-def preset_by_key(key: str) -> Preset:
-    """A preset by its key."""
-    return next(preset for preset in PRESETS if preset.key == key)
-
-
 # ---------------------------------------------------------------- Tesla Powerwall
 
 _TESLA_TEMPLATE: dict[str, Any] = {

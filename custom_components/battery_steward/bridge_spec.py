@@ -127,10 +127,6 @@ def _entity(value: Any, what: str) -> str:
     return value
 
 
-def _domain_of(entity_id: str) -> str:
-    return entity_id.split(".", 1)[0]
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Step:
     """One write: a select option, a number, a switch, an action with data, or a button press."""
@@ -522,8 +518,3 @@ def fill_tokens(value: Any, tokens: Mapping[str, Any]) -> Any:
     if isinstance(value, list):
         return [fill_tokens(item, tokens) for item in value]
     return value
-
-
-def service_domain(entity_id: str) -> str:
-    """The domain whose actions write an entity."""
-    return _domain_of(entity_id)

@@ -84,7 +84,7 @@ async def test_an_unavailable_button_fails_the_write(hass: HomeAssistant) -> Non
     driver = driver_for(hass, {"soc": "sensor.soc", "modes": {"auto": {"steps": [{"press": "button.go"}]}}})
     await driver.identify()
     # The mode cannot be read back, so even with the source unreadable a write is attempted.
-    with pytest.raises(DeviceConnectionError, match="button.go"):
+    with pytest.raises(DeviceConnectionError, match=r"button\.go"):
         await driver.write(Setpoints(mode=Mode.AUTO))
     await driver.close()
 

@@ -2,11 +2,21 @@
 
 from typing import Any
 
+from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.battery_steward.bridge import BridgeConfig, EntityBridgeDriver
+from custom_components.battery_steward.bridge import (
+    CONF_MAPPING,
+    CONF_RATED_POWER_W,
+    CONF_RESERVE_ENTITY,
+    CONF_SOC_ENTITY,
+    BridgeConfig,
+    EntityBridgeDriver,
+)
+from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.driver import (
     DeviceConnectionError,
     UnsupportedDeviceError,
@@ -133,3 +143,64 @@ async def test_a_keepalive_without_a_keepalive_mode_never_starts(hass: HomeAssis
     await driver.identify()
     assert driver._keepalive is None
     await driver.close()
+
+
+MAPPING_YAML = """
+soc: sensor.soc
+power_sensor: sensor.power
+reserve:
+  entity: number.reserve
+power:
+  shape: split
+  charge_entity: number.charge
+  discharge_entity: number.discharge
+modes:
+  auto:
+    steps:
+      - select: select.mode
+        option: a
+  force_charge:
+    steps:
+      - select: select.mode
+        option: b
+"""
+
+
+async def test_a_mapping_written_in_yaml(hass: HomeAssistant) -> None:
+    for entity, state in (("sensor.soc", "50"), ("sensor.power", "0"), ("number.reserve", "20")):
+        hass.states.async_set(entity, state)
+    hass.states.async_set("number.charge", "0")
+    hass.states.async_set("number.discharge", "0")
+    hass.states.async_set("select.mode", "a", {"options": ["a", "b"]})
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert "bridge_mapping" in result["menu_options"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "bridge_mapping"}
+    )
+    assert result["step_id"] == "bridge_mapping"
+    for text, said in (("soc: [unclosed", "while parsing"), ("soc: sensor.soc\n", "nothing to control")):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_MAPPING: text, CONF_RATED_POWER_W: 3000}
+        )
+        assert result["errors"] == {"base": "bridge_invalid_mapping"}
+        assert said in (result["description_placeholders"] or {})["error"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_MAPPING: MAPPING_YAML, CONF_RATED_POWER_W: 3000}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    data = result["data"]
+    assert data[CONF_MAPPING]["power"] == {
+        "shape": "split",
+        "charge_entity": "number.charge",
+        "discharge_entity": "number.discharge",
+    }
+    assert (data[CONF_SOC_ENTITY], data[CONF_RESERVE_ENTITY], data[CONF_RATED_POWER_W]) == (
+        "sensor.soc",
+        "number.reserve",
+        3000,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    entry = result["result"]
+    info = entry.runtime_data.coordinator.info
+    assert info.writable == {"mode", "power_w", "reserve_pct"}
+    await hass.config_entries.async_unload(entry.entry_id)

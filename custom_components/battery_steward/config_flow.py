@@ -17,6 +17,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import probatio as vol
+import yaml  # type: ignore[import-untyped]  # PyYAML ships with Home Assistant; no stubs installed
 
 from .bridge import (
     CONF_MAPPING,
@@ -36,6 +37,7 @@ from .bridge import (
     select_options,
 )
 from .bridge_presets import Candidate, candidates, describe
+from .bridge_spec import BridgeSpec, BridgeSpecError
 from .const import (
     CONF_CAPACITY_KWH,
     CONF_KIND,
@@ -119,6 +121,7 @@ from .schedule import (
 )
 
 STEP_BRIDGE_PRESET = "bridge_preset"
+STEP_BRIDGE_MAPPING = "bridge_mapping"
 CONF_DEVICE = "device"
 
 
@@ -328,7 +331,8 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what kind of battery to add."""
         return self.async_show_menu(
-            step_id="user", menu_options=[KIND_SIMULATOR, KIND_MODBUS, KIND_BRIDGE, STEP_BRIDGE_PRESET]
+            step_id="user",
+            menu_options=[KIND_SIMULATOR, KIND_MODBUS, KIND_BRIDGE, STEP_BRIDGE_PRESET, STEP_BRIDGE_MAPPING],
         )
 
     async def async_step_simulator(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -484,6 +488,40 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
                 "caveats": "\n".join(f"- {caveat}" for caveat in candidate.preset.caveats),
                 "source": candidate.preset.source,
             },
+        )
+
+    async def async_step_bridge_mapping(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A full mapping written by hand (YAML), for an integration without a preset; checked first."""
+        errors: dict[str, str] = {}
+        error = ""
+        if user_input is not None:
+            try:
+                spec = BridgeSpec.from_dict(yaml.safe_load(user_input[CONF_MAPPING]))
+            except (yaml.YAMLError, BridgeSpecError) as err:
+                errors["base"], error = "bridge_invalid_mapping", str(err)
+            else:
+                self._bridge = {
+                    CONF_SOC_ENTITY: spec.soc_entity,
+                    CONF_POWER_ENTITY: spec.power_sensor,
+                    CONF_POWER_CHARGE_POSITIVE: spec.power_sensor_charge_positive,
+                    CONF_RESERVE_ENTITY: spec.reserve_entity,
+                    CONF_RATED_POWER_W: user_input[CONF_RATED_POWER_W],
+                    CONF_MAPPING: spec.as_dict(),
+                }
+                return await self._async_finish_bridge({})
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_MAPPING): selector.TextSelector(
+                    selector.TextSelectorConfig(multiline=True)
+                ),
+                vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): _rated_power_field(),
+            }
+        )
+        return self.async_show_form(
+            step_id=STEP_BRIDGE_MAPPING,
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+            description_placeholders={"error": error},
         )
 
     async def _async_bridge_entities(

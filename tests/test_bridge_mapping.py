@@ -80,6 +80,27 @@ async def test_a_power_no_mode_can_carry_is_refused(hass: HomeAssistant) -> None
     await driver.close()
 
 
+async def test_a_force_mode_without_a_power_uses_the_rated_power(hass: HomeAssistant) -> None:
+    hass.states.async_set("sensor.soc", "50")
+    calls = capture(hass, "vendor", "charge")
+    driver = driver_for(
+        hass,
+        {
+            "soc": "sensor.soc",
+            "power": {"shape": "mode"},
+            "modes": {
+                "force_charge": {
+                    "steps": [{"action": "vendor.charge", "data": {"watts": "{charge}", "kw": "{magnitude}"}}]
+                }
+            },
+        },
+    )
+    await driver.identify()
+    await driver.write(Setpoints(mode=Mode.FORCE_CHARGE))
+    assert calls == [{"watts": 5000, "kw": 5000}]
+    await driver.close()
+
+
 async def test_an_invalid_stored_mapping_fails_identification(hass: HomeAssistant) -> None:
     driver = driver_for(hass, {"soc": "sensor.soc", "modes": {"turbo": {}}})
     assert driver.config.entity_ids == ["sensor.soc"]

@@ -1,8 +1,10 @@
 """The bridge mapping as data: transforms, parsing and what it refuses."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 from custom_components.battery_steward.bridge_presets import PRESETS, build_mapping, describe
 from custom_components.battery_steward.bridge_spec import (
@@ -199,3 +201,15 @@ def test_a_mode_whose_entity_is_missing_is_left_out() -> None:
     mapping = build_mapping(tesla, entities, None)
     assert set(mapping["modes"]) == {"auto", "idle"}  # force charge needs the grid charging switch
     assert "read_back" not in mapping
+
+
+def test_the_documented_mapping_is_valid() -> None:
+    """The example in docs/entity-bridge.md parses as it is written there."""
+    text = (Path(__file__).parent.parent / "docs" / "entity-bridge.md").read_text(encoding="utf-8")
+    section = text.split("## Writing a mapping", 1)[1]
+    example = section.split("```yaml", 1)[1].split("```", 1)[0]
+    spec = BridgeSpec.from_dict(yaml.safe_load(example))
+    assert spec.power is not None
+    assert spec.power.shape == "split"
+    assert spec.modes[Mode.FORCE_CHARGE].keepalive
+    assert spec.keepalive_s == 1800

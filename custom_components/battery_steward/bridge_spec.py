@@ -199,9 +199,11 @@ class Step:
                 raise BridgeSpecError(f"number step on {entity} needs a value")
             return cls(kind=kind, entity=entity, value=value, transform=transform, order=order)
         if kind == STEP_SWITCH:
-            if not isinstance(data.get("on"), bool):
+            # YAML 1.1 reads an unquoted `on:` key as the boolean true: take it either way.
+            on = data["on"] if "on" in data else {str(key): value for key, value in data.items()}.get("True")
+            if not isinstance(on, bool):
                 raise BridgeSpecError(f"switch step on {entity} needs on: true or false")
-            return cls(kind=kind, entity=entity, on=data["on"], order=order)
+            return cls(kind=kind, entity=entity, on=on, order=order)
         return cls(kind=kind, entity=entity, order=order)
 
 

@@ -38,6 +38,13 @@ class Match:
         return self.unique_id is None or re.search(self.unique_id, entry.unique_id) is not None
 
 
+def _by_uid(platform: str, domain: str, suffix: str, *, same_device_as: str | None = None) -> Match:
+    """An entity whose unique id ends with `suffix` (after the site, serial or entry put first)."""
+    return Match(
+        platform=platform, domain=domain, unique_id=f"{re.escape(suffix)}$", same_device_as=same_device_as
+    )
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Preset:
     """A known integration's battery entities and what each of our modes writes."""
@@ -211,14 +218,12 @@ _TESLA_CAVEATS = (
 def _tesla_roles(platform: str) -> dict[str, Match]:
     # Unique ids are "<energy site id>-<key>" (teslemetry/entity.py, tesla_fleet/entity.py).
     return {
-        "soc": Match(platform=platform, domain="sensor", unique_id=r"-percentage_charged$"),
-        "power": Match(platform=platform, domain="sensor", unique_id=r"-battery_power$"),
-        "reserve": Match(platform=platform, domain="number", unique_id=r"-backup_reserve_percent$"),
-        "mode": Match(platform=platform, domain="select", unique_id=r"-default_real_mode$"),
-        "grid_charging": Match(
-            platform=platform,
-            domain="switch",
-            unique_id=r"-components_disallow_charge_from_grid_with_solar_installed$",
+        "soc": _by_uid(platform, "sensor", "-percentage_charged"),
+        "power": _by_uid(platform, "sensor", "-battery_power"),
+        "reserve": _by_uid(platform, "number", "-backup_reserve_percent"),
+        "mode": _by_uid(platform, "select", "-default_real_mode"),
+        "grid_charging": _by_uid(
+            platform, "switch", "-components_disallow_charge_from_grid_with_solar_installed"
         ),
     }
 
@@ -307,8 +312,8 @@ ENPHASE = Preset(
     "savings), number.py (reserve_soc), switch.py (charge_from_grid), sensor.py (battery_level, "
     "battery_discharge)",
     roles={
-        "soc": Match(platform="enphase_envoy", domain="sensor", unique_id=r"_battery_level$"),
-        "power": Match(platform="enphase_envoy", domain="sensor", unique_id=r"_battery_discharge$"),
+        "soc": _by_uid("enphase_envoy", "sensor", "_battery_level"),
+        "power": _by_uid("enphase_envoy", "sensor", "_battery_discharge"),
         "reserve": Match(platform="enphase_envoy", domain="number", their_key="reserve_soc"),
         "mode": Match(platform="enphase_envoy", domain="select", their_key="storage_mode"),
         "grid_charging": Match(platform="enphase_envoy", domain="switch", their_key="charge_from_grid"),
@@ -389,16 +394,10 @@ HUAWEI = Preset(
     "(storage_working_mode_settings), number.py (storage_backup_power_state_of_charge), sensor.py "
     "(storage_state_of_capacity, storage_charge_discharge_power); unique ids '<serial>_<key>'",
     roles={
-        "soc": Match(platform="huawei_solar", domain="sensor", unique_id=r"_storage_state_of_capacity$"),
-        "power": Match(
-            platform="huawei_solar", domain="sensor", unique_id=r"_storage_charge_discharge_power$"
-        ),
-        "reserve": Match(
-            platform="huawei_solar", domain="number", unique_id=r"_storage_backup_power_state_of_charge$"
-        ),
-        "working_mode": Match(
-            platform="huawei_solar", domain="select", unique_id=r"_storage_working_mode_settings$"
-        ),
+        "soc": _by_uid("huawei_solar", "sensor", "_storage_state_of_capacity"),
+        "power": _by_uid("huawei_solar", "sensor", "_storage_charge_discharge_power"),
+        "reserve": _by_uid("huawei_solar", "number", "_storage_backup_power_state_of_charge"),
+        "working_mode": _by_uid("huawei_solar", "select", "_storage_working_mode_settings"),
     },
     template={
         "soc": "@soc",
@@ -460,19 +459,13 @@ SOLAX = Preset(
     "docs/solax-mode1-modbus-power-control.md "
     "(Enabled Battery Control: + charge, - discharge); unique ids '<prefix>_<key>'",
     roles={
-        "soc": Match(platform="solax_modbus", domain="sensor", unique_id=r"_battery_capacity$"),
-        "power": Match(platform="solax_modbus", domain="sensor", unique_id=r"_battery_power_charge$"),
-        "power_control": Match(
-            platform="solax_modbus", domain="select", unique_id=r"_remotecontrol_power_control$"
-        ),
-        "active_power": Match(
-            platform="solax_modbus", domain="number", unique_id=r"_remotecontrol_active_power$"
-        ),
-        "autorepeat": Match(
-            platform="solax_modbus", domain="number", unique_id=r"_remotecontrol_autorepeat_duration$"
-        ),
-        "trigger": Match(platform="solax_modbus", domain="button", unique_id=r"_remotecontrol_trigger$"),
-        "reserve": Match(platform="solax_modbus", domain="number", unique_id=r"_selfuse_discharge_min_soc$"),
+        "soc": _by_uid("solax_modbus", "sensor", "_battery_capacity"),
+        "power": _by_uid("solax_modbus", "sensor", "_battery_power_charge"),
+        "power_control": _by_uid("solax_modbus", "select", "_remotecontrol_power_control"),
+        "active_power": _by_uid("solax_modbus", "number", "_remotecontrol_active_power"),
+        "autorepeat": _by_uid("solax_modbus", "number", "_remotecontrol_autorepeat_duration"),
+        "trigger": _by_uid("solax_modbus", "button", "_remotecontrol_trigger"),
+        "reserve": _by_uid("solax_modbus", "number", "_selfuse_discharge_min_soc"),
     },
     template={
         "soc": "@soc",
@@ -557,16 +550,10 @@ SUNGROW = Preset(
     roles={
         "soc": Match(platform="modbus", domain="sensor", unique_id=r"^sg_battery_level$"),
         "power": Match(platform="modbus", domain="sensor", unique_id=r"^sg_battery_power$"),
-        "ems": Match(platform="template", domain="select", unique_id=r"uid_ems_mode$"),
-        "command": Match(
-            platform="template", domain="select", unique_id=r"uid_battery_forced_charge_discharge$"
-        ),
-        "forced_power": Match(
-            platform="template", domain="number", unique_id=r"uid_battery_forced_charge_discharge_power$"
-        ),
-        "reserve": Match(
-            platform="template", domain="number", unique_id=r"uid_battery_reserved_soc_for_backup$"
-        ),
+        "ems": _by_uid("template", "select", "uid_ems_mode"),
+        "command": _by_uid("template", "select", "uid_battery_forced_charge_discharge"),
+        "forced_power": _by_uid("template", "number", "uid_battery_forced_charge_discharge_power"),
+        "reserve": _by_uid("template", "number", "uid_battery_reserved_soc_for_backup"),
     },
     template={
         "soc": "@soc",
@@ -619,12 +606,10 @@ VICTRON = Preset(
     "select.py/number.py "
     "(unique ids '<unit>_<key>')",
     roles={
-        "soc": Match(platform="victron", domain="sensor", unique_id=r"_battery_soc$"),
-        "power": Match(platform="victron", domain="sensor", unique_id=r"_battery_power$"),
-        "setpoint": Match(platform="victron", domain="number", unique_id=r"_settings_ess_acpowersetpoint$"),
-        "reserve": Match(
-            platform="victron", domain="number", unique_id=r"_settings_ess_batterylife_minimumsoc$"
-        ),
+        "soc": _by_uid("victron", "sensor", "_battery_soc"),
+        "power": _by_uid("victron", "sensor", "_battery_power"),
+        "setpoint": _by_uid("victron", "number", "_settings_ess_acpowersetpoint"),
+        "reserve": _by_uid("victron", "number", "_settings_ess_batterylife_minimumsoc"),
     },
     template={
         "soc": "@soc",
@@ -667,28 +652,14 @@ SOLAREDGE = Preset(
     "storage_command_mode), number.py (storage_backup_reserve, storage_command_timeout, "
     "storage_charge_limit, storage_discharge_limit), sensor.py (battery_soe, battery dc_power)",
     roles={
-        "soc": Match(platform="solaredge_modbus_multi", domain="sensor", unique_id=r"_battery_soe$"),
-        "power": Match(
-            platform="solaredge_modbus_multi", domain="sensor", unique_id=r"_dc_power$", same_device_as="soc"
-        ),
-        "control_mode": Match(
-            platform="solaredge_modbus_multi", domain="select", unique_id=r"_storage_control_mode$"
-        ),
-        "command_mode": Match(
-            platform="solaredge_modbus_multi", domain="select", unique_id=r"_storage_command_mode$"
-        ),
-        "timeout": Match(
-            platform="solaredge_modbus_multi", domain="number", unique_id=r"_storage_command_timeout$"
-        ),
-        "charge_limit": Match(
-            platform="solaredge_modbus_multi", domain="number", unique_id=r"_storage_charge_limit$"
-        ),
-        "discharge_limit": Match(
-            platform="solaredge_modbus_multi", domain="number", unique_id=r"_storage_discharge_limit$"
-        ),
-        "reserve": Match(
-            platform="solaredge_modbus_multi", domain="number", unique_id=r"_storage_backup_reserve$"
-        ),
+        "soc": _by_uid("solaredge_modbus_multi", "sensor", "_battery_soe"),
+        "power": _by_uid("solaredge_modbus_multi", "sensor", "_dc_power", same_device_as="soc"),
+        "control_mode": _by_uid("solaredge_modbus_multi", "select", "_storage_control_mode"),
+        "command_mode": _by_uid("solaredge_modbus_multi", "select", "_storage_command_mode"),
+        "timeout": _by_uid("solaredge_modbus_multi", "number", "_storage_command_timeout"),
+        "charge_limit": _by_uid("solaredge_modbus_multi", "number", "_storage_charge_limit"),
+        "discharge_limit": _by_uid("solaredge_modbus_multi", "number", "_storage_discharge_limit"),
+        "reserve": _by_uid("solaredge_modbus_multi", "number", "_storage_backup_reserve"),
     },
     template={
         "soc": "@soc",

@@ -225,3 +225,39 @@ async def test_a_mapping_written_in_yaml(hass: HomeAssistant) -> None:
     info = entry.runtime_data.coordinator.info
     assert info.writable == {"mode", "power_w", "reserve_pct"}
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_after_a_restart_the_mode_read_back_is_kept_alive(hass: HomeAssistant, freezer: Any) -> None:
+    """Nothing written since start-up: the mode and power the entities show are re-sent as they are."""
+    hass.states.async_set("sensor.soc", "50")
+    hass.states.async_set("select.control", "on", {"options": ["off", "on"]})
+    hass.states.async_set("number.power", "1200")  # + charge at the source
+    numbers = capture(hass, "number", "set_value")
+    selects = capture(hass, "select", "select_option")
+    driver = driver_for(
+        hass,
+        {
+            "soc": "sensor.soc",
+            "power": {"shape": "signed", "entity": "number.power", "charge_positive": True},
+            "modes": {
+                "auto": {"steps": [{"select": "select.control", "option": "off"}]},
+                "force_charge": {
+                    "steps": [
+                        {"select": "select.control", "option": "on"},
+                        {"number": "number.power", "value": "{signed_charge}"},
+                    ],
+                    "keepalive": True,
+                },
+            },
+            "keepalive_s": 60,
+        },
+    )
+    await driver.identify()
+    reading = await driver.read()
+    assert (reading.mode, reading.power_setpoint_w) == (Mode.FORCE_CHARGE, -1200.0)
+    freezer.tick(60)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert selects == [{"entity_id": "select.control", "option": "on"}]
+    assert numbers == [{"entity_id": "number.power", "value": 1200.0}]
+    await driver.close()

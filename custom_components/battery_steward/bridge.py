@@ -183,6 +183,7 @@ class EntityBridgeDriver:
         self._last_power: float | None = None  # the power setpoint last asked for
         self._reserve: float | None = None  # the reserve asked for (kept while a mode holds its entity)
         self._keepalive: CALLBACK_TYPE | None = None
+        self._seen: tuple[Mode | None, float] = (None, 0.0)  # the last reading's mode and power setpoint
 
     @property
     def spec(self) -> BridgeSpec:
@@ -252,13 +253,15 @@ class EntityBridgeDriver:
         soc = self._number(spec.soc_entity)
         power = self._power(spec.power_sensor) if spec.power_sensor else 0.0
         mode = self._read_mode()
+        power_setpoint = self._read_power_setpoint(mode)
+        self._seen = (mode, power_setpoint)
         return Measurements(
             soc_pct=soc,
             active_power_w=power,
             reactive_power_var=0.0,
             mode=mode,
             reserve_pct=self._read_reserve(),
-            power_setpoint_w=self._read_power_setpoint(mode),
+            power_setpoint_w=power_setpoint,
             reactive_setpoint_var=0.0,
             enabled=True,
         )
@@ -562,11 +565,14 @@ class EntityBridgeDriver:
         )
 
     async def _async_keepalive(self, _now: datetime) -> None:
-        mode = self._last_mode
+        """Re-send the mode last written; after a restart, the one read back (with its power)."""
+        mode, power = self._last_mode, self._last_power
+        if mode is None:
+            mode, power = self._seen
         if mode is None or not self.spec.modes[mode].keepalive:
             return
         async with self._lock:
-            tokens = self._tokens(self._last_power, mode)
+            tokens = self._tokens(power, mode)
             try:
                 for step in self._ordered(self.spec.modes[mode].steps):
                     await self._run(step, tokens)

@@ -28,7 +28,7 @@ from custom_components.battery_steward.engine.journal import Result, Trigger
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
 from .conftest import START, Tick
-from .helpers import controller, entity_id, freeze_at, setup_entry
+from .helpers import controller, cron_item, entity_id, freeze_at, setup_entry, window_item
 from .support.integrations import (
     FakeButton,
     FakeNumber,
@@ -806,7 +806,10 @@ async def test_enphase(hass: HomeAssistant, world: World, tick: Tick) -> None:
 
 
 async def preset_entry(
-    hass: HomeAssistant, key: str, options: dict[str, Any] | None = None
+    hass: HomeAssistant,
+    key: str,
+    options: dict[str, Any] | None = None,
+    items: list[dict[str, Any]] | None = None,
 ) -> MockConfigEntry:
     """A bridge entry with the mapping the preset fills in for `key` (as the flow stores it)."""
     candidate = next(c for c in candidates(hass) if c.key == key)
@@ -819,7 +822,13 @@ async def preset_entry(
         CONF_PRESET: candidate.preset.key,
     }
     return await setup_entry(
-        hass, data, title="Preset (bridge)", unique_id="bridge-preset", options=options, wait="background"
+        hass,
+        data,
+        title="Preset (bridge)",
+        unique_id="bridge-preset",
+        options=options,
+        items=items or [],
+        wait="background",
     )
 
 
@@ -914,4 +923,33 @@ async def test_review_can_drop_the_power_sensor_and_reconfigure_by_hand_drops_th
     assert entry.data[CONF_MAPPING] is None
     assert entry.data[CONF_PRESET] is None
     await hass.async_block_till_done(wait_background_tasks=True)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_battery_follows_the_schedule(hass: HomeAssistant, world: World, tick: Tick) -> None:
+    """A Sungrow package, an evening force charge at 2 kW, self-consumption again at 22:00."""
+    await sungrow_world(hass, world)
+    entry = await preset_entry(
+        hass,
+        "package:sungrow_shx",
+        items=[
+            window_item("Evening charge", "19:00:00", "22:00:00", mode="force_charge", power_w=-2000),
+            cron_item("Night", "0 22 * * *", mode="auto", power_w=0),
+        ],
+    )
+    ems, command = "select.ems_mode", "select.battery_forced_charge_discharge"
+    power = "number.battery_forced_charge_discharge_power"
+    world.take()
+    await tick(60)  # 19:00
+    assert world.take() == [num(power, 2000.0), sel(ems, "Forced mode"), sel(command, "Forced charge")]
+    record = controller(entry).journal.last
+    assert record is not None
+    assert record.trigger is Trigger.SCHEDULE
+    assert record.result is Result.SUCCESS
+    await tick(3 * 3600)  # 22:00
+    assert world.take() == [
+        num(power, 0.0),
+        sel(ems, "Self-consumption mode (default)"),
+        sel(command, "Stop (default)"),
+    ]
     await hass.config_entries.async_unload(entry.entry_id)

@@ -42,6 +42,7 @@ from .const import (
     CONF_CAPACITY_KWH,
     CONF_KIND,
     CONF_LAYOUT,
+    CONF_MAX_POWER_W,
     CONF_POLL_INTERVAL,
     CONF_POWER_SIGN,
     CONF_PROFILE,
@@ -76,6 +77,7 @@ from .device.profiles import (
     PROFILE_CUSTOM,
     PROFILE_MARSTEK,
     PROFILE_STEWARD,
+    PROFILE_VICTRON,
     PROFILES,
     Profile,
     RegisterMapError,
@@ -87,6 +89,7 @@ from .device.profiles.marstek import (
     POWER_SIGN_DISCHARGE_POSITIVE,
     POWER_SIGNS,
 )
+from .device.profiles.victron import DEFAULT_CAPACITY_KWH as VICTRON_CAPACITY_KWH, DEFAULT_MAX_POWER_W
 from .device.simulator import SimConfig, SimulatedBattery
 from .engine.state import Mode
 from .fetcher import (
@@ -200,6 +203,31 @@ def _marstek_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     )
 
 
+def _watts_field(maximum: int) -> vol.All[int]:
+    """A power in W, from 100 to maximum in steps of 100."""
+    return vol.All(
+        selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=100, max=maximum, step=100, unit_of_measurement="W", mode=selector.NumberSelectorMode.BOX
+            )
+        ),
+        vol.Coerce(int),
+        vol.Range(min=100, max=maximum),
+    )
+
+
+def _victron_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    """What the GX's system registers do not tell: the battery's size, the inverter's rating."""
+    return vol.Schema(
+        {
+            _capacity_key(defaults, VICTRON_CAPACITY_KWH): _capacity_field(minimum=0.5, step=0.1),
+            vol.Required(
+                CONF_MAX_POWER_W, default=defaults.get(CONF_MAX_POWER_W, DEFAULT_MAX_POWER_W)
+            ): _watts_field(100_000),
+        }
+    )
+
+
 def _entity(domains: list[str]) -> selector.EntitySelector:
     return selector.EntitySelector(selector.EntitySelectorConfig(domain=domains))
 
@@ -212,24 +240,8 @@ def _bridge_schema() -> vol.Schema:
             vol.Required(CONF_POWER_CHARGE_POSITIVE, default=False): selector.BooleanSelector(),
             vol.Optional(CONF_RESERVE_ENTITY): _entity(RESERVE_DOMAINS),
             vol.Optional(CONF_MODE_ENTITY): _entity(MODE_DOMAINS),
-            vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): _rated_power_field(),
+            vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): _watts_field(1_000_000),
         }
-    )
-
-
-def _rated_power_field() -> vol.All[int]:
-    return vol.All(
-        selector.NumberSelector(
-            selector.NumberSelectorConfig(
-                min=100,
-                max=1_000_000,
-                step=100,
-                unit_of_measurement="W",
-                mode=selector.NumberSelectorMode.BOX,
-            )
-        ),
-        vol.Coerce(int),
-        vol.Range(min=100, max=1_000_000),
     )
 
 
@@ -240,7 +252,7 @@ def _review_schema(rated_power_w: int) -> vol.Schema:
             vol.Required(CONF_SOC_ENTITY): _entity(SOC_DOMAINS),
             vol.Optional(CONF_POWER_ENTITY): _entity(POWER_DOMAINS),
             vol.Required(CONF_POWER_CHARGE_POSITIVE, default=False): selector.BooleanSelector(),
-            vol.Required(CONF_RATED_POWER_W, default=rated_power_w): _rated_power_field(),
+            vol.Required(CONF_RATED_POWER_W, default=rated_power_w): _watts_field(1_000_000),
         }
     )
 
@@ -310,6 +322,7 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         """What earlier steps of a flow entered (Modbus connection and map; the entity bridge's choices)."""
         self._connection: dict[str, Any] = {}
         self._marstek: dict[str, Any] = {}
+        self._victron: dict[str, Any] = {}
         self._map: dict[str, str] = {}
         self._bridge: dict[str, Any] = {}
         self._candidate: Candidate | None = None
@@ -369,6 +382,8 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_marstek()
         if user_input[CONF_PROFILE] == PROFILE_CUSTOM:
             return await self.async_step_custom_map()
+        if user_input[CONF_PROFILE] == PROFILE_VICTRON:
+            return await self.async_step_victron()
         return await self._async_create(make_profile(user_input[CONF_PROFILE]), {}, {})
 
     async def async_step_marstek(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -378,6 +393,15 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         self._marstek = user_input
         return await self._async_create(
             make_profile(PROFILE_MARSTEK, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
+        )
+
+    async def async_step_victron(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """What a Victron GX does not tell over Modbus: capacity and inverter rating."""
+        if user_input is None:
+            return self.async_show_form(step_id="victron", data_schema=_victron_schema(self._victron))
+        self._victron = user_input
+        return await self._async_create(
+            make_profile(PROFILE_VICTRON, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
         )
 
     async def async_step_custom_map(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -514,7 +538,7 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
                 vol.Required(CONF_MAPPING): selector.TextSelector(
                     selector.TextSelectorConfig(multiline=True)
                 ),
-                vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): _rated_power_field(),
+                vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): _watts_field(1_000_000),
             }
         )
         return self.async_show_form(

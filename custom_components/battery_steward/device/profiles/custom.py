@@ -26,7 +26,7 @@ ACCESS_READ = "read"
 ACCESS_READ_WRITE = "read_write"
 ACCESSES = (ACCESS_READ, ACCESS_READ_WRITE)
 WORD_ORDERS = ("big", "little")
-TYPES = tuple(t.value for t in r.RegType)
+TYPES = ("u16", "i16", "u32", "i32", "str")  # the types a custom map may use
 NUMERIC_TYPES = ("u16", "i16", "u32", "i32")
 
 # What a register can be: measurements (read) and desired-state fields (read_write).

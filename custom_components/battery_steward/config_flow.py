@@ -17,12 +17,15 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import probatio as vol
+import yaml  # type: ignore[import-untyped]  # PyYAML ships with Home Assistant; no stubs installed
 
 from .bridge import (
+    CONF_MAPPING,
     CONF_MODE_ENTITY,
     CONF_MODE_OPTIONS,
     CONF_POWER_CHARGE_POSITIVE,
     CONF_POWER_ENTITY,
+    CONF_PRESET,
     CONF_RATED_POWER_W,
     CONF_RESERVE_ENTITY,
     CONF_SOC_ENTITY,
@@ -33,6 +36,8 @@ from .bridge import (
     SOC_DOMAINS,
     select_options,
 )
+from .bridge_presets import Candidate, candidates, describe
+from .bridge_spec import BridgeSpec, BridgeSpecError
 from .const import (
     CONF_ADMIN_ONLY,
     CONF_CAPACITY_KWH,
@@ -119,6 +124,10 @@ from .schedule import (
     DEFAULT_VERIFY_S,
     SUBENTRY_ITEM,
 )
+
+STEP_BRIDGE_PRESET = "bridge_preset"
+STEP_BRIDGE_MAPPING = "bridge_mapping"
+CONF_DEVICE = "device"
 
 
 def _modbus_schema(defaults: Mapping[str, Any], *, profile: bool = True) -> vol.Schema:
@@ -238,6 +247,18 @@ def _bridge_schema() -> vol.Schema:
     )
 
 
+def _review_schema(rated_power_w: int) -> vol.Schema:
+    """What a preset filled in that the user may still change: the readings and the rating."""
+    return vol.Schema(
+        {
+            vol.Required(CONF_SOC_ENTITY): _entity(SOC_DOMAINS),
+            vol.Optional(CONF_POWER_ENTITY): _entity(POWER_DOMAINS),
+            vol.Required(CONF_POWER_CHARGE_POSITIVE, default=False): selector.BooleanSelector(),
+            vol.Required(CONF_RATED_POWER_W, default=rated_power_w): _watts_field(1_000_000),
+        }
+    )
+
+
 def _bridge_error(hass: HomeAssistant, user_input: Mapping[str, Any]) -> str | None:
     """Why the chosen entities cannot make a battery, or None."""
     # (a config-only form error: not among the "return" lines that are also options errors)
@@ -306,6 +327,7 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         self._victron: dict[str, Any] = {}
         self._map: dict[str, str] = {}
         self._bridge: dict[str, Any] = {}
+        self._candidate: Candidate | None = None
 
     @staticmethod
     @callback
@@ -323,7 +345,10 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what kind of battery to add."""
-        return self.async_show_menu(step_id="user", menu_options=[KIND_SIMULATOR, KIND_MODBUS, KIND_BRIDGE])
+        return self.async_show_menu(
+            step_id="user",
+            menu_options=[KIND_SIMULATOR, KIND_MODBUS, KIND_BRIDGE, STEP_BRIDGE_PRESET, STEP_BRIDGE_MAPPING],
+        )
 
     async def async_step_simulator(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """A simulated battery that runs inside Home Assistant, for trying things safely."""
@@ -432,6 +457,99 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         """A battery another integration provides as entities: choose them."""
         return await self._async_bridge_entities("bridge", user_input, None)
 
+    async def async_step_bridge_preset(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick the device of an integration we know; its preset fills the mapping in for review."""
+        found = {candidate.key: candidate for candidate in candidates(self.hass)}
+        if not found:
+            return self.async_abort(reason="bridge_no_preset")
+        if user_input is not None:
+            self._candidate = found[user_input[CONF_DEVICE]]
+            return await self.async_step_bridge_review()
+        options = [selector.SelectOptionDict(value=key, label=c.label) for key, c in found.items()]
+        return self.async_show_form(
+            step_id=STEP_BRIDGE_PRESET,
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_DEVICE): selector.SelectSelector(
+                        selector.SelectSelectorConfig(options=options)
+                    )
+                }
+            ),
+        )
+
+    async def async_step_bridge_review(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The filled-in mapping, shown before anything is saved; nothing is written to the battery here."""
+        candidate = self._candidate
+        assert candidate is not None
+        mapping = candidate.mapping
+        if user_input is not None:
+            mapping = {key: value for key, value in mapping.items() if key != "power_sensor"}
+            mapping["soc"] = user_input[CONF_SOC_ENTITY]
+            mapping["power_sensor_charge_positive"] = user_input[CONF_POWER_CHARGE_POSITIVE]
+            if power := user_input.get(CONF_POWER_ENTITY):
+                mapping["power_sensor"] = power
+            self._bridge = {
+                CONF_SOC_ENTITY: user_input[CONF_SOC_ENTITY],
+                CONF_POWER_ENTITY: power or None,
+                CONF_POWER_CHARGE_POSITIVE: user_input[CONF_POWER_CHARGE_POSITIVE],
+                CONF_RESERVE_ENTITY: (mapping.get("reserve") or {}).get("entity"),
+                CONF_RATED_POWER_W: user_input[CONF_RATED_POWER_W],
+                CONF_MAPPING: mapping,
+                CONF_PRESET: candidate.preset.key,
+            }
+            return await self._async_finish_bridge({})
+        suggested = {
+            CONF_SOC_ENTITY: mapping["soc"],
+            CONF_POWER_ENTITY: mapping.get("power_sensor"),
+            CONF_POWER_CHARGE_POSITIVE: bool(mapping.get("power_sensor_charge_positive")),
+        }
+        return self.async_show_form(
+            step_id="bridge_review",
+            data_schema=self.add_suggested_values_to_schema(
+                _review_schema(candidate.preset.rated_power_w), suggested
+            ),
+            description_placeholders={
+                "preset": candidate.preset.name,
+                "mapping": describe(mapping),
+                "caveats": "\n".join(f"- {caveat}" for caveat in candidate.preset.caveats),
+                "source": candidate.preset.source,
+            },
+        )
+
+    async def async_step_bridge_mapping(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A full mapping written by hand (YAML), for an integration without a preset; checked first."""
+        errors: dict[str, str] = {}
+        error = ""
+        if user_input is not None:
+            try:
+                spec = BridgeSpec.from_dict(yaml.safe_load(user_input[CONF_MAPPING]))
+            except (yaml.YAMLError, BridgeSpecError) as err:
+                errors["base"], error = "bridge_invalid_mapping", str(err)
+            else:
+                self._bridge = {
+                    CONF_SOC_ENTITY: spec.soc_entity,
+                    CONF_POWER_ENTITY: spec.power_sensor,
+                    CONF_POWER_CHARGE_POSITIVE: spec.power_sensor_charge_positive,
+                    CONF_RESERVE_ENTITY: spec.reserve_entity,
+                    CONF_RATED_POWER_W: user_input[CONF_RATED_POWER_W],
+                    CONF_MAPPING: spec.as_dict(),
+                }
+                return await self._async_finish_bridge({})
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_MAPPING): selector.TextSelector(
+                    selector.TextSelectorConfig(multiline=True)
+                ),
+                vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): _watts_field(1_000_000),
+            }
+        )
+        return self.async_show_form(
+            step_id=STEP_BRIDGE_MAPPING,
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+            description_placeholders={"error": error},
+        )
+
     async def _async_bridge_entities(
         self, step_id: str, user_input: dict[str, Any] | None, current: Mapping[str, Any] | None
     ) -> ConfigFlowResult:
@@ -483,6 +601,9 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         for key in (CONF_POWER_ENTITY, CONF_RESERVE_ENTITY, CONF_MODE_ENTITY):
             data.setdefault(key, None)
         if self.source == SOURCE_RECONFIGURE:
+            # Chosen by hand: a preset's mapping no longer applies.
+            data.setdefault(CONF_MAPPING, None)
+            data.setdefault(CONF_PRESET, None)
             return self.async_update_reload_and_abort(self._get_reconfigure_entry(), data_updates=data)
         soc_entity = data[CONF_SOC_ENTITY]
         # The entity registry id survives renaming the entity; YAML entities have none.

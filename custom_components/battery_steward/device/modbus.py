@@ -22,7 +22,7 @@ from .profiles import Profile, StewardProfile
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 3.0
-READ_HOLDING = 3
+READ_HOLDING, READ_INPUT = 3, 4
 
 
 class _OwnConnectFailures(logging.Filter):
@@ -161,16 +161,20 @@ class ModbusBatteryDriver:
             await asyncio.sleep(wait)
 
     async def read_blocks(self, blocks: list[Block]) -> list[list[int]]:
-        """FC3 reads, one per block (RegisterIO; the caller holds the lock)."""
+        """One read per block: FC3, or FC4 for input registers; at the block's unit id if it has one.
+
+        (RegisterIO; the caller holds the lock.)
+        """
         data: list[list[int]] = []
         for block in blocks:
+            read = self._client.read_input_registers if block.input else self._client.read_holding_registers
+            unit = self.unit if block.unit is None else block.unit
             response = await self._call(
-                lambda b=block: self._client.read_holding_registers(  # type: ignore[misc]
-                    b.start, count=b.count, device_id=self.unit
-                )
+                lambda b=block, read=read, unit=unit: read(b.start, count=b.count, device_id=unit)  # type: ignore[misc]
             )
             registers = list(response.registers)
-            if response.function_code != READ_HOLDING or len(registers) != block.count:
+            expected = READ_INPUT if block.input else READ_HOLDING
+            if response.function_code != expected or len(registers) != block.count:
                 raise MalformedReplyError(
                     f"{self.label} answered a read of {block.count} registers at {block.start} with "
                     f"{len(registers)} registers under function code {response.function_code}"
@@ -179,11 +183,16 @@ class ModbusBatteryDriver:
         return data
 
     async def write_words(self, address: int, words: list[int]) -> None:
-        """FC6 for one register, FC16 for more (RegisterIO; the caller holds the lock)."""
-        if len(words) == 1:
-            await self._call(lambda: self._client.write_register(address, words[0], device_id=self.unit))
+        """FC6 for one register, FC16 for more (always FC16 for an `fc16_only` profile).
+
+        At the unit id the profile gives the register (RegisterIO; the caller holds the lock).
+        """
+        unit = self.profile.unit_for(address)
+        device_id = self.unit if unit is None else unit
+        if len(words) == 1 and not self.profile.fc16_only:
+            await self._call(lambda: self._client.write_register(address, words[0], device_id=device_id))
         else:
-            await self._call(lambda: self._client.write_registers(address, words, device_id=self.unit))
+            await self._call(lambda: self._client.write_registers(address, words, device_id=device_id))
 
     async def identify(self) -> DeviceInfo:
         """Read identification and limits; refuse a device the profile does not recognise."""
@@ -194,7 +203,10 @@ class ModbusBatteryDriver:
     async def read(self) -> Measurements:
         """One poll: every measurement and control value, in planned blocks."""
         async with self._lock:
-            return await self.profile.read(self)
+            measurements = await self.profile.read(self)
+            # Devices whose remote control times out are kept alive from the poll (profiles.base).
+            await self.profile.keep_alive(self)
+            return measurements
 
     async def write(self, setpoints: Setpoints) -> None:
         """Write the fields set, after checking every one against the device's abilities and limits."""

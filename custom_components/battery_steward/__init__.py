@@ -44,6 +44,7 @@ from .fetcher import (
     api_configured,
     make_client,
 )
+from .plan_feeds import PlanFeeds
 from .recording import MeasurementRecording
 from .register_map import async_profile
 from .remote.client import MeasurementRow, RemoteScheduleClient
@@ -120,16 +121,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         await _async_close(driver, simulator)
         raise
     transports = Transports(modbus) if modbus is not None else None
+    feeds = PlanFeeds(hass, entry)
     controller = BatteryController(
         hass,
         entry_id=entry.entry_id,
         name=entry.title,
         coordinator=coordinator,
         store=ControllerStore(hass, entry.entry_id),
-        items_factory=lambda: entry_items(entry),
+        items_factory=lambda: feeds.plan_items(entry_items(entry)),
         settings=controller_settings(dict(entry.options)),
     )
     controller.transports = transports
+    feeds.controller = controller
     entry.runtime_data = BatteryRuntimeData(
         driver=driver,
         coordinator=coordinator,
@@ -143,6 +146,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         entry.runtime_data.fetcher = ScheduleFetcher(hass, entry, controller, client, options)
         _start_posting(hass, entry, client, options)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    feeds.async_start()
+    entry.async_on_unload(feeds.async_stop)
     await controller.async_start()
     if (poster := entry.runtime_data.poster) is not None:
         # The source is known now (restored by the controller): sample for the poster if it posts.

@@ -179,6 +179,12 @@ async def test_malformed_and_missing_forecast_keep_the_previous_series_until_sta
     await hass.async_block_till_done(wait_background_tasks=True)
     [issue] = issues(hass)
     assert held(simulator) == expected(-700.0)
+    # The attribute is gone (EMHASS not published yet after its restart): refused the same way.
+    hass.states.async_set(FORECAST, "0", {"unit_of_measurement": "W"})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    [issue] = issues(hass)
+    assert issue.translation_placeholders is not None
+    assert "no attribute 'battery_scheduled_power'" in issue.translation_placeholders["error"]
     # The entity disappears: the series already received is followed until it goes stale.
     hass.states.async_remove(FORECAST)
     await hass.async_block_till_done(wait_background_tasks=True)

@@ -154,18 +154,6 @@ class PlanFeeds:
         extra = [item for feed in self._feeds.values() if feed.kind != SUBENTRY_SERIES for item in feed.items]
         return [*manual, *extra]
 
-    def status(self) -> dict[str, Any]:
-        """Per subentry: its entity, how many items or rows it gave, and its last error."""
-        rows = len(self.series.rows) if self.series else 0
-        return {
-            feed.title: {
-                "entity_id": feed.data.get("entity_id"),
-                "items": rows if feed.kind == SUBENTRY_SERIES else len(feed.items),
-                "error": feed.error,
-            }
-            for feed in self._feeds.values()
-        }
-
     # ---------------------------------------------------------------- life cycle
 
     @callback
@@ -322,16 +310,16 @@ class PlanFeeds:
         feed.said_missing.add(day)
         note = f"{feed.title}: no prices for the window of {day.isoformat()}; the other items apply"
         _LOGGER.warning("%s: %s", self.entry.title, note)
-        if self.controller is not None:
-            self.controller.journal.add(
-                trigger=Trigger.CONFIG,
-                scheduled=start,
-                executed=now,
-                result=Result.SKIPPED,
-                fields=None,
-                error=None,
-                note=note,
-            )
+        assert self.controller is not None
+        self.controller.journal.add(
+            trigger=Trigger.CONFIG,
+            scheduled=start,
+            executed=now,
+            result=Result.SKIPPED,
+            fields=None,
+            error=None,
+            note=note,
+        )
 
     def _read_peak(self, feed: _Feed, state: State | None) -> bool:
         """Today's state decides tonight's window; a missing entity keeps what was decided."""

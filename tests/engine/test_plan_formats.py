@@ -144,9 +144,9 @@ def test_every_price_format_reads_the_same_day() -> None:
     assert prices_from_attributes({"response": nordpool_core_response("FR", hours)}, "response") == expected
     assert prices_from_attributes(entsoe([(s, p) for s, _, p in hours], [])) == expected
     assert prices_from_attributes(octopus_rates(hours)) == expected
-    assert (
-        prices_from_attributes(tibber_response("Home", [(s, p) for s, _, p in hours]), "prices") == expected
-    )
+    tibber = tibber_response("Home", [(s, p) for s, _, p in hours])
+    assert prices_from_attributes(tibber, "prices") == expected
+    assert prices_from_attributes({"response": tibber}, "response") == expected
 
 
 def test_price_attribute_errors() -> None:

@@ -251,8 +251,8 @@ class PlanFeeds:
 
     @callback
     def _plan_changed(self) -> None:
-        if self.controller is not None:
-            self.controller.async_plan_changed()
+        assert self.controller is not None  # set before async_start
+        self.controller.async_plan_changed()
 
     # ---------------------------------------------------------------- readers
 

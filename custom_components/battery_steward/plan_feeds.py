@@ -61,7 +61,6 @@ FEED_TYPES = (SUBENTRY_SERIES, SUBENTRY_PRICE, SUBENTRY_PEAK)
 FORMAT_EMHASS = "emhass"
 FORMAT_GENERIC = "generic"
 SERIES_ID = "entity"
-ISSUE_KEY = "plan_entity_invalid"
 
 
 def forecast_format(data: Mapping[str, Any]) -> ForecastFormat:
@@ -365,7 +364,7 @@ class PlanFeeds:
             self._issue_id(feed.subentry_id),
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_KEY,
+            translation_key="plan_entity_invalid",
             translation_placeholders={
                 "battery": self.entry.title,
                 "plan": feed.title,

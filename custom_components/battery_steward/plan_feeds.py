@@ -9,7 +9,8 @@ they name (`async_track_state_change_event`) and turns what they hold into engin
   powers beyond the device's limits refused whole). A malformed attribute or an unavailable
   entity raises a repair issue and the previous series stays until it goes stale.
 - *price plan* (`price_plan`): the cheapest / dearest hours of a daily window
-  (`engine/prices.py`) as constant-power spans among the manual items, planned for every window
+  (`engine/prices.py`) as constant-power spans among the manual items, the rest of the window in
+  automatic mode, planned for every window
   whose prices are known (tomorrow's as soon as they arrive); a window that starts without prices
   falls back to the other items, and the journal and the log say so.
 - *peak day* (`peak_day`): while an entity's state is one of the chosen ones (e.g. tomorrow's
@@ -42,10 +43,10 @@ from .engine.forecasts import (
     ForecastFormatError,
     parse_forecast,
 )
-from .engine.items import Item, RampItem, SeriesItem
+from .engine.items import IntervalItem, Item, RampItem, SeriesItem
 from .engine.journal import Result, Trigger
 from .engine.localtime import zone
-from .engine.prices import PricePlan, PriceSlot, plan_window, prices_from_attributes, window
+from .engine.prices import PricePlan, PriceSlot, fill, plan_window, prices_from_attributes, window
 from .engine.state import Mode, Setpoints
 from .engine.validation import validate_item
 
@@ -99,15 +100,33 @@ def price_plan(data: Mapping[str, Any]) -> PricePlan:
     )
 
 
-def _span(feed: _Feed, slot: PriceSlot, tz: str, reserve: float | None = None) -> RampItem:
-    """A constant-power span: a ramp from a power to the same power, in one step."""
+def _span(feed: _Feed, slot: PriceSlot, tz: str, reserve: float | None = None) -> Item:
+    """A slot as a span item: a constant power (a ramp of one step), or automatic mode at 0 W.
+
+    Automatic covers the window's slots that were not chosen, so the battery leaves force charge
+    or discharge when a chosen slot ends.
+    """
     duration = (slot.end - slot.start).total_seconds()
+    common: dict[str, Any] = {
+        "id": f"{feed.subentry_id}_{slot.start.isoformat()}",
+        "name": feed.title,
+        "tz": tz,
+        "priority": int(feed.data.get("priority", 0)),
+    }
+    if slot.power_w == 0:
+        # One occurrence: anchored at the slot, as long as it, valid only then.
+        return IntervalItem(
+            **common,
+            setpoints=Setpoints(mode=Mode.AUTO),
+            anchor=slot.start,
+            every_s=duration,
+            duration_s=duration,
+            valid_from=slot.start,
+            valid_until=slot.end,
+        )
     mode = Mode.FORCE_CHARGE if slot.power_w < 0 else Mode.FORCE_DISCHARGE
     return RampItem(
-        id=f"{feed.subentry_id}_{slot.start.isoformat()}",
-        name=feed.title,
-        tz=tz,
-        priority=int(feed.data.get("priority", 0)),
+        **common,
         setpoints=Setpoints(mode=mode, reserve_pct=reserve),
         start_at=slot.start,
         duration_s=duration,
@@ -296,7 +315,7 @@ class PlanFeeds:
             if slots is None:
                 self._say_missing(feed, day, now)
                 continue
-            items.extend(_span(feed, s, str(tz)) for s in slots)
+            items.extend(_span(feed, s, str(tz)) for s in fill(slots, *window(day, plan, tz)))
         changed = items != feed.items
         feed.items = items
         return changed

@@ -19,6 +19,8 @@ from custom_components.battery_steward.engine.prices import (
     PriceFormatError,
     PricePlan,
     PricePoint,
+    PriceSlot,
+    fill,
     plan_window,
     prices_from_attributes,
 )
@@ -214,6 +216,19 @@ def test_thresholds_and_dearest_hours_with_quarter_hours() -> None:
     # Quarter-hours 00:00..01:45 cost 0..7: only 00:00 is at or under 0.5 and charges; the
     # dearest half hour is 01:30 and 01:45 (6 and 7), merged into one discharging slot.
     assert local == [("00:00", "00:15", -1000), ("01:30", "02:00", 800)]
+
+
+def test_the_whole_window_is_filled() -> None:
+    start = datetime(2026, 6, 1, 20, tzinfo=UTC)
+    charge = PriceSlot(start=start + HOUR, end=start + 2 * HOUR, power_w=-1.0)
+    filled = fill([charge], start, start + 3 * HOUR)
+    assert [(s.start.hour, s.end.hour, s.power_w) for s in filled] == [
+        (20, 21, 0.0),
+        (21, 22, -1.0),
+        (22, 23, 0.0),
+    ]
+    assert fill([], start, start + HOUR) == [PriceSlot(start=start, end=start + HOUR, power_w=0.0)]
+    assert fill([charge], start + HOUR, start + 2 * HOUR) == [charge]
 
 
 def test_a_window_without_prices_is_missing() -> None:

@@ -183,6 +183,20 @@ def plan_window(prices: list[PricePoint], day: date, plan: PricePlan, tz: ZoneIn
     return merge(sorted(slots, key=lambda s: s.start))
 
 
+def fill(slots: list[PriceSlot], start: datetime, end: datetime) -> list[PriceSlot]:
+    """The whole window: the chosen slots, and 0 W (not chosen: automatic mode) in between."""
+    out: list[PriceSlot] = []
+    cursor = start
+    for slot in slots:
+        if slot.start > cursor:
+            out.append(PriceSlot(start=cursor, end=slot.start, power_w=0.0))
+        out.append(slot)
+        cursor = slot.end
+    if cursor < end:
+        out.append(PriceSlot(start=cursor, end=end, power_w=0.0))
+    return out
+
+
 def merge(slots: list[PriceSlot]) -> list[PriceSlot]:
     """Adjacent slots of the same power as one."""
     merged: list[PriceSlot] = []

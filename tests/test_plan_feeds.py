@@ -227,6 +227,30 @@ async def test_malformed_and_missing_forecast_keep_the_previous_series_until_sta
     assert controller(entry).source == "entity"
 
 
+async def test_the_series_survives_a_restart_while_the_entity_is_gone(rig: Rig) -> None:
+    t0 = datetime(2026, 6, 1, 10, 0, tzinfo=PARIS)
+    await rig.move(t0)
+    await rig.publish(FORECAST, "800", emhass(t0, [800.0, -700.0]))
+    entry = await rig.start([SERIES], source="entity")
+    assert rig.held() == expected(800.0)
+    # EMHASS's sensors are posted, not restored: after Home Assistant restarts they are gone
+    # until EMHASS publishes again.
+    rig.hass.states.async_remove(FORECAST)
+    assert await rig.hass.config_entries.async_reload(entry.entry_id)
+    await rig.hass.async_block_till_done(wait_background_tasks=True)
+    assert rig.held() == expected(800.0)
+    await rig.move(t0 + HALF_HOUR)
+    assert rig.held() == expected(-700.0)
+    await rig.move(t0 + 2 * HALF_HOUR)
+    assert rig.held() == expected(0.0)
+    # Deleting the battery forgets it.
+    key = f"{DOMAIN}.{entry.entry_id}.plan_series"
+    assert key in rig.storage
+    assert await rig.hass.config_entries.async_remove(entry.entry_id)
+    await rig.hass.async_block_till_done()
+    assert key not in rig.storage
+
+
 async def test_generic_list_in_kw_with_charge_positive(rig: Rig) -> None:
     t0 = datetime(2026, 6, 1, 10, 0, tzinfo=PARIS)
     quarter = timedelta(minutes=15)

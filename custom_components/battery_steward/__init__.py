@@ -44,7 +44,7 @@ from .fetcher import (
     api_configured,
     make_client,
 )
-from .plan_feeds import PlanFeeds
+from .plan_feeds import PlanFeeds, async_remove_plan_store
 from .recording import MeasurementRecording
 from .register_map import async_profile
 from .remote.client import MeasurementRow, RemoteScheduleClient
@@ -146,7 +146,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         entry.runtime_data.fetcher = ScheduleFetcher(hass, entry, controller, client, options)
         _start_posting(hass, entry, client, options)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    feeds.async_start()
+    await feeds.async_start()
     entry.async_on_unload(feeds.async_stop)
     await controller.async_start()
     if (poster := entry.runtime_data.poster) is not None:
@@ -247,6 +247,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> 
 async def async_remove_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> None:
     """The battery was deleted: forget its journal, override and day-ahead series."""
     await ControllerStore(hass, entry.entry_id).async_remove()
+    await async_remove_plan_store(hass, entry.entry_id)
 
 
 async def _async_stop_work(entry: BatteryConfigEntry) -> None:

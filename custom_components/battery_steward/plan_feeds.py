@@ -33,6 +33,7 @@ from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, Home
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_state_change_event, async_track_time_change
+from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, SOURCE_ENTITY
@@ -47,6 +48,7 @@ from .engine.items import IntervalItem, Item, RampItem, SeriesItem
 from .engine.journal import Result, Trigger
 from .engine.localtime import zone
 from .engine.prices import PricePlan, PriceSlot, fill, plan_window, prices_from_attributes, window
+from .engine.serialize import ItemFormatError, item_from_dict, item_to_dict
 from .engine.state import Mode, Setpoints
 from .engine.validation import validate_item
 
@@ -62,6 +64,8 @@ FEED_TYPES = (SUBENTRY_SERIES, SUBENTRY_PRICE, SUBENTRY_PEAK)
 FORMAT_EMHASS = "emhass"
 FORMAT_GENERIC = "generic"
 SERIES_ID = "entity"
+STORE_VERSION = 1
+SAVE_DELAY_S = 2.0
 
 
 def forecast_format(data: Mapping[str, Any]) -> ForecastFormat:
@@ -162,6 +166,9 @@ class PlanFeeds:
         self._feeds: dict[str, _Feed] = {}
         self._unsubs: list[CALLBACK_TYPE] = []
         self._tracking: CALLBACK_TYPE | None = None
+        # The last valid series survives a restart: an optimizer's entity is often gone until it
+        # publishes again, and the rows already received are followed until they go stale.
+        self._store = _series_store(hass, entry.entry_id)
 
     # ---------------------------------------------------------------- what the controller plans
 
@@ -174,27 +181,40 @@ class PlanFeeds:
 
     # ---------------------------------------------------------------- life cycle
 
-    @callback
-    def async_start(self) -> None:
-        """Read every configured entity now, then whenever it changes, and at each local midnight.
+    async def async_start(self) -> None:
+        """Restore the last valid series, read every configured entity now, then whenever it changes.
 
-        Called before the controller starts, so its first plan has what the entities hold.
+        Called before the controller starts, so its first plan has what the entities hold. Also
+        at each local midnight (windows move on).
         """
+        stored = await self._store.async_load() or {}
+        try:
+            restored = item_from_dict(stored["series"]) if stored.get("series") else None
+        except ItemFormatError:
+            restored = None
+        self.series = restored if isinstance(restored, SeriesItem) else None
         self._unsubs += [
             async_dispatcher_connect(self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._on_entry_changed),
             async_track_time_change(self.hass, self._on_midnight, hour=0, minute=0, second=0),
         ]
         self._configure(notify=False)
 
-    @callback
-    def async_stop(self) -> None:
-        """Stop following."""
+    async def async_stop(self) -> None:
+        """Stop following; save the series now (a delayed save would be lost on reload)."""
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
         if self._tracking is not None:
             self._tracking()
             self._tracking = None
+        await self._store.async_save(self._stored())
+
+    def _stored(self) -> dict[str, Any]:
+        return {"series": item_to_dict(self.series) if self.series else None}
+
+    def _set_series(self, series: SeriesItem | None) -> None:
+        self.series = series
+        self._store.async_delay_save(self._stored, SAVE_DELAY_S)
 
     def _subentries(self) -> dict[str, _Feed]:
         return {
@@ -214,8 +234,8 @@ class PlanFeeds:
             if sid in self._feeds and self._feeds[sid].data == feed.data
         }
         self._feeds = {sid: kept.get(sid, feed) for sid, feed in wanted.items()}
-        if not any(feed.kind == SUBENTRY_SERIES for feed in self._feeds.values()):
-            self.series = None
+        if self.series is not None and not any(f.kind == SUBENTRY_SERIES for f in self._feeds.values()):
+            self._set_series(None)
         if self._tracking is not None:
             self._tracking()
             self._tracking = None
@@ -291,7 +311,7 @@ class PlanFeeds:
             raise ForecastFormatError(issues[0].message)
         if self.series is not None and self.series.rows == series.rows:
             return False
-        self.series = series
+        self._set_series(series)
         _LOGGER.debug("%s: %d rows from %s", self.entry.title, len(rows), feed.data["entity_id"])
         return self.controller.source == SOURCE_ENTITY
 
@@ -396,3 +416,12 @@ class PlanFeeds:
         if feed.error is not None:
             feed.error = None
             ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(feed.subentry_id))
+
+
+def _series_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    return Store(hass, STORE_VERSION, f"{DOMAIN}.{entry_id}.plan_series", private=True)
+
+
+async def async_remove_plan_store(hass: HomeAssistant, entry_id: str) -> None:
+    """The battery was deleted: forget its series from an entity."""
+    await _series_store(hass, entry_id).async_remove()

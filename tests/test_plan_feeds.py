@@ -23,7 +23,7 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.plan_feeds import SUBENTRY_PEAK, SUBENTRY_PRICE, SUBENTRY_SERIES
 
 from .conftest import SERIAL, modbus_data
-from .helpers import controller, cron_item, device_id, freeze_at, item, load, move_to
+from .helpers import controller, cron_item, device_id, entity_id, freeze_at, item, load, move_to
 from .plan_fixtures import emhass_battery_scheduled_power, entsoe, local_slots, nordpool_custom
 
 FORECAST = "sensor.p_batt_forecast"
@@ -298,6 +298,21 @@ async def test_cheapest_three_hours_of_the_night_planned_when_tomorrows_prices_a
         ("01:00", {"mode": "force_charge", "power_w": -2000.0}),
         ("04:00", {"mode": "auto"}),
         ("06:00", {}),
+    ]
+    # The same plan in the Plan calendar before it runs.
+    calendar = entity_id(rig.hass, "calendar", "plan")
+    events = await rig.hass.services.async_call(
+        "calendar",
+        "get_events",
+        {"entity_id": calendar, "duration": {"hours": 24}},
+        blocking=True,
+        return_response=True,
+    )
+    listed = cast(dict[str, dict[str, list[dict[str, str]]]], events)[calendar]["events"]
+    assert [(e["start"][11:16], e["end"][11:16], e["summary"]) for e in listed][:3] == [
+        ("22:00", "01:00", "mode auto"),
+        ("01:00", "04:00", "mode force_charge, power -2000 W"),
+        ("04:00", "06:00", "mode auto"),
     ]
     await rig.move(today.replace(hour=22))
     assert rig.held()[0] == AUTO

@@ -23,6 +23,7 @@ from custom_components.battery_steward.engine.prices import (
     fill,
     plan_window,
     prices_from_attributes,
+    window,
 )
 
 from ..plan_fixtures import (
@@ -251,3 +252,50 @@ def test_dst_night_has_its_real_length() -> None:
     slots = plan_window(points, date(2026, 3, 28), plan, PARIS)
     assert slots is not None
     assert sum((s.end - s.start for s in slots), timedelta()) == timedelta(hours=7)
+
+
+@given(
+    prices=st.lists(st.integers(min_value=-50, max_value=300), min_size=32, max_size=32),
+    charge_quarters=st.integers(min_value=0, max_value=32),
+    discharge_quarters=st.integers(min_value=0, max_value=32),
+)
+def test_chosen_slots_are_the_cheapest_and_dearest(
+    prices: list[int], charge_quarters: int, discharge_quarters: int
+) -> None:
+    """Eight hours of quarter-hours: charge where nothing left is cheaper, discharge where none is dearer."""
+    start = datetime(2026, 6, 1, 22, 0, tzinfo=PARIS)
+    points = prices_from_attributes(
+        nordpool_custom(
+            [
+                (s, e, float(p))
+                for (s, e, _), p in zip(_hourly(start, [0.0] * 32, QUARTER), prices, strict=True)
+            ],
+            [],
+        )
+    )
+    plan = PricePlan(
+        window_start=time(22),
+        window_end=time(6),
+        charge_hours=charge_quarters / 4,
+        discharge_hours=discharge_quarters / 4,
+        charge_w=1000,
+        discharge_w=500,
+    )
+    slots = plan_window(points, date(2026, 6, 1), plan, PARIS)
+    assert slots is not None
+    price_at = {p.start: p.price for p in points}
+    charged = {p.start for p in points for s in slots if s.power_w < 0 and s.start <= p.start < s.end}
+    discharged = {p.start for p in points for s in slots if s.power_w > 0 and s.start <= p.start < s.end}
+    assert len(charged) == charge_quarters
+    assert len(discharged) == min(discharge_quarters, 32 - charge_quarters)
+    assert not charged & discharged
+    rest = set(price_at) - charged - discharged
+    if charged and (rest | discharged):
+        assert max(price_at[t] for t in charged) <= min(price_at[t] for t in rest | discharged)
+    if discharged and rest:
+        assert min(price_at[t] for t in discharged) >= max(price_at[t] for t in rest)
+    window_start, window_end = window(date(2026, 6, 1), plan, PARIS)
+    filled = fill(slots, window_start, window_end)
+    assert filled[0].start == window_start
+    assert filled[-1].end == window_end
+    assert all(a.end == b.start for a, b in pairwise(filled))

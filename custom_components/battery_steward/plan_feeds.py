@@ -234,15 +234,18 @@ class PlanFeeds:
             if sid in self._feeds and self._feeds[sid].data == feed.data
         }
         self._feeds = {sid: kept.get(sid, feed) for sid, feed in wanted.items()}
+        changed = False
         if self.series is not None and not any(f.kind == SUBENTRY_SERIES for f in self._feeds.values()):
-            self._set_series(None)
+            self._set_series(None)  # its subentry was deleted
+            changed = True
         if self._tracking is not None:
             self._tracking()
             self._tracking = None
         entities = sorted({str(feed.data["entity_id"]) for feed in self._feeds.values()})
         if entities:
             self._tracking = async_track_state_change_event(self.hass, entities, self._on_state_changed)
-        if self._refresh(self._feeds.values()) and notify:
+        changed |= self._refresh(self._feeds.values())
+        if changed and notify:
             self._plan_changed()
 
     @callback

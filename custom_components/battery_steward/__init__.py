@@ -45,6 +45,7 @@ from .fetcher import (
     api_configured,
     make_client,
 )
+from .plan_feeds import PlanFeeds, async_remove_plan_store
 from .recording import MeasurementRecording
 from .register_map import async_profile
 from .remote.client import MeasurementRow, RemoteScheduleClient
@@ -142,16 +143,18 @@ async def _async_setup(hass: HomeAssistant, entry: BatteryConfigEntry, undo: Asy
         known=bool(er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)),
     )
     await store.async_load()  # validated once, before any entity exists (see store.py)
+    feeds = PlanFeeds(hass, entry)
     controller = BatteryController(
         hass,
         entry_id=entry.entry_id,
         name=entry.title,
         coordinator=coordinator,
         store=store,
-        items_factory=lambda: entry_items(entry),
+        items_factory=lambda: feeds.plan_items(entry_items(entry)),
         settings=controller_settings(dict(entry.options)),
     )
     controller.transports = transports
+    feeds.controller = controller
     entry.runtime_data = BatteryRuntimeData(
         driver=driver,
         coordinator=coordinator,
@@ -168,6 +171,8 @@ async def _async_setup(hass: HomeAssistant, entry: BatteryConfigEntry, undo: Asy
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     undo.push_async_callback(hass.config_entries.async_unload_platforms, entry, PLATFORMS)
     undo.push_async_callback(_async_stop_work, entry)
+    await feeds.async_start()
+    entry.async_on_unload(feeds.async_stop)
     await controller.async_start()
     if (poster := entry.runtime_data.poster) is not None:
         # The source is known now (restored by the controller): sample for the poster if it posts.
@@ -273,6 +278,7 @@ async def async_remove_config_entry_device(
 async def async_remove_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> None:
     """The battery was deleted: forget its journal, override and day-ahead series."""
     await ControllerStore(hass, entry.entry_id).async_remove()
+    await async_remove_plan_store(hass, entry.entry_id)
 
 
 async def _async_stop_work(entry: BatteryConfigEntry) -> None:

@@ -107,6 +107,7 @@ from .fetcher import (
     make_client,
 )
 from .item_flow import ScheduleItemFlow
+from .plan_flow import PLAN_FLOWS
 from .register_map import async_load_register_map, async_profile
 from .remote.client import RemoteApiError, RemoteAuthError
 from .schedule import (
@@ -350,7 +351,7 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        return {SUBENTRY_ITEM: ScheduleItemFlow}
+        return {SUBENTRY_ITEM: ScheduleItemFlow, **PLAN_FLOWS}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what kind of battery to add."""

@@ -38,7 +38,8 @@ SIMULATOR_HOST: Final = "127.0.0.1"
 DEFAULT_SAFE_STOP_TIMEOUT_S: Final = 60.0
 SOURCE_MANUAL: Final = "manual"
 SOURCE_API: Final = "api"
-SOURCES: Final = (SOURCE_MANUAL, SOURCE_API)
+SOURCE_ENTITY: Final = "entity"  # a forecast attribute of another integration's entity (plan_feeds.py)
+SOURCES: Final = (SOURCE_MANUAL, SOURCE_API, SOURCE_ENTITY)
 
 
 def poll_interval(options: dict[str, object]) -> timedelta:

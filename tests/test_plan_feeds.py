@@ -92,7 +92,12 @@ class Rig:
             subentries_data=subentries,
         )
         key = f"{DOMAIN}.{entry.entry_id}"
-        self.storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": {"source": source}}
+        self.storage[key] = {
+            "version": 1,
+            "minor_version": 1,
+            "key": key,
+            "data": {"source": source, "dispatch_enabled": True},
+        }
         self.entry = await load(self.hass, entry, wait="background")
         return entry
 

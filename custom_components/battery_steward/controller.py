@@ -13,7 +13,8 @@ re-run. Device errors back off exponentially (capped) through a retry timer.
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -779,13 +780,38 @@ class BatteryController:
             self._schedule_run(Trigger.CONFIG)
         self._notify()
 
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """Hold the run lock for a plant command: no run and no other command writes meanwhile.
+
+        Safe stop, restore and plant enable change the gate and the plant together; holding the
+        lock across both makes them atomic, and a second command waits for the first (at most
+        STOP_WAIT_S, then a translated busy error). A trigger that arrived meanwhile runs after.
+        """
+        try:
+            async with asyncio.timeout(STOP_WAIT_S):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="battery_busy",
+                translation_placeholders={"battery": self.name, "seconds": f"{STOP_WAIT_S:.0f}"},
+            ) from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+            if self._dirty:
+                self._schedule_run(Trigger.CONFIG)
+
     async def async_safe_stop(
         self, *, threshold_w: float | None = None, timeout_s: float | None = None
     ) -> SafeStopResult:
         """Gate off, zero P and Q, wait under the threshold (or time out), disable. Never raises.
 
         Without a threshold or timeout, the battery's options decide (default 1 % of the rating
-        and 60 s).
+        and 60 s). The gate closes at once; the steps run holding the run lock, so a restore or
+        another stop waits for this one to end instead of interleaving with it.
         """
         limits = self.coordinator.info.limits
         rating = max(limits.max_charge_w, limits.max_discharge_w)
@@ -794,25 +820,54 @@ class BatteryController:
         )
         if timeout_s is None:
             timeout_s = self.settings.safe_stop_timeout_s
+        self.dispatch_enabled = False  # step 1 at once, whatever holds the lock
+        self._persist()
+        self._notify()
+        try:
+            async with self._exclusive():
+                result = await self._async_safe_stop_locked(threshold, timeout_s)
+        except HomeAssistantError:
+            result = SafeStopResult(
+                threshold_reached=False,
+                disable_ok=False,
+                waited_s=STOP_WAIT_S,
+                final_p_w=None,
+                final_q_var=None,
+                disable_supported=self.coordinator.info.capabilities.enable,
+                error=f"a run kept the battery busy for {STOP_WAIT_S:.0f} s",
+            )
+            self._record(
+                Trigger.MANUAL,
+                None,
+                dt_util.utcnow(),
+                Result.FAILED,
+                error=result.error,
+                note=f"safe stop: {result.as_dict()}",
+            )
+        await self.coordinator.async_request_refresh()
+        self._notify()
+        return result
+
+    async def _async_safe_stop_locked(self, threshold: float, timeout_s: float) -> SafeStopResult:
         before: Measurements | None = self.coordinator.data
         if before is not None and before.mode is not Mode.IDLE and self.resume_mode is None:
             self.resume_mode = before.mode
-        self.dispatch_enabled = False
+        self.dispatch_enabled = False  # again: a restore may have opened it while this one waited
         self._transition = PlantState.STOPPING
         self._persist()
         self._notify()
-        result = await safe_stop(
-            self.coordinator.driver,
-            threshold=threshold,
-            timeout_s=timeout_s,
-            step_s=SAFE_STOP_STEP_S,
-            interrupt=self._stopping,
-            capabilities=self.coordinator.info.capabilities,
-            lock=self._lock,
-            lock_wait_s=STOP_WAIT_S,
-        )
-        self._transition = None
-        self._written.clear()  # the safe stop wrote past the controller: trust only readings
+        try:
+            result = await safe_stop(
+                self.coordinator.driver,
+                threshold=threshold,
+                timeout_s=timeout_s,
+                step_s=SAFE_STOP_STEP_S,
+                interrupt=self._stopping,
+                capabilities=self.coordinator.info.capabilities,
+            )
+        finally:
+            self._transition = None
+        self._written.clear()  # the safe stop wrote past the run: trust only readings
         self._record(
             Trigger.MANUAL,
             None,
@@ -821,36 +876,38 @@ class BatteryController:
             error=result.error,
             note=f"safe stop: {result.as_dict()}",
         )
-        await self.coordinator.async_request_refresh()
-        self._notify()
+        await self.coordinator.async_refresh()
         return result
 
     async def async_restore(self) -> None:
-        """Re-enable the plant and hand control back to the schedule (not during a switch)."""
+        """Re-enable the plant and hand control back to the schedule (not during a switch).
+
+        Holds the run lock from enabling to the journal record, so it never interleaves with a
+        safe stop: one started first ends before this enables anything.
+        """
         self._refuse_while_switching()
-        self._transition = PlantState.STARTING
-        self._notify()
-        try:
-            await self.coordinator.driver.set_enabled(True)
-        except DeviceError as err:
-            self._transition = None
+        async with self._exclusive():
+            self._transition = PlantState.STARTING
             self._notify()
-            raise translate_device_error(err) from err
-        self.dispatch_enabled = True
-        resume, self.resume_mode = self.resume_mode, None
-        self._persist()
-        if resume is not None and self.desired_at(dt_util.utcnow()).mode is None:
             try:
-                await self.coordinator.driver.write(Setpoints(mode=resume))
+                await self.coordinator.driver.set_enabled(True)
+                self.dispatch_enabled = True
+                resume, self.resume_mode = self.resume_mode, None
+                self._persist()
+                note = "restored"
+                if resume is not None and self.desired_at(dt_util.utcnow()).mode is None:
+                    try:
+                        await self.coordinator.driver.write(Setpoints(mode=resume))
+                    except DeviceError:
+                        self.resume_mode = resume
+                        raise
+                    note = f"restored mode {resume.value}"
             except DeviceError as err:
-                self._transition = None
-                self._notify()
                 raise translate_device_error(err) from err
-            self._record(
-                Trigger.MANUAL, None, dt_util.utcnow(), Result.SUCCESS, note=f"restored mode {resume.value}"
-            )
-        await self.coordinator.async_refresh()
-        self._transition = None
+            finally:
+                self._transition = None
+            self._record(Trigger.MANUAL, None, dt_util.utcnow(), Result.SUCCESS, note=note)
+            await self.coordinator.async_refresh()
         await self._async_run_checked(Trigger.OVERRIDE)
 
     @property
@@ -874,18 +931,19 @@ class BatteryController:
 
     async def async_set_plant_enabled(self, enabled: bool) -> None:
         """Enable or disable the plant itself (not the safe-stop sequence: no zeroing, no wait)."""
-        try:
-            await self.coordinator.driver.set_enabled(enabled)
-        except DeviceError as err:
-            raise translate_device_error(err) from err
-        self._record(
-            Trigger.MANUAL,
-            None,
-            dt_util.utcnow(),
-            Result.SUCCESS,
-            note=f"plant {'enabled' if enabled else 'disabled'}",
-        )
-        await self.coordinator.async_refresh()
+        async with self._exclusive():
+            try:
+                await self.coordinator.driver.set_enabled(enabled)
+            except DeviceError as err:
+                raise translate_device_error(err) from err
+            self._record(
+                Trigger.MANUAL,
+                None,
+                dt_util.utcnow(),
+                Result.SUCCESS,
+                note=f"plant {'enabled' if enabled else 'disabled'}",
+            )
+            await self.coordinator.async_refresh()
         self._notify()
 
     async def async_set_series(self, series: SeriesItem) -> None:
@@ -896,14 +954,15 @@ class BatteryController:
 
     async def _async_use_transport(self, name: str) -> None:
         assert self.transports is not None
-        try:
-            driver = await self.transports.async_driver(name, self.coordinator.info)
-        except DeviceError as err:
-            raise translate_device_error(err) from err
-        self.coordinator.driver = driver
-        self.transports.current = name
-        self._written.clear()
-        await self.coordinator.async_refresh()
+        async with self._exclusive():  # no run writes to the driver being swapped out
+            try:
+                driver = await self.transports.async_driver(name, self.coordinator.info)
+            except DeviceError as err:
+                raise translate_device_error(err) from err
+            self.coordinator.driver = driver
+            self.transports.current = name
+            self._written.clear()
+            await self.coordinator.async_refresh()
 
     async def async_set_transport(self, name: str) -> None:
         """Switch between the device and the emulator, safety-gated like the source switch."""

@@ -8,7 +8,6 @@ says why; nothing is raised.
 """
 
 import asyncio
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 import time
 from typing import Any
@@ -75,16 +74,14 @@ async def safe_stop(
     step_s: float,
     interrupt: asyncio.Event | None = None,
     capabilities: Capabilities = FULL_CAPABILITIES,
-    lock: asyncio.Lock | None = None,
-    lock_wait_s: float = STEP_TIMEOUT_S,
 ) -> SafeStopResult:
     """Steps 2-4 of the contract; the caller has closed the dispatch gate.
 
     When `interrupt` is set (the integration is stopping) the wait of step 3 ends early and the
     plant is disabled at once, so an unload never waits out a long timeout. Only the fields the
     device can be told are zeroed (an entity bridge may have no power setpoint, a custom map no
-    idle mode), and step 4 is skipped where the device cannot be disabled. With `lock`, the steps
-    run holding it, waiting at most `lock_wait_s` for it.
+    idle mode), and step 4 is skipped where the device cannot be disabled. The caller holds the
+    run lock, so no run writes between the steps.
     """
     target = Setpoints(mode=Mode.IDLE, power_w=0.0, reactive_var=0.0)
     zero = restrict(target, writable_fields(capabilities) - unsupported_fields(target, capabilities))
@@ -103,39 +100,32 @@ async def safe_stop(
             error=error,
         )
 
-    async with AsyncExitStack() as hold:
-        if lock is not None:  # no run may write between the steps; one under way ends in time
-            try:
-                async with asyncio.timeout(lock_wait_s):
-                    await hold.enter_async_context(lock)
-            except TimeoutError:
-                return result(False, False, f"a run kept the battery busy for {lock_wait_s:.0f} s")
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT_S):
+            await driver.write(zero)
+    except (DeviceError, TimeoutError) as err:
+        return result(False, False, f"writing zero setpoints failed: {err or 'timeout'}")
+    reached = False
+    deadline = time.monotonic() + timeout_s
+    while True:
         try:
             async with asyncio.timeout(STEP_TIMEOUT_S):
-                await driver.write(zero)
+                reading = await driver.read()
         except (DeviceError, TimeoutError) as err:
-            return result(False, False, f"writing zero setpoints failed: {err or 'timeout'}")
-        reached = False
-        deadline = time.monotonic() + timeout_s  # the wait for the lock does not count
-        while True:
-            try:
-                async with asyncio.timeout(STEP_TIMEOUT_S):
-                    reading = await driver.read()
-            except (DeviceError, TimeoutError) as err:
-                return result(False, False, f"reading the battery failed: {err or 'timeout'}")
-            p, q = reading.active_power_w, reading.reactive_power_var
-            if abs(p) < threshold and abs(q) < threshold:
-                reached = True
-                break
-            if time.monotonic() >= deadline or (interrupt is not None and interrupt.is_set()):
-                break
-            await asyncio.sleep(step_s)
-        if not capabilities.enable:
-            return result(reached, False)
-        try:
-            async with asyncio.timeout(STEP_TIMEOUT_S):
-                await driver.set_enabled(False)
-                disabled = not (await driver.read()).enabled
-        except (DeviceError, TimeoutError) as err:
-            return result(reached, False, f"disabling failed: {err or 'timeout'}")
-        return result(reached, disabled)
+            return result(False, False, f"reading the battery failed: {err or 'timeout'}")
+        p, q = reading.active_power_w, reading.reactive_power_var
+        if abs(p) < threshold and abs(q) < threshold:
+            reached = True
+            break
+        if time.monotonic() >= deadline or (interrupt is not None and interrupt.is_set()):
+            break
+        await asyncio.sleep(step_s)
+    if not capabilities.enable:
+        return result(reached, False)
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT_S):
+            await driver.set_enabled(False)
+            disabled = not (await driver.read()).enabled
+    except (DeviceError, TimeoutError) as err:
+        return result(reached, False, f"disabling failed: {err or 'timeout'}")
+    return result(reached, disabled)

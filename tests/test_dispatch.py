@@ -459,8 +459,8 @@ async def test_restore_refused_while_switching_and_safe_stop_waits_for_a_run_onl
     assert err.value.translation_key == "switch_in_progress"
     ctl.switching = False
     # A run that never lets go of the battery: the safe stop ends with a result, not a hang.
-    monkeypatch.setattr("custom_components.battery_steward.controller.STOP_WAIT_S", 0.2)
-    async with ctl._lock:
+    monkeypatch.setattr("custom_components.battery_steward.controller.runner.STOP_WAIT_S", 0.2)
+    async with ctl.runner.lock:
         result = await safe_stop(hass, entry)
     assert result["threshold_reached"] is False
     assert result["disable_ok"] is False

@@ -30,7 +30,7 @@ from .const import (
     SIMULATOR_HOST,
     SOURCE_API,
 )
-from .controller import BatteryController
+from .controller import BatteryController, ControllerSettings, Transports
 from .coordinator import BatteryConfigEntry, BatteryCoordinator, BatteryRuntimeData
 from .device.driver import BatteryDriver
 from .device.modbus import ModbusBatteryDriver
@@ -49,10 +49,9 @@ from .register_map import async_profile
 from .remote.client import MeasurementRow, RemoteScheduleClient
 from .remote.poster import MeasurementPoster
 from .sampling import Sample
-from .schedule import controller_settings, entry_items
+from .schedule import entry_items
 from .services import async_setup_services
 from .store import ControllerStore
-from .transport import Transports
 
 POST_INTERVAL = timedelta(seconds=10)
 
@@ -127,7 +126,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         coordinator=coordinator,
         store=ControllerStore(hass, entry.entry_id),
         items_factory=lambda: entry_items(entry),
-        settings=controller_settings(dict(entry.options)),
+        settings=ControllerSettings.from_options(entry.options),
     )
     controller.transports = transports
     entry.runtime_data = BatteryRuntimeData(

@@ -35,21 +35,34 @@ from .bridge import (
 )
 from .const import (
     CONF_CAPACITY_KWH,
+    CONF_FIGHT_MAX,
+    CONF_FIGHT_WINDOW_MIN,
+    CONF_JOURNAL_SIZE,
     CONF_KIND,
     CONF_LAYOUT,
+    CONF_PATROL_MIN,
     CONF_POLL_INTERVAL,
     CONF_POWER_SIGN,
     CONF_PROFILE,
     CONF_PROFILE_SETTINGS,
     CONF_REGISTER_MAP,
     CONF_REGISTER_MAP_FILE,
+    CONF_SAFE_STOP_THRESHOLD_PCT,
+    CONF_SAFE_STOP_TIMEOUT_S,
     CONF_SERIAL,
     CONF_UNIT,
+    CONF_VERIFY_S,
     DEFAULT_CAPACITY_KWH,
+    DEFAULT_FIGHT_MAX,
+    DEFAULT_FIGHT_WINDOW_MIN,
+    DEFAULT_JOURNAL_SIZE,
+    DEFAULT_PATROL_MIN,
     DEFAULT_POLL_INTERVAL_S,
     DEFAULT_PORT,
+    DEFAULT_SAFE_STOP_THRESHOLD_PCT,
     DEFAULT_SAFE_STOP_TIMEOUT_S,
     DEFAULT_UNIT,
+    DEFAULT_VERIFY_S,
     DOMAIN,
     KIND_BRIDGE,
     KIND_MODBUS,
@@ -98,22 +111,7 @@ from .fetcher import (
 from .item_flow import ScheduleItemFlow
 from .register_map import async_load_register_map, async_profile
 from .remote.client import RemoteApiError, RemoteAuthError
-from .schedule import (
-    CONF_FIGHT_MAX,
-    CONF_FIGHT_WINDOW_MIN,
-    CONF_JOURNAL_SIZE,
-    CONF_PATROL_MIN,
-    CONF_SAFE_STOP_THRESHOLD_PCT,
-    CONF_SAFE_STOP_TIMEOUT_S,
-    CONF_VERIFY_S,
-    DEFAULT_FIGHT_MAX,
-    DEFAULT_FIGHT_WINDOW_MIN,
-    DEFAULT_JOURNAL_SIZE,
-    DEFAULT_PATROL_MIN,
-    DEFAULT_SAFE_STOP_THRESHOLD_PCT,
-    DEFAULT_VERIFY_S,
-    SUBENTRY_ITEM,
-)
+from .schedule import SUBENTRY_ITEM
 
 
 def _modbus_schema(defaults: Mapping[str, Any], *, profile: bool = True) -> vol.Schema:

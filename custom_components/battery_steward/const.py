@@ -32,6 +32,20 @@ MIN_POLL_INTERVAL_S: Final = 2
 MAX_POLL_INTERVAL_S: Final = 300
 SIMULATOR_HOST: Final = "127.0.0.1"
 DEFAULT_SAFE_STOP_TIMEOUT_S: Final = 60.0
+# Controller options (the options flow's "controller" fields; ControllerSettings.from_options).
+CONF_PATROL_MIN: Final = "patrol_interval_min"
+CONF_FIGHT_MAX: Final = "fight_max_corrections"
+CONF_FIGHT_WINDOW_MIN: Final = "fight_window_min"
+CONF_VERIFY_S: Final = "verify_timeout_s"
+CONF_JOURNAL_SIZE: Final = "journal_size"
+CONF_SAFE_STOP_THRESHOLD_PCT: Final = "safe_stop_threshold_pct"
+CONF_SAFE_STOP_TIMEOUT_S: Final = "safe_stop_timeout_s"
+DEFAULT_PATROL_MIN: Final = 15
+DEFAULT_FIGHT_MAX: Final = 3
+DEFAULT_FIGHT_WINDOW_MIN: Final = 60
+DEFAULT_VERIFY_S: Final = 30
+DEFAULT_JOURNAL_SIZE: Final = 2000
+DEFAULT_SAFE_STOP_THRESHOLD_PCT: Final = 1
 SOURCE_MANUAL: Final = "manual"
 SOURCE_API: Final = "api"
 SOURCES: Final = (SOURCE_MANUAL, SOURCE_API)
@@ -46,3 +60,8 @@ def poll_interval(options: dict[str, object]) -> timedelta:
 def signal_state(entry_id: str) -> str:
     """Dispatcher signal sent whenever a battery's controller state changes."""
     return f"{DOMAIN}_controller_{entry_id}"
+
+
+TRANSPORT_DEVICE: Final = "device"
+TRANSPORT_EMULATOR: Final = "emulator"
+TRANSPORTS: Final = (TRANSPORT_DEVICE, TRANSPORT_EMULATOR)

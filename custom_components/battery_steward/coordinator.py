@@ -22,11 +22,10 @@ from .device.simulator import SimulatedBattery
 from .engine.state import Measurements
 
 if TYPE_CHECKING:
-    from .controller import BatteryController
+    from .controller import BatteryController, Transports
     from .fetcher import ScheduleFetcher
     from .recording import MeasurementRecording
     from .remote.poster import MeasurementPoster
-    from .transport import Transports
 
 
 @dataclass(kw_only=True)

@@ -6,11 +6,10 @@ from homeassistant.components.select import SelectEntity, SelectEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import SOURCES
+from .const import SOURCES, TRANSPORTS
 from .coordinator import BatteryConfigEntry, BatteryCoordinator
 from .engine.state import Mode, Setpoints
 from .entity import BatteryEntity, ControllerEntity
-from .transport import TRANSPORTS
 
 PARALLEL_UPDATES = 1
 

@@ -19,7 +19,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .const import DOMAIN, SOURCES
+from .const import DOMAIN, SOURCES, TRANSPORTS
 from .coordinator import BatteryConfigEntry
 from .device.driver import DeviceError
 from .engine.items import Item, SeriesItem
@@ -40,7 +40,6 @@ from .schedule import (
     flat_to_item_dict,
     item_store_data,
 )
-from .transport import TRANSPORTS
 
 # entity_id, device_id, area_id, floor_id, label_id: what a `target:` in services.yaml sends.
 _TARGET = cv.TARGET_SERVICE_FIELDS

@@ -89,15 +89,13 @@ def test_fields_the_device_lacks_are_named_and_stale_series_noted() -> None:
     assert unwritable.write == Setpoints(power_w=2000.0)
 
 
-values = st.fixed_dictionaries(
-    {},
-    optional={
-        "mode": st.sampled_from(list(Mode)),
-        "reserve_pct": st.sampled_from([10.0, 20.0, 20.3, 80.0]),
-        "power_w": st.sampled_from([-3000.0, 0.0, 5.0, 2000.0]),
-        "reactive_var": st.sampled_from([0.0, 300.0]),
-    },
-).map(lambda d: Setpoints(**d))
+values = st.builds(
+    Setpoints,
+    mode=st.one_of(st.none(), st.sampled_from(list(Mode))),
+    reserve_pct=st.sampled_from([None, 10.0, 20.0, 20.3, 80.0]),
+    power_w=st.sampled_from([None, -3000.0, 0.0, 5.0, 2000.0]),
+    reactive_var=st.sampled_from([None, 0.0, 300.0]),
+)
 full = st.builds(
     Setpoints,
     mode=st.sampled_from(list(Mode)),

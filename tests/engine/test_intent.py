@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings, strategies as st
 
 from custom_components.battery_steward.engine.intent import Intent, override_active
-from custom_components.battery_steward.engine.items import OneOffItem, WindowItem
+from custom_components.battery_steward.engine.items import Item, OneOffItem, WindowItem
 from custom_components.battery_steward.engine.planner import Schedule
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
@@ -89,7 +89,7 @@ type HeldSpec = tuple[float | None, Mode | None, int] | None
 
 
 def build(spec: Spec, held: HeldSpec) -> Intent:
-    items = [
+    items: list[Item] = [
         WindowItem(
             id=f"w{i}",
             weekdays=frozenset(range(7)),

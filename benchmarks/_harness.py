@@ -34,12 +34,12 @@ from pytest_homeassistant_custom_component.common import (
 
 import custom_components.battery_steward  # noqa: F401  (importable before Home Assistant looks)
 from custom_components.battery_steward.const import DOMAIN
-from custom_components.battery_steward.coordinator import BatteryConfigEntry
 from custom_components.battery_steward.device.simulator import (
     SimConfig,
     SimulatedBattery,
     WriteRecord,
 )
+from custom_components.battery_steward.runtime import BatteryConfigEntry
 from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
 SERIAL = "SIM-BENCH001"

@@ -9,9 +9,9 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .coordinator import BatteryConfigEntry
 from .engine.state import Setpoints
 from .entity import ControllerEntity
+from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 0
 HORIZON = timedelta(days=7)

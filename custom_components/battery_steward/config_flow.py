@@ -18,6 +18,7 @@ from homeassistant.helpers import entity_registry as er, selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import probatio as vol
 
+from .api.fetcher import api_configured, make_client
 from .bridge import (
     CONF_MODE_ENTITY,
     CONF_MODE_OPTIONS,
@@ -34,6 +35,12 @@ from .bridge import (
     select_options,
 )
 from .const import (
+    CONF_API_PASSWORD,
+    CONF_API_PLANT,
+    CONF_API_POSTING,
+    CONF_API_TOMORROW_HOUR,
+    CONF_API_URL,
+    CONF_API_USERNAME,
     CONF_CAPACITY_KWH,
     CONF_FIGHT_MAX,
     CONF_FIGHT_WINDOW_MIN,
@@ -61,6 +68,7 @@ from .const import (
     DEFAULT_PORT,
     DEFAULT_SAFE_STOP_THRESHOLD_PCT,
     DEFAULT_SAFE_STOP_TIMEOUT_S,
+    DEFAULT_TOMORROW_HOUR,
     DEFAULT_UNIT,
     DEFAULT_VERIFY_S,
     DOMAIN,
@@ -72,7 +80,6 @@ from .const import (
     MIN_POLL_INTERVAL_S,
     SIMULATOR_HOST,
 )
-from .coordinator import BatteryConfigEntry
 from .device.driver import (
     DeviceConnectionError,
     DeviceInfo,
@@ -97,20 +104,10 @@ from .device.profiles.marstek import (
 )
 from .device.simulator import SimConfig, SimulatedBattery
 from .engine.state import Mode
-from .fetcher import (
-    CONF_API_PASSWORD,
-    CONF_API_PLANT,
-    CONF_API_POSTING,
-    CONF_API_TOMORROW_HOUR,
-    CONF_API_URL,
-    CONF_API_USERNAME,
-    DEFAULT_TOMORROW_HOUR,
-    api_configured,
-    make_client,
-)
 from .item_flow import ScheduleItemFlow
 from .register_map import async_load_register_map, async_profile
 from .remote.client import RemoteApiError, RemoteAuthError
+from .runtime import BatteryConfigEntry
 from .schedule import SUBENTRY_ITEM
 
 

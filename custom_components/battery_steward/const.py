@@ -46,6 +46,14 @@ DEFAULT_FIGHT_WINDOW_MIN: Final = 60
 DEFAULT_VERIFY_S: Final = 30
 DEFAULT_JOURNAL_SIZE: Final = 2000
 DEFAULT_SAFE_STOP_THRESHOLD_PCT: Final = 1
+# Schedule API options (api/: the fetcher and the poster).
+CONF_API_URL: Final = "api_url"
+CONF_API_USERNAME: Final = "api_username"
+CONF_API_PASSWORD: Final = "api_password"  # noqa: S105 - the option's key, not a password
+CONF_API_PLANT: Final = "api_plant"
+CONF_API_TOMORROW_HOUR: Final = "api_tomorrow_hour"
+CONF_API_POSTING: Final = "api_posting"
+DEFAULT_TOMORROW_HOUR: Final = 13
 SOURCE_MANUAL: Final = "manual"
 SOURCE_API: Final = "api"
 SOURCES: Final = (SOURCE_MANUAL, SOURCE_API)

@@ -1,30 +1,38 @@
-"""Base entity: one device per battery, unique ids from the serial."""
+"""Base entities: one device per battery, unique ids from the serial.
 
-from typing import TYPE_CHECKING, override
+`StewardEntity` is generic over the coordinator it follows (as core's `PeblarEntity[_CoordinatorT]`):
+the battery's measurements (`BatteryCoordinator`) or its schedule API fetcher, whose status sensor
+is then an entity of the fetcher's coordinator. Entities write to the battery only through the
+controller (its runner is the one write path).
+"""
+
+from typing import Any, override
 
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import EntityDescription
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
 from .const import DOMAIN, signal_state
+from .controller import BatteryController
 from .coordinator import BatteryCoordinator
-
-if TYPE_CHECKING:
-    from .controller import BatteryController
+from .runtime import BatteryRuntimeData
 
 
-class BatteryEntity(CoordinatorEntity[BatteryCoordinator]):
-    """Reads coordinator data; never talks Modbus itself except through the driver's writes."""
+class StewardEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[CoordinatorT]):
+    """An entity of one battery's device that follows one of the battery's coordinators."""
 
     _attr_has_entity_name = True
 
-    def __init__(self, coordinator: BatteryCoordinator, description: EntityDescription) -> None:
-        """Attach the entity to the battery's device."""
+    def __init__(
+        self, coordinator: CoordinatorT, battery: BatteryCoordinator, description: EntityDescription
+    ) -> None:
+        """Attach the entity to the battery's device (identified by `battery`)."""
         super().__init__(coordinator)
         self.entity_description = description
-        info = coordinator.info
+        info = battery.info
+        self.runtime: BatteryRuntimeData = battery.config_entry.runtime_data
         self._attr_unique_id = f"{info.serial}_{description.key}"
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, info.serial)},
@@ -32,13 +40,21 @@ class BatteryEntity(CoordinatorEntity[BatteryCoordinator]):
             model=info.model,
             serial_number=info.serial,
             sw_version=info.firmware,
-            name=coordinator.config_entry.title,
+            name=battery.config_entry.title,
         )
 
     @property
     def controller(self) -> BatteryController:
         """The battery's controller (overrides, runs, plan)."""
-        return self.coordinator.config_entry.runtime_data.controller
+        return self.runtime.controller
+
+
+class BatteryEntity(StewardEntity[BatteryCoordinator]):
+    """Reads the battery's measurements (coordinator data)."""
+
+    def __init__(self, coordinator: BatteryCoordinator, description: EntityDescription) -> None:
+        """Follow the battery's own coordinator."""
+        super().__init__(coordinator, coordinator, description)
 
 
 class ControllerEntity(BatteryEntity):

@@ -14,10 +14,11 @@ from homeassistant.const import PERCENTAGE, UnitOfPower, UnitOfReactivePower
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import BatteryConfigEntry, BatteryCoordinator
+from .coordinator import BatteryCoordinator
 from .device.driver import Capabilities, DeviceInfo
 from .engine.state import Measurements, Setpoints
 from .entity import BatteryEntity
+from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 1
 

@@ -7,9 +7,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import SOURCES, TRANSPORTS
-from .coordinator import BatteryConfigEntry, BatteryCoordinator
+from .coordinator import BatteryCoordinator
 from .engine.state import Mode, Setpoints
 from .entity import BatteryEntity, ControllerEntity
+from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 1
 
@@ -86,9 +87,7 @@ class TransportSelect(ControllerEntity, SelectEntity):
     @property
     @override
     def current_option(self) -> str:
-        transports = self.coordinator.config_entry.runtime_data.transports
-        assert transports is not None
-        return transports.current
+        return self.runtime.connection.current
 
     @property
     @override

@@ -20,7 +20,6 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .const import DOMAIN, SOURCES, TRANSPORTS
-from .coordinator import BatteryConfigEntry
 from .device.driver import DeviceError
 from .engine.items import Item, SeriesItem
 from .engine.journal import Result
@@ -32,6 +31,7 @@ from .engine.serialize import (
 )
 from .engine.state import Mode, Setpoints
 from .helpers import translate_device_error
+from .runtime import BatteryConfigEntry
 from .schedule import (
     SUBENTRY_ITEM,
     ItemRejectedError,

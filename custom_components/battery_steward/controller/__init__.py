@@ -8,7 +8,7 @@ issues.py the repair issues.
 from ..engine.decide import STALE_NOTE
 from .issues import expected_effect_missing
 from .loop import BatteryController
-from .plant import PlantState, SafeStopResult, Transports
+from .plant import PlantState, SafeStopResult
 from .settings import ControllerSettings
 
 __all__ = [
@@ -17,6 +17,5 @@ __all__ = [
     "ControllerSettings",
     "PlantState",
     "SafeStopResult",
-    "Transports",
     "expected_effect_missing",
 ]

@@ -29,6 +29,7 @@ from homeassistant.helpers.event import (
 )
 from homeassistant.util import dt as dt_util
 
+from ..connection import Connection
 from ..const import DOMAIN, EVENT_CHANGED, SOURCE_API, SOURCE_MANUAL, TRANSPORT_DEVICE, signal_state
 from ..coordinator import BatteryCoordinator
 from ..device.driver import DeviceError, unsupported_fields
@@ -43,7 +44,7 @@ from ..engine.state import Measurements, Mode, Setpoints
 from ..helpers import device_errors
 from ..store import ControllerStore, StoredOverride
 from .issues import ControllerIssues, expected_effect_missing
-from .plant import Plant, PlantState, SafeStopResult, Transports
+from .plant import Plant, PlantState, SafeStopResult
 from .runner import Device, Outcome, Runner, RunResult
 from .settings import ControllerSettings
 
@@ -66,6 +67,7 @@ class BatteryController:
         store: ControllerStore,
         items_factory: Callable[[], list[Item]],
         settings: ControllerSettings,
+        connection: Connection,
     ) -> None:
         """Nothing runs until async_start."""
         self.hass = hass
@@ -92,9 +94,11 @@ class BatteryController:
         self.next_change: datetime | None = None
         self._stopping = asyncio.Event()
         self.runner = Runner(
-            hass, name=name, driver=lambda: coordinator.driver, body=self._async_pass, after_run=self._notify
+            hass, name=name, driver=lambda: connection.driver, body=self._async_pass, after_run=self._notify
         )
-        self.plant = Plant(self, runner=self.runner, coordinator=coordinator, stopping=self._stopping)
+        self.plant = Plant(
+            self, runner=self.runner, coordinator=coordinator, connection=connection, stopping=self._stopping
+        )
         self._startup_done = False
         self._unsubs: list[CALLBACK_TYPE] = []
         self._timer: CALLBACK_TYPE | None = None
@@ -620,13 +624,10 @@ class BatteryController:
         return self.plant.state
 
     @property
-    def transports(self) -> Transports | None:
-        """The device and its emulator, where the battery has a choice."""
-        return self.plant.transports
-
-    @transports.setter
-    def transports(self, value: Transports | None) -> None:
-        self.plant.transports = value
+    def transports(self) -> Connection | None:
+        """The connection, where it offers a choice of transport (device or emulator)."""
+        connection = self.plant.connection
+        return connection if connection.has_emulator else None
 
     @property
     def resume_mode(self) -> Mode | None:

@@ -20,11 +20,10 @@ from typing import Any, Protocol
 
 from homeassistant.exceptions import HomeAssistantError
 
-from ..const import DOMAIN, SIMULATOR_HOST, TRANSPORT_DEVICE
+from ..connection import Connection
+from ..const import DOMAIN
 from ..coordinator import BatteryCoordinator
 from ..device.driver import DeviceError, DeviceInfo, unsupported_fields, writable_fields
-from ..device.modbus import ModbusBatteryDriver
-from ..device.simulator import SimConfig, SimulatedBattery
 from ..engine.journal import JournalRecord, Result, Trigger
 from ..engine.reconcile import restrict
 from ..engine.state import Measurements, Mode, Setpoints
@@ -148,49 +147,6 @@ async def safe_stop(
     return result(reached, disabled)
 
 
-class Transports:
-    """The device's driver and, once asked for, an emulator with the device's ratings.
-
-    The emulator is the built-in simulated battery with the device's ratings: hardware-in-the-loop
-    rehearsal, seed 001's local/remote transport.
-    """
-
-    def __init__(self, device: ModbusBatteryDriver) -> None:
-        """Start on the device."""
-        self.device = device
-        self.current = TRANSPORT_DEVICE
-        self.emulator: SimulatedBattery | None = None
-        self._emulator_driver: ModbusBatteryDriver | None = None
-
-    async def async_driver(self, name: str, info: DeviceInfo) -> ModbusBatteryDriver:
-        """The driver for `name`, starting the emulator (on loopback) the first time."""
-        if name == TRANSPORT_DEVICE:
-            return self.device
-        if self.emulator is None or self._emulator_driver is None:
-            limits = info.limits
-            self.emulator = SimulatedBattery(
-                SimConfig(
-                    serial=f"{info.serial[:12]}-EMU",
-                    model="Emulator",
-                    capacity_kwh=info.capacity_kwh,
-                    max_charge_w=round(limits.max_charge_w),
-                    max_discharge_w=round(limits.max_discharge_w),
-                    max_apparent_va=round(limits.max_apparent_va),
-                )
-            )
-            await self.emulator.start(host=SIMULATOR_HOST, port=0)
-            self._emulator_driver = ModbusBatteryDriver(SIMULATOR_HOST, self.emulator.port, 1)
-            await self._emulator_driver.identify()
-        return self._emulator_driver
-
-    async def async_close(self) -> None:
-        """Close the emulator's connection and stop it."""
-        if self._emulator_driver is not None:
-            await self._emulator_driver.close()
-        if self.emulator is not None:
-            await self.emulator.stop()
-
-
 class PlantHost(Protocol):
     """What plant operations need from the controller loop."""
 
@@ -233,6 +189,7 @@ class Plant:
         *,
         runner: Runner,
         coordinator: BatteryCoordinator,
+        connection: Connection,
         stopping: asyncio.Event,
     ) -> None:
         """Idle until a command comes."""
@@ -240,7 +197,7 @@ class Plant:
         self._runner = runner
         self._coordinator = coordinator
         self._stopping = stopping
-        self.transports: Transports | None = None
+        self.connection = connection
         self.transition: PlantState | None = None  # stopping or starting, while it lasts
         # The mode the plant ran in before a safe stop (which leaves it idle): restore puts it
         # back unless the schedule says which mode it wants.
@@ -367,13 +324,10 @@ class Plant:
         self._host.notify()
 
     async def async_use_transport(self, name: str) -> None:
-        """Swap the coordinator's driver, holding the lock: no run writes to the one swapped out."""
-        assert self.transports is not None
+        """Swap the connection's driver, holding the lock: no run writes to the one swapped out."""
         async with self._runner.exclusive():
             with device_errors():
-                driver = await self.transports.async_driver(name, self._coordinator.info)
-            self._coordinator.driver = driver
-            self.transports.current = name
+                await self.connection.async_use(name, self._coordinator.info)
             self._host.forget_writes()
             await self._coordinator.async_refresh()
 

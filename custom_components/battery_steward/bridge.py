@@ -26,7 +26,17 @@ from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.util.unit_conversion import PowerConverter
 import voluptuous as vol
 
-from .const import DOMAIN
+from .const import (
+    CONF_MODE_ENTITY,
+    CONF_MODE_OPTIONS,
+    CONF_POWER_CHARGE_POSITIVE,
+    CONF_POWER_ENTITY,
+    CONF_RATED_POWER_W,
+    CONF_RESERVE_ENTITY,
+    CONF_SOC_ENTITY,
+    DEFAULT_RATED_POWER_W,
+    DOMAIN,
+)
 from .device.driver import (
     Capabilities,
     DeviceConnectionError,
@@ -34,15 +44,6 @@ from .device.driver import (
     DeviceResponseError,
 )
 from .engine.state import Limits, Measurements, Mode, Setpoints
-
-CONF_SOC_ENTITY = "soc_entity"
-CONF_POWER_ENTITY = "power_entity"
-CONF_POWER_CHARGE_POSITIVE = "power_charge_positive"
-CONF_RESERVE_ENTITY = "reserve_entity"
-CONF_MODE_ENTITY = "mode_entity"
-CONF_MODE_OPTIONS = "mode_options"
-CONF_RATED_POWER_W = "rated_power_w"
-DEFAULT_RATED_POWER_W = 5000
 
 SOC_DOMAINS = ["sensor", "input_number"]
 POWER_DOMAINS = ["sensor", "input_number"]

@@ -54,6 +54,15 @@ CONF_API_PLANT: Final = "api_plant"
 CONF_API_TOMORROW_HOUR: Final = "api_tomorrow_hour"
 CONF_API_POSTING: Final = "api_posting"
 DEFAULT_TOMORROW_HOUR: Final = 13
+# Entity bridge data (bridge.py): the source entities and the plant's rating.
+CONF_SOC_ENTITY: Final = "soc_entity"
+CONF_POWER_ENTITY: Final = "power_entity"
+CONF_POWER_CHARGE_POSITIVE: Final = "power_charge_positive"
+CONF_RESERVE_ENTITY: Final = "reserve_entity"
+CONF_MODE_ENTITY: Final = "mode_entity"
+CONF_MODE_OPTIONS: Final = "mode_options"
+CONF_RATED_POWER_W: Final = "rated_power_w"
+DEFAULT_RATED_POWER_W: Final = 5000
 SOURCE_MANUAL: Final = "manual"
 SOURCE_API: Final = "api"
 SOURCES: Final = (SOURCE_MANUAL, SOURCE_API)

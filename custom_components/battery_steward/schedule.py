@@ -13,6 +13,7 @@ from .device.driver import UnsupportedFieldError, check_capabilities
 from .engine.items import Item, RampItem
 from .engine.serialize import ItemFormatError, item_from_dict, item_to_dict
 from .engine.validation import validate_schedule
+from .item_fields import ITEM_KEYS, SETPOINT_KEYS
 
 SUBENTRY_ITEM = "schedule_item"
 
@@ -47,13 +48,13 @@ def flat_to_item_dict(data: Mapping[str, Any], base: Mapping[str, Any] | None = 
     """
     out: dict[str, Any] = dict(base or {})
     setpoints = dict(out.get("setpoints") or {})
-    for key in ITEM_FIELDS:
+    for key in ITEM_KEYS:
         if key in data:
             value = data[key]
             if isinstance(value, datetime) and value.tzinfo is None:
                 value = value.replace(tzinfo=dt_util.get_default_time_zone())
             out[key] = value
-    for key in SETPOINT_FIELDS:
+    for key in SETPOINT_KEYS:
         if key in data:
             setpoints[key] = data[key]
     out["setpoints"] = setpoints
@@ -92,28 +93,3 @@ def item_store_data(item: Item) -> dict[str, Any]:
     data = item_to_dict(item)
     data.pop("id")
     return data
-
-
-ITEM_FIELDS = (
-    "type",
-    "name",
-    "enabled",
-    "priority",
-    "tz",
-    "valid_from",
-    "valid_until",
-    "weekdays",
-    "start",
-    "end",
-    "cron",
-    "anchor",
-    "every_s",
-    "duration_s",
-    "at",
-    "misfire_grace_s",
-    "start_at",
-    "power_from_w",
-    "power_to_w",
-    "step_s",
-)
-SETPOINT_FIELDS = ("mode", "reserve_pct", "power_w", "reactive_var")

@@ -31,6 +31,7 @@ from .engine.serialize import (
 )
 from .engine.state import Mode, Setpoints
 from .helpers import translate_device_error
+from .item_fields import FIELDS, action_fields
 from .runtime import BatteryConfigEntry
 from .schedule import (
     SUBENTRY_ITEM,
@@ -43,34 +44,9 @@ from .schedule import (
 
 # entity_id, device_id, area_id, floor_id, label_id: what a `target:` in services.yaml sends.
 _TARGET = cv.TARGET_SERVICE_FIELDS
-_SETPOINTS = {
-    vol.Optional("mode"): vol.In([m.value for m in Mode]),
-    vol.Optional("reserve_pct"): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
-    vol.Optional("power_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
-    vol.Optional("reactive_var"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
-}
-_ITEM = {
-    vol.Optional("name"): cv.string,
-    vol.Optional("enabled"): cv.boolean,
-    vol.Optional("priority"): vol.All(vol.Coerce(int), vol.Range(min=-100, max=100)),
-    vol.Optional("tz"): cv.string,
-    vol.Optional("valid_from"): cv.datetime,
-    vol.Optional("valid_until"): cv.datetime,
-    vol.Optional("weekdays"): vol.All(cv.ensure_list, [vol.All(vol.Coerce(int), vol.Range(min=0, max=6))]),
-    vol.Optional("start"): cv.time,
-    vol.Optional("end"): cv.time,
-    vol.Optional("cron"): cv.string,
-    vol.Optional("anchor"): cv.datetime,
-    vol.Optional("every_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=366 * 86400)),
-    vol.Optional("duration_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=366 * 86400)),
-    vol.Optional("at"): cv.datetime,
-    vol.Optional("misfire_grace_s"): vol.All(vol.Coerce(float), vol.Range(min=0, max=86400)),
-    vol.Optional("start_at"): cv.datetime,
-    vol.Optional("power_from_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
-    vol.Optional("power_to_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
-    vol.Optional("step_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=86400)),
-    **_SETPOINTS,
-}
+_SETPOINTS = action_fields(setpoints_only=True)
+_ITEM = action_fields()
+_WATTS = FIELDS["power_w"].validator
 ADD_ITEM_SCHEMA = vol.Schema(
     {**_TARGET, vol.Required("type"): vol.In([t for t in ITEM_TYPES if t != "series"]), **_ITEM}
 )
@@ -329,7 +305,6 @@ async def _safe_stop(call: ServiceCall) -> ServiceResponse:
     return {entry.entry_id: result.as_dict() for entry, result in zip(entries, results, strict=True)}
 
 
-_WATTS = vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6))
 SET_SOURCE_SCHEMA = vol.Schema({**_TARGET, vol.Required("source"): vol.In(list(SOURCES))})
 SET_SERIES_SCHEMA = vol.Schema(
     {
@@ -342,10 +317,8 @@ SET_SERIES_SCHEMA = vol.Schema(
                     {
                         vol.Required("start"): cv.datetime,
                         vol.Required("period_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=86400)),
-                        vol.Required("power_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
-                        vol.Optional("reactive_var"): vol.All(
-                            vol.Coerce(float), vol.Range(min=-1e6, max=1e6)
-                        ),
+                        vol.Required("power_w"): _WATTS,
+                        vol.Optional("reactive_var"): _WATTS,
                     }
                 )
             ],

@@ -1,4 +1,4 @@
-"""Backup reserve and power setpoint of a battery."""
+"""Backup reserve, power and reactive power setpoints: shown as read, set through overrides."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,7 +92,7 @@ async def async_setup_entry(
 
 
 class BatteryNumber(BatteryEntity, NumberEntity):
-    """A value written straight to the battery."""
+    """A setpoint shown as the battery reports it; a change becomes an override the controller writes."""
 
     entity_description: BatteryNumberDescription
 

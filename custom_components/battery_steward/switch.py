@@ -15,7 +15,7 @@ from .entity import BatteryEntity, ControllerEntity
 from .recording import MeasurementRecording
 from .runtime import BatteryConfigEntry
 
-PARALLEL_UPDATES = 0
+PARALLEL_UPDATES = 1  # the plant-enabled switch writes to the battery
 
 
 @dataclass(frozen=True, kw_only=True)

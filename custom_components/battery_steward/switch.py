@@ -15,7 +15,8 @@ from .entity import BatteryEntity, ControllerEntity
 from .recording import MeasurementRecording
 from .runtime import BatteryConfigEntry
 
-PARALLEL_UPDATES = 1  # the plant-enabled switch writes to the battery
+# One write at a time: the plant-enabled switch writes to the battery.
+PARALLEL_UPDATES = 1
 
 
 @dataclass(frozen=True, kw_only=True)

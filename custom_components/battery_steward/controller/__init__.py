@@ -6,8 +6,8 @@ issues.py the repair issues.
 """
 
 from ..engine.decide import STALE_NOTE
+from .commands import BatteryController
 from .issues import expected_effect_missing
-from .loop import BatteryController
 from .plant import PlantState, SafeStopResult
 from .settings import ControllerSettings
 

@@ -41,10 +41,9 @@ from ..engine.journal import Journal, JournalRecord, Result, Trigger
 from ..engine.planner import Schedule
 from ..engine.reconcile import Tolerance
 from ..engine.state import Measurements, Mode, Setpoints
-from ..helpers import device_errors
 from ..store import ControllerStore, StoredOverride
 from .issues import ControllerIssues, expected_effect_missing
-from .plant import Plant, PlantState, SafeStopResult
+from .plant import Plant
 from .runner import Device, Outcome, Runner, RunResult
 from .settings import ControllerSettings
 
@@ -54,8 +53,11 @@ WATCHDOG_INTERVAL = timedelta(seconds=30)
 CLOCK_JUMP_S = 5.0
 
 
-class BatteryController:
-    """Triggers, one pass of the loop, the override, fight detection, verification, the journal."""
+class ControlLoop:
+    """Triggers, one pass of the loop, fight detection, verification and the journal.
+
+    commands.BatteryController adds the commands (overrides, gates, plant) on top.
+    """
 
     def __init__(
         self,
@@ -138,7 +140,7 @@ class BatteryController:
                     self.hass, action, interval, name=f"{DOMAIN} {what}", cancel_on_shutdown=True
                 )
             )
-        if self.transports is not None and self._stored_transport != self.transports.current:
+        if self.plant.connection.has_emulator and self._stored_transport != self.plant.connection.current:
             await self.plant.async_use_transport(self._stored_transport)
         self._rearm()
         if self.coordinator.last_update_success and self.coordinator.data is not None:
@@ -163,11 +165,11 @@ class BatteryController:
             "reconciliation_enabled": self.reconciliation_enabled,
             "dispatch_enabled": self.dispatch_enabled,
             "source": self.source,
-            "transport": self.transports.current if self.transports else TRANSPORT_DEVICE,
+            "transport": self.plant.connection.current,
             "series": self.series,
             "missed": sorted(self.missed),
             "last_alive": dt_util.utcnow().isoformat(),
-            "resume_mode": self.resume_mode.value if self.resume_mode else None,
+            "resume_mode": self.plant.resume_mode.value if self.plant.resume_mode else None,
         }
 
     def persist(self) -> None:
@@ -440,6 +442,24 @@ class BatteryController:
         """A journal record now, not tied to a scheduled instant (plant commands)."""
         return self._record(trigger, None, dt_util.utcnow(), result, error=error, note=note)
 
+    async def async_run_checked(self, trigger: Trigger) -> None:
+        """Run (or wait for the pass that serves this command) and surface its failure.
+
+        The failure is a translated error; a run under way for another trigger is waited for,
+        never mistaken for this command's own.
+        """
+        record = await self.async_run(trigger, wait=True)
+        if record is not None and record.result is Result.FAILED:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="run_failed",
+                translation_placeholders={"battery": self.name, "error": record.error or ""},
+            )
+
+    def schedule_sets_mode(self) -> bool:
+        """Whether the desired state now names a mode (restore then leaves the mode to the run)."""
+        return self.desired_at(dt_util.utcnow()).mode is not None
+
     # ---------------------------------------------------------------- verification and fights
 
     @callback
@@ -477,197 +497,6 @@ class BatteryController:
             if self.fight.observe(name, str(plain(getattr(actual, name))), time.monotonic()):
                 self.issues.fight_over(name)
                 _LOGGER.info("%s: %s stopped drifting; correcting it again", self.name, name)
-
-    @callback
-    def async_resume_field(self, field: str) -> None:
-        """The user resolved the fight repair: correct the field again."""
-        self.fight.resume(field)
-        self.issues.fight_over(field)
-        self.runner.request(Trigger.CONFIG)
-
-    # ---------------------------------------------------------------- commands
-
-    async def async_set_override(
-        self, setpoints: Setpoints, *, duration: timedelta | None = None, until_cleared: bool = False
-    ) -> None:
-        """Hold setpoints until the next scheduled change, for a duration, or until cleared."""
-        with device_errors():
-            self.coordinator.info.check(setpoints)  # a field the device lacks is refused, not stored
-        now = dt_util.utcnow()
-        if until_cleared:
-            expires = None
-        elif duration is not None:
-            expires = now + duration
-        else:
-            expires = self.intent.override_until(now)
-        merged = setpoints
-        if self.override is not None and override_active(self.override, now):
-            merged = self.override.setpoints.overlay(setpoints)
-        self.override = StoredOverride(setpoints=merged, expires=expires)
-        self.persist()
-        self._rearm()
-        await self.async_run_checked(Trigger.OVERRIDE)
-
-    async def async_clear_override(self) -> None:
-        """Hand control back to the schedule."""
-        self.override = None
-        self.persist()
-        self._rearm()
-        await self.async_run_checked(Trigger.OVERRIDE)
-
-    async def async_reconcile_now(self) -> None:
-        """A fresh read, then a run."""
-        await self.coordinator.async_refresh()
-        await self.async_run_checked(Trigger.MANUAL)
-
-    async def async_run_checked(self, trigger: Trigger) -> None:
-        """Run (or wait for the pass that serves this command) and surface its failure.
-
-        The failure is a translated error; a run under way for another trigger is waited for,
-        never mistaken for this command's own.
-        """
-        record = await self.async_run(trigger, wait=True)
-        if record is not None and record.result is Result.FAILED:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="run_failed",
-                translation_placeholders={"battery": self.name, "error": record.error or ""},
-            )
-
-    @callback
-    def async_set_reconciliation(self, enabled: bool) -> None:
-        """Start or stop correcting drift (the schedule still executes)."""
-        if self.reconciliation_enabled == enabled:
-            return
-        self.reconciliation_enabled = enabled
-        self.persist()
-        if enabled:
-            self.runner.request(Trigger.PATROL)
-        self._notify()
-
-    @callback
-    def async_set_dispatch(self, enabled: bool) -> None:
-        """Open or close the dispatch gate; closed means nothing is written. Survives restart."""
-        if self.dispatch_enabled == enabled:
-            return
-        self.dispatch_enabled = enabled
-        self.persist()
-        if enabled:
-            self.runner.request(Trigger.CONFIG)
-        self._notify()
-
-    async def async_set_series(self, series: SeriesItem) -> None:
-        """New day-ahead rows for the api source (pushed by a service or fetched)."""
-        self.series = series
-        self.persist()
-        self.async_plan_changed()
-
-    # ---------------------------------------------------------------- plant commands (plant.py)
-
-    async def async_safe_stop(
-        self, *, threshold_w: float | None = None, timeout_s: float | None = None
-    ) -> SafeStopResult:
-        """Gate off, zero P and Q, wait under the threshold (or time out), disable. Never raises.
-
-        Without a threshold or timeout, the battery's options decide (default 1 % of the rating
-        and 60 s).
-        """
-        limits = self.coordinator.info.limits
-        rating = max(limits.max_charge_w, limits.max_discharge_w)
-        if threshold_w is None:
-            threshold_w = self.settings.safe_stop_threshold_pct / 100 * rating
-        return await self.plant.async_safe_stop(
-            threshold=threshold_w,
-            timeout_s=timeout_s if timeout_s is not None else self.settings.safe_stop_timeout_s,
-        )
-
-    async def async_restore(self) -> None:
-        """Re-enable the plant and hand control back to the schedule (not during a switch)."""
-        await self.plant.async_restore()
-
-    async def async_set_plant_enabled(self, enabled: bool) -> None:
-        """Enable or disable the plant itself (not the safe-stop sequence: no zeroing, no wait)."""
-        await self.plant.async_set_enabled(enabled)
-
-    async def async_set_transport(self, name: str) -> None:
-        """Switch between the device and the emulator, safety-gated like the source switch."""
-        assert self.transports is not None
-
-        async def apply() -> None:
-            await self.plant.async_use_transport(name)
-            self.persist()
-
-        await self.plant.async_switch(name == self.transports.current, self.async_safe_stop, apply)
-
-    async def async_set_source(self, source: str) -> None:
-        """Switch the schedule source, safety-gated as seed 001 says.
-
-        Set the switching flag, safe-stop the plant, apply the new source, clear the flag. A
-        request while a switch is going is refused; a failed safe stop keeps the old source.
-        """
-
-        async def apply() -> None:
-            self.source = source
-            self.persist()
-            self.plan = self._build_plan()
-            self._rearm()
-
-        await self.plant.async_switch(source == self.source, self.async_safe_stop, apply)
-
-    def schedule_sets_mode(self) -> bool:
-        """Whether the desired state now names a mode (restore then leaves the mode to the run)."""
-        return self.desired_at(dt_util.utcnow()).mode is not None
-
-    @property
-    def plant_state(self) -> PlantState:
-        """Where the plant is in the stop/start cycle (see Plant.state)."""
-        return self.plant.state
-
-    @property
-    def transports(self) -> Connection | None:
-        """The connection, where it offers a choice of transport (device or emulator)."""
-        connection = self.plant.connection
-        return connection if connection.has_emulator else None
-
-    @property
-    def resume_mode(self) -> Mode | None:
-        """The mode a restore puts back (what the plant ran in before a safe stop)."""
-        return self.plant.resume_mode
-
-    @property
-    def switching(self) -> bool:
-        """Whether a source or transport switch is going."""
-        return self.plant.switching
-
-    @switching.setter
-    def switching(self, value: bool) -> None:
-        self.plant.switching = value
-
-    # ---------------------------------------------------------------- public state
-
-    @property
-    def in_sync(self) -> bool | None:
-        """Whether the battery is in the desired state (None when it cannot be read)."""
-        data: Measurements | None = self.coordinator.data
-        if data is None or not self.coordinator.last_update_success:
-            return None
-        return not self._differing(data)
-
-    @property
-    def skipped_runs(self) -> int:
-        """Patrols skipped because a run was still going."""
-        return self.runner.skipped_runs
-
-    def statistics(self) -> dict[str, Any]:
-        """Journal counts, skipped patrols and run durations."""
-        durations = list(self.runner.run_durations)
-        return {
-            **self.journal.statistics(),
-            "skipped_runs": self.runner.skipped_runs,
-            "runs_timed": len(durations),
-            "max_run_s": round(max(durations), 3) if durations else None,
-            "mean_run_s": round(sum(durations) / len(durations), 3) if durations else None,
-        }
 
     @callback
     def notify(self) -> None:

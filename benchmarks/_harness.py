@@ -202,6 +202,19 @@ async def setup_entry(
     return entry
 
 
+def one_off_items(instants: list[datetime], reserve_of: Callable[[int], float]) -> list[dict[str, Any]]:
+    """One-off items, change i at instants[i] setting the backup reserve to reserve_of(i)."""
+    return [
+        {
+            "type": "one_off",
+            "name": f"change {i}",
+            "at": at.isoformat(),
+            "setpoints": {"reserve_pct": reserve_of(i)},
+        }
+        for i, at in enumerate(instants)
+    ]
+
+
 def first_write(battery: SimulatedBattery, since: int, name: str, value: float) -> WriteRecord | None:
     """The first write of value to register name in the simulator's log from index since on."""
     return next((w for w in battery.writes_log[since:] if w.name == name and w.value == value), None)

@@ -48,6 +48,36 @@ class StewardEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[
         """The battery's controller (overrides, runs, plan)."""
         return self.runtime.controller
 
+    # What the entity showed when it last wrote its state through write_if_changed (None: unknown,
+    # as after any other write). Writing a state costs far more than computing it (found by
+    # benchmarks/poll_cost.py), and most polls change few of a battery's ~27 entities.
+    _last_shown: tuple[Any, ...] | None = None
+
+    def _shown(self) -> tuple[Any, ...]:
+        """What the user sees: availability, state and attributes."""
+        if not self.available:
+            return (False,)
+        return (True, self.state, self.state_attributes, self.extra_state_attributes)
+
+    @callback
+    def write_if_changed(self) -> None:
+        """Write the state only when what the entity shows changed since it last wrote it."""
+        shown = self._shown()
+        if shown != self._last_shown:
+            self.async_write_ha_state()
+            self._last_shown = shown
+
+    @callback
+    @override
+    def _async_write_ha_state(self) -> None:
+        self._last_shown = None  # a write from anywhere else: compare afresh next time
+        super()._async_write_ha_state()
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        self.write_if_changed()
+
 
 class BatteryEntity(StewardEntity[BatteryCoordinator]):
     """Reads the battery's measurements (coordinator data)."""
@@ -84,6 +114,6 @@ class ControllerEntity(BatteryEntity):
             async_dispatcher_connect(
                 self.hass,
                 signal_state(self.coordinator.config_entry.entry_id),
-                self.async_write_ha_state,
+                self.write_if_changed,
             )
         )

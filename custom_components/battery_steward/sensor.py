@@ -210,6 +210,11 @@ class BatterySensor(BatteryEntity, SensorEntity):
     def native_value(self) -> float | None:
         return self.entity_description.value_fn(self.coordinator.data)
 
+    @override
+    def _shown(self) -> tuple[Any, ...]:
+        # The state follows from the value alone (unit and precision are fixed).
+        return (self.available, self.native_value)
+
 
 class LastSeenSensor(BatteryEntity, SensorEntity):
     """When the battery last answered; stays available so an outage shows how long it lasts."""
@@ -241,6 +246,10 @@ class ControllerSensor(ControllerEntity, SensorEntity):
     @override
     def native_value(self) -> StateType | datetime:
         return self.entity_description.value_fn(self.controller)
+
+    @override
+    def _shown(self) -> tuple[Any, ...]:
+        return (self.native_value, self.extra_state_attributes)
 
     @property
     @override

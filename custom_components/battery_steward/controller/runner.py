@@ -143,15 +143,16 @@ class Runner:
         journal record (None when that pass recorded nothing); without it, a trigger during a
         run or a command only marks the runner dirty and returns.
         """
-        if self.lock.locked():
+        if self.lock.locked() and (self._running or not wait):
+            # A run under way re-runs once for it; a command holding the lock requests a run
+            # when it is done. A command's caller (wait) behind a command queues for the lock.
             self._dirty = True
             self._pending.setdefault(trigger, scheduled)
-            if self._running and wait:
-                if self._next_pass is None:
-                    self._next_pass = asyncio.get_running_loop().create_future()
-                return await asyncio.shield(self._next_pass)
             if not wait:
-                return None  # the run under way re-runs, or the command requests a run when done
+                return None
+            if self._next_pass is None:
+                self._next_pass = asyncio.get_running_loop().create_future()
+            return await asyncio.shield(self._next_pass)
         async with self.lock:
             if not self.active:
                 return None

@@ -1,5 +1,6 @@
 """Battery Steward: keeps home and lab batteries on plan."""
 
+from contextlib import AsyncExitStack
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -9,8 +10,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.typing import ConfigType
@@ -22,11 +22,12 @@ from .connection import async_connect
 from .const import DOMAIN, SOURCE_API
 from .controller import BatteryController, ControllerSettings
 from .coordinator import BatteryCoordinator
+from .plan_feeds import PlanFeeds, async_remove_plan_store
 from .recording import MeasurementRecording
 from .runtime import BatteryConfigEntry, BatteryRuntimeData
 from .schedule import entry_items
 from .services import async_setup_services
-from .store import ControllerStore
+from .store import ControllerStore, async_follow_gate
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -48,34 +49,53 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> bool:
-    """Connect to the battery (starting the built-in simulator first if chosen) and poll it."""
+    """Connect to the battery (starting the built-in simulator first if chosen) and poll it.
+
+    A set-up that fails part-way undoes what it did, newest first: no entity is left frozen as
+    available, no server or task of the built-in simulator is left behind (a retried entry would
+    otherwise leak one per attempt).
+    """
+    async with AsyncExitStack() as undo:
+        await _async_setup(hass, entry, undo)
+        undo.pop_all()
+    return True
+
+
+async def _async_setup(hass: HomeAssistant, entry: BatteryConfigEntry, undo: AsyncExitStack) -> None:
     connection = await async_connect(hass, entry)
+    undo.push_async_callback(connection.async_close)
     coordinator = BatteryCoordinator(hass, entry, connection)
-    try:
-        await coordinator.async_config_entry_first_refresh()
-    except ConfigEntryNotReady:
-        await connection.async_close()
-        raise
-    if connection.bridge is not None:
-        entry.async_on_unload(
-            async_follow_sources(hass, connection.bridge, coordinator.async_request_refresh)
-        )
+    if (bridge := connection.bridge) is not None:
+        entry.async_on_unload(async_follow_sources(hass, bridge, coordinator.async_request_refresh))
+    await coordinator.async_config_entry_first_refresh()
+    # Registered entities mean the battery ran before: a missing store was lost, not never made.
+    store = ControllerStore(
+        hass,
+        entry.entry_id,
+        name=entry.title,
+        info=coordinator.info,
+        known=bool(er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)),
+    )
+    await store.async_load()  # validated once, before any entity exists (see store.py)
+    feeds = PlanFeeds(hass, entry)
     controller = BatteryController(
         hass,
         entry_id=entry.entry_id,
         name=entry.title,
         coordinator=coordinator,
-        store=ControllerStore(hass, entry.entry_id),
-        items_factory=lambda: entry_items(entry),
+        store=store,
+        items_factory=lambda: feeds.plan_items(entry_items(entry)),
         settings=ControllerSettings.from_options(entry.options),
         connection=connection,
     )
+    feeds.controller = controller
     runtime = entry.runtime_data = BatteryRuntimeData(
         connection=connection,
         coordinator=coordinator,
         controller=controller,
         recording=MeasurementRecording(hass, coordinator.async_read_device, entry.title),
     )
+    entry.async_on_unload(async_follow_gate(hass, controller))
     if api_configured(options := dict(entry.options)):
         client = make_client(async_get_clientsession(hass), options)
         runtime.fetcher = ScheduleFetcher(
@@ -90,6 +110,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
             source_is_api=lambda: controller.source == SOURCE_API,
         )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    undo.push_async_callback(hass.config_entries.async_unload_platforms, entry, PLATFORMS)
+    undo.push_async_callback(_async_stop_work, entry)
+    await feeds.async_start()
+    entry.async_on_unload(feeds.async_stop)
     await controller.async_start()
     if (poster := runtime.poster) is not None:
         # The source is known now (restored by the controller): sample for the poster if it posts.
@@ -104,7 +128,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         await _async_stop_work(entry)
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_on_stop))
-    return True
 
 
 def _follow_schedule_items(
@@ -145,6 +168,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> 
 async def async_remove_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> None:
     """The battery was deleted: forget its journal, override and day-ahead series."""
     await ControllerStore(hass, entry.entry_id).async_remove()
+    await async_remove_plan_store(hass, entry.entry_id)
 
 
 async def _async_stop_work(entry: BatteryConfigEntry) -> None:

@@ -33,6 +33,7 @@ class ReconcileNowButton(ControllerEntity, ButtonEntity):
 
     @override
     async def async_press(self) -> None:
+        await self.async_check_control()
         await self.controller.async_reconcile_now()
 
 
@@ -41,4 +42,5 @@ class SafeStopButton(ControllerEntity, ButtonEntity):
 
     @override
     async def async_press(self) -> None:
+        await self.async_check_control()
         await self.controller.async_safe_stop()

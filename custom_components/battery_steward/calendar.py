@@ -54,11 +54,12 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
         for i, (at, setpoints) in enumerate(changes):
             until = changes[i + 1][0] if i + 1 < len(changes) else max(end, at + timedelta(minutes=1))
             if until > start and at < end:
-                events.append(
-                    CalendarEvent(
-                        start=dt_util.as_local(at), end=dt_util.as_local(until), summary=describe(setpoints)
-                    )
-                )
+                begin, finish = dt_util.as_local(at), dt_util.as_local(until)
+                if finish.replace(tzinfo=None) <= begin.replace(tzinfo=None):
+                    # Ends in the repeated hour of a fall-back night: Home Assistant checks an
+                    # event's length on local wall times, so show its real length from its start.
+                    finish = begin + (until - at)
+                events.append(CalendarEvent(start=begin, end=finish, summary=describe(setpoints)))
         return events
 
     _writing: tuple[CalendarEvent | None] | None = None  # the event while a state write runs

@@ -8,16 +8,32 @@ controller (its runner is the one write path).
 
 from typing import Any, override
 
+from homeassistant.auth.permissions.const import POLICY_CONTROL
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import callback
+from homeassistant.exceptions import Unauthorized
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
-from .const import DOMAIN, signal_state
+from .const import CONF_ADMIN_ONLY, DOMAIN, signal_state
 from .controller import BatteryController
 from .coordinator import BatteryCoordinator
 from .runtime import BatteryRuntimeData
+
+
+def admin_only(entry: ConfigEntry) -> bool:
+    """Whether only administrators control this battery.
+
+    The option when set; by default on for a plant that can be disabled (an enable flag: the
+    steward plant, SunSpec storage, a custom map with one), off for home batteries (Marstek, the
+    entity bridge), and on while the device is not known yet.
+    """
+    if CONF_ADMIN_ONLY in entry.options:
+        return bool(entry.options[CONF_ADMIN_ONLY])
+    runtime = getattr(entry, "runtime_data", None)
+    return runtime is None or bool(runtime.coordinator.info.capabilities.enable)
 
 
 class StewardEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[CoordinatorT]):
@@ -33,6 +49,7 @@ class StewardEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[
         self.entity_description = description
         info = battery.info
         self.runtime: BatteryRuntimeData = battery.config_entry.runtime_data
+        self.runtime_entry: ConfigEntry[Any] = battery.config_entry
         self._attr_unique_id = f"{info.serial}_{description.key}"
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, info.serial)},
@@ -47,6 +64,20 @@ class StewardEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[
     def controller(self) -> BatteryController:
         """The battery's controller (overrides, runs, plan)."""
         return self.runtime.controller
+
+    async def async_check_control(self) -> None:
+        """Refuse the call's user unless an administrator, where only administrators control it.
+
+        Every entity action calls this first (the actions of services.py are admin-only
+        already). A call without a user (automations, scripts, Home Assistant itself) is allowed,
+        as Home Assistant's own admin services allow it.
+        """
+        context = self._context
+        if context is None or context.user_id is None or not admin_only(self.runtime_entry):
+            return
+        user = await self.hass.auth.async_get_user(context.user_id)
+        if user is None or not user.is_admin:
+            raise Unauthorized(context=context, entity_id=self.entity_id, permission=POLICY_CONTROL)
 
     # What the entity showed when it last wrote its state through write_if_changed (None: unknown,
     # as after any other write). Writing a state costs far more than computing it (found by

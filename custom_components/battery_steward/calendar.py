@@ -2,16 +2,16 @@
 
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import override
+from typing import Any, override
 
 from homeassistant.components.calendar import CalendarEntity, CalendarEntityDescription, CalendarEvent
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .coordinator import BatteryConfigEntry
 from .engine.state import Setpoints
 from .entity import ControllerEntity
+from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 0
 HORIZON = timedelta(days=7)
@@ -73,6 +73,15 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
         # Written on every poll: plan only the next two changes, not the whole week.
         upcoming = self._events(now, now + HORIZON, limit=1)
         return upcoming[0] if upcoming else None
+
+    @override
+    def _shown(self) -> tuple[Any, ...]:
+        """State and attributes with the event planned once."""
+        self._writing = (self.event,)
+        try:
+            return super()._shown()
+        finally:
+            self._writing = None
 
     @callback
     @override

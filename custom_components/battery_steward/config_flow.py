@@ -19,17 +19,8 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import probatio as vol
 import yaml  # type: ignore[import-untyped]  # PyYAML ships with Home Assistant; no stubs installed
 
+from .api.fetcher import api_configured, make_client
 from .bridge import (
-    CONF_MAPPING,
-    CONF_MODE_ENTITY,
-    CONF_MODE_OPTIONS,
-    CONF_POWER_CHARGE_POSITIVE,
-    CONF_POWER_ENTITY,
-    CONF_PRESET,
-    CONF_RATED_POWER_W,
-    CONF_RESERVE_ENTITY,
-    CONF_SOC_ENTITY,
-    DEFAULT_RATED_POWER_W,
     MODE_DOMAINS,
     POWER_DOMAINS,
     RESERVE_DOMAINS,
@@ -40,23 +31,53 @@ from .bridge_presets import Candidate, candidates, describe
 from .bridge_spec import BridgeSpec, BridgeSpecError
 from .const import (
     CONF_ADMIN_ONLY,
+    CONF_API_PASSWORD,
+    CONF_API_PLANT,
+    CONF_API_POSTING,
+    CONF_API_TOMORROW_HOUR,
+    CONF_API_URL,
+    CONF_API_USERNAME,
     CONF_CAPACITY_KWH,
+    CONF_FIGHT_MAX,
+    CONF_FIGHT_WINDOW_MIN,
+    CONF_JOURNAL_SIZE,
     CONF_KIND,
     CONF_LAYOUT,
+    CONF_MAPPING,
     CONF_MAX_POWER_W,
+    CONF_MODE_ENTITY,
+    CONF_MODE_OPTIONS,
+    CONF_PATROL_MIN,
     CONF_POLL_INTERVAL,
+    CONF_POWER_CHARGE_POSITIVE,
+    CONF_POWER_ENTITY,
     CONF_POWER_SIGN,
+    CONF_PRESET,
     CONF_PROFILE,
     CONF_PROFILE_SETTINGS,
+    CONF_RATED_POWER_W,
     CONF_REGISTER_MAP,
     CONF_REGISTER_MAP_FILE,
+    CONF_RESERVE_ENTITY,
+    CONF_SAFE_STOP_THRESHOLD_PCT,
+    CONF_SAFE_STOP_TIMEOUT_S,
     CONF_SERIAL,
+    CONF_SOC_ENTITY,
     CONF_UNIT,
+    CONF_VERIFY_S,
     DEFAULT_CAPACITY_KWH,
+    DEFAULT_FIGHT_MAX,
+    DEFAULT_FIGHT_WINDOW_MIN,
+    DEFAULT_JOURNAL_SIZE,
+    DEFAULT_PATROL_MIN,
     DEFAULT_POLL_INTERVAL_S,
     DEFAULT_PORT,
+    DEFAULT_RATED_POWER_W,
+    DEFAULT_SAFE_STOP_THRESHOLD_PCT,
     DEFAULT_SAFE_STOP_TIMEOUT_S,
+    DEFAULT_TOMORROW_HOUR,
     DEFAULT_UNIT,
+    DEFAULT_VERIFY_S,
     DOMAIN,
     KIND_BRIDGE,
     KIND_MODBUS,
@@ -66,7 +87,6 @@ from .const import (
     MIN_POLL_INTERVAL_S,
     SIMULATOR_HOST,
 )
-from .coordinator import BatteryConfigEntry
 from .device.driver import (
     DeviceConnectionError,
     DeviceInfo,
@@ -95,37 +115,12 @@ from .device.profiles.victron import DEFAULT_CAPACITY_KWH as VICTRON_CAPACITY_KW
 from .device.simulator import SimConfig, SimulatedBattery
 from .engine.state import Mode
 from .entity import admin_only
-from .fetcher import (
-    CONF_API_PASSWORD,
-    CONF_API_PLANT,
-    CONF_API_POSTING,
-    CONF_API_TOMORROW_HOUR,
-    CONF_API_URL,
-    CONF_API_USERNAME,
-    DEFAULT_TOMORROW_HOUR,
-    api_configured,
-    make_client,
-)
 from .item_flow import ScheduleItemFlow
 from .plan_flow import PLAN_FLOWS
 from .register_map import async_load_register_map, async_profile
 from .remote.client import RemoteApiError, RemoteAuthError
-from .schedule import (
-    CONF_FIGHT_MAX,
-    CONF_FIGHT_WINDOW_MIN,
-    CONF_JOURNAL_SIZE,
-    CONF_PATROL_MIN,
-    CONF_SAFE_STOP_THRESHOLD_PCT,
-    CONF_SAFE_STOP_TIMEOUT_S,
-    CONF_VERIFY_S,
-    DEFAULT_FIGHT_MAX,
-    DEFAULT_FIGHT_WINDOW_MIN,
-    DEFAULT_JOURNAL_SIZE,
-    DEFAULT_PATROL_MIN,
-    DEFAULT_SAFE_STOP_THRESHOLD_PCT,
-    DEFAULT_VERIFY_S,
-    SUBENTRY_ITEM,
-)
+from .runtime import BatteryConfigEntry
+from .schedule import SUBENTRY_ITEM
 
 STEP_BRIDGE_PRESET = "bridge_preset"
 STEP_BRIDGE_MAPPING = "bridge_mapping"

@@ -1,9 +1,8 @@
 """Polls one battery; the single source of measurements for entities and the controller."""
 
-from dataclasses import dataclass
 from datetime import datetime
 import time
-from typing import TYPE_CHECKING, override
+from typing import Any, Protocol, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -11,7 +10,6 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.update_coordinator import (
-    REQUEST_REFRESH_DEFAULT_COOLDOWN,
     REQUEST_REFRESH_DEFAULT_IMMEDIATE,
     DataUpdateCoordinator,
     UpdateFailed,
@@ -20,32 +18,14 @@ from homeassistant.util import dt as dt_util
 
 from .const import CONF_SERIAL, DOMAIN, LOGGER, poll_interval
 from .device.driver import BatteryDriver, DeviceError, DeviceInfo
-from .device.simulator import SimulatedBattery
 from .engine.state import Measurements
 
-if TYPE_CHECKING:
-    from .controller import BatteryController
-    from .fetcher import ScheduleFetcher
-    from .recording import MeasurementRecording
-    from .remote.poster import MeasurementPoster
-    from .transport import Transports
 
-
-@dataclass(kw_only=True)
-class BatteryRuntimeData:
-    """What a loaded entry owns; closed and stopped on unload."""
+class DriverOwner(Protocol):
+    """Who holds the current driver (connection.Connection); the coordinator only reads through it."""
 
     driver: BatteryDriver
-    coordinator: BatteryCoordinator
-    controller: BatteryController
-    recording: MeasurementRecording
-    transports: Transports | None = None
-    fetcher: ScheduleFetcher | None = None
-    poster: MeasurementPoster | None = None
-    simulator: SimulatedBattery | None = None
-
-
-type BatteryConfigEntry = ConfigEntry[BatteryRuntimeData]
+    refresh_cooldown_s: float
 
 
 class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
@@ -54,17 +34,10 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
     DataUpdateCoordinator already logs a lost device once and its return once.
     """
 
-    config_entry: BatteryConfigEntry
+    config_entry: ConfigEntry[Any]
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: BatteryConfigEntry,
-        driver: BatteryDriver,
-        *,
-        refresh_cooldown_s: float = REQUEST_REFRESH_DEFAULT_COOLDOWN,
-    ) -> None:
-        """Poll at the interval the entry's options ask for.
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any], connection: DriverOwner) -> None:
+        """Poll at the interval the entry's options ask for, through the connection's current driver.
 
         A refresh requested within the cooldown of the last one waits for it to end; a driver
         whose reads are cheap (the entity bridge) asks for a shorter one.
@@ -76,10 +49,13 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
             name=f"{DOMAIN} {entry.title}",
             update_interval=poll_interval(dict(entry.options)),
             request_refresh_debouncer=Debouncer(
-                hass, LOGGER, cooldown=refresh_cooldown_s, immediate=REQUEST_REFRESH_DEFAULT_IMMEDIATE
+                hass,
+                LOGGER,
+                cooldown=connection.refresh_cooldown_s,
+                immediate=REQUEST_REFRESH_DEFAULT_IMMEDIATE,
             ),
         )
-        self.driver = driver
+        self.connection = connection
         self.last_seen: datetime | None = None
         self.read_started = 0.0  # monotonic start of the last successful read
         self._info: DeviceInfo | None = None
@@ -94,7 +70,7 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
     async def _async_setup(self) -> None:
         """Identify the device once, before the first poll; refuse a device that is another battery."""
         try:
-            info = await self.driver.identify()
+            info = await self.connection.driver.identify()
         except DeviceError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
@@ -135,7 +111,7 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
     async def _async_update_data(self) -> Measurements:
         started = time.monotonic()
         try:
-            data = await self.driver.read()
+            data = await self.connection.driver.read()
         except DeviceError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
@@ -148,4 +124,4 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
 
     async def async_read_device(self) -> Measurements:
         """A fresh read outside the poll cycle, through whichever transport is current."""
-        return await self.driver.read()
+        return await self.connection.driver.read()

@@ -102,6 +102,20 @@ class Rig:
         self.entry = await load(self.hass, entry, wait="background")
         return entry
 
+    async def follow_emhass(self, t0: datetime, watts: list[float]) -> MockConfigEntry:
+        """At t0 EMHASS publishes half-hour rows from t0; the battery follows them (entity source)."""
+        await self.move(t0)
+        await self.publish(FORECAST, str(watts[0]), emhass(t0, watts))
+        entry = await self.start([SERIES], source="entity")
+        assert self.held() == expected(watts[0])
+        return entry
+
+    async def restart(self) -> None:
+        """Home Assistant restarts the battery (its entry reloads; what is stored stays)."""
+        assert self.entry is not None
+        assert await self.hass.config_entries.async_reload(self.entry.entry_id)
+        await self.hass.async_block_till_done(wait_background_tasks=True)
+
     async def publish(self, entity: str, state: str, attributes: dict[str, Any] | None = None) -> None:
         """Another integration writes its entity; wait for what follows."""
         self.hass.states.async_set(entity, state, attributes)
@@ -235,15 +249,11 @@ async def test_malformed_and_missing_forecast_keep_the_previous_series_until_sta
 
 async def test_the_series_survives_a_restart_while_the_entity_is_gone(rig: Rig) -> None:
     t0 = datetime(2026, 6, 1, 10, 0, tzinfo=PARIS)
-    await rig.move(t0)
-    await rig.publish(FORECAST, "800", emhass(t0, [800.0, -700.0]))
-    entry = await rig.start([SERIES], source="entity")
-    assert rig.held() == expected(800.0)
+    entry = await rig.follow_emhass(t0, [800.0, -700.0])
     # EMHASS's sensors are posted, not restored: after Home Assistant restarts they are gone
     # until EMHASS publishes again.
     rig.hass.states.async_remove(FORECAST)
-    assert await rig.hass.config_entries.async_reload(entry.entry_id)
-    await rig.hass.async_block_till_done(wait_background_tasks=True)
+    await rig.restart()
     assert rig.held() == expected(800.0)
     await rig.move(t0 + HALF_HOUR)
     assert rig.held() == expected(-700.0)
@@ -259,10 +269,7 @@ async def test_the_series_survives_a_restart_while_the_entity_is_gone(rig: Rig) 
 
 async def test_the_entity_source_journals_a_stale_series_as_the_api_source_does(rig: Rig) -> None:
     t0 = datetime(2026, 6, 1, 10, 0, tzinfo=PARIS)
-    await rig.move(t0)
-    await rig.publish(FORECAST, "800", emhass(t0, [800.0, -500.0]))
-    entry = await rig.start([SERIES], source="entity")
-    assert rig.held() == expected(800.0)
+    entry = await rig.follow_emhass(t0, [800.0, -500.0])
     assert controller(entry).journal.query()[-1].note != STALE_NOTE
     await rig.move(t0 + 2 * HALF_HOUR)  # no row covers now: idle, 0 W, and the journal says why
     assert rig.held() == expected(0.0)
@@ -454,20 +461,18 @@ async def test_a_peak_day_seen_before_a_restart_still_precharges_tonight(rig: Ri
     today = datetime(2026, 1, 14, 0, 0, tzinfo=PARIS)
     await rig.move(today.replace(hour=11, minute=30))
     await rig.publish("sensor.tempo_tomorrow", "Rouge")  # tomorrow is red
-    entry = await rig.start([TEMPO])
+    await rig.start([TEMPO])
     await rig.move(today.replace(hour=20))
     # Home Assistant restarts; the colour sensor is not back yet.
     rig.hass.states.async_remove("sensor.tempo_tomorrow")
-    assert await rig.hass.config_entries.async_reload(entry.entry_id)
-    await rig.hass.async_block_till_done(wait_background_tasks=True)
+    await rig.restart()
     assert [at for at, _ in await rig.preview()] == ["22:00", "06:00"]
     await rig.move(today.replace(hour=22))
     assert rig.held() == (CHARGE, -3000.0)
     # Back after another restart, showing the day after's colour: the window started still runs.
     await rig.move(today + timedelta(days=1, hours=1))
     await rig.publish("sensor.tempo_tomorrow", "unknown")
-    assert await rig.hass.config_entries.async_reload(entry.entry_id)
-    await rig.hass.async_block_till_done(wait_background_tasks=True)
+    await rig.restart()
     await rig.publish("sensor.tempo_tomorrow", "Bleu")
     assert rig.held() == (CHARGE, -3000.0)
 
@@ -477,7 +482,7 @@ async def test_peak_day_precharge_stops_at_the_target_state_of_charge(rig: Rig) 
     await rig.move(today.replace(hour=11, minute=30))
     await rig.publish("sensor.tempo_tomorrow", "Rouge")
     target = plan(SUBENTRY_PEAK, "Tempo red", **{**TEMPO["data"], "target_soc_pct": 90})
-    entry = await rig.start([target])
+    await rig.start([target])
     await rig.move(today.replace(hour=22))
     assert rig.held() == (CHARGE, -3000.0)
     assert float(rig.simulator.read_register("soc_pct")) < 90
@@ -488,8 +493,7 @@ async def test_peak_day_precharge_stops_at_the_target_state_of_charge(rig: Rig) 
     assert rig.simulator.read_register("reserve_pct") == 90
     assert [(at, sp.get("mode")) for at, sp in await rig.preview(hours=12)][:2] == [("06:00", None)]
     # Reached is remembered across a restart: no charging again until the window ends.
-    assert await rig.hass.config_entries.async_reload(entry.entry_id)
-    await rig.hass.async_block_till_done(wait_background_tasks=True)
+    await rig.restart()
     await rig.move(today.replace(hour=23))
     assert rig.held()[0] == AUTO
     assert rig.simulator.read_register("reserve_pct") == 90

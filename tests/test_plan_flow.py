@@ -149,7 +149,8 @@ async def test_price_and_peak_forms(
     form = await hass.config_entries.subentries.async_init(
         (entry.entry_id, SUBENTRY_PRICE), context={"source": "user"}
     )
-    assert form["description_placeholders"]["unit"] == ""  # no entity chosen yet
+    assert (form.get("description_placeholders") or {})["unit"] == ""  # no entity chosen yet
+    hass.config_entries.subentries.async_abort(form["flow_id"])
     result = await submit(hass, entry, SUBENTRY_PRICE, price)
     assert result["errors"] == {"base": "plan_power_out_of_range"}
     # Price thresholds are in the price entity's own unit: the form says which.

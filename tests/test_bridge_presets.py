@@ -853,6 +853,9 @@ async def test_a_foreign_change_is_drift_then_a_fight(hass: HomeAssistant, world
     assert drift is not None
     assert drift.trigger is Trigger.DRIFT
     for _ in range(2):
+        # A reading shows our mode (the refresh after the write, 1 s later), then the app changes
+        # it back: a change we did not make, so a fight (not a write without effect).
+        await tick(1)
         storage_mode.set_option("savings")
         await tick(20)
     issue = ir.async_get(hass).async_get_issue(DOMAIN, f"fight_{entry.entry_id}_mode")

@@ -50,6 +50,7 @@ from .settings import ControllerSettings
 _LOGGER = logging.getLogger(__name__)
 
 WATCHDOG_INTERVAL = timedelta(seconds=30)
+HAND_BACK_NOTE = "stopping: control handed back (auto)"
 CLOCK_JUMP_S = 5.0
 
 
@@ -158,7 +159,33 @@ class ControlLoop:
                 handle()
         self._timer = self._verify = None
         self._stopping.set()
+        if self.settings.hand_back_on_stop and self.runner.active:
+            self.runner.active = False  # no run may follow the hand-back and write the plan again
+            await self._async_hand_back()
         await self.runner.stop(lambda: self._store.async_save_now(self._snapshot()))
+
+    async def _async_hand_back(self) -> None:
+        """Option "hand control back": write auto mode through the runner before stopping.
+
+        Not with the dispatch gate closed (a safe stop said: write nothing), nor to a device that
+        cannot be told auto; a failure is journaled and the stop goes on.
+        """
+        hand_back = Setpoints(mode=Mode.AUTO)
+        if not self.dispatch_enabled:
+            self.record(Trigger.MANUAL, Result.SKIPPED, note="stopping: dispatch off, not handed back")
+            return
+        if "mode" not in self.coordinator.info.writable or self._unsupported(hand_back):
+            self.record(Trigger.MANUAL, Result.SKIPPED, note="stopping: the device cannot be told auto")
+            return
+        try:
+            async with self.runner.exclusive() as device:
+                await device.write(hand_back)
+        except (DeviceError, HomeAssistantError) as err:
+            _LOGGER.warning("%s: could not hand control back on stop: %s", self.name, err)
+            self.record(Trigger.MANUAL, Result.FAILED, error=str(err), note=HAND_BACK_NOTE)
+            return
+        self.forget_writes()
+        self.record(Trigger.MANUAL, Result.SUCCESS, note=HAND_BACK_NOTE)
 
     def _snapshot(self) -> dict[str, Any]:
         return {

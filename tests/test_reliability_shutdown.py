@@ -1,0 +1,186 @@
+"""Reliability: a battery that outlives Home Assistant (issue 18).
+
+What a clean stop or an unload does is an option: leave the battery as planned (the default), or
+hand control back by writing auto mode through the runner. A Huawei battery's forced mode lives
+only as long as the polls keep it alive, so its poll interval is capped at the keep-alive period.
+Everything over Modbus TCP to the simulator.
+"""
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+
+from custom_components.battery_steward.const import (
+    CONF_ON_STOP,
+    CONF_POLL_INTERVAL,
+    CONF_PROFILE,
+    DOMAIN,
+    ON_STOP_HAND_BACK,
+    ON_STOP_LEAVE,
+)
+from custom_components.battery_steward.device.registers import MODE_CODES
+from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
+from custom_components.battery_steward.device.simulator.presentation import make_presentation
+from custom_components.battery_steward.engine.journal import Result, Trigger
+
+from .conftest import SERIAL, modbus_data
+from .helpers import controller, device_id, let_sockets_settle, move_to, setup_entry
+
+FORCED = {"mode": "force_discharge", "power_w": 1500, "until_cleared": True}
+
+
+async def _force_discharge(hass: HomeAssistant, entry_device: str, simulator: SimulatedBattery) -> None:
+    await hass.services.async_call(
+        DOMAIN, "set_override", {"device_id": entry_device, **FORCED}, blocking=True
+    )
+    assert simulator.read_register("mode") == MODE_CODES["force_discharge"]
+
+
+@pytest.mark.parametrize("how", ["unload", "stop"])
+async def test_by_default_the_battery_is_left_as_planned(
+    hass: HomeAssistant, simulator: SimulatedBattery, how: str
+) -> None:
+    entry = await setup_entry(hass, modbus_data(simulator.port), wait="background")
+    await _force_discharge(hass, device_id(hass, entry), simulator)
+    written = len(simulator.writes_log)
+    if how == "unload":
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    else:
+        hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+        await hass.async_block_till_done()
+    assert len(simulator.writes_log) == written  # nothing written on the way out
+    assert simulator.read_register("mode") == MODE_CODES["force_discharge"]
+    if how == "stop":
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize("how", ["unload", "stop"])
+async def test_hand_control_back_writes_auto_through_the_runner(
+    hass: HomeAssistant, simulator: SimulatedBattery, how: str
+) -> None:
+    entry = await setup_entry(
+        hass, modbus_data(simulator.port), options={CONF_ON_STOP: ON_STOP_HAND_BACK}, wait="background"
+    )
+    await _force_discharge(hass, device_id(hass, entry), simulator)
+    journal = controller(entry).journal
+    written = len(simulator.writes_log)
+    if how == "unload":
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    else:
+        hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+        await hass.async_block_till_done()
+    assert [(w.name, w.value) for w in simulator.writes_log[written:]] == [("mode", MODE_CODES["auto"])]
+    assert simulator.read_register("mode") == MODE_CODES["auto"]
+    last = journal.last
+    assert last is not None
+    assert (last.trigger, last.result) == (Trigger.MANUAL, Result.SUCCESS)
+    assert last.note == "stopping: control handed back (auto)"
+    if how == "stop":
+        await hass.config_entries.async_unload(entry.entry_id)
+        assert len(simulator.writes_log) == written + 1  # handed back once
+
+
+async def test_hand_back_writes_nothing_while_dispatch_is_off(
+    hass: HomeAssistant, simulator: SimulatedBattery
+) -> None:
+    entry = await setup_entry(
+        hass, modbus_data(simulator.port), options={CONF_ON_STOP: ON_STOP_HAND_BACK}, wait="background"
+    )
+    await _force_discharge(hass, device_id(hass, entry), simulator)
+    controller(entry).async_set_dispatch(False)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    journal = controller(entry).journal
+    written = len(simulator.writes_log)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert len(simulator.writes_log) == written
+    assert simulator.read_register("mode") == MODE_CODES["force_discharge"]
+    last = journal.last
+    assert last is not None
+    assert last.result is Result.SKIPPED
+
+
+async def test_hand_back_failure_is_journaled_and_the_stop_goes_on(
+    hass: HomeAssistant, simulator: SimulatedBattery
+) -> None:
+    entry = await setup_entry(
+        hass, modbus_data(simulator.port), options={CONF_ON_STOP: ON_STOP_HAND_BACK}, wait="background"
+    )
+    await _force_discharge(hass, device_id(hass, entry), simulator)
+    journal = controller(entry).journal
+    await simulator.stop()  # the battery is gone when Home Assistant stops
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    last = journal.last
+    assert last is not None
+    assert last.result is Result.FAILED
+    assert last.note == "stopping: control handed back (auto)"
+
+
+async def test_the_option_is_chosen_in_the_options_flow(
+    hass: HomeAssistant, simulator: SimulatedBattery
+) -> None:
+    entry = await setup_entry(hass, modbus_data(simulator.port), wait="background")
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    schema = result["data_schema"]
+    assert schema is not None
+    defaults = {str(key): key.default() for key in schema.schema if str(key) == CONF_ON_STOP}
+    assert defaults == {CONF_ON_STOP: ON_STOP_LEAVE}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_ON_STOP: ON_STOP_HAND_BACK}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)  # reloaded with the option
+    assert controller(entry).settings.hand_back_on_stop
+    await _force_discharge(hass, device_id(hass, entry), simulator)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert simulator.read_register("mode") == MODE_CODES["auto"]
+
+
+async def test_a_huawei_battery_is_polled_within_its_keep_alive(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Asked to poll every 120 s, a Huawei entry polls every 30 s: the forcible command (2 minute
+    period on the device) is rewritten every 30 s and the battery stays forced."""
+    battery = SimulatedBattery(
+        SimConfig(serial=SERIAL, model="SUN2000-5KTL", noise_w=0.0), presentation=make_presentation("huawei")
+    )
+    await battery.start(host="127.0.0.1", port=0)
+    try:
+        entry = await setup_entry(
+            hass,
+            modbus_data(battery.port, **{CONF_PROFILE: "huawei"}),
+            options={CONF_POLL_INTERVAL: 120},
+            wait="background",
+        )
+        coordinator = entry.runtime_data.coordinator
+        assert coordinator.update_interval == timedelta(seconds=30)
+        hold = {"device_id": device_id(hass, entry), "mode": "force_charge", "power_w": -2000}
+        await hass.services.async_call(DOMAIN, "set_override", {**hold, "until_cleared": True}, blocking=True)
+        start = freezer()
+        commands_before = sum(w.name == "command" for w in battery.writes_log)
+        for step in range(1, 11):  # 5 minutes, more than twice the device's 2 minute period
+            await move_to(hass, freezer, start + timedelta(seconds=30 * step))
+        battery.sync()
+        presentation = battery.presentation
+        assert getattr(presentation, "expired", None) == 0  # the device's watchdog never fired
+        assert battery.model.mode == 1  # still charging
+        rewrites = sum(w.name == "command" for w in battery.writes_log) - commands_before
+        assert rewrites >= 9  # 47100 rewritten every 30 s
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await battery.stop()
+        await let_sockets_settle()
+
+
+async def test_a_profile_without_keep_alive_polls_as_asked(
+    hass: HomeAssistant, simulator: SimulatedBattery
+) -> None:
+    entry = await setup_entry(
+        hass, modbus_data(simulator.port), options={CONF_POLL_INTERVAL: 120}, wait="background"
+    )
+    assert entry.runtime_data.coordinator.update_interval == timedelta(seconds=120)
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -7,6 +7,8 @@ Everything over Modbus TCP to the simulator.
 """
 
 from datetime import timedelta
+import time
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
@@ -15,9 +17,12 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
 from custom_components.battery_steward.const import (
+    CONF_CAPACITY_KWH,
+    CONF_MAX_POWER_W,
     CONF_ON_STOP,
     CONF_POLL_INTERVAL,
     CONF_PROFILE,
+    CONF_PROFILE_SETTINGS,
     DOMAIN,
     ON_STOP_HAND_BACK,
     ON_STOP_LEAVE,
@@ -73,7 +78,8 @@ async def test_hand_control_back_writes_auto_through_the_runner(
     else:
         hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
         await hass.async_block_till_done()
-    assert [(w.name, w.value) for w in simulator.writes_log[written:]] == [("mode", MODE_CODES["auto"])]
+    handed_back = {(w.name, w.value) for w in simulator.writes_log[written:]}
+    assert handed_back == {("mode", MODE_CODES["auto"]), ("power_setpoint_w", 0)}
     assert simulator.read_register("mode") == MODE_CODES["auto"]
     last = journal.last
     assert last is not None
@@ -81,7 +87,7 @@ async def test_hand_control_back_writes_auto_through_the_runner(
     assert last.note == "stopping: control handed back (auto)"
     if how == "stop":
         await hass.config_entries.async_unload(entry.entry_id)
-        assert len(simulator.writes_log) == written + 1  # handed back once
+        assert len(simulator.writes_log) == written + 2  # handed back once
 
 
 async def test_hand_back_writes_nothing_while_dispatch_is_off(
@@ -184,3 +190,53 @@ async def test_a_profile_without_keep_alive_polls_as_asked(
     )
     assert entry.runtime_data.coordinator.update_interval == timedelta(seconds=120)
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+VENDOR_SETTINGS: dict[str, dict[str, Any]] = {
+    "sunspec": {},
+    "marstek": {},
+    "huawei": {},
+    "sungrow": {},
+    "victron": {CONF_CAPACITY_KWH: 15.0, CONF_MAX_POWER_W: 4000},
+}
+
+
+@pytest.mark.parametrize("profile", list(VENDOR_SETTINGS))
+@pytest.mark.parametrize("on_stop", [ON_STOP_LEAVE, ON_STOP_HAND_BACK])
+async def test_each_profile_on_a_clean_stop(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, profile: str, on_stop: str
+) -> None:
+    """Forced discharge, then Home Assistant stops: each vendor's simulator, as its source describes it,
+    keeps the forced mode (leave) or runs itself again in auto (hand back)."""
+    battery = SimulatedBattery(
+        SimConfig(serial=SERIAL, model="SUN2000-5KTL", noise_w=0.0),
+        presentation=make_presentation(profile),
+        unit=100 if profile == "victron" else 1,
+        clock=time.monotonic,  # the frozen clock (freezegun has patched it by now)
+    )
+    await battery.start(host="127.0.0.1", port=0)
+    try:
+        data = modbus_data(
+            battery.port, **{CONF_PROFILE: profile, CONF_PROFILE_SETTINGS: VENDOR_SETTINGS[profile]}
+        )
+        entry = await setup_entry(hass, data, options={CONF_ON_STOP: on_stop}, wait="background")
+        await hass.services.async_call(
+            DOMAIN, "set_override", {"device_id": device_id(hass, entry), **FORCED}, blocking=True
+        )
+        battery.sync()
+        assert battery.model.mode == MODE_CODES["force_discharge"]
+        hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+        await hass.async_block_till_done()
+        battery.sync()
+        if on_stop == ON_STOP_LEAVE:
+            assert battery.model.mode == MODE_CODES["force_discharge"]
+        else:
+            battery.set_control("site_load_w", 300)
+            freezer.tick(timedelta(seconds=30))
+            battery.sync()
+            # The battery's own self-consumption: it covers the house load, nothing more.
+            assert battery.model.active_power_w == pytest.approx(300, abs=1)
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await battery.stop()
+        await let_sockets_settle()

@@ -167,10 +167,14 @@ class ControlLoop:
     async def _async_hand_back(self) -> None:
         """Option "hand control back": write auto mode through the runner before stopping.
 
-        Not with the dispatch gate closed (a safe stop said: write nothing), nor to a device that
-        cannot be told auto; a failure is journaled and the stop goes on.
+        With a power setpoint of 0 where the device has one: a Victron GX in ESS mode 2 would
+        otherwise keep steering the grid to the last setpoint. Not with the dispatch gate closed
+        (a safe stop said: write nothing), nor to a device that cannot be told auto; a failure is
+        journaled and the stop goes on.
         """
         hand_back = Setpoints(mode=Mode.AUTO)
+        if "power_w" in self.coordinator.info.writable and not self._unsupported(Setpoints(power_w=0.0)):
+            hand_back = Setpoints(mode=Mode.AUTO, power_w=0.0)
         if not self.dispatch_enabled:
             self.record(Trigger.MANUAL, Result.SKIPPED, note="stopping: dispatch off, not handed back")
             return

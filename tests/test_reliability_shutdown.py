@@ -23,10 +23,12 @@ from custom_components.battery_steward.const import (
     CONF_POLL_INTERVAL,
     CONF_PROFILE,
     CONF_PROFILE_SETTINGS,
+    CONF_REGISTER_MAP,
     DOMAIN,
     ON_STOP_HAND_BACK,
     ON_STOP_LEAVE,
 )
+from custom_components.battery_steward.device.profiles.custom import parse
 from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 from custom_components.battery_steward.device.simulator.presentation import make_presentation
@@ -237,6 +239,45 @@ async def test_each_profile_on_a_clean_stop(
             # The battery's own self-consumption: it covers the house load, nothing more.
             assert battery.model.active_power_w == pytest.approx(300, abs=1)
         await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await battery.stop()
+        await let_sockets_settle()
+
+
+POWER_ONLY_MAP = f"""
+manufacturer: Acme
+model: Power only
+serial: {SERIAL}
+max_charge_w: 5000
+max_discharge_w: 5000
+registers:
+  - {{field: soc_pct, address: 100, type: u16, scale: 0.1}}
+  - {{field: active_power_w, address: 101, type: i16}}
+  - {{field: power_w, address: 201, type: i16, access: read_write}}
+"""
+
+
+async def test_a_device_that_cannot_be_told_auto_is_left_as_it_is(hass: HomeAssistant) -> None:
+    """A custom map without a mode register (always in its own mode): nothing is written."""
+    battery = SimulatedBattery(
+        SimConfig(serial=SERIAL, noise_w=0.0),
+        presentation=make_presentation("custom", {"map": parse(POWER_ONLY_MAP)}),
+    )
+    await battery.start(host="127.0.0.1", port=0)
+    try:
+        entry = await setup_entry(
+            hass,
+            modbus_data(battery.port, **{CONF_PROFILE: "custom"}),
+            options={CONF_REGISTER_MAP: POWER_ONLY_MAP, CONF_ON_STOP: ON_STOP_HAND_BACK},
+            wait="background",
+        )
+        journal = controller(entry).journal
+        written = len(battery.writes_log)
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        assert len(battery.writes_log) == written
+        last = journal.last
+        assert last is not None
+        assert (last.result, last.note) == (Result.SKIPPED, "stopping: no auto mode to hand back to")
     finally:
         await battery.stop()
         await let_sockets_settle()

@@ -178,8 +178,10 @@ class ControlLoop:
         if not self.dispatch_enabled:
             self.record(Trigger.MANUAL, Result.SKIPPED, note="stopping: dispatch off, not handed back")
             return
-        if "mode" not in self.coordinator.info.writable or self._unsupported(hand_back):
-            self.record(Trigger.MANUAL, Result.SKIPPED, note="stopping: the device cannot be told auto")
+        modes = self.coordinator.info.capabilities.modes
+        if "mode" not in self.coordinator.info.writable or modes <= {Mode.AUTO} or Mode.AUTO not in modes:
+            # Without a mode register a device is always in its own mode: nothing to hand back.
+            self.record(Trigger.MANUAL, Result.SKIPPED, note="stopping: no auto mode to hand back to")
             return
         try:
             async with self.runner.exclusive() as device:

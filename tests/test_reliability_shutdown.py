@@ -15,6 +15,7 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import (
     CONF_CAPACITY_KWH,
@@ -47,6 +48,24 @@ async def _force_discharge(hass: HomeAssistant, entry_device: str, simulator: Si
     assert simulator.read_register("mode") == MODE_CODES["force_discharge"]
 
 
+async def _forced_hand_back_entry(hass: HomeAssistant, simulator: SimulatedBattery) -> MockConfigEntry:
+    """A battery whose option is "hand control back", in a forced discharge."""
+    entry = await setup_entry(
+        hass, modbus_data(simulator.port), options={CONF_ON_STOP: ON_STOP_HAND_BACK}, wait="background"
+    )
+    await _force_discharge(hass, device_id(hass, entry), simulator)
+    return entry
+
+
+async def _stop(hass: HomeAssistant, entry: MockConfigEntry, how: str) -> None:
+    """Unload the battery, or stop Home Assistant (which does not unload entries)."""
+    if how == "unload":
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    else:
+        hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+        await hass.async_block_till_done()
+
+
 @pytest.mark.parametrize("how", ["unload", "stop"])
 async def test_by_default_the_battery_is_left_as_planned(
     hass: HomeAssistant, simulator: SimulatedBattery, how: str
@@ -54,11 +73,7 @@ async def test_by_default_the_battery_is_left_as_planned(
     entry = await setup_entry(hass, modbus_data(simulator.port), wait="background")
     await _force_discharge(hass, device_id(hass, entry), simulator)
     written = len(simulator.writes_log)
-    if how == "unload":
-        assert await hass.config_entries.async_unload(entry.entry_id)
-    else:
-        hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
-        await hass.async_block_till_done()
+    await _stop(hass, entry, how)
     assert len(simulator.writes_log) == written  # nothing written on the way out
     assert simulator.read_register("mode") == MODE_CODES["force_discharge"]
     if how == "stop":
@@ -69,17 +84,10 @@ async def test_by_default_the_battery_is_left_as_planned(
 async def test_hand_control_back_writes_auto_through_the_runner(
     hass: HomeAssistant, simulator: SimulatedBattery, how: str
 ) -> None:
-    entry = await setup_entry(
-        hass, modbus_data(simulator.port), options={CONF_ON_STOP: ON_STOP_HAND_BACK}, wait="background"
-    )
-    await _force_discharge(hass, device_id(hass, entry), simulator)
+    entry = await _forced_hand_back_entry(hass, simulator)
     journal = controller(entry).journal
     written = len(simulator.writes_log)
-    if how == "unload":
-        assert await hass.config_entries.async_unload(entry.entry_id)
-    else:
-        hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
-        await hass.async_block_till_done()
+    await _stop(hass, entry, how)
     handed_back = {(w.name, w.value) for w in simulator.writes_log[written:]}
     assert handed_back == {("mode", MODE_CODES["auto"]), ("power_setpoint_w", 0)}
     assert simulator.read_register("mode") == MODE_CODES["auto"]
@@ -95,10 +103,7 @@ async def test_hand_control_back_writes_auto_through_the_runner(
 async def test_hand_back_writes_nothing_while_dispatch_is_off(
     hass: HomeAssistant, simulator: SimulatedBattery
 ) -> None:
-    entry = await setup_entry(
-        hass, modbus_data(simulator.port), options={CONF_ON_STOP: ON_STOP_HAND_BACK}, wait="background"
-    )
-    await _force_discharge(hass, device_id(hass, entry), simulator)
+    entry = await _forced_hand_back_entry(hass, simulator)
     controller(entry).async_set_dispatch(False)
     await hass.async_block_till_done(wait_background_tasks=True)
     journal = controller(entry).journal
@@ -114,10 +119,7 @@ async def test_hand_back_writes_nothing_while_dispatch_is_off(
 async def test_hand_back_failure_is_journaled_and_the_stop_goes_on(
     hass: HomeAssistant, simulator: SimulatedBattery
 ) -> None:
-    entry = await setup_entry(
-        hass, modbus_data(simulator.port), options={CONF_ON_STOP: ON_STOP_HAND_BACK}, wait="background"
-    )
-    await _force_discharge(hass, device_id(hass, entry), simulator)
+    entry = await _forced_hand_back_entry(hass, simulator)
     journal = controller(entry).journal
     await simulator.stop()  # the battery is gone when Home Assistant stops
     assert await hass.config_entries.async_unload(entry.entry_id)

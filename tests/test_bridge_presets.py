@@ -306,9 +306,13 @@ async def test_huawei_actions_and_keepalive(hass: HomeAssistant, world: World, t
     assert world.take() == [action("forcible_charge", device_id=battery, power=1000, duration=60)]
     await override(entry, mode="force_discharge", power_w=1500)
     assert world.take() == [action("forcible_discharge", device_id=battery, power=1500, duration=60)]
-    # A charging power in a discharge mode is refused before anything is sent.
-    with pytest.raises(HomeAssistantError, match="power_w"):
+    # A charging power in a discharge mode is refused when it is asked for: not stored, nothing sent.
+    with pytest.raises(ServiceValidationError) as refused:
         await override(entry, power_w=-500)
+    assert refused.value.translation_key == "power_contradicts_mode"
+    assert refused.value.translation_placeholders == {"value": "-500", "mode": "force_discharge"}
+    assert controller(entry).override is not None
+    assert controller(entry).override.setpoints.power_w == 1500
     assert world.take() == []
     await override(entry, mode="auto", power_w=0)
     assert world.take() == [
@@ -610,15 +614,18 @@ async def test_sungrow_forced_mode_then_command(hass: HomeAssistant, world: Worl
     await override(entry, mode="auto")
     assert world.take() == [sel(ems, "Self-consumption mode (default)"), sel(command, "Stop (default)")]
     await tick(2)
-    # A magnitude cannot say which way without a force mode: refused when written, nothing sent.
-    with pytest.raises(HomeAssistantError) as err:
+    # A magnitude cannot say which way without a force mode: refused when asked for (in the mode it
+    # would run in), so it is not stored and nothing is sent.
+    runs = len(controller(entry).journal)
+    with pytest.raises(ServiceValidationError) as err:
         await override(entry, power_w=500)
-    assert err.value.translation_key == "run_failed"
-    assert "power_w" in str(err.value)
+    assert err.value.translation_key == "power_contradicts_mode"
+    assert err.value.translation_placeholders == {"value": "500", "mode": "auto"}
     assert world.take() == []
-    last = controller(entry).journal.last
-    assert last is not None
-    assert last.result is Result.FAILED
+    stored = controller(entry).override
+    assert stored is not None
+    assert stored.setpoints.power_w == 0
+    assert len(controller(entry).journal) == runs
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -913,6 +920,12 @@ async def test_review_can_drop_the_power_sensor_and_reconfigure_by_hand_drops_th
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
     )
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["bridge_preset", "reconfigure_by_hand"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "reconfigure_by_hand"}
+    )
+    assert result["step_id"] == "reconfigure"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {

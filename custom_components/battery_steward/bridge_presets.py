@@ -58,6 +58,7 @@ class Preset:
     rated_power_w: int = 5000
     caveats: tuple[str, ...] = ()
     device_role: str = "soc"  # whose device the actions' {device_id} is
+    required: tuple[str, ...] = ()  # roles without which the preset is not offered (beyond soc)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -176,7 +177,7 @@ def candidates(hass: HomeAssistant) -> list[Candidate]:
 def _candidate(
     preset: Preset, found: Mapping[str, str], key: str, label: str, device_id: str | None
 ) -> Candidate | None:
-    if "soc" not in found:
+    if "soc" not in found or not set(preset.required) <= found.keys():
         return None
     mapping = build_mapping(preset, found, device_id)
     try:
@@ -575,6 +576,8 @@ SOLAX_MANUAL = Preset(
         },
     },
     rated_power_w=6000,
+    # Without the two selects it is the remote-control preset's reserve alone: not offered twice.
+    required=("use_mode", "manual_mode"),
     caveats=(
         "No power setpoint: a forced charge or discharge runs at the inverter's own limits (Battery "
         "Charge/Discharge Max Current, Export Control User Limit). Use the remote-control preset to set "

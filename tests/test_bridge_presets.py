@@ -1181,3 +1181,39 @@ async def test_a_power_the_mode_contradicts_is_refused_by_the_service(
     await override(entry, mode="force_discharge", power_w=800)
     assert world.take()[0] == num("number.battery_forced_charge_discharge_power", 800.0)
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_mode_against_the_scheduled_power_is_refused_and_the_schedule_alone_fails_its_run(
+    hass: HomeAssistant, world: World, tick: Tick
+) -> None:
+    """The schedule gives a power a magnitude cannot direct: its runs fail, nothing is sent."""
+    await sungrow_world(hass, world)
+    entry = await preset_entry(
+        hass,
+        "package:sungrow_shx",
+        items=[
+            window_item("Charge", "19:00:00", "20:00:00", mode="force_charge"),
+            window_item("Feed", "19:00:00", "21:00:00", power_w=500),
+        ],
+    )
+    world.take()
+    await tick(60)  # 19:00: force charge with +500 W from the other item
+    last = controller(entry).journal.last
+    assert last is not None
+    assert last.result is Result.FAILED
+    assert world.take() == []
+    await tick(3600)  # 20:00: +500 W in auto
+    last = controller(entry).journal.last
+    assert last is not None
+    assert last.result is Result.FAILED
+    assert world.take() == []
+    # An override of a mode that contradicts the scheduled power is refused when it is asked for.
+    with pytest.raises(ServiceValidationError) as err:
+        await override(entry, mode="force_charge")
+    assert err.value.translation_key == "power_contradicts_mode"
+    assert err.value.translation_placeholders == {"value": "500", "mode": "force_charge"}
+    assert controller(entry).override is None
+    # A mode the scheduled power agrees with is taken.
+    await override(entry, mode="force_discharge")
+    assert world.take()[0] == num("number.battery_forced_charge_discharge_power", 500.0)
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -312,8 +312,9 @@ async def test_huawei_actions_and_keepalive(hass: HomeAssistant, world: World, t
         await override(entry, power_w=-500)
     assert refused.value.translation_key == "power_contradicts_mode"
     assert refused.value.translation_placeholders == {"value": "-500", "mode": "force_discharge"}
-    assert controller(entry).override is not None
-    assert controller(entry).override.setpoints.power_w == 1500
+    kept = controller(entry).override
+    assert kept is not None
+    assert kept.setpoints.power_w == 1500
     assert world.take() == []
     await override(entry, mode="auto", power_w=0)
     assert world.take() == [

@@ -634,19 +634,48 @@ class EntityBridgeDriver:
                     )
         for issue_id in self._issues - wanted.keys():
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-        for issue_id, (key, placeholders) in wanted.items():
+        for issue_id, (key, p) in wanted.items():
             if issue_id in self._issues:
                 continue  # raised already (this runs on every read)
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                is_persistent=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=key,
-                translation_placeholders=placeholders,
-            )
+            # One call per key, each with its literal key and placeholders (tests/test_repairs.py reads them).
+            if key == "bridge_missing_entity":
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    is_persistent=False,
+                    severity=ir.IssueSeverity.ERROR,
+                    translation_key="bridge_missing_entity",
+                    translation_placeholders={"battery": p["battery"], "entity": p["entity"]},
+                )
+            elif key == "bridge_missing_action":
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    is_persistent=False,
+                    severity=ir.IssueSeverity.ERROR,
+                    translation_key="bridge_missing_action",
+                    translation_placeholders={"battery": p["battery"], "action": p["action"]},
+                )
+            else:
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    is_persistent=False,
+                    severity=ir.IssueSeverity.ERROR,
+                    translation_key="bridge_missing_option",
+                    translation_placeholders={
+                        "battery": p["battery"],
+                        "entity": p["entity"],
+                        "mode": p["mode"],
+                        "option": p["option"],
+                    },
+                )
         self._issues = set(wanted)
 
 

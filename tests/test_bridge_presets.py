@@ -27,6 +27,7 @@ from custom_components.battery_steward.const import (
     DOMAIN,
     KIND_BRIDGE,
 )
+from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 from custom_components.battery_steward.engine.journal import Result, Trigger
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
@@ -1163,6 +1164,9 @@ async def test_a_power_the_mode_contradicts_is_refused_by_the_service(
     """Mode and power in one call: refused before the override is stored on any battery."""
     await sungrow_world(hass, world)
     entry = await add_by_preset(hass, world, "package:sungrow_shx")
+    # The diagnostics say where a power can go: a magnitude only in the force modes.
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["device"]["capabilities"]["power_modes"] == ["force_charge", "force_discharge"]
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
             DOMAIN,

@@ -1222,3 +1222,30 @@ async def test_a_mode_against_the_scheduled_power_is_refused_and_the_schedule_al
     await override(entry, mode="force_discharge")
     assert world.take()[0] == num("number.battery_forced_charge_discharge_power", 500.0)
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_scheduled_power_against_the_current_force_mode_fails_its_run(
+    hass: HomeAssistant, world: World, tick: Tick
+) -> None:
+    """A power alone, written in the force mode the battery is already in, is checked against it."""
+    await sungrow_world(hass, world)
+    entry = await preset_entry(
+        hass,
+        "package:sungrow_shx",
+        items=[
+            window_item("Charge", "19:00:00", "21:00:00", mode="force_charge"),
+            window_item("Feed", "20:00:00", "21:00:00", power_w=500),
+        ],
+    )
+    world.take()
+    await tick(60)  # 19:00: force charge
+    last = controller(entry).journal.last
+    assert last is not None
+    assert last.result is Result.SUCCESS
+    assert sel("select.battery_forced_charge_discharge", "Forced charge") in world.take()
+    await tick(3600)  # 20:00: +500 W while force charging
+    last = controller(entry).journal.last
+    assert last is not None
+    assert last.result is Result.FAILED
+    assert world.take() == []
+    await hass.config_entries.async_unload(entry.entry_id)

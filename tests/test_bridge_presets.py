@@ -1188,29 +1188,39 @@ async def test_a_power_the_mode_contradicts_is_refused_by_the_service(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def sungrow_schedule(
+    hass: HomeAssistant, world: World, charge: tuple[str, str], feed: tuple[str, str]
+) -> MockConfigEntry:
+    """A Sungrow package with a force-charge window and a +500 W window (no mode) at the given times."""
+    await sungrow_world(hass, world)
+    entry: MockConfigEntry = await preset_entry(
+        hass,
+        "package:sungrow_shx",
+        items=[
+            window_item("Charge", *charge, mode="force_charge"),
+            window_item("Feed", *feed, power_w=500),
+        ],
+    )
+    world.take()
+    return entry
+
+
+def last_result(entry: ConfigEntry) -> Result:
+    last = controller(entry).journal.last
+    assert last is not None
+    return last.result
+
+
 async def test_a_mode_against_the_scheduled_power_is_refused_and_the_schedule_alone_fails_its_run(
     hass: HomeAssistant, world: World, tick: Tick
 ) -> None:
     """The schedule gives a power a magnitude cannot direct: its runs fail, nothing is sent."""
-    await sungrow_world(hass, world)
-    entry = await preset_entry(
-        hass,
-        "package:sungrow_shx",
-        items=[
-            window_item("Charge", "19:00:00", "20:00:00", mode="force_charge"),
-            window_item("Feed", "19:00:00", "21:00:00", power_w=500),
-        ],
-    )
-    world.take()
+    entry = await sungrow_schedule(hass, world, ("19:00:00", "20:00:00"), ("19:00:00", "21:00:00"))
     await tick(60)  # 19:00: force charge with +500 W from the other item
-    last = controller(entry).journal.last
-    assert last is not None
-    assert last.result is Result.FAILED
+    assert last_result(entry) is Result.FAILED
     assert world.take() == []
     await tick(3600)  # 20:00: +500 W in auto
-    last = controller(entry).journal.last
-    assert last is not None
-    assert last.result is Result.FAILED
+    assert last_result(entry) is Result.FAILED
     assert world.take() == []
     # An override of a mode that contradicts the scheduled power is refused when it is asked for.
     with pytest.raises(ServiceValidationError) as err:
@@ -1228,24 +1238,11 @@ async def test_a_scheduled_power_against_the_current_force_mode_fails_its_run(
     hass: HomeAssistant, world: World, tick: Tick
 ) -> None:
     """A power alone, written in the force mode the battery is already in, is checked against it."""
-    await sungrow_world(hass, world)
-    entry = await preset_entry(
-        hass,
-        "package:sungrow_shx",
-        items=[
-            window_item("Charge", "19:00:00", "21:00:00", mode="force_charge"),
-            window_item("Feed", "20:00:00", "21:00:00", power_w=500),
-        ],
-    )
-    world.take()
+    entry = await sungrow_schedule(hass, world, ("19:00:00", "21:00:00"), ("20:00:00", "21:00:00"))
     await tick(60)  # 19:00: force charge
-    last = controller(entry).journal.last
-    assert last is not None
-    assert last.result is Result.SUCCESS
+    assert last_result(entry) is Result.SUCCESS
     assert sel("select.battery_forced_charge_discharge", "Forced charge") in world.take()
     await tick(3600)  # 20:00: +500 W while force charging
-    last = controller(entry).journal.last
-    assert last is not None
-    assert last.result is Result.FAILED
+    assert last_result(entry) is Result.FAILED
     assert world.take() == []
     await hass.config_entries.async_unload(entry.entry_id)

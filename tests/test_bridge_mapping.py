@@ -8,7 +8,7 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.battery_steward.bridge import BridgeConfig, EntityBridgeDriver
+from custom_components.battery_steward.bridge import BridgeConfig, EntityBridgeDriver, async_follow_sources
 from custom_components.battery_steward.const import (
     CONF_MAPPING,
     CONF_RATED_POWER_W,
@@ -105,6 +105,18 @@ async def test_an_invalid_stored_mapping_fails_identification(hass: HomeAssistan
     assert driver.config.entity_ids == ["sensor.soc"]
     with pytest.raises(UnsupportedDeviceError, match="invalid bridge mapping"):
         await driver.identify()
+    # Following the sources still works: the state of charge, and no action to wait for.
+    refreshes: list[None] = []
+
+    async def refresh() -> None:
+        refreshes.append(None)
+
+    stop = async_follow_sources(hass, driver, refresh)
+    hass.states.async_set("sensor.soc", "51")
+    hass.services.async_register("other", "thing", lambda call: None)
+    await hass.async_block_till_done()
+    assert refreshes == [None]
+    stop()
 
 
 async def test_an_unavailable_button_fails_the_write(hass: HomeAssistant) -> None:

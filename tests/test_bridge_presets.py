@@ -27,6 +27,7 @@ from custom_components.battery_steward.const import (
     DOMAIN,
     KIND_BRIDGE,
 )
+from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 from custom_components.battery_steward.engine.journal import Result, Trigger
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
@@ -258,7 +259,7 @@ async def test_powerwall_alone_controls_nothing(hass: HomeAssistant, world: Worl
 # ---------------------------------------------------------------- Huawei Solar: actions, keep-alive
 
 
-async def huawei_world(hass: HomeAssistant, world: World) -> str:
+async def huawei_world(hass: HomeAssistant, world: World, *, actions: bool = True) -> str:
     battery = device("huawei_solar", "LUNA", "Batteries")
     await setup_integration(
         hass,
@@ -277,9 +278,10 @@ async def huawei_world(hass: HomeAssistant, world: World) -> str:
         ],
         world,
     )
-    register_actions(
-        hass, "huawei_solar", ["forcible_charge", "forcible_discharge", "stop_forcible_charge"], world
-    )
+    if actions:
+        register_actions(
+            hass, "huawei_solar", ["forcible_charge", "forcible_discharge", "stop_forcible_charge"], world
+        )
     found = er.async_get(hass).async_get("sensor.luna_battery_state_of_capacity")
     assert found is not None
     assert found.device_id is not None
@@ -306,9 +308,14 @@ async def test_huawei_actions_and_keepalive(hass: HomeAssistant, world: World, t
     assert world.take() == [action("forcible_charge", device_id=battery, power=1000, duration=60)]
     await override(entry, mode="force_discharge", power_w=1500)
     assert world.take() == [action("forcible_discharge", device_id=battery, power=1500, duration=60)]
-    # A charging power in a discharge mode is refused before anything is sent.
-    with pytest.raises(HomeAssistantError, match="power_w"):
+    # A charging power in a discharge mode is refused when it is asked for: not stored, nothing sent.
+    with pytest.raises(ServiceValidationError) as refused:
         await override(entry, power_w=-500)
+    assert refused.value.translation_key == "power_contradicts_mode"
+    assert refused.value.translation_placeholders == {"value": "-500", "mode": "force_discharge"}
+    kept = controller(entry).override
+    assert kept is not None
+    assert kept.setpoints.power_w == 1500
     assert world.take() == []
     await override(entry, mode="auto", power_w=0)
     assert world.take() == [
@@ -326,9 +333,34 @@ async def test_huawei_actions_and_keepalive(hass: HomeAssistant, world: World, t
 # ---------------------------------------------------------------- SolaX: a button after the writes
 
 
-async def solax_world(hass: HomeAssistant, world: World) -> str:
+async def solax_world(hass: HomeAssistant, world: World, *, manual: bool = False) -> str:
     inverter = device("solax_modbus", "SolaX", "X1 Hybrid G4")
+    # plugin_solax.py: charger_use_mode (GEN4+ options) and manual_mode_select, on the same inverter.
+    manual_selects: list[Any] = [
+        FakeSelect(
+            "Charger use mode",
+            "SolaX_charger_use_mode",
+            [
+                "Self Use Mode",
+                "Feedin Priority",
+                "Back Up Mode",
+                "Manual Mode",
+                "PeakShaving",
+                "Smart Schedule",
+            ],
+            "Self Use Mode",
+            device=inverter,
+        ),
+        FakeSelect(
+            "Manual mode select",
+            "SolaX_manual_mode_select",
+            ["Stop Charge and Discharge", "Force Charge", "Force Discharge"],
+            "Stop Charge and Discharge",
+            device=inverter,
+        ),
+    ]
     entities = [
+        *(manual_selects if manual else []),
         soc_sensor("Battery capacity", "SolaX_battery_capacity", 55, device=inverter),
         power_sensor("Battery power charge", "SolaX_battery_power_charge", 0, device=inverter),
         FakeNumber("Selfuse discharge min soc", "SolaX_selfuse_discharge_min_soc", 10, device=inverter),
@@ -610,15 +642,18 @@ async def test_sungrow_forced_mode_then_command(hass: HomeAssistant, world: Worl
     await override(entry, mode="auto")
     assert world.take() == [sel(ems, "Self-consumption mode (default)"), sel(command, "Stop (default)")]
     await tick(2)
-    # A magnitude cannot say which way without a force mode: refused when written, nothing sent.
-    with pytest.raises(HomeAssistantError) as err:
+    # A magnitude cannot say which way without a force mode: refused when asked for (in the mode it
+    # would run in), so it is not stored and nothing is sent.
+    runs = len(controller(entry).journal)
+    with pytest.raises(ServiceValidationError) as err:
         await override(entry, power_w=500)
-    assert err.value.translation_key == "run_failed"
-    assert "power_w" in str(err.value)
+    assert err.value.translation_key == "power_contradicts_mode"
+    assert err.value.translation_placeholders == {"value": "500", "mode": "auto"}
     assert world.take() == []
-    last = controller(entry).journal.last
-    assert last is not None
-    assert last.result is Result.FAILED
+    stored = controller(entry).override
+    assert stored is not None
+    assert stored.setpoints.power_w == 0
+    assert len(controller(entry).journal) == runs
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -916,6 +951,12 @@ async def test_review_can_drop_the_power_sensor_and_reconfigure_by_hand_drops_th
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
     )
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["bridge_preset", "reconfigure_by_hand"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "reconfigure_by_hand"}
+    )
+    assert result["step_id"] == "reconfigure"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {
@@ -971,3 +1012,252 @@ async def test_hand_control_back_on_stop_through_the_entities(hass: HomeAssistan
         switch("switch.envoy_charge_from_grid", False),
         sel("select.envoy_storage_mode", "self_consumption"),
     ]
+
+
+# ---------------------------------------------------------------- SolaX manual mode, reconfigure by preset
+
+
+async def test_solax_manual_mode_then_reconfigure_to_remote_control(
+    hass: HomeAssistant, world: World, tick: Tick
+) -> None:
+    inverter = await solax_world(hass, world, manual=True)
+    manual_key = f"{inverter}:solax_modbus_manual"
+    entry = await add_by_preset(hass, world, manual_key)
+    assert entry.data[CONF_PRESET] == "solax_modbus_manual"
+    use, manual = "select.solax_charger_use_mode", "select.solax_manual_mode_select"
+    # Use mode "Manual Mode" first, then the manual mode's sub-mode.
+    for mode, option in (
+        ("force_charge", "Force Charge"),
+        ("force_discharge", "Force Discharge"),
+        ("idle", "Stop Charge and Discharge"),
+    ):
+        await override(entry, mode=mode)
+        assert world.take() == [sel(use, "Manual Mode"), sel(manual, option)]
+        await tick(2)
+        assert our_state(hass, entry, "select", "operating_mode") == mode  # read back from both selects
+    await override(entry, mode="auto")
+    assert world.take() == [sel(use, "Self Use Mode")]
+    await tick(2)
+    assert our_state(hass, entry, "select", "operating_mode") == "auto"
+    # No power setpoint in manual mode: refused, nothing sent.
+    with pytest.raises(ServiceValidationError) as err:
+        await override(entry, mode="force_charge", power_w=-1000)
+    assert err.value.translation_key == "field_not_supported"
+    assert world.take() == []
+
+    # Reconfigure: the presets again, the current one (this device, manual mode) selected.
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "reconfigure_preset"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "bridge_preset"}
+    )
+    assert result["step_id"] == "bridge_preset"
+    schema = result["data_schema"]
+    assert schema is not None
+    (key,) = schema.schema
+    assert key.description == {"suggested_value": manual_key}
+    offered = [option["value"] for option in schema.schema["device"].config["options"]]
+    assert offered == [inverter, manual_key]  # the remote-control preset of the same inverter too
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"device": inverter})
+    assert result["step_id"] == "bridge_review"
+    schema = result["data_schema"]
+    assert schema is not None
+    suggested = {str(k): (k.description or {}).get("suggested_value") for k in schema.schema}
+    assert suggested["rated_power_w"] == 5000  # what the user gave, not the preset's 6000
+    assert world.take() == []  # shown for review: nothing written
+    answer = {k: v for k, v in suggested.items() if v is not None}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], answer)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.data[CONF_PRESET] == "solax_modbus"
+    assert entry.unique_id == serial(entry)  # the same battery
+    assert entry.state is ConfigEntryState.LOADED
+    world.take()
+    await override(entry, mode="force_charge", power_w=-3000)
+    assert world.take() == [
+        sel("select.solax_remotecontrol_power_control", "Enabled Battery Control"),
+        num("number.solax_remotecontrol_active_power", 3000.0),
+        num("number.solax_remotecontrol_autorepeat_duration", 3600.0),
+        press("button.solax_remotecontrol_trigger"),
+    ]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_keeps_the_preset_as_it_was(hass: HomeAssistant, world: World) -> None:
+    inverter = await solax_world(hass, world)
+    entry = await add_by_preset(hass, world, inverter, review={"rated_power_w": 4000})
+    mapping = entry.data[CONF_MAPPING]
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "bridge_preset"}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"device": inverter})
+    schema = result["data_schema"]
+    assert schema is not None
+    suggested = {str(k): (k.description or {}).get("suggested_value") for k in schema.schema}
+    answer = {k: v for k, v in suggested.items() if v is not None}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], answer)
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.data[CONF_PRESET] == "solax_modbus"
+    assert entry.data[CONF_MAPPING] == mapping
+    assert entry.data[CONF_RATED_POWER_W] == 4000
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_when_the_preset_device_is_gone(hass: HomeAssistant, world: World) -> None:
+    """A preset bridge whose device no longer matches: the presets are offered, none selected."""
+    inverter = await solax_world(hass, world)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="bridge-gone",
+        data={
+            CONF_KIND: KIND_BRIDGE,
+            CONF_SERIAL: "bridge-gone",
+            CONF_SOC_ENTITY: "sensor.percentage_charged",
+            CONF_RATED_POWER_W: 5000,
+            CONF_MAPPING: {
+                "soc": "sensor.percentage_charged",
+                "reserve": {"entity": "number.backup_reserve"},
+            },
+            CONF_PRESET: "teslemetry",
+        },
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "bridge_preset"}
+    )
+    schema = result["data_schema"]
+    assert schema is not None
+    (key,) = schema.schema
+    assert "suggested_value" not in (key.description or {})
+    assert [option["value"] for option in schema.schema["device"].config["options"]] == [inverter]
+
+
+# ---------------------------------------------------------------- an action the mapping needs is missing
+
+
+async def test_missing_action_is_a_repair_issue_until_it_is_registered(
+    hass: HomeAssistant, world: World, tick: Tick
+) -> None:
+    battery = await huawei_world(hass, world, actions=False)
+    entry = await add_by_preset(hass, world, battery)
+    issues = ir.async_get(hass)
+    actions = ("forcible_charge", "forcible_discharge", "stop_forcible_charge")
+    for service in actions:
+        issue = issues.async_get_issue(
+            DOMAIN, f"bridge_missing_action_{entry.entry_id}_huawei_solar.{service}"
+        )
+        assert issue is not None
+        assert issue.translation_key == "bridge_missing_action"
+        assert issue.translation_placeholders == {"battery": entry.title, "action": f"huawei_solar.{service}"}
+    with pytest.raises(HomeAssistantError):
+        await override(entry, mode="force_charge", power_w=-2000)
+    # The integration loads: its actions appear, the battery reads again and the issues clear.
+    register_actions(hass, "huawei_solar", actions, world)
+    await tick(2)
+    for service in actions:
+        assert (
+            issues.async_get_issue(DOMAIN, f"bridge_missing_action_{entry.entry_id}_huawei_solar.{service}")
+            is None
+        )
+    # The force charge asked for before is sent now.
+    assert world.take() == [action("forcible_charge", device_id=battery, power=2000, duration=60)]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_power_the_mode_contradicts_is_refused_by_the_service(
+    hass: HomeAssistant, world: World
+) -> None:
+    """Mode and power in one call: refused before the override is stored on any battery."""
+    await sungrow_world(hass, world)
+    entry = await add_by_preset(hass, world, "package:sungrow_shx")
+    # The diagnostics say where a power can go: a magnitude only in the force modes.
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["device"]["capabilities"]["power_modes"] == ["force_charge", "force_discharge"]
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_override",
+            {
+                "entity_id": entity_id(hass, "select", "operating_mode", serial(entry)),
+                "mode": "idle",
+                "power_w": 800,
+            },
+            blocking=True,
+        )
+    assert err.value.translation_key == "power_contradicts_mode"
+    assert err.value.translation_placeholders == {"value": "800", "mode": "idle"}
+    assert controller(entry).override is None
+    assert world.take() == []
+    # In a force mode the magnitude has its direction: taken.
+    await override(entry, mode="force_discharge", power_w=800)
+    assert world.take()[0] == num("number.battery_forced_charge_discharge_power", 800.0)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def sungrow_schedule(
+    hass: HomeAssistant, world: World, charge: tuple[str, str], feed: tuple[str, str]
+) -> MockConfigEntry:
+    """A Sungrow package with a force-charge window and a +500 W window (no mode) at the given times."""
+    await sungrow_world(hass, world)
+    entry: MockConfigEntry = await preset_entry(
+        hass,
+        "package:sungrow_shx",
+        items=[
+            window_item("Charge", *charge, mode="force_charge"),
+            window_item("Feed", *feed, power_w=500),
+        ],
+    )
+    world.take()
+    return entry
+
+
+def last_result(entry: ConfigEntry) -> Result:
+    last = controller(entry).journal.last
+    assert last is not None
+    return last.result
+
+
+async def test_a_mode_against_the_scheduled_power_is_refused_and_the_schedule_alone_fails_its_run(
+    hass: HomeAssistant, world: World, tick: Tick
+) -> None:
+    """The schedule gives a power a magnitude cannot direct: its runs fail, nothing is sent."""
+    entry = await sungrow_schedule(hass, world, ("19:00:00", "20:00:00"), ("19:00:00", "21:00:00"))
+    await tick(60)  # 19:00: force charge with +500 W from the other item
+    assert last_result(entry) is Result.FAILED
+    assert world.take() == []
+    await tick(3600)  # 20:00: +500 W in auto
+    assert last_result(entry) is Result.FAILED
+    assert world.take() == []
+    # An override of a mode that contradicts the scheduled power is refused when it is asked for.
+    with pytest.raises(ServiceValidationError) as err:
+        await override(entry, mode="force_charge")
+    assert err.value.translation_key == "power_contradicts_mode"
+    assert err.value.translation_placeholders == {"value": "500", "mode": "force_charge"}
+    assert controller(entry).override is None
+    # A mode the scheduled power agrees with is taken.
+    await override(entry, mode="force_discharge")
+    assert world.take()[0] == num("number.battery_forced_charge_discharge_power", 500.0)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_scheduled_power_against_the_current_force_mode_fails_its_run(
+    hass: HomeAssistant, world: World, tick: Tick
+) -> None:
+    """A power alone, written in the force mode the battery is already in, is checked against it."""
+    entry = await sungrow_schedule(hass, world, ("19:00:00", "21:00:00"), ("20:00:00", "21:00:00"))
+    await tick(60)  # 19:00: force charge
+    assert last_result(entry) is Result.SUCCESS
+    assert sel("select.battery_forced_charge_discharge", "Forced charge") in world.take()
+    await tick(3600)  # 20:00: +500 W while force charging
+    assert last_result(entry) is Result.FAILED
+    assert world.take() == []
+    await hass.config_entries.async_unload(entry.entry_id)

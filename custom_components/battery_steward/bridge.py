@@ -14,12 +14,18 @@ from datetime import datetime, timedelta
 import logging
 from typing import Any
 
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, UnitOfPower
+from homeassistant.const import (
+    ATTR_DOMAIN,
+    ATTR_SERVICE,
+    EVENT_SERVICE_REGISTERED,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    UnitOfPower,
+)
 from homeassistant.core import (
     CALLBACK_TYPE,
     CoreState,
     Event,
-    EventStateChangedData,
     HomeAssistant,
     State,
     callback,
@@ -239,10 +245,22 @@ class EntityBridgeDriver:
                 voltage=False,
                 temperature=False,
                 energy=False,
+                power_modes=self._power_modes(),
             ),
         )
         self._start_keepalive()
         return self.info
+
+    def _power_modes(self) -> frozenset[Mode] | None:
+        """The modes a power setpoint can be written in (checked when an override is set, too)."""
+        spec = self.spec
+        if spec.power is None:
+            return None
+        if spec.power.shape == SHAPE_MAGNITUDE:
+            return frozenset({Mode.FORCE_CHARGE, Mode.FORCE_DISCHARGE})
+        if spec.power.shape == SHAPE_MODE:
+            return frozenset(m for m, mode in spec.modes.items() if any(s.uses_power for s in mode.steps))
+        return frozenset(Mode)  # any mode; a force mode still fixes the sign
 
     async def read(self) -> Measurements:
         """The source entities' states; any of them unavailable makes the battery unavailable."""
@@ -606,11 +624,20 @@ class EntityBridgeDriver:
                     {"battery": self.name, "entity": step.entity, "mode": mode.value, "option": step.option},
                 )
                 break
+        if self.hass.state is CoreState.running:
+            for action in spec.services:
+                # An action of an integration that is not loaded (yet): the modes calling it would fail.
+                if not self.hass.services.has_service(*action.split(".", 1)):
+                    wanted[f"bridge_missing_action_{self.entry_id}_{action}"] = (
+                        "bridge_missing_action",
+                        {"battery": self.name, "action": action},
+                    )
         for issue_id in self._issues - wanted.keys():
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         for issue_id, (key, p) in wanted.items():
             if issue_id in self._issues:
                 continue  # raised already (this runs on every read)
+            # One call per key, each with its literal key and placeholders (tests/test_repairs.py reads them).
             if key == "bridge_missing_entity":
                 ir.async_create_issue(
                     self.hass,
@@ -621,6 +648,17 @@ class EntityBridgeDriver:
                     severity=ir.IssueSeverity.ERROR,
                     translation_key="bridge_missing_entity",
                     translation_placeholders={"battery": p["battery"], "entity": p["entity"]},
+                )
+            elif key == "bridge_missing_action":
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    is_persistent=False,
+                    severity=ir.IssueSeverity.ERROR,
+                    translation_key="bridge_missing_action",
+                    translation_placeholders={"battery": p["battery"], "action": p["action"]},
                 )
             else:
                 ir.async_create_issue(
@@ -650,7 +688,27 @@ def async_follow_sources(
     """Ask for a read whenever a source entity changes, so drift is seen at once."""
 
     @callback
-    def _changed(event: Event[EventStateChangedData]) -> None:
+    def _changed(event: Event[Any]) -> None:
         hass.async_create_task(request_refresh(), eager_start=True)
 
-    return async_track_state_change_event(hass, driver.config.entity_ids, _changed)
+    try:
+        actions = set(driver.config.spec.services)
+    except BridgeSpecError:
+        actions = set()
+
+    @callback
+    def _is_ours(data: Mapping[str, Any]) -> bool:
+        # An action a mode calls appears (its integration loaded): read, so its repair issue clears.
+        return f"{data[ATTR_DOMAIN]}.{data[ATTR_SERVICE]}" in actions
+
+    unsubs = [
+        async_track_state_change_event(hass, driver.config.entity_ids, _changed),
+        hass.bus.async_listen(EVENT_SERVICE_REGISTERED, _changed, event_filter=_is_ours),
+    ]
+
+    @callback
+    def _stop() -> None:
+        for unsub in unsubs:
+            unsub()
+
+    return _stop

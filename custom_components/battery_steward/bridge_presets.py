@@ -58,6 +58,7 @@ class Preset:
     rated_power_w: int = 5000
     caveats: tuple[str, ...] = ()
     device_role: str = "soc"  # whose device the actions' {device_id} is
+    required: tuple[str, ...] = ()  # roles without which the preset is not offered (beyond soc)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -164,7 +165,11 @@ def candidates(hass: HomeAssistant) -> list[Candidate]:
             anchor = registry.async_get(found.get(preset.device_role, ""))
             action_device = anchor.device_id if anchor is not None else entry.device_id
             label = f"{device.name_by_user or device.name or entry.entity_id} ({preset.name})"
-            if (candidate := _candidate(preset, found, entry.device_id, label, action_device)) is not None:
+            # A second preset for the same device (SolaX: remote control, manual mode) gets its own key.
+            key = entry.device_id
+            if any(c.key == key for c in out):
+                key = f"{entry.device_id}:{preset.key}"
+            if (candidate := _candidate(preset, found, key, label, action_device)) is not None:
                 out.append(candidate)
     return out
 
@@ -172,7 +177,7 @@ def candidates(hass: HomeAssistant) -> list[Candidate]:
 def _candidate(
     preset: Preset, found: Mapping[str, str], key: str, label: str, device_id: str | None
 ) -> Candidate | None:
-    if "soc" not in found:
+    if "soc" not in found or not set(preset.required) <= found.keys():
         return None
     mapping = build_mapping(preset, found, device_id)
     try:
@@ -535,6 +540,53 @@ SOLAX = Preset(
     ),
 )
 
+# SolaX without remote control: use mode "Manual Mode", then the manual mode's sub-mode.
+_SOLAX_MANUAL = {"select": "@use_mode", "option": "Manual Mode"}
+SOLAX_MANUAL = Preset(
+    key="solax_modbus_manual",
+    name="SolaX Gen4+ (SolaX Modbus, manual mode)",
+    platform="solax_modbus",
+    source="wills106/homeassistant-solax-modbus custom_components/solax_modbus/plugin_solax.py "
+    "(charger_use_mode for GEN4/GEN5/GEN6: Self Use Mode, Feedin Priority, Back Up Mode, Manual Mode, ...; "
+    "manual_mode_select: Stop Charge and Discharge, Force Charge, Force Discharge) and "
+    "docs/solax-G4-operation-modes.md (Manual Mode and its 3 sub-modes; EEPROM writes); "
+    "unique ids '<prefix>_<key>'",
+    roles={
+        "soc": SOLAX.roles["soc"],
+        "power": SOLAX.roles["power"],
+        "reserve": SOLAX.roles["reserve"],
+        "use_mode": _by_uid("solax_modbus", "select", "_charger_use_mode"),
+        "manual_mode": _by_uid("solax_modbus", "select", "_manual_mode_select"),
+    },
+    template={
+        "soc": "@soc",
+        "power_sensor": "@power",
+        "power_sensor_charge_positive": True,
+        "reserve": {"entity": "@reserve"},
+        "modes": {
+            "auto": {"steps": [{"select": "@use_mode", "option": "Self Use Mode"}]},
+            # The use mode first, then the sub-mode it enables (the order the SolaX docs describe).
+            "force_charge": {"steps": [_SOLAX_MANUAL, {"select": "@manual_mode", "option": "Force Charge"}]},
+            "force_discharge": {
+                "steps": [_SOLAX_MANUAL, {"select": "@manual_mode", "option": "Force Discharge"}]
+            },
+            "idle": {
+                "steps": [_SOLAX_MANUAL, {"select": "@manual_mode", "option": "Stop Charge and Discharge"}]
+            },
+        },
+    },
+    rated_power_w=6000,
+    # Without the two selects it is the remote-control preset's reserve alone: not offered twice.
+    required=("use_mode", "manual_mode"),
+    caveats=(
+        "No power setpoint: a forced charge or discharge runs at the inverter's own limits (Battery "
+        "Charge/Discharge Max Current, Export Control User Limit). Use the remote-control preset to set "
+        "a power.",
+        "The use mode and the manual mode are written to the inverter's EEPROM, which wears with each "
+        "write: keep the schedule's mode changes few.",
+    ),
+)
+
 # ---------------------------------------------------------------- Sungrow (modbus YAML package)
 
 SUNGROW = Preset(
@@ -765,6 +817,7 @@ PRESETS: tuple[Preset, ...] = (
     GOODWE,
     HUAWEI,
     SOLAX,
+    SOLAX_MANUAL,
     SUNGROW,
     VICTRON,
     SOLAREDGE,

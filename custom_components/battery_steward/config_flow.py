@@ -127,6 +127,8 @@ from .schedule import SUBENTRY_ITEM
 
 STEP_BRIDGE_PRESET = "bridge_preset"
 STEP_BRIDGE_MAPPING = "bridge_mapping"
+STEP_RECONFIGURE_PRESET = "reconfigure_preset"
+STEP_RECONFIGURE_BY_HAND = "reconfigure_by_hand"
 CONF_DEVICE = "device"
 
 
@@ -487,16 +489,23 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             self._candidate = found[user_input[CONF_DEVICE]]
             return await self.async_step_bridge_review()
         options = [selector.SelectOptionDict(value=key, label=c.label) for key, c in found.items()]
-        return self.async_show_form(
-            step_id=STEP_BRIDGE_PRESET,
-            data_schema=vol.Schema(
-                {
-                    vol.Required(CONF_DEVICE): selector.SelectSelector(
-                        selector.SelectSelectorConfig(options=options)
-                    )
-                }
-            ),
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_DEVICE): selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=options)
+                )
+            }
         )
+        if self.source == SOURCE_RECONFIGURE:
+            # Keeping the preset is picking it again: the device it was set up with comes first.
+            data = self._get_reconfigure_entry().data
+            kept = [
+                key
+                for key, c in found.items()
+                if c.preset.key == data.get(CONF_PRESET) and c.mapping["soc"] == data.get(CONF_SOC_ENTITY)
+            ]
+            schema = self.add_suggested_values_to_schema(schema, {CONF_DEVICE: kept[0]} if kept else {})
+        return self.async_show_form(step_id=STEP_BRIDGE_PRESET, data_schema=schema)
 
     async def async_step_bridge_review(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """The filled-in mapping, shown before anything is saved; nothing is written to the battery here."""
@@ -524,6 +533,9 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_POWER_ENTITY: mapping.get("power_sensor"),
             CONF_POWER_CHARGE_POSITIVE: bool(mapping.get("power_sensor_charge_positive")),
         }
+        if self.source == SOURCE_RECONFIGURE:
+            # The rating the user gave stays unless changed here.
+            suggested[CONF_RATED_POWER_W] = self._get_reconfigure_entry().data.get(CONF_RATED_POWER_W)
         return self.async_show_form(
             step_id="bridge_review",
             data_schema=self.add_suggested_values_to_schema(
@@ -704,7 +716,27 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_reconfigure_bridge(
         self, entry: ConfigEntry, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
-        """Choose other source entities; the battery (its serial and entities) stays the same."""
+        """Choose other source entities; the battery (its serial and entities) stays the same.
+
+        A preset bridge first asks whether to pick a preset again (or keep it) or choose by hand.
+        """
+        if user_input is None and entry.data.get(CONF_PRESET):
+            return await self.async_step_reconfigure_preset()
+        return await self.async_step_reconfigure_by_hand(user_input)
+
+    async def async_step_reconfigure_preset(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A preset bridge: pick a preset again (or keep it), or choose the entities by hand."""
+        return self.async_show_menu(
+            step_id=STEP_RECONFIGURE_PRESET, menu_options=[STEP_BRIDGE_PRESET, STEP_RECONFIGURE_BY_HAND]
+        )
+
+    async def async_step_reconfigure_by_hand(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The hand-made form, filled in with what the bridge uses now (submitted back to reconfigure)."""
+        entry = self._get_reconfigure_entry()
         current = {key: value for key, value in entry.data.items() if value is not None}
         return await self._async_bridge_entities("reconfigure", user_input, current)
 

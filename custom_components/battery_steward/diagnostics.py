@@ -140,6 +140,11 @@ def _snapshot(entry: BatteryConfigEntry) -> dict[str, Any]:
             "capabilities": {
                 **asdict(info.capabilities),
                 "modes": sorted(mode.value for mode in info.capabilities.modes),
+                "power_modes": (
+                    sorted(mode.value for mode in power_modes)
+                    if (power_modes := info.capabilities.power_modes) is not None
+                    else None
+                ),
             },
             "writable": sorted(info.writable),
         },

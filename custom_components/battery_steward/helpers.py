@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN
-from .device.driver import DeviceError, LimitError, UnsupportedFieldError
+from .device.driver import DeviceError, LimitError, PowerModeError, UnsupportedFieldError
 
 
 def translate_device_error(err: DeviceError) -> HomeAssistantError:
@@ -21,6 +21,12 @@ def translate_device_error(err: DeviceError) -> HomeAssistantError:
                 "minimum": f"{err.minimum:g}",
                 "maximum": f"{err.maximum:g}",
             },
+        )
+    if isinstance(err, PowerModeError):
+        return ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key=err.translation_key,
+            translation_placeholders={"value": f"{err.value:g}", "mode": err.mode.value},
         )
     if isinstance(err, UnsupportedFieldError):
         return ServiceValidationError(

@@ -11,6 +11,7 @@ from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
 from ..connection import Connection
+from ..device.driver import check_power_mode
 from ..engine.intent import override_active
 from ..engine.items import SeriesItem
 from ..engine.journal import Trigger
@@ -49,6 +50,16 @@ class BatteryController(ControlLoop):
         merged = setpoints
         if self.override is not None and override_active(self.override, now):
             merged = self.override.setpoints.overlay(setpoints)
+        # A power alone runs in the mode the schedule gives, a mode alone with its power: they must agree.
+        scheduled = self.desired_at(now)
+        with device_errors():
+            check_power_mode(
+                Setpoints(
+                    mode=merged.mode or scheduled.mode,
+                    power_w=merged.power_w if merged.power_w is not None else scheduled.power_w,
+                ),
+                self.coordinator.info.capabilities,
+            )
         self.override = StoredOverride(setpoints=merged, expires=expires)
         self.persist()
         self._rearm()

@@ -73,6 +73,9 @@ class Capabilities:
     voltage: bool = True  # battery voltage measured
     temperature: bool = True  # temperature measured
     energy: bool = True  # charge/discharge energy counters
+    # Modes a nonzero power setpoint can be written in (None: any mode, any sign); when set, a force
+    # mode also fixes the sign (an entity bridge whose power is a magnitude the mode directs).
+    power_modes: frozenset[Mode] | None = None
 
 
 FULL_CAPABILITIES = Capabilities()
@@ -88,6 +91,17 @@ class UnsupportedFieldError(DeviceError):
         super().__init__(f"the device cannot set {field} (asked for {value})")
         self.field = field
         self.value = value
+
+
+class PowerModeError(UnsupportedFieldError):
+    """A power setpoint the mode contradicts (a direction only a force mode gives, or its opposite)."""
+
+    translation_key = "power_contradicts_mode"
+
+    def __init__(self, value: float, mode: Mode) -> None:
+        """Name the power and the mode that contradicts it."""
+        super().__init__("power_w", value)
+        self.mode = mode
 
 
 # The capability that lets a device be told each numeric setpoint field.
@@ -117,6 +131,20 @@ def check_capabilities(setpoints: Setpoints, capabilities: Capabilities) -> None
     for name in sorted(unsupported_fields(setpoints, capabilities)):
         value = getattr(setpoints, name)
         raise UnsupportedFieldError(name, value.value if isinstance(value, Mode) else value)
+    check_power_mode(setpoints, capabilities)
+
+
+def check_power_mode(setpoints: Setpoints, capabilities: Capabilities) -> None:
+    """Refuse a nonzero power the mode cannot carry, or that points against a force mode.
+
+    Only when both are known: a power without a mode is checked against the mode it will run in.
+    """
+    power, mode, allowed = setpoints.power_w, setpoints.mode, capabilities.power_modes
+    if allowed is None or not power or mode is None:
+        return
+    against = (mode is Mode.FORCE_CHARGE and power > 0) or (mode is Mode.FORCE_DISCHARGE and power < 0)
+    if mode not in allowed or against:
+        raise PowerModeError(power, mode)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

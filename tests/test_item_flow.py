@@ -36,7 +36,7 @@ async def start(hass: HomeAssistant, entry: MockConfigEntry, kind: str) -> str:
         (entry.entry_id, SUBENTRY_ITEM), context={"source": "user"}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["window", "cron", "interval", "one_off", "ramp", "preset"]
+    assert result["menu_options"] == ["window", "cron", "interval", "one_off", "ramp", "default", "preset"]
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], {"next_step_id": kind})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == kind
@@ -187,7 +187,7 @@ async def test_preset_creates_what_the_action_creates(hass: HomeAssistant, entry
     result = await hass.config_entries.subentries.async_configure(flow_id, {"preset": "night_idle"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Night idle 22:00-06:00"
-    from_flow = next(iter(entry.subentries.values()))
+    from_flow = next(sub for sub in entry.subentries.values() if sub.data["type"] == "window")
     response = await hass.services.async_call(
         DOMAIN,
         "add_preset",
@@ -225,7 +225,7 @@ async def test_preset_in_another_zone_with_validity(hass: HomeAssistant, entry: 
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    data = next(iter(entry.subentries.values())).data
+    data = next(sub.data for sub in entry.subentries.values() if sub.data["type"] == "window")
     assert (data["start"], data["tz"], data["setpoints"]) == (
         "19:00:00",
         "America/New_York",

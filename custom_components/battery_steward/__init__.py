@@ -32,6 +32,7 @@ from .const import (
 )
 from .controller import BatteryController
 from .coordinator import BatteryConfigEntry, BatteryCoordinator, BatteryRuntimeData
+from .default_item import async_ensure_default
 from .device.driver import BatteryDriver
 from .device.modbus import ModbusBatteryDriver
 from .device.profiles import RegisterMapError
@@ -138,6 +139,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         transports=transports,
         simulator=simulator,
     )
+    async_ensure_default(hass, entry)  # before the controller plans (it reads the subentries)
     if api_configured(options := dict(entry.options)):
         client = make_client(async_get_clientsession(hass), options)
         entry.runtime_data.fetcher = ScheduleFetcher(hass, entry, controller, client, options)

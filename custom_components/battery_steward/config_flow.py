@@ -60,6 +60,7 @@ from .const import (
     SIMULATOR_HOST,
 )
 from .coordinator import BatteryConfigEntry
+from .default_item import MINOR_VERSION_NEW
 from .device.driver import (
     DeviceConnectionError,
     DeviceInfo,
@@ -280,6 +281,7 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a battery: tested before the entry is created, unique by serial."""
 
     VERSION = 1
+    MINOR_VERSION = MINOR_VERSION_NEW  # the battery's default item is made at its first set-up
 
     def __init__(self) -> None:
         """What earlier steps of a flow entered (Modbus connection and map; the entity bridge's choices)."""

@@ -10,12 +10,13 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .const import LOGGER
+from .default_item import async_complete_default
 from .engine.presets import PRESETS
 from .engine.serialize import item_to_dict
 from .engine.state import Mode
 from .schedule import ItemRejectedError, build_item, flat_to_item_dict, item_store_data
 
-TYPES = ("window", "cron", "interval", "one_off", "ramp", "preset")
+TYPES = ("window", "cron", "interval", "one_off", "ramp", "default", "preset")
 _WEEKDAYS = [str(d) for d in range(7)]
 # Items whose times are local wall-clock times: they are planned in their own time zone.
 _ZONED = ("window", "cron", "preset")
@@ -58,6 +59,17 @@ def _validity(kind: str, d: dict[str, Any], zones: list[str]) -> dict[Any, Any]:
     return fields
 
 
+def _setpoint_fields(d: dict[str, Any]) -> dict[Any, Any]:
+    return {
+        _opt("mode", d): selector.SelectSelector(
+            selector.SelectSelectorConfig(options=[m.value for m in Mode], translation_key="mode")
+        ),
+        _opt("reserve_pct", d): _number(0, 100, "%"),
+        _opt("power_w", d): _number(-1e6, 1e6, "W", 10),
+        _opt("reactive_var", d): _number(-1e6, 1e6, "var", 10),
+    }
+
+
 def _schema(kind: str, d: dict[str, Any], zones: list[str]) -> vol.Schema:
     """The form of one item type, prefilled from `d` (flat fields)."""
     if kind == "preset":
@@ -88,6 +100,15 @@ def _schema(kind: str, d: dict[str, Any], zones: list[str]) -> vol.Schema:
             _req("every_s", d): _number(1, 31622400, "s"),
             _opt("duration_s", d): _number(1, 31622400, "s"),
         }
+    elif kind == "default":
+        # The default holds at all times: no times, dates, zone or priority.
+        return vol.Schema(
+            {
+                **fields,
+                **_setpoint_fields(d),
+                _req("enabled", {"enabled": d.get("enabled", True)}): selector.BooleanSelector(),
+            }
+        )
     elif kind == "one_off":
         fields |= {
             _req("at", d): selector.DateTimeSelector(),
@@ -102,12 +123,7 @@ def _schema(kind: str, d: dict[str, Any], zones: list[str]) -> vol.Schema:
             _opt("step_s", d): _number(1, 86400, "s"),
         }
     fields |= {
-        _opt("mode", d): selector.SelectSelector(
-            selector.SelectSelectorConfig(options=[m.value for m in Mode], translation_key="mode")
-        ),
-        _opt("reserve_pct", d): _number(0, 100, "%"),
-        _opt("power_w", d): _number(-1e6, 1e6, "W", 10),
-        _opt("reactive_var", d): _number(-1e6, 1e6, "var", 10),
+        **_setpoint_fields(d),
         _req("priority", {"priority": d.get("priority", 0)}): _number(-100, 100, ""),
         _req("enabled", {"enabled": d.get("enabled", True)}): selector.BooleanSelector(),
         **_validity(kind, d, zones),
@@ -191,6 +207,10 @@ class ScheduleItemFlow(ConfigSubentryFlow):
         """A power ramp."""
         return await self._async_new("ramp", user_input)
 
+    async def async_step_default(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """The battery's default state (one per battery)."""
+        return await self._async_new("default", user_input)
+
     async def async_step_preset(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """A ready-made item: the same one the add_preset action creates."""
         return await self._async_new("preset", user_input)
@@ -234,6 +254,8 @@ class ScheduleItemFlow(ConfigSubentryFlow):
                         data=item_store_data(item),
                         title=item.name or self._kind,
                     )
+                if self._kind == "preset":  # complete on its own, as the add_preset action makes it
+                    async_complete_default(self.hass, entry, item.setpoints.set_fields())
                 return self.async_create_entry(title=item.name or self._kind, data=item_store_data(item))
         return self.async_show_form(
             step_id=step_id,

@@ -21,6 +21,7 @@ import probatio as vol
 
 from .const import DOMAIN, SOURCES
 from .coordinator import BatteryConfigEntry
+from .default_item import async_complete_default
 from .device.driver import DeviceError
 from .engine.items import Item, SeriesItem
 from .engine.journal import Result
@@ -183,7 +184,10 @@ async def _add_preset(call: ServiceCall) -> ServiceResponse:
     preset = PRESETS[call.data["preset"]](str(hass.config.time_zone))
     data = item_to_dict(preset) | {"id": "new"}
     entries = await _targets(hass, call)
-    return _create_items(hass, [(entry, _check_item(hass, entry, data)) for entry in entries])
+    created = _create_items(hass, [(entry, _check_item(hass, entry, data)) for entry in entries])
+    for entry in entries:  # complete on its own: what the preset sets has a value outside it
+        async_complete_default(hass, entry, preset.setpoints.set_fields())
+    return created
 
 
 def _create_items(hass: HomeAssistant, checked: list[tuple[BatteryConfigEntry, Item]]) -> ServiceResponse:

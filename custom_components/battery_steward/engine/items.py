@@ -382,9 +382,19 @@ class SeriesItem(ItemBase):
         return min(candidates) if candidates else None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DefaultItem(ItemBase):
+    """The battery's default state: its setpoints hold wherever no other item sets the field.
+
+    At most one per battery. It has no time of its own (validity dates and priority do not apply):
+    it is the bottom of the resolution order, so a window's field returns to it when the window
+    ends and removing an item returns that item's fields to it. Paused, it sets nothing.
+    """
+
+
 type StepItem = CronItem | IntervalItem | OneOffItem
 type SpanItem = WindowItem | RampItem | SeriesItem | IntervalItem
-type Item = CronItem | IntervalItem | OneOffItem | WindowItem | RampItem | SeriesItem
+type Item = CronItem | IntervalItem | OneOffItem | WindowItem | RampItem | SeriesItem | DefaultItem
 
 STEP_TYPES = (CronItem, IntervalItem, OneOffItem)
 SPAN_TYPES = (WindowItem, RampItem, SeriesItem, IntervalItem)

@@ -5,6 +5,7 @@ from typing import Any
 
 from .items import (
     CronItem,
+    DefaultItem,
     IntervalItem,
     Item,
     OneOffItem,
@@ -22,6 +23,7 @@ ITEM_TYPES: dict[str, type[Item]] = {
     "one_off": OneOffItem,
     "ramp": RampItem,
     "series": SeriesItem,
+    "default": DefaultItem,
 }
 TYPE_NAMES = {cls: name for name, cls in ITEM_TYPES.items()}
 
@@ -174,6 +176,8 @@ def item_from_dict(data: dict[str, Any]) -> Item:
         "setpoints": setpoints_from_dict(dict(data.get("setpoints") or {})),
     }
     match kind:
+        case "default":
+            return DefaultItem(**common)
         case "window":
             weekdays = data.get("weekdays")
             if not isinstance(weekdays, (list, tuple, set, frozenset)):

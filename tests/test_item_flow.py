@@ -86,6 +86,11 @@ async def start(hass: HomeAssistant, entry: MockConfigEntry, kind: str) -> str:
             },
             {"power_to_w": 2000.0, "step_s": 60.0},
         ),
+        (
+            "default",
+            {"name": "Default", "mode": "auto", "reserve_pct": 30},
+            {"setpoints": {"mode": "auto", "reserve_pct": 30.0}, "enabled": True},
+        ),
     ],
 )
 async def test_add_each_type(
@@ -103,6 +108,35 @@ async def test_add_each_type(
     # The controller planned with it at once.
     await hass.async_block_till_done()
     assert [i.id for i in entry.runtime_data.controller.items] == [subentry.subentry_id]
+
+
+async def test_default_form_has_no_times_and_one_default_per_battery(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    flow_id = await start(hass, entry, "default")
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "Default", "mode": "auto", "enabled": True}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_ITEM), context={"source": "user"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "default"}
+    )
+    assert set(map(str, result["data_schema"].schema)) == {
+        "name",
+        "mode",
+        "reserve_pct",
+        "power_w",
+        "reactive_var",
+        "enabled",
+    }
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": "Another", "mode": "idle", "enabled": True}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "item_second_default"}
 
 
 async def test_invalid_input_shows_error_then_succeeds(hass: HomeAssistant, entry: MockConfigEntry) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from custom_components.battery_steward.engine.items import (
     CronItem,
+    DefaultItem,
     IntervalItem,
     Item,
     OneOffItem,
@@ -372,3 +373,62 @@ def test_item_from_dict_accepts_objects() -> None:
     )
     assert isinstance(item, WindowItem)
     assert item.valid_from == T0
+
+
+def test_default_item_is_the_base_under_every_other_item() -> None:
+    default = DefaultItem(id="d", setpoints=Setpoints(mode=Mode.AUTO, reserve_pct=20))
+    window = WindowItem(
+        id="w",
+        tz=PARIS,
+        weekdays=frozenset(range(7)),
+        start=time(17, 6),
+        end=time(17, 7),
+        setpoints=Setpoints(reserve_pct=70),
+    )
+    cron = CronItem(id="c", tz=PARIS, cron="0 22 * * *", setpoints=Setpoints(power_w=0.0))
+    plan = Schedule([window, default, cron])
+    opening = datetime(2026, 6, 1, 17, 6, tzinfo=ZoneInfo(PARIS))
+    assert plan.desired_at(opening - timedelta(seconds=1)) == Setpoints(
+        mode=Mode.AUTO, reserve_pct=20, power_w=0.0
+    )
+    assert plan.desired_at(opening).reserve_pct == 70
+    # The window's field returns to the default at its end.
+    assert plan.next_change_after(opening) == opening + timedelta(minutes=1)
+    assert plan.desired_at(opening + timedelta(minutes=1)).reserve_pct == 20
+    # Which item set each field.
+    assert plan.sources_at(opening) == {"mode": "d", "reserve_pct": "w", "power_w": "c"}
+    assert plan.sources_at(opening + timedelta(minutes=1)) == {
+        "mode": "d",
+        "reserve_pct": "d",
+        "power_w": "c",
+    }
+    # Paused, the default sets nothing; alone, it never changes.
+    paused = DefaultItem(id="d", enabled=False, setpoints=default.setpoints)
+    assert Schedule([paused, window]).desired_at(opening - timedelta(seconds=1)) == Setpoints()
+    assert Schedule([default]).next_change_after(opening) is None
+    assert item_from_dict(item_to_dict(default)) == default
+
+
+def test_validation_of_defaults_crons_and_series_rows() -> None:
+    default = DefaultItem(id="d", setpoints=AUTO)
+    assert codes(default) == []
+    assert codes(DefaultItem(id="d", setpoints=AUTO, valid_until=T0)) == ["default_dates"]
+    assert codes(DefaultItem(id="d")) == ["no_setpoints"]
+    second = DefaultItem(id="e", setpoints=IDLE)
+    assert [(i.code, i.item_id) for i in validate_schedule([default, second])] == [("second_default", "e")]
+    six = validate_item(CronItem(id="c", cron="0 0 * * * *", setpoints=IDLE))
+    assert [(i.code, i.placeholders["count"]) for i in six] == [("cron_fields", "6")]
+    rows = (
+        SeriesRow(start=T0, period_s=900, power_w=0.0),
+        SeriesRow(start=T0 + timedelta(minutes=15), period_s=900, power_w=0.0),
+        SeriesRow(start=T0 + timedelta(minutes=20), period_s=900, power_w=0.0),
+    )
+    (overlap,) = validate_item(SeriesItem(id="s", rows=rows))
+    assert (overlap.code, overlap.placeholders["row"], overlap.placeholders["other"]) == (
+        "series_rows_overlap",
+        (T0 + timedelta(minutes=20)).isoformat(),
+        (T0 + timedelta(minutes=15)).isoformat(),
+    )
+    duplicate = (rows[0], rows[0])
+    assert codes(SeriesItem(id="s", rows=duplicate)) == ["series_rows_overlap"]
+    assert codes(SeriesItem(id="s", rows=rows[:2])) == []

@@ -3,7 +3,8 @@
 The oracle shares no code with the engine: it resolves wall-clock times by scanning UTC minutes,
 reads cron's weekday field itself and enumerates every occurrence (window, cron, interval, one-off,
 each ramp step, each series row and the stale zero after it) in a range, keeps only what falls in
-the item's validity, then resolves the state by the documented rules.
+the item's validity and belongs to an enabled item, then resolves the state by the documented
+rules, starting from the battery's enabled default item.
 """
 
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from custom_components.battery_steward.engine.items import (
     CronItem,
+    DefaultItem,
     IntervalItem,
     Item,
     OneOffItem,
@@ -171,6 +173,10 @@ def oracle_in_force(items: list[Item], occs: list[Occ], t: datetime) -> tuple[li
 
 def oracle_desired(items: list[Item], occs: list[Occ], t: datetime) -> Setpoints:
     state = Setpoints()
+    for item in items:
+        if isinstance(item, DefaultItem) and item.enabled:
+            state = item.setpoints  # holds wherever nothing else sets the field
+    occs = [o for o in occs if items[o.index].enabled]
     steps, spans = oracle_in_force(items, occs, t)
     if steps:
         latest = max(steps, key=lambda o: (o.start, o.priority, o.index))
@@ -191,7 +197,7 @@ walls = st.builds(time, st.one_of(st.integers(0, 3), st.integers(0, 23)), st.sam
 
 
 CRON_WEEKDAYS = ["*", "1-5", "0,6", "6", "1", "0", "2-4,7"]
-KINDS = ["window", "cron", "one_off", "interval", "interval_span", "ramp", "series"]
+KINDS = ["window", "cron", "one_off", "interval", "interval_span", "ramp", "series", "default"]
 QUARTER = timedelta(minutes=15)
 
 
@@ -245,8 +251,13 @@ def item_lists(draw: st.DrawFn) -> tuple[str, date, list[Item]]:
             "tz": tz,
             "priority": draw(st.integers(0, 1)),
             "setpoints": draw(setpoint_values),
-            **draw(validity(base)),
+            "enabled": draw(st.sampled_from([True, True, True, False])),
         }
+        if kind == "default":
+            if not any(isinstance(other, DefaultItem) for other in items):  # one per battery
+                items.append(DefaultItem(**common))
+            continue
+        common |= draw(validity(base))
         if kind == "window":
             start, end = draw(walls), draw(walls)
             if start == end:

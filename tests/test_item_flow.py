@@ -124,7 +124,9 @@ async def test_default_form_has_no_times_and_one_default_per_battery(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {"next_step_id": "default"}
     )
-    assert set(map(str, result["data_schema"].schema)) == {
+    schema = result["data_schema"]
+    assert schema is not None
+    assert set(map(str, schema.schema)) == {
         "name",
         "mode",
         "reserve_pct",

@@ -28,11 +28,13 @@ from .engine.journal import Result
 from .engine.presets import PRESETS
 from .engine.serialize import (
     ITEM_TYPES,
+    TYPE_NAMES,
     item_to_dict,
     setpoints_to_dict,
 )
 from .engine.state import Mode, Setpoints
 from .helpers import translate_device_error
+from .item_status import item_status
 from .schedule import (
     SUBENTRY_ITEM,
     ItemRejectedError,
@@ -218,20 +220,46 @@ async def _update_item(call: ServiceCall) -> ServiceResponse:
 
 async def _remove_item(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
-    found = [_find_item(hass, item_id) for item_id in call.data["item_id"]]
+    ids: list[str] = call.data["item_id"]
+    for index, item_id in enumerate(ids):
+        if item_id in ids[:index]:  # refused before anything is removed
+            raise _invalid("item_repeated", item_id=item_id)
+    found = [_find_item(hass, item_id) for item_id in ids]
     for entry, subentry in found:
         hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
     return None
 
 
-async def _list_items(call: ServiceCall) -> ServiceResponse:
-    return {
-        entry.entry_id: {
-            "battery": entry.title,
-            "items": [item_to_dict(item) for item in entry_items(entry)],
-        }
-        for entry in await _targets(call.hass, call)
+LIST_ITEMS_SCHEMA = vol.Schema(
+    {
+        **_TARGET,
+        vol.Optional("item_id"): cv.string,
+        vol.Optional("type"): vol.All(cv.ensure_list, [vol.In([t for t in ITEM_TYPES if t != "series"])]),
+        vol.Optional("enabled"): cv.boolean,
     }
+)
+
+
+async def _list_items(call: ServiceCall) -> ServiceResponse:
+    """Each item with what a user follows of it; by type, by enabled state, or one by id."""
+    hass = call.hass
+    if "item_id" in call.data:
+        entries = [_find_item(hass, call.data["item_id"])[0]]
+    else:
+        entries = await _targets(hass, call)
+    now = dt_util.utcnow()
+    out: dict[str, Any] = {}
+    for entry in entries:
+        controller = entry.runtime_data.controller
+        items = [
+            item_to_dict(item) | item_status(controller, item, now)
+            for item in entry_items(entry)
+            if call.data.get("item_id", item.id) == item.id
+            and TYPE_NAMES[type(item)] in call.data.get("type", ITEM_TYPES)
+            and call.data.get("enabled", item.enabled) == item.enabled
+        ]
+        out[entry.entry_id] = {"battery": entry.title, "items": items}
+    return out
 
 
 async def _set_override(call: ServiceCall) -> ServiceResponse:
@@ -437,6 +465,6 @@ def async_setup_services(hass: HomeAssistant) -> None:
     admin(hass, DOMAIN, "set_series", _set_series, SET_SERIES_SCHEMA)
     admin(hass, DOMAIN, "safe_stop", _safe_stop, SAFE_STOP_SCHEMA, SupportsResponse.OPTIONAL)
     admin(hass, DOMAIN, "restore", _each(lambda e: e.runtime_data.controller.async_restore()), TARGET_SCHEMA)
-    hass.services.async_register(DOMAIN, "list_items", _list_items, TARGET_SCHEMA, SupportsResponse.ONLY)
+    hass.services.async_register(DOMAIN, "list_items", _list_items, LIST_ITEMS_SCHEMA, SupportsResponse.ONLY)
     hass.services.async_register(DOMAIN, "get_journal", _get_journal, JOURNAL_SCHEMA, SupportsResponse.ONLY)
     hass.services.async_register(DOMAIN, "preview_plan", _preview_plan, PREVIEW_SCHEMA, SupportsResponse.ONLY)

@@ -45,6 +45,9 @@ class JournalRecord:
     fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     error: str | None = None
     note: str | None = None
+    # The schedule items (ids) whose setpoints the run applied, per field (the planner's
+    # Schedule.sources_at); empty when the run does not say.
+    items: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form, also what services return."""
@@ -57,6 +60,7 @@ class JournalRecord:
             "fields": {name: {"old": old, "new": new} for name, (old, new) in self.fields.items()},
             "error": self.error,
             "note": self.note,
+            "items": dict(self.items),
         }
 
     @classmethod
@@ -71,6 +75,7 @@ class JournalRecord:
             fields={k: (v["old"], v["new"]) for k, v in data.get("fields", {}).items()},
             error=data.get("error"),
             note=data.get("note"),
+            items=dict(data.get("items") or {}),
         )
 
 
@@ -101,6 +106,7 @@ class Journal:
         fields: dict[str, tuple[Any, Any]] | None = None,
         error: str | None = None,
         note: str | None = None,
+        items: dict[str, str] | None = None,
     ) -> JournalRecord:
         """Append one record."""
         record = JournalRecord(
@@ -112,6 +118,7 @@ class Journal:
             fields=dict(fields or {}),
             error=error,
             note=note,
+            items=dict(items or {}),
         )
         self._next_seq += 1
         self._records.append(record)

@@ -1,0 +1,101 @@
+"""When an item starts: its next start after t and its last start at or before t.
+
+A *start* is where the item begins to act: each step of a step item, each occurrence start of a
+window or an interval with a duration, a ramp's first step, a series row's start. The default
+item never starts (it always holds); a paused item has none. Used to show each item's next start
+and last run (the switch entities and `list_items`).
+"""
+
+from bisect import bisect_right
+from datetime import datetime, timedelta
+import math
+
+from .items import (
+    CronItem,
+    DefaultItem,
+    IntervalItem,
+    Item,
+    OneOffItem,
+    RampItem,
+    SeriesItem,
+    WindowItem,
+)
+from .localtime import local_date, resolve
+
+# Windows repeat at least weekly: a week and a day either way always finds the neighbour.
+_DAYS = 9
+
+
+def _window_starts(item: WindowItem, t: datetime, forward: bool) -> list[datetime]:
+    today = local_date(t, item.zone)
+    offsets = range(-1, _DAYS) if forward else range(0, -_DAYS, -1)
+    starts = []
+    for offset in offsets:
+        day = today + timedelta(days=offset)
+        if day.weekday() in item.weekdays:
+            starts.append(resolve(day, item.start, item.zone))
+    return starts
+
+
+def next_start(item: Item, t: datetime) -> datetime | None:
+    """The first start strictly after t inside the item's validity (None: none ahead)."""
+    if not item.enabled:
+        return None
+    found: datetime | None
+    match item:
+        case DefaultItem():
+            return None
+        case CronItem() | OneOffItem():
+            found = item.next_step_after(t)
+        case IntervalItem():
+            if item.duration_s is None:
+                found = item.next_step_after(t)
+            else:
+                k = max(0, math.floor((t - item.anchor).total_seconds() / item.every_s) + 1)
+                found = item.anchor + timedelta(seconds=k * item.every_s)
+                while item.valid_from is not None and found < item.valid_from:
+                    k += 1
+                    found = item.anchor + timedelta(seconds=k * item.every_s)
+        case WindowItem():
+            found = next((s for s in _window_starts(item, t, True) if s > t and item.valid_at(s)), None)
+        case RampItem():
+            found = item.start_at if item.start_at > t else None
+        case SeriesItem():
+            i = bisect_right([row.start for row in item.rows], t)
+            found = item.rows[i].start if i < len(item.rows) else None
+    return item.clip(found)
+
+
+def last_start(item: Item, t: datetime) -> datetime | None:
+    """The latest start at or before t inside the item's validity (None: it has not started)."""
+    if not item.enabled:
+        return None
+    found: datetime | None
+    match item:
+        case DefaultItem():
+            return None
+        case CronItem() | OneOffItem():
+            found = item.last_step(t)
+        case IntervalItem():
+            k = math.floor((t - item.anchor).total_seconds() / item.every_s)
+            found = item.anchor + timedelta(seconds=k * item.every_s) if k >= 0 else None
+        case WindowItem():
+            found = next((s for s in _window_starts(item, t, False) if s <= t and item.valid_at(s)), None)
+        case RampItem():
+            found = item.start_at if item.start_at <= t else None
+        case SeriesItem():
+            i = bisect_right([row.start for row in item.rows], t) - 1
+            found = item.rows[i].start if i >= 0 else None
+    return item.clip(found)
+
+
+def start_in_force(item: Item, t: datetime) -> datetime | None:
+    """The start of the item's step or occurrence in force at t (None: none is)."""
+    if not item.enabled or isinstance(item, DefaultItem):
+        return None
+    if isinstance(item, (CronItem, OneOffItem)) or (
+        isinstance(item, IntervalItem) and item.duration_s is None
+    ):
+        return item.last_step(t)
+    span = item.active_at(t)
+    return span.start if span is not None else None

@@ -1,0 +1,191 @@
+"""Items you can follow: pause without deleting, next start, last run and result, one switch each."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_OFF, SERVICE_TURN_ON, STATE_OFF, STATE_ON
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er
+import pytest
+
+from custom_components.battery_steward.const import DOMAIN
+from custom_components.battery_steward.device.simulator import SimulatedBattery
+
+from .conftest import SERIAL, modbus_data
+from .helpers import device_id, freeze_at, let_sockets_settle, move_to, setup_entry, window_item
+
+PARIS = ZoneInfo("Europe/Paris")
+START = datetime(2026, 6, 15, 17, 0, tzinfo=PARIS)  # a Monday
+DEFAULT = {"type": "default", "name": "Default", "setpoints": {"mode": "auto", "reserve_pct": 25}}
+EVENING = window_item("Evening", "18:00", "19:00", reserve_pct=70)
+ONCE = {
+    "type": "one_off",
+    "name": "Once",
+    "at": (START + timedelta(minutes=30)).isoformat(),
+    "setpoints": {"power_w": 0},
+}
+
+
+async def call(hass: HomeAssistant, name: str, data: dict[str, Any], response: bool = False) -> Any:
+    return await hass.services.async_call(DOMAIN, name, data, blocking=True, return_response=response)
+
+
+def iso(at: datetime) -> str:
+    """How the attributes and list_items give an instant: ISO 8601 in UTC."""
+    return at.astimezone(UTC).isoformat()
+
+
+def switch_of(hass: HomeAssistant, subentry_id: str) -> str:
+    found = er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{SERIAL}_item_{subentry_id}")
+    assert found is not None
+    return found
+
+
+def ids_by_name(entry: Any) -> dict[str, str]:
+    return {sub.title: sid for sid, sub in entry.subentries.items()}
+
+
+async def test_each_item_has_a_switch_that_pauses_it(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    await freeze_at(hass, freezer, START)
+    entry = await setup_entry(
+        hass, modbus_data(simulator.port), items=[DEFAULT, EVENING, ONCE], wait="background"
+    )
+    ids = ids_by_name(entry)
+    registry = er.async_get(hass)
+    for title, subentry_id in ids.items():
+        entity = registry.async_get(switch_of(hass, subentry_id))
+        assert entity is not None
+        assert entity.config_subentry_id == subentry_id, title
+    evening = hass.states.get(switch_of(hass, ids["Evening"]))
+    assert evening is not None
+    assert evening.state == STATE_ON
+    assert evening.name == "Evening"
+    assert evening.attributes["item_type"] == "window"
+    assert evening.attributes["next_start"] == iso(START + timedelta(hours=1))
+    # Yesterday's evening ran before this battery was set up: nothing in the journal served it.
+    assert evening.attributes["last_run"] == iso(START + timedelta(hours=1, days=-1))
+    assert evening.attributes["last_result"] is None
+
+    await move_to(hass, freezer, START + timedelta(hours=1, minutes=1))
+    assert simulator.read_register("reserve_pct") == 70
+    evening = hass.states.get(switch_of(hass, ids["Evening"]))
+    assert evening is not None
+    assert evening.attributes["last_run"] == iso(START + timedelta(hours=1))
+    assert evening.attributes["last_result"] == "success"
+    assert evening.attributes["next_start"] == iso(START + timedelta(hours=1, days=1))
+    once = hass.states.get(switch_of(hass, ids["Once"]))
+    assert once is not None
+    assert (once.attributes["last_run"], once.attributes["last_result"], once.attributes["next_start"]) == (
+        iso(START + timedelta(minutes=30)),
+        "success",
+        None,
+    )
+
+    # Paused: kept, but plans nothing; the reserve returns to the default.
+    await hass.services.async_call(
+        "switch", SERVICE_TURN_OFF, {ATTR_ENTITY_ID: switch_of(hass, ids["Evening"])}, blocking=True
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.subentries[ids["Evening"]].data["enabled"] is False
+    assert simulator.read_register("reserve_pct") == 25
+    paused = hass.states.get(switch_of(hass, ids["Evening"]))
+    assert paused is not None
+    assert (paused.state, paused.attributes["next_start"]) == (STATE_OFF, None)
+    await hass.services.async_call(
+        "switch", SERVICE_TURN_ON, {ATTR_ENTITY_ID: switch_of(hass, ids["Evening"])}, blocking=True
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert simulator.read_register("reserve_pct") == 70
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()
+
+
+async def test_switches_come_and_go_with_their_items(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    await freeze_at(hass, freezer, START)
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=[DEFAULT], wait="background")
+    device = device_id(hass, entry)
+    added = await call(
+        hass,
+        "add_item",
+        {"device_id": device, "type": "cron", "name": "Morning", "cron": "0 6 * * *", "mode": "auto"},
+        response=True,
+    )
+    await hass.async_block_till_done()
+    item_id = added["items"][entry.entry_id]
+    morning = switch_of(hass, item_id)
+    assert hass.states.get(morning) is not None
+    await call(hass, "remove_item", {"item_id": item_id})
+    await hass.async_block_till_done()
+    assert hass.states.get(morning) is None
+    assert er.async_get(hass).async_get(morning) is None
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()
+
+
+async def test_list_items_filters_and_gets_one(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    await freeze_at(hass, freezer, START)
+    paused = {**EVENING, "name": "Paused", "enabled": False, "start": "20:00", "end": "21:00"}
+    entry = await setup_entry(
+        hass, modbus_data(simulator.port), items=[DEFAULT, EVENING, paused], wait="background"
+    )
+    device = device_id(hass, entry)
+    ids = ids_by_name(entry)
+
+    def names(response: dict[str, Any]) -> list[str]:
+        return [item["name"] for item in response[entry.entry_id]["items"]]
+
+    everything = await call(hass, "list_items", {"device_id": device}, response=True)
+    assert names(everything) == ["Default", "Evening", "Paused"]
+    evening = everything[entry.entry_id]["items"][1]
+    assert (evening["enabled"], evening["next_start"], evening["last_result"]) == (
+        True,
+        iso(START + timedelta(hours=1)),
+        None,
+    )
+    windows = await call(hass, "list_items", {"device_id": device, "type": ["window"]}, response=True)
+    assert names(windows) == ["Evening", "Paused"]
+    enabled = await call(hass, "list_items", {"device_id": device, "enabled": True}, response=True)
+    assert names(enabled) == ["Default", "Evening"]
+    off = await call(hass, "list_items", {"device_id": device, "enabled": False}, response=True)
+    assert names(off) == ["Paused"]
+    assert off[entry.entry_id]["items"][0]["next_start"] is None  # a paused item plans nothing
+    one = await call(hass, "list_items", {"item_id": ids["Evening"]}, response=True)
+    assert names(one) == ["Evening"]
+    assert one[entry.entry_id]["items"][0]["id"] == ids["Evening"]
+    with pytest.raises(ServiceValidationError) as unknown:
+        await call(hass, "list_items", {"item_id": "nope"}, response=True)
+    assert unknown.value.translation_key == "unknown_item"
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()
+
+
+async def test_remove_item_named_twice_is_refused_translated(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    """It used to remove the item, then fail with an empty, untranslated UnknownSubEntry."""
+    await freeze_at(hass, freezer, START)
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=[EVENING], wait="background")
+    (item_id,) = entry.subentries
+    with pytest.raises(ServiceValidationError) as twice:
+        await call(hass, "remove_item", {"item_id": [item_id, item_id]})
+    assert (twice.value.translation_key, twice.value.translation_placeholders) == (
+        "item_repeated",
+        {"item_id": item_id},
+    )
+    assert str(twice.value).startswith(f"The schedule item {item_id} is named more than once")
+    assert item_id in entry.subentries  # nothing removed
+    await call(hass, "remove_item", {"item_id": item_id})
+    with pytest.raises(ServiceValidationError) as again:
+        await call(hass, "remove_item", {"item_id": item_id})
+    assert again.value.translation_key == "unknown_item"
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()

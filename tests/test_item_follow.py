@@ -189,3 +189,55 @@ async def test_remove_item_named_twice_is_refused_translated(
     assert again.value.translation_key == "unknown_item"
     await hass.config_entries.async_unload(entry.entry_id)
     await let_sockets_settle()
+
+
+async def test_run_item_applies_it_now_until_its_own_end(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    await freeze_at(hass, freezer, START)
+    late = window_item("Late", "20:00", "20:30", reserve_pct=70)
+    cron = {
+        "type": "cron",
+        "name": "Idle at 6",
+        "cron": "0 6 * * *",
+        "tz": "Europe/Paris",
+        "setpoints": {"mode": "idle"},
+    }
+    ramp = {
+        "type": "ramp",
+        "name": "Ramp",
+        "start_at": "2026-06-20T10:00:00+02:00",
+        "duration_s": 600,
+        "power_from_w": 0,
+        "power_to_w": 1000,
+        "setpoints": {"mode": "force_discharge"},
+    }
+    entry = await setup_entry(
+        hass, modbus_data(simulator.port), items=[DEFAULT, late, cron, ramp], wait="background"
+    )
+    ids = ids_by_name(entry)
+    assert simulator.read_register("mode") == 3  # the cron's idle, in force since 06:00
+    # A window run outside its occurrence holds as long as one lasts: 30 minutes.
+    await call(hass, "run_item", {"item_id": ids["Late"]})
+    assert simulator.read_register("reserve_pct") == 70
+    await move_to(hass, freezer, START + timedelta(minutes=29))
+    assert simulator.read_register("reserve_pct") == 70
+    await move_to(hass, freezer, START + timedelta(minutes=30))
+    assert simulator.read_register("reserve_pct") == 25
+    # Until cleared.
+    await call(hass, "run_item", {"item_id": ids["Late"], "until_cleared": True})
+    await move_to(hass, freezer, START + timedelta(hours=2))
+    assert simulator.read_register("reserve_pct") == 70
+    await call(hass, "clear_override", {"device_id": device_id(hass, entry)})
+    assert simulator.read_register("reserve_pct") == 25
+    # The default, run by hand, holds until the next scheduled change (tomorrow's 06:00 idle).
+    await call(hass, "run_item", {"item_id": ids["Default"]})
+    assert simulator.read_register("mode") == 0
+    override = entry.runtime_data.controller.override
+    assert override is not None
+    assert override.expires == START.replace(hour=20)  # the Late window's start: the next event
+    with pytest.raises(ServiceValidationError) as ramp_refused:
+        await call(hass, "run_item", {"item_id": ids["Ramp"]})
+    assert ramp_refused.value.translation_key == "item_cannot_run"
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()

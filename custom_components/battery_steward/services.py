@@ -23,12 +23,14 @@ from .const import DOMAIN, SOURCES
 from .coordinator import BatteryConfigEntry
 from .default_item import async_complete_default
 from .device.driver import DeviceError
-from .engine.items import Item, SeriesItem
+from .engine.follow import run_length
+from .engine.items import Item, RampItem, SeriesItem
 from .engine.journal import Result
 from .engine.presets import PRESETS
 from .engine.serialize import (
     ITEM_TYPES,
     TYPE_NAMES,
+    item_from_dict,
     item_to_dict,
     setpoints_to_dict,
 )
@@ -262,6 +264,23 @@ async def _list_items(call: ServiceCall) -> ServiceResponse:
     return out
 
 
+RUN_ITEM_SCHEMA = vol.Schema({vol.Required("item_id"): cv.string, vol.Optional("until_cleared"): cv.boolean})
+
+
+async def _run_item(call: ServiceCall) -> ServiceResponse:
+    """Apply an item's setpoints now, as an override until the item's own end (or until cleared)."""
+    entry, subentry = _find_item(call.hass, call.data["item_id"])
+    item = item_from_dict({**subentry.data, "id": subentry.subentry_id})
+    if isinstance(item, RampItem):  # its power moves over time: an override holds one value
+        raise _invalid("item_cannot_run", item=item.name or item.id)
+    await entry.runtime_data.controller.async_set_override(
+        item.setpoints,
+        duration=run_length(item, dt_util.utcnow()),
+        until_cleared=call.data.get("until_cleared", False),
+    )
+    return None
+
+
 async def _set_override(call: ServiceCall) -> ServiceResponse:
     setpoints = Setpoints(
         mode=Mode(call.data["mode"]) if "mode" in call.data else None,
@@ -432,6 +451,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     admin(hass, DOMAIN, "update_item", _update_item, UPDATE_ITEM_SCHEMA)
     admin(hass, DOMAIN, "remove_item", _remove_item, REMOVE_ITEM_SCHEMA)
     admin(hass, DOMAIN, "set_override", _set_override, SET_OVERRIDE_SCHEMA)
+    admin(hass, DOMAIN, "run_item", _run_item, RUN_ITEM_SCHEMA)
     admin(
         hass,
         DOMAIN,

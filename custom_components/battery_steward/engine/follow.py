@@ -99,3 +99,24 @@ def start_in_force(item: Item, t: datetime) -> datetime | None:
         return item.last_step(t)
     span = item.active_at(t)
     return span.start if span is not None else None
+
+
+def run_length(item: Item, t: datetime) -> timedelta | None:
+    """How long the item's setpoints hold when it is run by hand at t (None: a step's, until the
+    next scheduled change).
+
+    A span item in force at t holds until its occurrence ends; one not in force holds as long as
+    one of its occurrences lasts (a window's wall-clock length, an interval's duration).
+    """
+    match item:
+        case WindowItem():
+            if (span := item.active_at(t)) is not None and span.end is not None:
+                return span.end - t
+            start = item.start.hour * 60 + item.start.minute
+            end = item.end.hour * 60 + item.end.minute
+            return timedelta(minutes=(end - start) % (24 * 60) or 24 * 60)
+        case IntervalItem() if item.duration_s is not None:
+            if (span := item.active_at(t)) is not None and span.end is not None:
+                return span.end - t
+            return timedelta(seconds=item.duration_s)
+    return None

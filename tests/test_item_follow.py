@@ -241,3 +241,48 @@ async def test_run_item_applies_it_now_until_its_own_end(
     assert ramp_refused.value.translation_key == "item_cannot_run"
     await hass.config_entries.async_unload(entry.entry_id)
     await let_sockets_settle()
+
+
+def one_off(name: str, at: datetime) -> dict[str, Any]:
+    return {"type": "one_off", "name": name, "at": at.isoformat(), "setpoints": {"reserve_pct": 40}}
+
+
+async def test_finished_items_are_removed_after_the_retention(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    await freeze_at(hass, freezer, START)
+    expired = {**EVENING, "name": "Expired", "valid_until": (START - timedelta(days=10)).isoformat()}
+    items = [
+        DEFAULT,
+        EVENING,
+        expired,
+        one_off("Long ago", START - timedelta(days=8)),
+        one_off("Recent", START - timedelta(days=2)),
+        one_off("Ahead", START + timedelta(days=1)),
+    ]
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=items, wait="background")
+    # Default retention, 7 days: what finished more than 7 days ago is gone at set-up.
+    assert sorted(sub.title for sub in entry.subentries.values()) == ["Ahead", "Default", "Evening", "Recent"]
+    notes = [r.note or "" for r in entry.runtime_data.controller.journal.query(results=None)]
+    assert any(n.startswith("removed Long ago: done since") for n in notes)
+    assert any(n.startswith("removed Expired: done since") for n in notes)
+    # Checked every hour: "Recent" goes 7 days after it ran, "Ahead" 7 days after it runs.
+    await move_to(hass, freezer, START + timedelta(days=5, hours=1))
+    assert sorted(sub.title for sub in entry.subentries.values()) == ["Ahead", "Default", "Evening"]
+    await move_to(hass, freezer, START + timedelta(days=8, hours=1))
+    assert sorted(sub.title for sub in entry.subentries.values()) == ["Default", "Evening"]
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()
+
+
+async def test_retention_zero_keeps_finished_items(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    await freeze_at(hass, freezer, START)
+    items = [one_off("Long ago", START - timedelta(days=80))]
+    entry = await setup_entry(
+        hass, modbus_data(simulator.port), options={"item_retention_days": 0}, items=items, wait="background"
+    )
+    assert [sub.title for sub in entry.subentries.values()] == ["Long ago"]
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()

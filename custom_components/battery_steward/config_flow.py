@@ -97,6 +97,7 @@ from .fetcher import (
     make_client,
 )
 from .item_flow import ScheduleItemFlow
+from .lifecycle import CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS
 from .register_map import async_load_register_map, async_profile
 from .remote.client import RemoteApiError, RemoteAuthError
 from .schedule import (
@@ -555,6 +556,7 @@ OPTIONS: tuple[tuple[str, int, int, int, str | None], ...] = (
     (CONF_JOURNAL_SIZE, DEFAULT_JOURNAL_SIZE, 100, 100000, None),
     (CONF_SAFE_STOP_THRESHOLD_PCT, DEFAULT_SAFE_STOP_THRESHOLD_PCT, 1, 50, "%"),
     (CONF_SAFE_STOP_TIMEOUT_S, int(DEFAULT_SAFE_STOP_TIMEOUT_S), 5, 3600, "s"),
+    (CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS, 0, 3650, "d"),
 )
 
 

@@ -102,8 +102,7 @@ def start_in_force(item: Item, t: datetime) -> datetime | None:
 
 
 def run_length(item: Item, t: datetime) -> timedelta | None:
-    """How long the item's setpoints hold when it is run by hand at t (None: a step's, until the
-    next scheduled change).
+    """How long the item's setpoints hold when it is run by hand at t (None: until the next change).
 
     A span item in force at t holds until its occurrence ends; one not in force holds as long as
     one of its occurrences lasts (a window's wall-clock length, an interval's duration).
@@ -120,3 +119,14 @@ def run_length(item: Item, t: datetime) -> timedelta | None:
                 return span.end - t
             return timedelta(seconds=item.duration_s)
     return None
+
+
+def finished_at(item: Item) -> datetime | None:
+    """When the item is done for good: a one-off once it has run, any item at its valid_until.
+
+    None: it may still act (recurring items without an end, the default item).
+    """
+    ends = [item.valid_until] if item.valid_until is not None else []
+    if isinstance(item, OneOffItem):
+        ends.append(item.at)
+    return min(ends) if ends else None

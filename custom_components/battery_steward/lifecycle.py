@@ -1,0 +1,65 @@
+"""Item lifecycle: one-off items that have run and items past their valid_until are removed.
+
+After a retention period (option, default 7 days; 0 keeps them), checked at set-up and every
+hour. Each removal is journaled (a `config` record naming the item) and removes the item's
+subentry, so its switch goes too and the plan is rebuilt as for any deletion.
+"""
+
+from datetime import datetime, timedelta
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, LOGGER
+from .coordinator import BatteryConfigEntry
+from .engine.follow import finished_at
+from .engine.journal import Result, Trigger
+from .engine.serialize import ItemFormatError, item_from_dict
+from .schedule import SUBENTRY_ITEM
+
+CONF_RETENTION_DAYS = "item_retention_days"
+DEFAULT_RETENTION_DAYS = 7
+CHECK_INTERVAL = timedelta(hours=1)
+
+
+@callback
+def async_remove_finished(hass: HomeAssistant, entry: BatteryConfigEntry, now: datetime) -> list[str]:
+    """Remove the items finished longer than the retention ago; their ids."""
+    days = int(entry.options.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS))
+    if days <= 0:
+        return []
+    retention = timedelta(days=days)
+    journal = entry.runtime_data.controller.journal
+    removed = []
+    for subentry_id, subentry in list(entry.subentries.items()):
+        if subentry.subentry_type != SUBENTRY_ITEM:
+            continue
+        try:
+            item = item_from_dict({**subentry.data, "id": subentry_id})
+        except ItemFormatError:
+            continue
+        if (done := finished_at(item)) is None or now < done + retention:
+            continue
+        hass.config_entries.async_remove_subentry(entry, subentry_id)
+        removed.append(subentry_id)
+        note = f"removed {item.name or subentry_id}: done since {done.isoformat()}, kept {days} days"
+        journal.add(
+            trigger=Trigger.CONFIG, scheduled=done + retention, executed=now, result=Result.SUCCESS, note=note
+        )
+        LOGGER.info("%s: %s", entry.title, note)
+    return removed
+
+
+@callback
+def async_track_retention(hass: HomeAssistant, entry: BatteryConfigEntry) -> CALLBACK_TYPE:
+    """Check now and every hour."""
+
+    @callback
+    def check(now: datetime) -> None:
+        async_remove_finished(hass, entry, dt_util.utcnow())
+
+    check(dt_util.utcnow())
+    return async_track_time_interval(
+        hass, check, CHECK_INTERVAL, name=f"{DOMAIN} item retention", cancel_on_shutdown=True
+    )

@@ -315,7 +315,7 @@ async def test_time_zone_and_validity_fields(hass: HomeAssistant, entry: MockCon
     assert entry.subentries[subentry.subentry_id].data.get("valid_until") is None
 
 
-@pytest.mark.parametrize("kind", ["interval", "one_off", "ramp"])
+@pytest.mark.parametrize("kind", ["interval", "one_off"])
 async def test_validity_on_instant_items_and_no_zone_field(
     hass: HomeAssistant, entry: MockConfigEntry, kind: str
 ) -> None:
@@ -328,3 +328,24 @@ async def test_validity_on_instant_items_and_no_zone_field(
     fields = {str(key) for key in schema.schema}
     assert {"valid_from", "valid_until"} <= fields
     assert "tz" not in fields  # their instants are absolute
+
+
+async def test_ramp_every_day_through_the_form(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    flow_id = await start(hass, entry, "ramp")
+    base = {"name": "Morning ramp", "duration_s": 600, "power_from_w": 0, "power_to_w": 1000}
+    # No start, or two of them, is refused.
+    result = await hass.config_entries.subentries.async_configure(flow_id, base)
+    assert result["errors"] == {"base": "item_ramp_start"}
+    both = {**base, "daily_at": "07:00:00", "cron": "0 7 * * *"}
+    result = await hass.config_entries.subentries.async_configure(flow_id, both)
+    assert result["errors"] == {"base": "item_ramp_start"}
+    daily = {**base, "daily_at": "07:00:00", "tz": "Asia/Tokyo", "mode": "force_discharge"}
+    result = await hass.config_entries.subentries.async_configure(flow_id, daily)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    data = next(iter(entry.subentries.values())).data
+    assert (data["daily_at"], data["tz"], data["start_at"], data["cron"]) == (
+        "07:00:00",
+        "Asia/Tokyo",
+        None,
+        None,
+    )

@@ -19,10 +19,20 @@ from .schedule import ItemRejectedError, build_item, flat_to_item_dict, item_sto
 TYPES = ("window", "cron", "interval", "one_off", "ramp", "default", "preset")
 _WEEKDAYS = [str(d) for d in range(7)]
 # Items whose times are local wall-clock times: they are planned in their own time zone.
-_ZONED = ("window", "cron", "preset")
+_ZONED = ("window", "cron", "ramp", "preset")
 _DATETIMES = ("anchor", "at", "start_at", "valid_from", "valid_until")
 # Optional fields: a reconfigure that leaves one empty removes it from the item.
-_CLEARABLE = ("duration_s", "misfire_grace_s", "step_s", "tz", "valid_from", "valid_until")
+_CLEARABLE = (
+    "duration_s",
+    "misfire_grace_s",
+    "step_s",
+    "tz",
+    "valid_from",
+    "valid_until",
+    "start_at",
+    "daily_at",
+    "cron",
+)
 
 
 def _number(low: float, high: float, unit: str, step: float = 1) -> selector.NumberSelector:
@@ -116,7 +126,10 @@ def _schema(kind: str, d: dict[str, Any], zones: list[str]) -> vol.Schema:
         }
     else:
         fields |= {
-            _req("start_at", d): selector.DateTimeSelector(),
+            # Exactly one start: an instant, a daily local time or a cron expression.
+            _opt("start_at", d): selector.DateTimeSelector(),
+            _opt("daily_at", d): selector.TimeSelector(),
+            _opt("cron", d): selector.TextSelector(),
             _req("duration_s", d): _number(1, 31622400, "s"),
             _req("power_from_w", d): _number(-1e6, 1e6, "W", 10),
             _req("power_to_w", d): _number(-1e6, 1e6, "W", 10),

@@ -147,6 +147,7 @@ ITEM_FIELDS = (
     "at",
     "misfire_grace_s",
     "start_at",
+    "daily_at",
     "power_from_w",
     "power_to_w",
     "step_s",

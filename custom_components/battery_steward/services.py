@@ -72,6 +72,7 @@ _ITEM = {
     vol.Optional("at"): cv.datetime,
     vol.Optional("misfire_grace_s"): vol.All(vol.Coerce(float), vol.Range(min=0, max=86400)),
     vol.Optional("start_at"): cv.datetime,
+    vol.Optional("daily_at"): cv.time,
     vol.Optional("power_from_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
     vol.Optional("power_to_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
     vol.Optional("step_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=86400)),

@@ -432,3 +432,26 @@ def test_validation_of_defaults_crons_and_series_rows() -> None:
     duplicate = (rows[0], rows[0])
     assert codes(SeriesItem(id="s", rows=duplicate)) == ["series_rows_overlap"]
     assert codes(SeriesItem(id="s", rows=rows[:2])) == []
+
+
+def test_recurring_ramps_start_at_a_daily_time_or_a_cron() -> None:
+    common: dict[str, Any] = {"duration_s": 600, "step_s": 300, "power_from_w": 0, "power_to_w": 1000}
+    weekdays = RampItem(id="r", tz=PARIS, cron="0 7 * * 1-5", **common)
+    plan = Schedule([weekdays])
+    monday = datetime(2026, 6, 1, 7, tzinfo=ZoneInfo(PARIS))
+    assert plan.desired_at(monday).power_w == 0
+    assert plan.desired_at(monday + timedelta(minutes=5)).power_w == 1000
+    assert plan.desired_at(monday + timedelta(minutes=10)) == Setpoints()
+    assert plan.next_change_after(monday + timedelta(minutes=10)) == monday + timedelta(days=1)
+    saturday = monday + timedelta(days=5)
+    assert plan.next_change_after(saturday) == monday + timedelta(days=7)  # not at the weekend
+    # Daily in the spring-forward gap: starts at the first instant after it.
+    daily = RampItem(id="d", tz=PARIS, daily_at=time(2, 30), **common)
+    assert Schedule([daily]).next_change_after(utc(2026, 3, 28, 12)) == utc(2026, 3, 29, 1)
+    assert item_from_dict(item_to_dict(daily)) == daily
+    assert codes(daily) == []
+    assert codes(RampItem(id="n", **common)) == ["ramp_start"]
+    assert codes(RampItem(id="n", start_at=T0, daily_at=time(7), **common)) == ["ramp_start"]
+    assert codes(RampItem(id="n", cron="0 0 7 * * *", **common)) == ["cron_fields"]
+    long = {**common, "duration_s": 90000, "step_s": 900}
+    assert codes(RampItem(id="n", daily_at=time(7), **long)) == ["bad_duration"]

@@ -115,27 +115,35 @@ def oracle_occurrences(items: list[Item], lo: datetime, hi: datetime) -> list[Oc
                     out.append(Occ(at, end, item.priority, index, item.setpoints, False))
                 k += 1
         elif isinstance(item, RampItem):
-            end = item.start_at + timedelta(seconds=item.duration_s)
+            # One run, or one a day at the local time (a start during a run begins it again: the
+            # later start orders after the earlier one, so its steps win).
+            if item.start_at is not None:
+                starts = [item.start_at]
+            else:
+                assert item.daily_at is not None
+                starts = [oracle_resolve(d, item.daily_at, tz) for d in [first - timedelta(days=1), *days]]
             n = -(-int(item.duration_s) // int(item.step_s))  # ceil, in whole seconds
-            for k in range(n):
-                s0 = item.start_at + timedelta(seconds=k * item.step_s)
-                power = (
-                    item.power_to_w
-                    if n == 1
-                    else (item.power_from_w + (item.power_to_w - item.power_from_w) * k / (n - 1))
-                )
-                setpoints = item.setpoints.overlay(Setpoints(power_w=power))
-                out.append(
-                    Occ(
-                        s0,
-                        min(end, s0 + timedelta(seconds=item.step_s)),
-                        item.priority,
-                        index,
-                        setpoints,
-                        False,
-                        order=item.start_at,
+            for begin in starts:
+                end = begin + timedelta(seconds=item.duration_s)
+                for k in range(n):
+                    s0 = begin + timedelta(seconds=k * item.step_s)
+                    power = (
+                        item.power_to_w
+                        if n == 1
+                        else (item.power_from_w + (item.power_to_w - item.power_from_w) * k / (n - 1))
                     )
-                )
+                    setpoints = item.setpoints.overlay(Setpoints(power_w=power))
+                    out.append(
+                        Occ(
+                            s0,
+                            min(end, s0 + timedelta(seconds=item.step_s)),
+                            item.priority,
+                            index,
+                            setpoints,
+                            False,
+                            order=begin,
+                        )
+                    )
         elif isinstance(item, SeriesItem):
             # A row's signed power is a mode and a rate; wherever no row covers (before the first,
             # holes, after the last) the series is stale: idle, 0 W, 0 var. The stale stretch before
@@ -197,7 +205,7 @@ walls = st.builds(time, st.one_of(st.integers(0, 3), st.integers(0, 23)), st.sam
 
 
 CRON_WEEKDAYS = ["*", "1-5", "0,6", "6", "1", "0", "2-4,7"]
-KINDS = ["window", "cron", "one_off", "interval", "interval_span", "ramp", "series", "default"]
+KINDS = ["window", "cron", "one_off", "interval", "interval_span", "ramp", "ramp_daily", "series", "default"]
 QUARTER = timedelta(minutes=15)
 
 
@@ -275,6 +283,17 @@ def item_lists(draw: st.DrawFn) -> tuple[str, date, list[Item]]:
                 RampItem(
                     **common,
                     start_at=base + QUARTER * draw(st.integers(-48, 96)),
+                    duration_s=300 * draw(st.integers(1, 36)),
+                    power_from_w=draw(st.sampled_from([-2000.0, 0.0, 500.0])),
+                    power_to_w=draw(st.sampled_from([-1000.0, 0.0, 2500.0])),
+                    step_s=draw(st.sampled_from([60, 300, 700, 900, 3600])),
+                )
+            )
+        elif kind == "ramp_daily":
+            items.append(
+                RampItem(
+                    **common,
+                    daily_at=draw(walls),
                     duration_s=300 * draw(st.integers(1, 36)),
                     power_from_w=draw(st.sampled_from([-2000.0, 0.0, 500.0])),
                     power_to_w=draw(st.sampled_from([-1000.0, 0.0, 2500.0])),

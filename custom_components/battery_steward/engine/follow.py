@@ -59,7 +59,9 @@ def next_start(item: Item, t: datetime) -> datetime | None:
         case WindowItem():
             found = next((s for s in _window_starts(item, t, True) if s > t and item.valid_at(s)), None)
         case RampItem():
-            found = item.start_at if item.start_at > t else None
+            found = item.next_start(t)
+            while found is not None and item.valid_from is not None and found < item.valid_from:
+                found = item.next_start(found)
         case SeriesItem():
             i = bisect_right([row.start for row in item.rows], t)
             found = item.rows[i].start if i < len(item.rows) else None
@@ -82,7 +84,7 @@ def last_start(item: Item, t: datetime) -> datetime | None:
         case WindowItem():
             found = next((s for s in _window_starts(item, t, False) if s <= t and item.valid_at(s)), None)
         case RampItem():
-            found = item.start_at if item.start_at <= t else None
+            found = item.last_start(t)
         case SeriesItem():
             i = bisect_right([row.start for row in item.rows], t) - 1
             found = item.rows[i].start if i >= 0 else None

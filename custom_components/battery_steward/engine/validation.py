@@ -97,15 +97,7 @@ def validate_item(item: Item, limits: Limits | None = None) -> list[ValidationIs
             if item.valid_from is not None or item.valid_until is not None:
                 issues.append(_issue(item, "default_dates", "the default item holds at all times: no dates"))
         case CronItem():
-            if (count := len(item.cron.split())) > 5:
-                # cronsim reads a sixth field as seconds and then skips its DST handling.
-                message = f"cron {item.cron!r} has {count} fields, not 5"
-                issues.append(_issue(item, "cron_fields", message, cron=item.cron, count=count))
-                return issues
-            try:
-                CronSim(item.cron, _EPOCH)
-            except (CronSimError, ValueError, IndexError) as err:
-                issues.append(_issue(item, "bad_cron", f"bad cron {item.cron!r}: {err}", cron=item.cron))
+            issues.extend(_cron_issues(item, item.cron))
         case IntervalItem():
             if item.every_s <= 0:
                 issues.append(_issue(item, "bad_interval", "interval must be positive"))
@@ -114,6 +106,13 @@ def validate_item(item: Item, limits: Limits | None = None) -> list[ValidationIs
                     _issue(item, "bad_duration", "duration must be positive and at most the interval")
                 )
         case RampItem():
+            starts = [s for s in (item.start_at, item.daily_at, item.cron) if s is not None]
+            if len(starts) != 1:
+                issues.append(_issue(item, "ramp_start", "give exactly one of start_at, daily_at or cron"))
+            elif item.cron is not None:
+                issues.extend(_cron_issues(item, item.cron))
+            elif item.daily_at is not None and item.duration_s > 86400:
+                issues.append(_issue(item, "bad_duration", "a daily ramp lasts at most a day"))
             if item.duration_s <= 0:
                 issues.append(_issue(item, "end_before_start", "ramp duration must be positive"))
             if item.step_s <= 0:
@@ -132,6 +131,18 @@ def validate_item(item: Item, limits: Limits | None = None) -> list[ValidationIs
                     )
                 )
     return issues
+
+
+def _cron_issues(item: Item, cron: str) -> list[ValidationIssue]:
+    if (count := len(cron.split())) > 5:
+        # cronsim reads a sixth field as seconds and then skips its DST handling.
+        message = f"cron {cron!r} has {count} fields, not 5"
+        return [_issue(item, "cron_fields", message, cron=cron, count=count)]
+    try:
+        CronSim(cron, _EPOCH)
+    except (CronSimError, ValueError, IndexError) as err:
+        return [_issue(item, "bad_cron", f"bad cron {cron!r}: {err}", cron=cron)]
+    return []
 
 
 def _row_overlaps(item: SeriesItem) -> list[ValidationIssue]:

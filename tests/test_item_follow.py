@@ -286,3 +286,40 @@ async def test_retention_zero_keeps_finished_items(
     assert [sub.title for sub in entry.subentries.values()] == ["Long ago"]
     await hass.config_entries.async_unload(entry.entry_id)
     await let_sockets_settle()
+
+
+async def test_item_changes_are_journaled(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    await freeze_at(hass, freezer, START)
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=[DEFAULT, EVENING], wait="background")
+    ids = ids_by_name(entry)
+    device = device_id(hass, entry)
+    added = await call(
+        hass,
+        "add_item",
+        {"device_id": device, "type": "cron", "name": "Morning", "cron": "0 6 * * *", "mode": "auto"},
+        response=True,
+    )
+    morning = added["items"][entry.entry_id]
+    await call(hass, "update_item", {"item_id": morning, "cron": "0 7 * * *"})
+    await hass.services.async_call(
+        "switch", SERVICE_TURN_OFF, {ATTR_ENTITY_ID: switch_of(hass, ids["Evening"])}, blocking=True
+    )
+    await hass.services.async_call(
+        "switch", SERVICE_TURN_ON, {ATTR_ENTITY_ID: switch_of(hass, ids["Evening"])}, blocking=True
+    )
+    await call(hass, "remove_item", {"item_id": morning})
+    await hass.async_block_till_done()
+    notes = [
+        r.note for r in entry.runtime_data.controller.journal.query() if (r.note or "").startswith("item ")
+    ]
+    assert notes == [
+        f"item added: Morning ({morning})",
+        f"item edited: Morning ({morning})",
+        f"item paused: Evening ({ids['Evening']})",
+        f"item resumed: Evening ({ids['Evening']})",
+        f"item removed: Morning ({morning})",
+    ]
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()

@@ -45,7 +45,7 @@ from .fetcher import (
     api_configured,
     make_client,
 )
-from .lifecycle import async_track_retention
+from .lifecycle import async_journal_item_changes, async_track_retention
 from .recording import MeasurementRecording
 from .register_map import async_profile
 from .remote.client import MeasurementRow, RemoteScheduleClient
@@ -154,6 +154,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         fetcher.async_start()
         entry.async_on_unload(fetcher.async_stop)
     entry.async_on_unload(_follow_schedule_items(hass, entry, controller))
+    entry.async_on_unload(async_journal_item_changes(hass, entry))
     entry.async_on_unload(async_track_retention(hass, entry))
 
     async def _async_on_stop(_event: Event) -> None:

@@ -1,13 +1,17 @@
-"""Item lifecycle: one-off items that have run and items past their valid_until are removed.
+"""Item lifecycle: additions, edits, pauses and removals are journaled; finished items go.
 
-After a retention period (option, default 7 days; 0 keeps them), checked at set-up and every
-hour. Each removal is journaled (a `config` record naming the item) and removes the item's
-subentry, so its switch goes too and the plan is rebuilt as for any deletion.
+One-off items that have run and items past their valid_until are removed after a retention
+period (option, default 7 days; 0 keeps them), checked at set-up and every hour. Each removal is
+journaled (a `config` record naming the item and why) and removes the item's subentry, so its
+switch goes too and the plan is rebuilt as for any deletion.
 """
 
 from datetime import datetime, timedelta
+from typing import Any
 
+from homeassistant.config_entries import SIGNAL_CONFIG_ENTRY_CHANGED, ConfigEntry, ConfigEntryChange
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
@@ -63,3 +67,56 @@ def async_track_retention(hass: HomeAssistant, entry: BatteryConfigEntry) -> CAL
     return async_track_time_interval(
         hass, check, CHECK_INTERVAL, name=f"{DOMAIN} item retention", cancel_on_shutdown=True
     )
+
+
+def _items(entry: ConfigEntry) -> dict[str, tuple[str, dict[str, Any]]]:
+    return {
+        sid: (sub.title, dict(sub.data))
+        for sid, sub in entry.subentries.items()
+        if sub.subentry_type == SUBENTRY_ITEM
+    }
+
+
+def item_changes(
+    before: dict[str, tuple[str, dict[str, Any]]], after: dict[str, tuple[str, dict[str, Any]]]
+) -> list[str]:
+    """What happened to the items, one line each: added, removed, paused, resumed or edited."""
+    lines = [f"item removed: {before[sid][0]} ({sid})" for sid in before.keys() - after.keys()]
+    for sid, (title, data) in after.items():
+        if sid not in before:
+            lines.append(f"item added: {title} ({sid})")
+            continue
+        old = before[sid][1]
+        if old == data:
+            continue
+        enabled = data.get("enabled", True)
+        if old.get("enabled", True) != enabled and {**old, "enabled": enabled} == data:
+            lines.append(f"item {'resumed' if enabled else 'paused'}: {title} ({sid})")
+        else:
+            lines.append(f"item edited: {title} ({sid})")
+    return sorted(lines)
+
+
+@callback
+def async_journal_item_changes(hass: HomeAssistant, entry: BatteryConfigEntry) -> CALLBACK_TYPE:
+    """A journal record for each item added, edited, paused, resumed or removed."""
+    seen = _items(entry)
+
+    @callback
+    def changed(change: ConfigEntryChange, changed_entry: ConfigEntry) -> None:
+        nonlocal seen
+        if change is not ConfigEntryChange.UPDATED or changed_entry.entry_id != entry.entry_id:
+            return
+        now_items = _items(changed_entry)
+        journal = entry.runtime_data.controller.journal
+        for line in item_changes(seen, now_items):
+            journal.add(
+                trigger=Trigger.CONFIG,
+                scheduled=None,
+                executed=dt_util.utcnow(),
+                result=Result.SUCCESS,
+                note=line,
+            )
+        seen = now_items
+
+    return async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, changed)

@@ -50,6 +50,7 @@ from .recording import MeasurementRecording
 from .register_map import async_profile
 from .remote.client import MeasurementRow, RemoteScheduleClient
 from .remote.poster import MeasurementPoster
+from .run_watch import async_watch_runs
 from .sampling import Sample
 from .schedule import controller_settings, entry_items
 from .services import async_setup_services
@@ -147,6 +148,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         _start_posting(hass, entry, client, options)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     await controller.async_start()
+    entry.async_on_unload(async_watch_runs(hass, entry))  # the journal is loaded now
     if (poster := entry.runtime_data.poster) is not None:
         # The source is known now (restored by the controller): sample for the poster if it posts.
         await entry.runtime_data.recording.async_feed(poster.gate_open)

@@ -2,7 +2,7 @@
 
 One-off items that have run and items past their valid_until are removed after a retention
 period (option, default 7 days; 0 keeps them), checked at set-up and every hour. Each removal is
-journaled (a `config` record naming the item and why) and removes the item's subentry, so its
+journaled (an `edit` record naming the item and why) and removes the item's subentry, so its
 switch goes too and the plan is rebuilt as for any deletion.
 """
 
@@ -49,7 +49,7 @@ def async_remove_finished(hass: HomeAssistant, entry: BatteryConfigEntry, now: d
         removed.append(subentry_id)
         note = f"removed {item.name or subentry_id}: done since {done.isoformat()}, kept {days} days"
         journal.add(
-            trigger=Trigger.CONFIG, scheduled=done + retention, executed=now, result=Result.SUCCESS, note=note
+            trigger=Trigger.EDIT, scheduled=done + retention, executed=now, result=Result.SUCCESS, note=note
         )
         LOGGER.info("%s: %s", entry.title, note)
     return removed
@@ -111,7 +111,7 @@ def async_journal_item_changes(hass: HomeAssistant, entry: BatteryConfigEntry) -
         journal = entry.runtime_data.controller.journal
         for line in item_changes(seen, now_items):
             journal.add(
-                trigger=Trigger.CONFIG,
+                trigger=Trigger.EDIT,
                 scheduled=None,
                 executed=dt_util.utcnow(),
                 result=Result.SUCCESS,

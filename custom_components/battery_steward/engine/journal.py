@@ -1,7 +1,7 @@
 """The journal: what each controller run did, bounded, serializable for a Store."""
 
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +21,7 @@ class Trigger(StrEnum):
     MANUAL = "manual"
     RETRY = "retry"
     VERIFY = "verify"
+    EDIT = "edit"  # not a run: a schedule item was added, edited, paused, resumed or removed
 
 
 class Result(StrEnum):
@@ -86,6 +87,8 @@ class Journal:
         """Start from stored records (if any)."""
         self._records: deque[JournalRecord] = deque(records, maxlen=max_records)
         self._next_seq = (self._records[-1].seq + 1) if self._records else 1
+        # Called with each record as it is added (the shell updates entities and watches failures).
+        self.listeners: list[Callable[[JournalRecord], None]] = []
 
     def __len__(self) -> int:
         """Number of records kept."""
@@ -95,6 +98,11 @@ class Journal:
     def last(self) -> JournalRecord | None:
         """The newest record."""
         return self._records[-1] if self._records else None
+
+    @property
+    def last_run(self) -> JournalRecord | None:
+        """The newest record of a run (or a missed change), not of an item edit."""
+        return next((rec for rec in reversed(self._records) if rec.trigger is not Trigger.EDIT), None)
 
     def add(
         self,
@@ -122,6 +130,8 @@ class Journal:
         )
         self._next_seq += 1
         self._records.append(record)
+        for listener in list(self.listeners):
+            listener(record)
         return record
 
     def query(

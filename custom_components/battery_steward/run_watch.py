@@ -1,0 +1,64 @@
+"""Failures you see: each journal record is watched as it is added.
+
+- Entities that show the controller (e.g. *Last run result*) are told at once, not at the next
+  poll (a `no_effect` record from the effect check used to wait for it).
+- A failed run is logged at WARNING once per failure streak, and at INFO when runs succeed again.
+- After FAILED_RUNS_FOR_ISSUE consecutive failed runs a repair issue names the battery, the
+  fields and the device's error; it clears by itself on the next successful run.
+"""
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+
+from .const import DOMAIN, LOGGER, signal_state
+from .coordinator import BatteryConfigEntry
+from .engine.journal import JournalRecord, Result, Trigger
+
+FAILED_RUNS_FOR_ISSUE = 3
+
+
+@callback
+def async_watch_runs(hass: HomeAssistant, entry: BatteryConfigEntry) -> CALLBACK_TYPE:
+    """Follow the controller's journal (call after the controller has started: it loads it)."""
+    journal = entry.runtime_data.controller.journal
+    issue_id = f"run_failures_{entry.entry_id}"
+    streak = 0
+
+    @callback
+    def on_record(record: JournalRecord) -> None:
+        nonlocal streak
+        async_dispatcher_send(hass, signal_state(entry.entry_id))
+        if record.trigger is Trigger.EDIT:
+            return
+        if record.result is Result.FAILED:
+            streak += 1
+            if streak == 1:
+                LOGGER.warning(
+                    "%s: a %s run failed: %s (retrying; logged once until a run succeeds)",
+                    entry.title,
+                    record.trigger.value,
+                    record.error,
+                )
+            if streak >= FAILED_RUNS_FOR_ISSUE:
+                ir.async_create_issue(
+                    hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    severity=ir.IssueSeverity.ERROR,
+                    translation_key="run_failures",
+                    translation_placeholders={
+                        "battery": entry.title,
+                        "count": str(streak),
+                        "fields": ", ".join(sorted(record.fields)) or "-",
+                        "error": record.error or "-",
+                    },
+                )
+        elif record.result is Result.SUCCESS and streak:
+            LOGGER.info("%s: runs succeed again after %d failed", entry.title, streak)
+            streak = 0
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+    journal.listeners.append(on_record)
+    return lambda: journal.listeners.remove(on_record)

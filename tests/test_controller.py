@@ -496,30 +496,16 @@ async def test_logbook_describes_changes(hass: HomeAssistant, entry: MockConfigE
         described[event_type] = describe
 
     async_describe_events(hass, collect)
-    line = described[EVENT_CHANGED](
-        Event(
-            EVENT_CHANGED,
-            {
-                "entry_id": entry.entry_id,
-                "trigger": "schedule",
-                "fields": {"reserve_pct": {"old": 20, "new": 80}},
-            },
-        )
-    )
+    changed = {
+        "entry_id": entry.entry_id,
+        "trigger": "schedule",
+        "fields": {"reserve_pct": {"old": 20, "new": 80}},
+    }
+    line = described[EVENT_CHANGED](Event(EVENT_CHANGED, changed))
     assert line == {"name": "Battery", "message": "set reserve_pct 20 → 80 (schedule)"}
     # An event that says which item set each field names it.
     peak = next(sid for sid, sub in entry.subentries.items() if sub.title == "Peak")
-    named = described[EVENT_CHANGED](
-        Event(
-            EVENT_CHANGED,
-            {
-                "entry_id": entry.entry_id,
-                "trigger": "schedule",
-                "fields": {"reserve_pct": {"old": 20, "new": 80}},
-                "items": {"reserve_pct": peak},
-            },
-        )
-    )
+    named = described[EVENT_CHANGED](Event(EVENT_CHANGED, {**changed, "items": {"reserve_pct": peak}}))
     assert named["message"] == "set reserve_pct 20 → 80 (schedule: Peak)"
     other = described[EVENT_CHANGED](Event(EVENT_CHANGED, {"entry_id": "gone"}))
     assert other["name"] == "Battery Steward"

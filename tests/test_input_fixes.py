@@ -5,43 +5,26 @@ and duplicate `set_series` rows were accepted although docs/remote-api.md says r
 overlap. Both are refused now with a translated error, before anything is stored or written.
 """
 
-from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import DOMAIN
-from custom_components.battery_steward.device.simulator import SimulatedBattery
 
-from .conftest import modbus_data
-from .helpers import device_id, freeze_at, let_sockets_settle, setup_entry
+from .test_services import device, entry
 
-START = datetime(2026, 6, 15, 12, tzinfo=ZoneInfo("Europe/Paris"))
-
-
-@pytest.fixture
-async def entry(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
-) -> AsyncIterator[MockConfigEntry]:
-    await freeze_at(hass, freezer, START)
-    entry = await setup_entry(hass, modbus_data(simulator.port), wait="background")
-    yield entry
-    await hass.config_entries.async_unload(entry.entry_id)
-    await let_sockets_settle()
+__all__ = ["device", "entry"]
 
 
 async def call(hass: HomeAssistant, name: str, data: dict[str, Any]) -> None:
     await hass.services.async_call(DOMAIN, name, data, blocking=True)
 
 
-async def test_six_field_cron_is_refused(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    data = {"device_id": device_id(hass, entry), "type": "cron", "name": "Hourly", "mode": "auto"}
+async def test_six_field_cron_is_refused(hass: HomeAssistant, entry: MockConfigEntry, device: str) -> None:
+    data = {"device_id": device, "type": "cron", "name": "Hourly", "mode": "auto"}
     with pytest.raises(ServiceValidationError) as refused:
         await call(hass, "add_item", {**data, "cron": "0 0 * * * *"})
     assert refused.value.translation_key == "item_cron_fields"
@@ -78,10 +61,15 @@ async def test_six_field_cron_is_refused(hass: HomeAssistant, entry: MockConfigE
     ids=["overlap", "duplicate", "unordered"],
 )
 async def test_overlapping_series_rows_are_refused(
-    hass: HomeAssistant, entry: MockConfigEntry, rows: list[tuple[str, int]], row: str, other: str
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    device: str,
+    rows: list[tuple[str, int]],
+    row: str,
+    other: str,
 ) -> None:
     data = {
-        "device_id": device_id(hass, entry),
+        "device_id": device,
         "rows": [{"start": start, "period_s": period, "power_w": 500} for start, period in rows],
     }
     with pytest.raises(ServiceValidationError) as refused:
@@ -98,12 +86,14 @@ async def test_overlapping_series_rows_are_refused(
     assert entry.runtime_data.controller.series is None  # nothing stored
 
 
-async def test_back_to_back_series_rows_are_accepted(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+async def test_back_to_back_series_rows_are_accepted(
+    hass: HomeAssistant, entry: MockConfigEntry, device: str
+) -> None:
     rows = [
         {"start": "2026-06-15T13:00:00+00:00", "period_s": 900, "power_w": 500},
         {"start": "2026-06-15T13:15:00+00:00", "period_s": 900, "power_w": -500},
     ]
-    await call(hass, "set_series", {"device_id": device_id(hass, entry), "rows": rows})
+    await call(hass, "set_series", {"device_id": device, "rows": rows})
     series = entry.runtime_data.controller.series
     assert series is not None
     assert len(series.rows) == 2

@@ -1,5 +1,6 @@
 """Items you can follow: pause without deleting, next start, last run and result, one switch each."""
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
@@ -33,6 +35,31 @@ async def call(hass: HomeAssistant, name: str, data: dict[str, Any], response: b
     return await hass.services.async_call(DOMAIN, name, data, blocking=True, return_response=response)
 
 
+type Battery = Callable[..., Awaitable[MockConfigEntry]]
+
+
+@pytest.fixture
+async def battery(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> AsyncIterator[Battery]:
+    """Set up batteries on the simulator at START (with items, options); unloaded at the end."""
+    await freeze_at(hass, freezer, START)
+    entries: list[MockConfigEntry] = []
+
+    async def make(**kwargs: Any) -> MockConfigEntry:
+        entry = await setup_entry(hass, modbus_data(simulator.port), wait="background", **kwargs)
+        entries.append(entry)
+        return entry
+
+    yield make
+    for entry in entries:
+        await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()
+
+
+MORNING = {"type": "cron", "name": "Morning", "cron": "0 6 * * *", "mode": "auto"}
+
+
 def iso(at: datetime) -> str:
     """How the attributes and list_items give an instant: ISO 8601 in UTC."""
     return at.astimezone(UTC).isoformat()
@@ -49,12 +76,9 @@ def ids_by_name(entry: Any) -> dict[str, str]:
 
 
 async def test_each_item_has_a_switch_that_pauses_it(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery, battery: Battery
 ) -> None:
-    await freeze_at(hass, freezer, START)
-    entry = await setup_entry(
-        hass, modbus_data(simulator.port), items=[DEFAULT, EVENING, ONCE], wait="background"
-    )
+    entry = await battery(items=[DEFAULT, EVENING, ONCE])
     ids = ids_by_name(entry)
     registry = er.async_get(hass)
     for title, subentry_id in ids.items():
@@ -101,22 +125,14 @@ async def test_each_item_has_a_switch_that_pauses_it(
     )
     await hass.async_block_till_done(wait_background_tasks=True)
     assert simulator.read_register("reserve_pct") == 70
-    await hass.config_entries.async_unload(entry.entry_id)
-    await let_sockets_settle()
 
 
 async def test_switches_come_and_go_with_their_items(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery, battery: Battery
 ) -> None:
-    await freeze_at(hass, freezer, START)
-    entry = await setup_entry(hass, modbus_data(simulator.port), items=[DEFAULT], wait="background")
+    entry = await battery(items=[DEFAULT])
     device = device_id(hass, entry)
-    added = await call(
-        hass,
-        "add_item",
-        {"device_id": device, "type": "cron", "name": "Morning", "cron": "0 6 * * *", "mode": "auto"},
-        response=True,
-    )
+    added = await call(hass, "add_item", {"device_id": device, **MORNING}, response=True)
     await hass.async_block_till_done()
     item_id = added["items"][entry.entry_id]
     morning = switch_of(hass, item_id)
@@ -125,18 +141,13 @@ async def test_switches_come_and_go_with_their_items(
     await hass.async_block_till_done()
     assert hass.states.get(morning) is None
     assert er.async_get(hass).async_get(morning) is None
-    await hass.config_entries.async_unload(entry.entry_id)
-    await let_sockets_settle()
 
 
 async def test_list_items_filters_and_gets_one(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery, battery: Battery
 ) -> None:
-    await freeze_at(hass, freezer, START)
     paused = {**EVENING, "name": "Paused", "enabled": False, "start": "20:00", "end": "21:00"}
-    entry = await setup_entry(
-        hass, modbus_data(simulator.port), items=[DEFAULT, EVENING, paused], wait="background"
-    )
+    entry = await battery(items=[DEFAULT, EVENING, paused])
     device = device_id(hass, entry)
     ids = ids_by_name(entry)
 
@@ -164,16 +175,13 @@ async def test_list_items_filters_and_gets_one(
     with pytest.raises(ServiceValidationError) as unknown:
         await call(hass, "list_items", {"item_id": "nope"}, response=True)
     assert unknown.value.translation_key == "unknown_item"
-    await hass.config_entries.async_unload(entry.entry_id)
-    await let_sockets_settle()
 
 
 async def test_remove_item_named_twice_is_refused_translated(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery, battery: Battery
 ) -> None:
     """It used to remove the item, then fail with an empty, untranslated UnknownSubEntry."""
-    await freeze_at(hass, freezer, START)
-    entry = await setup_entry(hass, modbus_data(simulator.port), items=[EVENING], wait="background")
+    entry = await battery(items=[EVENING])
     (item_id,) = entry.subentries
     with pytest.raises(ServiceValidationError) as twice:
         await call(hass, "remove_item", {"item_id": [item_id, item_id]})
@@ -187,14 +195,11 @@ async def test_remove_item_named_twice_is_refused_translated(
     with pytest.raises(ServiceValidationError) as again:
         await call(hass, "remove_item", {"item_id": item_id})
     assert again.value.translation_key == "unknown_item"
-    await hass.config_entries.async_unload(entry.entry_id)
-    await let_sockets_settle()
 
 
 async def test_run_item_applies_it_now_until_its_own_end(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery, battery: Battery
 ) -> None:
-    await freeze_at(hass, freezer, START)
     late = window_item("Late", "20:00", "20:30", reserve_pct=70)
     cron = {
         "type": "cron",
@@ -212,9 +217,7 @@ async def test_run_item_applies_it_now_until_its_own_end(
         "power_to_w": 1000,
         "setpoints": {"mode": "force_discharge"},
     }
-    entry = await setup_entry(
-        hass, modbus_data(simulator.port), items=[DEFAULT, late, cron, ramp], wait="background"
-    )
+    entry = await battery(items=[DEFAULT, late, cron, ramp])
     ids = ids_by_name(entry)
     assert simulator.read_register("mode") == 3  # the cron's idle, in force since 06:00
     # A window run outside its occurrence holds as long as one lasts: 30 minutes.
@@ -239,8 +242,6 @@ async def test_run_item_applies_it_now_until_its_own_end(
     with pytest.raises(ServiceValidationError) as ramp_refused:
         await call(hass, "run_item", {"item_id": ids["Ramp"]})
     assert ramp_refused.value.translation_key == "item_cannot_run"
-    await hass.config_entries.async_unload(entry.entry_id)
-    await let_sockets_settle()
 
 
 def one_off(name: str, at: datetime) -> dict[str, Any]:
@@ -248,9 +249,8 @@ def one_off(name: str, at: datetime) -> dict[str, Any]:
 
 
 async def test_finished_items_are_removed_after_the_retention(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery, battery: Battery
 ) -> None:
-    await freeze_at(hass, freezer, START)
     expired = {**EVENING, "name": "Expired", "valid_until": (START - timedelta(days=10)).isoformat()}
     items = [
         DEFAULT,
@@ -260,7 +260,7 @@ async def test_finished_items_are_removed_after_the_retention(
         one_off("Recent", START - timedelta(days=2)),
         one_off("Ahead", START + timedelta(days=1)),
     ]
-    entry = await setup_entry(hass, modbus_data(simulator.port), items=items, wait="background")
+    entry = await battery(items=items)
     # Default retention, 7 days: what finished more than 7 days ago is gone at set-up.
     assert sorted(sub.title for sub in entry.subentries.values()) == ["Ahead", "Default", "Evening", "Recent"]
     notes = [r.note or "" for r in entry.runtime_data.controller.journal.query(results=None)]
@@ -271,36 +271,23 @@ async def test_finished_items_are_removed_after_the_retention(
     assert sorted(sub.title for sub in entry.subentries.values()) == ["Ahead", "Default", "Evening"]
     await move_to(hass, freezer, START + timedelta(days=8, hours=1))
     assert sorted(sub.title for sub in entry.subentries.values()) == ["Default", "Evening"]
-    await hass.config_entries.async_unload(entry.entry_id)
-    await let_sockets_settle()
 
 
 async def test_retention_zero_keeps_finished_items(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery, battery: Battery
 ) -> None:
-    await freeze_at(hass, freezer, START)
     items = [one_off("Long ago", START - timedelta(days=80))]
-    entry = await setup_entry(
-        hass, modbus_data(simulator.port), options={"item_retention_days": 0}, items=items, wait="background"
-    )
+    entry = await battery(options={"item_retention_days": 0}, items=items)
     assert [sub.title for sub in entry.subentries.values()] == ["Long ago"]
-    await hass.config_entries.async_unload(entry.entry_id)
-    await let_sockets_settle()
 
 
 async def test_item_changes_are_journaled(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery, battery: Battery
 ) -> None:
-    await freeze_at(hass, freezer, START)
-    entry = await setup_entry(hass, modbus_data(simulator.port), items=[DEFAULT, EVENING], wait="background")
+    entry = await battery(items=[DEFAULT, EVENING])
     ids = ids_by_name(entry)
     device = device_id(hass, entry)
-    added = await call(
-        hass,
-        "add_item",
-        {"device_id": device, "type": "cron", "name": "Morning", "cron": "0 6 * * *", "mode": "auto"},
-        response=True,
-    )
+    added = await call(hass, "add_item", {"device_id": device, **MORNING}, response=True)
     morning = added["items"][entry.entry_id]
     await call(hass, "update_item", {"item_id": morning, "cron": "0 7 * * *"})
     await hass.services.async_call(
@@ -321,5 +308,3 @@ async def test_item_changes_are_journaled(
         f"item resumed: Evening ({ids['Evening']})",
         f"item removed: Morning ({morning})",
     ]
-    await hass.config_entries.async_unload(entry.entry_id)
-    await let_sockets_settle()

@@ -1,11 +1,19 @@
 """Item types, resolution rules, DST examples, validation and serialization."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from custom_components.battery_steward.engine.follow import (
+    finished_at,
+    last_start,
+    next_start,
+    run_length,
+    start_in_force,
+)
 from custom_components.battery_steward.engine.items import (
     CronItem,
     DefaultItem,
@@ -455,3 +463,36 @@ def test_recurring_ramps_start_at_a_daily_time_or_a_cron() -> None:
     assert codes(RampItem(id="n", cron="0 0 7 * * *", **common)) == ["cron_fields"]
     long = {**common, "duration_s": 90000, "step_s": 900}
     assert codes(RampItem(id="n", daily_at=time(7), **long)) == ["bad_duration"]
+
+
+def test_next_and_last_start_of_each_type() -> None:
+    t = utc(2026, 6, 1, 12)  # a Monday
+    hour = timedelta(hours=1)
+    interval = IntervalItem(id="i", anchor=utc(2026, 6, 1), every_s=3600 * 5, duration_s=600, setpoints=IDLE)
+    assert (next_start(interval, t), last_start(interval, t)) == (utc(2026, 6, 1, 15), utc(2026, 6, 1, 10))
+    later = replace(interval, valid_from=utc(2026, 6, 2, 1))
+    assert next_start(later, t) == utc(2026, 6, 2, 1)  # anchor + 5 x 5 h
+    assert last_start(IntervalItem(id="i", anchor=t + hour, every_s=60, setpoints=IDLE), t) is None
+    ramp = RampItem(id="r", tz="UTC", daily_at=time(9), duration_s=60, power_from_w=0, power_to_w=1)
+    assert (next_start(ramp, t), last_start(ramp, t)) == (utc(2026, 6, 2, 9), utc(2026, 6, 1, 9))
+    assert next_start(replace(ramp, valid_from=utc(2026, 6, 4, 10)), t) == utc(2026, 6, 5, 9)
+    rows = tuple(SeriesRow(start=t + k * hour, period_s=3600, power_w=0.0) for k in (-1, 1))
+    series = SeriesItem(id="s", rows=rows)
+    assert (next_start(series, t), last_start(series, t)) == (t + hour, t - hour)
+    assert next_start(series, t + 2 * hour) is None
+    window = WindowItem(
+        id="w", tz="UTC", weekdays=frozenset({0}), start=time(13), end=time(14), setpoints=IDLE
+    )
+    assert (next_start(window, t), last_start(window, t)) == (utc(2026, 6, 1, 13), utc(2026, 5, 25, 13))
+    assert start_in_force(window, t + hour) == utc(2026, 6, 1, 13)
+    assert start_in_force(window, t) is None
+    assert start_in_force(DefaultItem(id="d", setpoints=IDLE), t) is None
+    assert next_start(replace(window, enabled=False), t) is None
+    one_off = OneOffItem(id="o", at=t, setpoints=IDLE, valid_until=t - hour)
+    assert finished_at(one_off) == t - hour
+    assert finished_at(window) is None
+    assert run_length(window, t) == hour
+    assert run_length(window, t + 1.5 * hour) == timedelta(minutes=30)  # in its occurrence
+    assert run_length(interval, t) == timedelta(minutes=10)
+    assert run_length(interval, utc(2026, 6, 1, 15, 4)) == timedelta(minutes=6)
+    assert run_length(one_off, t) is None

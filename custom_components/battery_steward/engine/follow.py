@@ -39,55 +39,36 @@ def _window_starts(item: WindowItem, t: datetime, forward: bool) -> list[datetim
 
 def next_start(item: Item, t: datetime) -> datetime | None:
     """The first start strictly after t inside the item's validity (None: none ahead)."""
-    if not item.enabled:
-        return None
-    found: datetime | None
-    match item:
-        case DefaultItem():
-            return None
-        case CronItem() | OneOffItem():
-            found = item.next_step_after(t)
-        case IntervalItem():
-            if item.duration_s is None:
-                found = item.next_step_after(t)
-            else:
-                k = max(0, math.floor((t - item.anchor).total_seconds() / item.every_s) + 1)
-                found = item.anchor + timedelta(seconds=k * item.every_s)
-                while item.valid_from is not None and found < item.valid_from:
-                    k += 1
-                    found = item.anchor + timedelta(seconds=k * item.every_s)
-        case WindowItem():
-            found = next((s for s in _window_starts(item, t, True) if s > t and item.valid_at(s)), None)
-        case RampItem():
-            found = item.next_start(t)
-            while found is not None and item.valid_from is not None and found < item.valid_from:
-                found = item.next_start(found)
-        case SeriesItem():
-            i = bisect_right([row.start for row in item.rows], t)
-            found = item.rows[i].start if i < len(item.rows) else None
-    return item.clip(found)
+    return _start(item, t, ahead=True)
 
 
 def last_start(item: Item, t: datetime) -> datetime | None:
     """The latest start at or before t inside the item's validity (None: it has not started)."""
-    if not item.enabled:
+    return _start(item, t, ahead=False)
+
+
+def _start(item: Item, t: datetime, *, ahead: bool) -> datetime | None:
+    if not item.enabled or isinstance(item, DefaultItem):
         return None
     found: datetime | None
     match item:
-        case DefaultItem():
-            return None
         case CronItem() | OneOffItem():
-            found = item.last_step(t)
+            found = item.next_step_after(t) if ahead else item.last_step(t)
         case IntervalItem():
-            k = math.floor((t - item.anchor).total_seconds() / item.every_s)
-            found = item.anchor + timedelta(seconds=k * item.every_s) if k >= 0 else None
+            k = math.floor((t - item.anchor).total_seconds() / item.every_s) + (1 if ahead else 0)
+            if ahead and item.valid_from is not None and item.valid_from > t:
+                k = math.ceil((item.valid_from - item.anchor).total_seconds() / item.every_s)
+            found = item.anchor + timedelta(seconds=max(k, 0) * item.every_s) if k >= 0 or ahead else None
         case WindowItem():
-            found = next((s for s in _window_starts(item, t, False) if s <= t and item.valid_at(s)), None)
+            starts = _window_starts(item, t, ahead)
+            found = next((s for s in starts if (s > t if ahead else s <= t) and item.valid_at(s)), None)
         case RampItem():
-            found = item.last_start(t)
+            found = item.next_start(t) if ahead else item.last_start(t)
+            while ahead and found is not None and item.valid_from is not None and found < item.valid_from:
+                found = item.next_start(found)
         case SeriesItem():
-            i = bisect_right([row.start for row in item.rows], t) - 1
-            found = item.rows[i].start if i >= 0 else None
+            i = bisect_right([row.start for row in item.rows], t) - (0 if ahead else 1)
+            found = item.rows[i].start if 0 <= i < len(item.rows) else None
     return item.clip(found)
 
 

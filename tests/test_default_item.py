@@ -207,3 +207,25 @@ async def test_night_idle_alone_idle_at_night_auto_by_day(
     at_six = [r for r in controller(entry).journal.query() if r.fields.get("mode") == ("idle", "auto")]
     assert at_six[-1].scheduled == datetime.combine(morning, time(6), tzinfo=tz)
     await unload(hass, entry)
+
+
+async def test_a_preset_completes_an_existing_default(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    await freeze_at(hass, freezer, START)
+    reserve_only = {"type": "default", "name": "Keep 30 %", "setpoints": {"reserve_pct": 30}}
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=[reserve_only], wait="background")
+    device = device_id(hass, entry)
+    await call(hass, "add_preset", {"device_id": device, "preset": "night_idle"})
+    default = default_subentry(entry)
+    assert default is not None
+    # Its own reserve kept, the mode the preset needs outside its window added.
+    assert (default.title, dict(default.data["setpoints"])) == (
+        "Keep 30 %",
+        {"reserve_pct": 30, "mode": "auto"},
+    )
+    # A second preset that needs nothing more leaves it as it is.
+    await call(hass, "add_preset", {"device_id": device, "preset": "peak_window"})
+    assert dict(default.data["setpoints"]) == {"reserve_pct": 30, "mode": "auto"}
+    assert len([s for s in entry.subentries.values() if s.data["type"] == "default"]) == 1
+    await unload(hass, entry)

@@ -137,6 +137,12 @@ async def test_switches_come_and_go_with_their_items(
     item_id = added["items"][entry.entry_id]
     morning = switch_of(hass, item_id)
     assert hass.states.get(morning) is not None
+    # Renaming the item renames its device, and so its switch.
+    await call(hass, "update_item", {"item_id": item_id, "name": "Early"})
+    await hass.async_block_till_done()
+    renamed = hass.states.get(morning)
+    assert renamed is not None
+    assert renamed.name == "Early"
     await call(hass, "remove_item", {"item_id": item_id})
     await hass.async_block_till_done()
     assert hass.states.get(morning) is None

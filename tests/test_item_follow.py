@@ -15,9 +15,18 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
+from custom_components.battery_steward.engine.journal import Trigger
 
 from .conftest import SERIAL, modbus_data
-from .helpers import device_id, freeze_at, let_sockets_settle, move_to, setup_entry, window_item
+from .helpers import (
+    controller,
+    device_id,
+    freeze_at,
+    let_sockets_settle,
+    move_to,
+    setup_entry,
+    window_item,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2026, 6, 15, 17, 0, tzinfo=PARIS)  # a Monday
@@ -97,6 +106,9 @@ async def test_each_item_has_a_switch_that_pauses_it(
 
     await move_to(hass, freezer, START + timedelta(hours=1, minutes=1))
     assert simulator.read_register("reserve_pct") == 70
+    # The run's record names the item whose value it wrote.
+    written = [r for r in controller(entry).journal.query() if r.fields]
+    assert written[-1].items == {"reserve_pct": ids["Evening"]}
     evening = hass.states.get(switch_of(hass, ids["Evening"]))
     assert evening is not None
     assert evening.attributes["last_run"] == iso(START + timedelta(hours=1))
@@ -229,6 +241,9 @@ async def test_run_item_applies_it_now_until_its_own_end(
     # A window run outside its occurrence holds as long as one lasts: 30 minutes.
     await call(hass, "run_item", {"item_id": ids["Late"]})
     assert simulator.read_register("reserve_pct") == 70
+    record = controller(entry).journal.last_run
+    assert record is not None
+    assert (record.trigger, record.items) == (Trigger.OVERRIDE, {"reserve_pct": "override"})
     await move_to(hass, freezer, START + timedelta(minutes=29))
     assert simulator.read_register("reserve_pct") == 70
     await move_to(hass, freezer, START + timedelta(minutes=30))

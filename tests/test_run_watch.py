@@ -63,6 +63,9 @@ async def test_failure_streak_logged_once_then_repair_issue_that_clears(
         "failed",
         {"reserve_pct": {"old": 20.0, "new": 35.0}},
     )
+    # The record (and so the sensor) names the item whose value the run tried to write.
+    (default_id,) = entry.subentries
+    assert state.attributes["items"] == {"reserve_pct": default_id}
 
     proxy.set_fault(Fault())
     await advance(hass, freezer, 40, step_s=5)

@@ -89,6 +89,9 @@ class Journal:
         self._next_seq = (self._records[-1].seq + 1) if self._records else 1
         # Called with each record as it is added (the shell updates entities and watches failures).
         self.listeners: list[Callable[[JournalRecord], None]] = []
+        # Which item set each written field at the instant (field -> item id, or "override"), for
+        # records added without `items`.
+        self.attribute: Callable[[Iterable[str], datetime], dict[str, str]] | None = None
 
     def __len__(self) -> int:
         """Number of records kept."""
@@ -117,6 +120,8 @@ class Journal:
         items: dict[str, str] | None = None,
     ) -> JournalRecord:
         """Append one record."""
+        if items is None and fields and self.attribute is not None:
+            items = self.attribute(fields, executed)
         record = JournalRecord(
             seq=self._next_seq,
             trigger=trigger,

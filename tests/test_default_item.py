@@ -6,7 +6,7 @@ days in two zones. A new battery gets its default from its state at set-up, sile
 configured before default items existed gets one at its first start and a repair notice.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -228,4 +228,55 @@ async def test_a_preset_completes_an_existing_default(
     await call(hass, "add_preset", {"device_id": device, "preset": "peak_window"})
     assert dict(default.data["setpoints"]) == {"reserve_pct": 30, "mode": "auto"}
     assert len([s for s in entry.subentries.values() if s.data["type"] == "default"]) == 1
+    await unload(hass, entry)
+
+
+async def test_a_battery_added_through_the_config_flow_gets_its_default(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    await freeze_at(hass, freezer, START)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "modbus"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"host": "127.0.0.1", "port": simulator.port, "unit_id": 1, "profile": "steward"}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    entry = result["result"]
+    default = default_subentry(entry)
+    assert default is not None
+    assert dict(default.data["setpoints"]) == {"mode": "auto", "reserve_pct": 20.0}
+    assert entry.minor_version == MINOR_VERSION_WITH_DEFAULT
+    assert not ir.async_get(hass).issues  # a new battery: nothing to be told
+    await unload(hass, entry)
+
+
+# A day on each side of the clocks going back, with the default under a night window.
+@pytest.mark.parametrize("zone", [PARIS, "America/New_York"])
+async def test_calendar_shows_the_default_between_windows_across_fall_back(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery, zone: str
+) -> None:
+    tz = ZoneInfo(zone)
+    day = date(2026, 10, 24) if zone == PARIS else date(2026, 10, 31)
+    await freeze_at(hass, freezer, datetime.combine(day, time(12), tzinfo=tz), zone)
+    default = {"type": "default", "name": "Default", "setpoints": {"mode": "auto"}}
+    night = window_item("Night", "22:00", "06:00", tz=zone, mode="idle")
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=[default, night], wait="background")
+    response: Any = await hass.services.async_call(
+        "calendar",
+        "get_events",
+        {"entity_id": "calendar.battery_plan", "duration": {"hours": 36}},
+        blocking=True,
+        return_response=True,
+    )
+    events = [(e["start"], e["end"], e["summary"]) for e in response["calendar.battery_plan"]["events"]]
+    evening, morning = (
+        datetime.combine(day, time(22), tzinfo=tz),
+        datetime.combine(day + timedelta(days=1), time(6), tzinfo=tz),
+    )
+    assert morning.astimezone(UTC) - evening.astimezone(UTC) == timedelta(hours=9)  # an hour longer
+    assert [(datetime.fromisoformat(s), datetime.fromisoformat(e), t) for s, e, t in events][1:3] == [
+        (evening, morning, "Idle"),
+        (morning, morning.replace(hour=22), "Automatic"),
+    ]
+    assert events[0][2] == "Automatic"  # the default running now
     await unload(hass, entry)

@@ -49,6 +49,8 @@ class JournalRecord:
     # The schedule items (ids) whose setpoints the run applied, per field (the planner's
     # Schedule.sources_at); empty when the run does not say.
     items: dict[str, str] = field(default_factory=dict)
+    # The Home Assistant user who gave the command this record serves (None: no user, or unknown).
+    user_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form, also what services return."""
@@ -62,6 +64,7 @@ class JournalRecord:
             "error": self.error,
             "note": self.note,
             "items": dict(self.items),
+            "user_id": self.user_id,
         }
 
     @classmethod
@@ -77,6 +80,7 @@ class JournalRecord:
             error=data.get("error"),
             note=data.get("note"),
             items=dict(data.get("items") or {}),
+            user_id=data.get("user_id"),
         )
 
 
@@ -118,6 +122,7 @@ class Journal:
         error: str | None = None,
         note: str | None = None,
         items: dict[str, str] | None = None,
+        user_id: str | None = None,
     ) -> JournalRecord:
         """Append one record."""
         if items is None and fields and self.attribute is not None:
@@ -132,6 +137,7 @@ class Journal:
             error=error,
             note=note,
             items=dict(items or {}),
+            user_id=user_id,
         )
         self._next_seq += 1
         self._records.append(record)

@@ -36,7 +36,13 @@ def _modbus_input(port: int, unit: int = 1) -> dict[str, Any]:
 async def _start_modbus_step(hass: HomeAssistant) -> str:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == [KIND_SIMULATOR, KIND_MODBUS, KIND_BRIDGE]
+    assert result["menu_options"] == [
+        KIND_SIMULATOR,
+        KIND_MODBUS,
+        KIND_BRIDGE,
+        "bridge_preset",
+        "bridge_mapping",
+    ]
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": KIND_MODBUS})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == KIND_MODBUS

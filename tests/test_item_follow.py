@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_OFF, SERVICE_TURN_ON, STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -27,6 +27,7 @@ from .helpers import (
     setup_entry,
     window_item,
 )
+from .test_reliability_security import _non_admin
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2026, 6, 15, 17, 0, tzinfo=PARIS)  # a Monday
@@ -329,3 +330,19 @@ async def test_item_changes_are_journaled(
         f"item resumed: Evening ({ids['Evening']})",
         f"item removed: Morning ({morning})",
     ]
+
+
+async def test_item_switches_refuse_non_admin_users(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery, battery: Battery
+) -> None:
+    entry = await battery(items=[EVENING])
+    (item_id,) = entry.subentries
+    with pytest.raises(Unauthorized):
+        await hass.services.async_call(
+            "switch",
+            SERVICE_TURN_OFF,
+            {ATTR_ENTITY_ID: switch_of(hass, item_id)},
+            blocking=True,
+            context=await _non_admin(hass),
+        )
+    assert entry.subentries[item_id].data.get("enabled", True) is True

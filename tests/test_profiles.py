@@ -3,6 +3,8 @@
 from collections.abc import AsyncIterator, Callable
 import json
 from pathlib import Path
+import threading
+import time
 from typing import Any
 
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
@@ -15,6 +17,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.battery_steward import register_map as register_map_module
 from custom_components.battery_steward.const import (
     CONF_CAPACITY_KWH,
     CONF_LAYOUT,
@@ -357,3 +360,47 @@ async def test_schedule_field_the_device_lacks_is_left_out(hass: HomeAssistant, 
     await entry.runtime_data.coordinator.async_refresh()
     assert controller.in_sync
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+HOSTILE_MAPS: dict[str, tuple[str, str, dict[str, str]]] = {
+    # A 4000-digit integer: float() overflowed in validation, an unknown error in the flow.
+    "huge integer": (
+        GOOD_MAP.replace("max_charge_w: 4000", "max_charge_w: " + "9" * 4000),
+        "map_number_too_long",
+        {"chars": "24"},
+    ),
+    "huge float": (
+        GOOD_MAP.replace("capacity_kwh: 9.5", "capacity_kwh: 1" + "0" * 40 + ".5"),
+        "map_number_too_long",
+        {},
+    ),
+    # Deep nesting took seconds of the event loop.
+    "deep nesting": ("registers: " + "[" * 20_000 + "]" * 20_000, "map_too_deep", {"depth": "8"}),
+    "too long": ("# " + "x" * 100_001, "map_too_long", {"chars": "100000"}),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_MAPS))
+async def test_hostile_register_maps_are_form_errors_parsed_off_the_loop(
+    hass: HomeAssistant, start_sim: Start, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    text, code, placeholders = HOSTILE_MAPS[case]
+    threads: list[bool] = []
+
+    def recording_parse(document: str) -> Any:
+        threads.append(threading.current_thread() is threading.main_thread())
+        return parse(document)
+
+    monkeypatch.setattr(register_map_module, "parse", recording_parse)
+    battery = await start_sim("custom", "ACME-BAD", map=parse(GOOD_MAP))
+    result = await _modbus_step(hass, battery.port, "custom")
+    started = time.monotonic()
+    result = dict(
+        await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_REGISTER_MAP: text})
+    )
+    assert time.monotonic() - started < 2.0
+    assert result["errors"] == {"base": code}
+    assert placeholders.items() <= result["description_placeholders"].items()
+    assert "line" in result["description_placeholders"] or code == "map_too_long"
+    assert threads == [False]  # parsed in the executor, never on the event loop
+    assert battery.request_count == 0

@@ -1,5 +1,6 @@
 """Battery Steward: keeps home and lab batteries on plan."""
 
+from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,8 +11,8 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv
+from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_time_interval
@@ -46,6 +47,7 @@ from .fetcher import (
     make_client,
 )
 from .lifecycle import async_journal_item_changes, async_track_retention
+from .plan_feeds import PlanFeeds, async_remove_plan_store
 from .recording import MeasurementRecording
 from .register_map import async_profile
 from .remote.client import MeasurementRow, RemoteScheduleClient
@@ -54,7 +56,7 @@ from .run_watch import async_watch_runs
 from .sampling import Sample
 from .schedule import controller_settings, entry_items
 from .services import async_setup_services
-from .store import ControllerStore
+from .store import ControllerStore, async_follow_gate
 from .transport import Transports
 
 POST_INTERVAL = timedelta(seconds=10)
@@ -79,7 +81,19 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> bool:
-    """Connect to the battery (starting the built-in simulator first if chosen) and poll it."""
+    """Connect to the battery (starting the built-in simulator first if chosen) and poll it.
+
+    A set-up that fails part-way undoes what it did, newest first: no entity is left frozen as
+    available, no server or task of the built-in simulator is left behind (a retried entry would
+    otherwise leak one per attempt).
+    """
+    async with AsyncExitStack() as undo:
+        await _async_setup(hass, entry, undo)
+        undo.pop_all()
+    return True
+
+
+async def _async_setup(hass: HomeAssistant, entry: BatteryConfigEntry, undo: AsyncExitStack) -> None:
     simulator: SimulatedBattery | None = None
     modbus: ModbusBatteryDriver | None = None
     driver: BatteryDriver
@@ -101,6 +115,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
             )
         )
         await simulator.start(host=SIMULATOR_HOST, port=0)
+        undo.push_async_callback(simulator.stop)
         driver = ModbusBatteryDriver(SIMULATOR_HOST, simulator.port, 1)
         coordinator = BatteryCoordinator(hass, entry, driver)
     else:
@@ -117,22 +132,32 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
             entry.data[CONF_HOST], entry.data[CONF_PORT], entry.data[CONF_UNIT], profile=profile
         )
         coordinator = BatteryCoordinator(hass, entry, driver)
-    try:
-        await coordinator.async_config_entry_first_refresh()
-    except ConfigEntryNotReady:
-        await _async_close(driver, simulator)
-        raise
+    undo.push_async_callback(driver.close)
+    await coordinator.async_config_entry_first_refresh()
     transports = Transports(modbus) if modbus is not None else None
+    if transports is not None:
+        undo.push_async_callback(transports.async_close)
+    # Registered entities mean the battery ran before: a missing store was lost, not never made.
+    store = ControllerStore(
+        hass,
+        entry.entry_id,
+        name=entry.title,
+        info=coordinator.info,
+        known=bool(er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)),
+    )
+    await store.async_load()  # validated once, before any entity exists (see store.py)
+    feeds = PlanFeeds(hass, entry)
     controller = BatteryController(
         hass,
         entry_id=entry.entry_id,
         name=entry.title,
         coordinator=coordinator,
-        store=ControllerStore(hass, entry.entry_id),
-        items_factory=lambda: entry_items(entry),
+        store=store,
+        items_factory=lambda: feeds.plan_items(entry_items(entry)),
         settings=controller_settings(dict(entry.options)),
     )
     controller.transports = transports
+    feeds.controller = controller
     entry.runtime_data = BatteryRuntimeData(
         driver=driver,
         coordinator=coordinator,
@@ -142,11 +167,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         simulator=simulator,
     )
     async_ensure_default(hass, entry)  # before the controller plans (it reads the subentries)
+    entry.async_on_unload(async_follow_gate(hass, controller))
     if api_configured(options := dict(entry.options)):
         client = make_client(async_get_clientsession(hass), options)
         entry.runtime_data.fetcher = ScheduleFetcher(hass, entry, controller, client, options)
         _start_posting(hass, entry, client, options)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    undo.push_async_callback(hass.config_entries.async_unload_platforms, entry, PLATFORMS)
+    undo.push_async_callback(_async_stop_work, entry)
+    await feeds.async_start()
+    entry.async_on_unload(feeds.async_stop)
     await controller.async_start()
     entry.async_on_unload(async_watch_runs(hass, entry))  # the journal is loaded now
     if (poster := entry.runtime_data.poster) is not None:
@@ -164,7 +194,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         await _async_stop_work(entry)
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_on_stop))
-    return True
 
 
 def _start_posting(
@@ -249,6 +278,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> 
 async def async_remove_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> None:
     """The battery was deleted: forget its journal, override and day-ahead series."""
     await ControllerStore(hass, entry.entry_id).async_remove()
+    await async_remove_plan_store(hass, entry.entry_id)
 
 
 async def _async_stop_work(entry: BatteryConfigEntry) -> None:

@@ -35,6 +35,7 @@ class ReconcileNowButton(ControllerEntity, ButtonEntity):
 
     @override
     async def async_press(self) -> None:
+        await self.async_check_control()
         await self.controller.async_reconcile_now()
 
 
@@ -43,6 +44,7 @@ class SafeStopButton(ControllerEntity, ButtonEntity):
 
     @override
     async def async_press(self) -> None:
+        await self.async_check_control()
         result = await self.controller.async_safe_stop()
         if not result.ok:  # as Reconcile now does: the press says it failed, and why
             raise HomeAssistantError(

@@ -17,12 +17,15 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import probatio as vol
+import yaml  # type: ignore[import-untyped]  # PyYAML ships with Home Assistant; no stubs installed
 
 from .bridge import (
+    CONF_MAPPING,
     CONF_MODE_ENTITY,
     CONF_MODE_OPTIONS,
     CONF_POWER_CHARGE_POSITIVE,
     CONF_POWER_ENTITY,
+    CONF_PRESET,
     CONF_RATED_POWER_W,
     CONF_RESERVE_ENTITY,
     CONF_SOC_ENTITY,
@@ -33,10 +36,14 @@ from .bridge import (
     SOC_DOMAINS,
     select_options,
 )
+from .bridge_presets import Candidate, candidates, describe
+from .bridge_spec import BridgeSpec, BridgeSpecError
 from .const import (
+    CONF_ADMIN_ONLY,
     CONF_CAPACITY_KWH,
     CONF_KIND,
     CONF_LAYOUT,
+    CONF_MAX_POWER_W,
     CONF_POLL_INTERVAL,
     CONF_POWER_SIGN,
     CONF_PROFILE,
@@ -72,6 +79,7 @@ from .device.profiles import (
     PROFILE_CUSTOM,
     PROFILE_MARSTEK,
     PROFILE_STEWARD,
+    PROFILE_VICTRON,
     PROFILES,
     Profile,
     RegisterMapError,
@@ -83,8 +91,10 @@ from .device.profiles.marstek import (
     POWER_SIGN_DISCHARGE_POSITIVE,
     POWER_SIGNS,
 )
+from .device.profiles.victron import DEFAULT_CAPACITY_KWH as VICTRON_CAPACITY_KWH, DEFAULT_MAX_POWER_W
 from .device.simulator import SimConfig, SimulatedBattery
 from .engine.state import Mode
+from .entity import admin_only
 from .fetcher import (
     CONF_API_PASSWORD,
     CONF_API_PLANT,
@@ -98,6 +108,7 @@ from .fetcher import (
 )
 from .item_flow import ScheduleItemFlow
 from .lifecycle import CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS
+from .plan_flow import PLAN_FLOWS
 from .register_map import async_load_register_map, async_profile
 from .remote.client import RemoteApiError, RemoteAuthError
 from .schedule import (
@@ -116,6 +127,10 @@ from .schedule import (
     DEFAULT_VERIFY_S,
     SUBENTRY_ITEM,
 )
+
+STEP_BRIDGE_PRESET = "bridge_preset"
+STEP_BRIDGE_MAPPING = "bridge_mapping"
+CONF_DEVICE = "device"
 
 
 def _modbus_schema(defaults: Mapping[str, Any], *, profile: bool = True) -> vol.Schema:
@@ -193,6 +208,31 @@ def _marstek_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     )
 
 
+def _watts_field(maximum: int) -> vol.All[int]:
+    """A power in W, from 100 to maximum in steps of 100."""
+    return vol.All(
+        selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=100, max=maximum, step=100, unit_of_measurement="W", mode=selector.NumberSelectorMode.BOX
+            )
+        ),
+        vol.Coerce(int),
+        vol.Range(min=100, max=maximum),
+    )
+
+
+def _victron_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    """What the GX's system registers do not tell: the battery's size, the inverter's rating."""
+    return vol.Schema(
+        {
+            _capacity_key(defaults, VICTRON_CAPACITY_KWH): _capacity_field(minimum=0.5, step=0.1),
+            vol.Required(
+                CONF_MAX_POWER_W, default=defaults.get(CONF_MAX_POWER_W, DEFAULT_MAX_POWER_W)
+            ): _watts_field(100_000),
+        }
+    )
+
+
 def _entity(domains: list[str]) -> selector.EntitySelector:
     return selector.EntitySelector(selector.EntitySelectorConfig(domain=domains))
 
@@ -205,19 +245,19 @@ def _bridge_schema() -> vol.Schema:
             vol.Required(CONF_POWER_CHARGE_POSITIVE, default=False): selector.BooleanSelector(),
             vol.Optional(CONF_RESERVE_ENTITY): _entity(RESERVE_DOMAINS),
             vol.Optional(CONF_MODE_ENTITY): _entity(MODE_DOMAINS),
-            vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): vol.All(
-                selector.NumberSelector(
-                    selector.NumberSelectorConfig(
-                        min=100,
-                        max=1_000_000,
-                        step=100,
-                        unit_of_measurement="W",
-                        mode=selector.NumberSelectorMode.BOX,
-                    )
-                ),
-                vol.Coerce(int),
-                vol.Range(min=100, max=1_000_000),
-            ),
+            vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): _watts_field(1_000_000),
+        }
+    )
+
+
+def _review_schema(rated_power_w: int) -> vol.Schema:
+    """What a preset filled in that the user may still change: the readings and the rating."""
+    return vol.Schema(
+        {
+            vol.Required(CONF_SOC_ENTITY): _entity(SOC_DOMAINS),
+            vol.Optional(CONF_POWER_ENTITY): _entity(POWER_DOMAINS),
+            vol.Required(CONF_POWER_CHARGE_POSITIVE, default=False): selector.BooleanSelector(),
+            vol.Required(CONF_RATED_POWER_W, default=rated_power_w): _watts_field(1_000_000),
         }
     )
 
@@ -288,8 +328,10 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         """What earlier steps of a flow entered (Modbus connection and map; the entity bridge's choices)."""
         self._connection: dict[str, Any] = {}
         self._marstek: dict[str, Any] = {}
+        self._victron: dict[str, Any] = {}
         self._map: dict[str, str] = {}
         self._bridge: dict[str, Any] = {}
+        self._candidate: Candidate | None = None
 
     @staticmethod
     @callback
@@ -303,11 +345,14 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        return {SUBENTRY_ITEM: ScheduleItemFlow}
+        return {SUBENTRY_ITEM: ScheduleItemFlow, **PLAN_FLOWS}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what kind of battery to add."""
-        return self.async_show_menu(step_id="user", menu_options=[KIND_SIMULATOR, KIND_MODBUS, KIND_BRIDGE])
+        return self.async_show_menu(
+            step_id="user",
+            menu_options=[KIND_SIMULATOR, KIND_MODBUS, KIND_BRIDGE, STEP_BRIDGE_PRESET, STEP_BRIDGE_MAPPING],
+        )
 
     async def async_step_simulator(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """A simulated battery that runs inside Home Assistant, for trying things safely."""
@@ -343,6 +388,8 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_marstek()
         if user_input[CONF_PROFILE] == PROFILE_CUSTOM:
             return await self.async_step_custom_map()
+        if user_input[CONF_PROFILE] == PROFILE_VICTRON:
+            return await self.async_step_victron()
         return await self._async_create(make_profile(user_input[CONF_PROFILE]), {}, {})
 
     async def async_step_marstek(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -352,6 +399,15 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         self._marstek = user_input
         return await self._async_create(
             make_profile(PROFILE_MARSTEK, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
+        )
+
+    async def async_step_victron(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """What a Victron GX does not tell over Modbus: capacity and inverter rating."""
+        if user_input is None:
+            return self.async_show_form(step_id="victron", data_schema=_victron_schema(self._victron))
+        self._victron = user_input
+        return await self._async_create(
+            make_profile(PROFILE_VICTRON, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
         )
 
     async def async_step_custom_map(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -405,6 +461,99 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         """A battery another integration provides as entities: choose them."""
         return await self._async_bridge_entities("bridge", user_input, None)
 
+    async def async_step_bridge_preset(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick the device of an integration we know; its preset fills the mapping in for review."""
+        found = {candidate.key: candidate for candidate in candidates(self.hass)}
+        if not found:
+            return self.async_abort(reason="bridge_no_preset")
+        if user_input is not None:
+            self._candidate = found[user_input[CONF_DEVICE]]
+            return await self.async_step_bridge_review()
+        options = [selector.SelectOptionDict(value=key, label=c.label) for key, c in found.items()]
+        return self.async_show_form(
+            step_id=STEP_BRIDGE_PRESET,
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_DEVICE): selector.SelectSelector(
+                        selector.SelectSelectorConfig(options=options)
+                    )
+                }
+            ),
+        )
+
+    async def async_step_bridge_review(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The filled-in mapping, shown before anything is saved; nothing is written to the battery here."""
+        candidate = self._candidate
+        assert candidate is not None
+        mapping = candidate.mapping
+        if user_input is not None:
+            mapping = {key: value for key, value in mapping.items() if key != "power_sensor"}
+            mapping["soc"] = user_input[CONF_SOC_ENTITY]
+            mapping["power_sensor_charge_positive"] = user_input[CONF_POWER_CHARGE_POSITIVE]
+            if power := user_input.get(CONF_POWER_ENTITY):
+                mapping["power_sensor"] = power
+            self._bridge = {
+                CONF_SOC_ENTITY: user_input[CONF_SOC_ENTITY],
+                CONF_POWER_ENTITY: power or None,
+                CONF_POWER_CHARGE_POSITIVE: user_input[CONF_POWER_CHARGE_POSITIVE],
+                CONF_RESERVE_ENTITY: (mapping.get("reserve") or {}).get("entity"),
+                CONF_RATED_POWER_W: user_input[CONF_RATED_POWER_W],
+                CONF_MAPPING: mapping,
+                CONF_PRESET: candidate.preset.key,
+            }
+            return await self._async_finish_bridge({})
+        suggested = {
+            CONF_SOC_ENTITY: mapping["soc"],
+            CONF_POWER_ENTITY: mapping.get("power_sensor"),
+            CONF_POWER_CHARGE_POSITIVE: bool(mapping.get("power_sensor_charge_positive")),
+        }
+        return self.async_show_form(
+            step_id="bridge_review",
+            data_schema=self.add_suggested_values_to_schema(
+                _review_schema(candidate.preset.rated_power_w), suggested
+            ),
+            description_placeholders={
+                "preset": candidate.preset.name,
+                "mapping": describe(mapping),
+                "caveats": "\n".join(f"- {caveat}" for caveat in candidate.preset.caveats),
+                "source": candidate.preset.source,
+            },
+        )
+
+    async def async_step_bridge_mapping(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A full mapping written by hand (YAML), for an integration without a preset; checked first."""
+        errors: dict[str, str] = {}
+        error = ""
+        if user_input is not None:
+            try:
+                spec = BridgeSpec.from_dict(yaml.safe_load(user_input[CONF_MAPPING]))
+            except (yaml.YAMLError, BridgeSpecError) as err:
+                errors["base"], error = "bridge_invalid_mapping", str(err)
+            else:
+                self._bridge = {
+                    CONF_SOC_ENTITY: spec.soc_entity,
+                    CONF_POWER_ENTITY: spec.power_sensor,
+                    CONF_POWER_CHARGE_POSITIVE: spec.power_sensor_charge_positive,
+                    CONF_RESERVE_ENTITY: spec.reserve_entity,
+                    CONF_RATED_POWER_W: user_input[CONF_RATED_POWER_W],
+                    CONF_MAPPING: spec.as_dict(),
+                }
+                return await self._async_finish_bridge({})
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_MAPPING): selector.TextSelector(
+                    selector.TextSelectorConfig(multiline=True)
+                ),
+                vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): _watts_field(1_000_000),
+            }
+        )
+        return self.async_show_form(
+            step_id=STEP_BRIDGE_MAPPING,
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+            description_placeholders={"error": error},
+        )
+
     async def _async_bridge_entities(
         self, step_id: str, user_input: dict[str, Any] | None, current: Mapping[str, Any] | None
     ) -> ConfigFlowResult:
@@ -456,6 +605,9 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         for key in (CONF_POWER_ENTITY, CONF_RESERVE_ENTITY, CONF_MODE_ENTITY):
             data.setdefault(key, None)
         if self.source == SOURCE_RECONFIGURE:
+            # Chosen by hand: a preset's mapping no longer applies.
+            data.setdefault(CONF_MAPPING, None)
+            data.setdefault(CONF_PRESET, None)
             return self.async_update_reload_and_abort(self._get_reconfigure_entry(), data_updates=data)
         soc_entity = data[CONF_SOC_ENTITY]
         # The entity registry id survives renaming the entity; YAML entities have none.
@@ -610,6 +762,7 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
             vol.Optional(
                 CONF_API_POSTING, default=bool(current.get(CONF_API_POSTING, True))
             ): selector.BooleanSelector(),
+            vol.Optional(CONF_ADMIN_ONLY, default=admin_only(self.config_entry)): selector.BooleanSelector(),
         }
         hour = int(current.get(CONF_API_TOMORROW_HOUR, DEFAULT_TOMORROW_HOUR))
         fields.update([_int_field(CONF_API_TOMORROW_HOUR, hour, 0, 23, "h")])

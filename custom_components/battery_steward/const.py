@@ -15,14 +15,18 @@ KIND_MODBUS: Final = "modbus"
 KIND_BRIDGE: Final = "bridge"
 CONF_UNIT: Final = "unit_id"
 CONF_PROFILE: Final = "profile"
-CONF_PROFILE_SETTINGS: Final = "profile_settings"  # data: settings of profiles that have some (marstek)
+CONF_PROFILE_SETTINGS: Final = (
+    "profile_settings"  # data: settings of profiles that have some (marstek, victron)
+)
 CONF_POWER_SIGN: Final = "power_sign"
 CONF_LAYOUT: Final = "layout"
+CONF_MAX_POWER_W: Final = "max_power_w"  # profile setting (victron): the inverter's rating
 CONF_REGISTER_MAP: Final = "register_map"  # options: custom map as YAML text
 CONF_REGISTER_MAP_FILE: Final = "register_map_file"  # options: or a YAML file in the config directory
 CONF_SERIAL: Final = "serial"
 CONF_CAPACITY_KWH: Final = "capacity_kwh"
 CONF_POLL_INTERVAL: Final = "poll_interval"
+CONF_ADMIN_ONLY: Final = "admin_only"  # options: only administrators control this battery
 
 DEFAULT_PORT: Final = 502
 DEFAULT_UNIT: Final = 1
@@ -34,7 +38,8 @@ SIMULATOR_HOST: Final = "127.0.0.1"
 DEFAULT_SAFE_STOP_TIMEOUT_S: Final = 60.0
 SOURCE_MANUAL: Final = "manual"
 SOURCE_API: Final = "api"
-SOURCES: Final = (SOURCE_MANUAL, SOURCE_API)
+SOURCE_ENTITY: Final = "entity"  # a forecast attribute of another integration's entity (plan_feeds.py)
+SOURCES: Final = (SOURCE_MANUAL, SOURCE_API, SOURCE_ENTITY)
 
 
 def poll_interval(options: dict[str, object]) -> timedelta:

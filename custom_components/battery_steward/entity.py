@@ -2,17 +2,33 @@
 
 from typing import TYPE_CHECKING, override
 
+from homeassistant.auth.permissions.const import POLICY_CONTROL
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import callback
+from homeassistant.exceptions import Unauthorized
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN, signal_state
+from .const import CONF_ADMIN_ONLY, DOMAIN, signal_state
 from .coordinator import BatteryCoordinator
 
 if TYPE_CHECKING:
     from .controller import BatteryController
+
+
+def admin_only(entry: ConfigEntry) -> bool:
+    """Whether only administrators control this battery.
+
+    The option when set; by default on for a plant that can be disabled (an enable flag: the
+    steward plant, SunSpec storage, a custom map with one), off for home batteries (Marstek, the
+    entity bridge), and on while the device is not known yet.
+    """
+    if CONF_ADMIN_ONLY in entry.options:
+        return bool(entry.options[CONF_ADMIN_ONLY])
+    runtime = getattr(entry, "runtime_data", None)
+    return runtime is None or bool(runtime.coordinator.info.capabilities.enable)
 
 
 class BatteryEntity(CoordinatorEntity[BatteryCoordinator]):
@@ -39,6 +55,20 @@ class BatteryEntity(CoordinatorEntity[BatteryCoordinator]):
     def controller(self) -> BatteryController:
         """The battery's controller (overrides, runs, plan)."""
         return self.coordinator.config_entry.runtime_data.controller
+
+    async def async_check_control(self) -> None:
+        """Refuse the call's user unless an administrator, where only administrators control it.
+
+        Every entity action calls this first (the actions of services.py are admin-only
+        already). A call without a user (automations, scripts, Home Assistant itself) is allowed,
+        as Home Assistant's own admin services allow it.
+        """
+        context = self._context
+        if context is None or context.user_id is None or not admin_only(self.coordinator.config_entry):
+            return
+        user = await self.hass.auth.async_get_user(context.user_id)
+        if user is None or not user.is_admin:
+            raise Unauthorized(context=context, entity_id=self.entity_id, permission=POLICY_CONTROL)
 
 
 class ControllerEntity(BatteryEntity):

@@ -82,10 +82,12 @@ class ItemSwitch(ControllerEntity, SwitchEntity):
 
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         await self._async_set(True)
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         await self._async_set(False)
 
 

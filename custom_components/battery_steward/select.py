@@ -60,6 +60,7 @@ class OperatingModeSelect(BatteryEntity, SelectEntity):
 
     @override
     async def async_select_option(self, option: str) -> None:
+        await self.async_check_control()
         await self.controller.async_set_override(Setpoints(mode=Mode(option)))
 
 
@@ -78,6 +79,7 @@ class ScheduleSourceSelect(ControllerEntity, SelectEntity):
 
     @override
     async def async_select_option(self, option: str) -> None:
+        await self.async_check_control()
         await self.controller.async_set_source(option)
 
 
@@ -98,4 +100,5 @@ class TransportSelect(ControllerEntity, SelectEntity):
 
     @override
     async def async_select_option(self, option: str) -> None:
+        await self.async_check_control()
         await self.controller.async_set_transport(option)

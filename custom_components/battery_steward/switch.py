@@ -79,10 +79,12 @@ class ControllerSwitch(ControllerEntity, SwitchEntity):
 
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         self.entity_description.set_fn(self.controller, True)
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         self.entity_description.set_fn(self.controller, False)
 
 
@@ -104,10 +106,12 @@ class PlantEnabledSwitch(BatteryEntity, SwitchEntity):
 
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         await self._controller.async_set_plant_enabled(True)
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         await self._controller.async_set_plant_enabled(False)
 
 
@@ -147,10 +151,12 @@ class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):
 
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         self._recording.start()
         self.async_write_ha_state()
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         await self._recording.async_stop()
         self.async_write_ha_state()

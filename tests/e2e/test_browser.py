@@ -188,6 +188,20 @@ def screenshots_dir(tmp_path: Path) -> Path:
     return folder
 
 
+def log_in(browser: Any, hass: HomeAssistant) -> tuple[Any, str]:
+    """A desktop page (Paris time) logged in as the test user, and its access token."""
+    page = browser.new_page(viewport=DESKTOP, locale="en-US", timezone_id="Europe/Paris")
+    page.set_default_timeout(30_000)
+    page.goto(hass.url + "/")
+    page.locator("input[name=username]").fill(USER)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.locator("home-assistant-main").wait_for()
+    token = page.evaluate("() => JSON.parse(localStorage.getItem('hassTokens')).access_token")
+    assert isinstance(token, str)
+    return page, token
+
+
 def test_user_adds_battery_and_changes_reserve(home_assistant: HomeAssistant, tmp_path: Path) -> None:
     hass = home_assistant
     shots = screenshots_dir(tmp_path)
@@ -196,17 +210,7 @@ def test_user_adds_battery_and_changes_reserve(home_assistant: HomeAssistant, tm
             executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
         )
         try:
-            page = browser.new_page(viewport=DESKTOP, locale="en-US", timezone_id="Europe/Paris")
-            page.set_default_timeout(30_000)
-
-            # Log in.
-            page.goto(hass.url + "/")
-            page.locator("input[name=username]").fill(USER)
-            page.locator("input[name=password]").fill(PASSWORD)
-            page.keyboard.press("Enter")
-            page.locator("home-assistant-main").wait_for()
-            token = page.evaluate("() => JSON.parse(localStorage.getItem('hassTokens')).access_token")
-            assert isinstance(token, str)
+            page, token = log_in(browser, hass)
 
             # Add a built-in simulated battery through the config flow.
             page.goto(hass.url + "/config/integrations/dashboard/add?domain=battery_steward")

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+import re
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -212,6 +213,7 @@ async def test_post_measurements_strict_utc(
     await remote.post_measurements(
         PLANT, [MeasurementRow(timestamp=at, soc_pct=55.5, active_power_w=-1000, reactive_power_var=0)]
     )
+    row_ids = [row.pop("row_id") for row in api.measurements]
     assert api.measurements == [
         {
             "timestamp": "2026-06-01T12:00:05+00:00",
@@ -220,6 +222,14 @@ async def test_post_measurements_strict_utc(
             "reactive_power_var": 0,
         }
     ]
+    assert len(row_ids) == 1
+    assert re.fullmatch(r"[0-9a-f]{32}", row_ids[0])  # the row's idempotency key
+    for answer in ({"duplicates": "1"}, {"duplicates": True}, {"duplicates": 2}, {"duplicates": -1}):
+        api.measurements_answer = answer  # not a count of the one row sent
+        with pytest.raises(RemotePayloadError, match="duplicates"):
+            await remote.post_measurements(
+                PLANT, [MeasurementRow(timestamp=at, soc_pct=1, active_power_w=0, reactive_power_var=0)]
+            )
     with pytest.raises(ValueError, match="aware"):
         MeasurementRow(
             timestamp=datetime(2026, 6, 1), soc_pct=1, active_power_w=0, reactive_power_var=0

@@ -114,23 +114,31 @@ class ModbusBatteryDriver:
         return response
 
     async def read_blocks(self, blocks: list[Block]) -> list[list[int]]:
-        """FC3 reads, one per block (RegisterIO; the caller holds the lock)."""
+        """One read per block: FC3, or FC4 for input registers; at the block's unit id if it has one.
+
+        (RegisterIO; the caller holds the lock.)
+        """
         data: list[list[int]] = []
         for block in blocks:
+            read = self._client.read_input_registers if block.input else self._client.read_holding_registers
+            unit = self.unit if block.unit is None else block.unit
             response = await self._call(
-                lambda b=block: self._client.read_holding_registers(  # type: ignore[misc]
-                    b.start, count=b.count, device_id=self.unit
-                )
+                lambda b=block, read=read, unit=unit: read(b.start, count=b.count, device_id=unit)  # type: ignore[misc]
             )
             data.append(list(response.registers))
         return data
 
     async def write_words(self, address: int, words: list[int]) -> None:
-        """FC6 for one register, FC16 for more (RegisterIO; the caller holds the lock)."""
-        if len(words) == 1:
-            await self._call(lambda: self._client.write_register(address, words[0], device_id=self.unit))
+        """FC6 for one register, FC16 for more (always FC16 for an `fc16_only` profile).
+
+        At the unit id the profile gives the register (RegisterIO; the caller holds the lock).
+        """
+        unit = self.profile.unit_for(address)
+        device_id = self.unit if unit is None else unit
+        if len(words) == 1 and not self.profile.fc16_only:
+            await self._call(lambda: self._client.write_register(address, words[0], device_id=device_id))
         else:
-            await self._call(lambda: self._client.write_registers(address, words, device_id=self.unit))
+            await self._call(lambda: self._client.write_registers(address, words, device_id=device_id))
 
     async def identify(self) -> DeviceInfo:
         """Read identification and limits; refuse a device the profile does not recognise."""
@@ -141,7 +149,10 @@ class ModbusBatteryDriver:
     async def read(self) -> Measurements:
         """One poll: every measurement and control value, in planned blocks."""
         async with self._lock:
-            return await self.profile.read(self)
+            measurements = await self.profile.read(self)
+            # Devices whose remote control times out are kept alive from the poll (profiles.base).
+            await self.profile.keep_alive(self)
+            return measurements
 
     async def write(self, setpoints: Setpoints) -> None:
         """Write the fields set, after checking every one against the device's abilities and limits."""

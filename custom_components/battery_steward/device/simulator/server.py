@@ -24,7 +24,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_UNIT = 1
 DEFAULT_TICK_S = 1.0
 
-_READ_CODES = frozenset({3})
+_READ_CODES = frozenset({3, 4})  # holding, input: which one a register answers is the presentation's
 _WRITE_CODES = frozenset({6, 16, 23})  # 23 = read/write multiple; its read half arrives as a read
 
 
@@ -235,10 +235,12 @@ class SimulatedBattery:
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
         """Called by pymodbus before every read and write of our unit."""
-        del start_address, count, current_registers  # the registers are our image
+        del start_address, current_registers  # the registers are our image
         self.sync()
         if set_values is None:
-            if function_code in _READ_CODES:
+            if function_code in _READ_CODES and self._presentation.read_allowed(
+                function_code, address, count
+            ):
                 self.read_count += 1
                 if self.on_read is not None:
                     self.on_read(address)

@@ -8,15 +8,14 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-from custom_components.battery_steward.bridge import (
+from custom_components.battery_steward.bridge import BridgeConfig, EntityBridgeDriver
+from custom_components.battery_steward.const import (
     CONF_MAPPING,
     CONF_RATED_POWER_W,
     CONF_RESERVE_ENTITY,
     CONF_SOC_ENTITY,
-    BridgeConfig,
-    EntityBridgeDriver,
+    DOMAIN,
 )
-from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.driver import (
     DeviceConnectionError,
     UnsupportedDeviceError,

@@ -16,14 +16,17 @@ from homeassistant.helpers.device_registry import DeviceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.battery_steward.bridge import (
+from custom_components.battery_steward.bridge_presets import candidates
+from custom_components.battery_steward.const import (
+    CONF_KIND,
     CONF_MAPPING,
     CONF_PRESET,
     CONF_RATED_POWER_W,
+    CONF_SERIAL,
     CONF_SOC_ENTITY,
+    DOMAIN,
+    KIND_BRIDGE,
 )
-from custom_components.battery_steward.bridge_presets import candidates
-from custom_components.battery_steward.const import CONF_KIND, CONF_SERIAL, DOMAIN, KIND_BRIDGE
 from custom_components.battery_steward.engine.journal import Result, Trigger
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 

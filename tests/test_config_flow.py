@@ -176,7 +176,8 @@ async def test_reconfigure_to_another_battery_aborts(
         result = await modbus_entry.start_reconfigure_flow(hass)
         result = await hass.config_entries.flow.async_configure(result["flow_id"], _address(other.port))
         assert result["type"] is FlowResultType.ABORT
-        assert result["reason"] == "wrong_device"
+        assert result["reason"] == "wrong_device"  # "This is another battery", with both serials
+        assert result["description_placeholders"] == {"found": "SIM-OTHER001", "expected": SERIAL}
         assert modbus_entry.data["port"] == simulator.port
     finally:
         await other.stop()

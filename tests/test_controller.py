@@ -394,7 +394,7 @@ async def test_patrol_skips_while_a_run_is_going(
     hass: HomeAssistant, entry: MockConfigEntry, tick: Tick
 ) -> None:
     ctl = controller(entry)
-    async with ctl._lock:
+    async with ctl.runner.lock:
         await tick(15 * 60)
     assert ctl.skipped_runs == 1
     await tick(15 * 60)

@@ -84,9 +84,17 @@ def _registered(hass: HomeAssistant, entry_id: str) -> set[str]:
 async def test_sunspec_flow_entities_and_a_controller_run(hass: HomeAssistant, start_sim: Start) -> None:
     battery = await start_sim("sunspec", "SS-FLOW1")
     result = await _modbus_step(hass, battery.port, "sunspec")
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "sunspec"  # the sign of model 802's W is a setting
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_POWER_SIGN: "discharge_positive"}
+        )
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Sim SS-FLOW1"
     assert result["data"][CONF_PROFILE] == "sunspec"
+    assert result["data"][CONF_PROFILE_SETTINGS] == {CONF_POWER_SIGN: "discharge_positive"}
     entry = result["result"]
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
@@ -359,6 +367,25 @@ async def test_schedule_field_the_device_lacks_is_left_out(hass: HomeAssistant, 
     assert last.note == "the device cannot set reserve_pct"
     await entry.runtime_data.coordinator.async_refresh()
     assert controller.in_sync
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_sunspec_power_sign_from_the_flow(hass: HomeAssistant, start_sim: Start) -> None:
+    """A device whose 802 W counts charging as positive reads right once the flow says so."""
+    battery = await start_sim("sunspec", "SS-SIGN1", power_sign="charge_positive")
+    result = await _modbus_step(hass, battery.port, "sunspec")
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_POWER_SIGN: "charge_positive"}
+        )
+    )
+    entry = result["result"]
+    await hass.async_block_till_done()
+    await entry.runtime_data.controller.async_set_override(Setpoints(mode=Mode.FORCE_CHARGE, power_w=-1000))
+    await hass.async_block_till_done()
+    battery.model.advance(60)
+    await entry.runtime_data.coordinator.async_refresh()
+    assert entry.runtime_data.coordinator.data.active_power_w == pytest.approx(-1000, abs=1)
     await hass.config_entries.async_unload(entry.entry_id)
 
 

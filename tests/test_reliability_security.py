@@ -17,7 +17,7 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
-from custom_components.battery_steward import fetcher as fetcher_module
+from custom_components.battery_steward.api import fetcher as fetcher_module
 from custom_components.battery_steward.const import (
     DOMAIN,
 )
@@ -136,12 +136,12 @@ async def test_no_credential_or_token_in_diagnostics_or_logs(
         entry = await setup_entry(hass, modbus_data(simulator.port), options=options)
         fetcher = entry.runtime_data.fetcher
         assert fetcher is not None
-        await fetcher.async_fetch()
+        await fetcher.async_refresh()
         assert api.tokens  # logged in: a live token exists
         # Failures are logged too: a revoked token, then a rejected password.
         api.revoke_tokens()
         api.password = "Pw-Rotated-Reliability-11"
-        await fetcher.async_fetch()
+        await fetcher.async_refresh()
         text = json.dumps(await async_get_config_entry_diagnostics(hass, entry), default=str)
         assert PASSWORD not in text
         assert not any(token in text for token in ISSUED_TOKENS)
@@ -270,7 +270,7 @@ async def test_diagnostics_redact_addresses_serials_and_credentials_inside_error
     entry = await setup_entry(hass, modbus_data(simulator.port), options=options)
     fetcher = entry.runtime_data.fetcher
     assert fetcher is not None
-    await fetcher.async_fetch()
+    await fetcher.async_refresh()
     await simulator.stop()
     errors: list[str] = []
     try:

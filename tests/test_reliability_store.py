@@ -401,7 +401,7 @@ async def test_a_failed_set_up_leaves_nothing_behind_and_is_retried(
             started.append(self)
             await super().start(host, port)
 
-    monkeypatch.setattr("custom_components.battery_steward.SimulatedBattery", Counted)
+    monkeypatch.setattr("custom_components.battery_steward.connection.SimulatedBattery", Counted)
     real_start = BatteryController.async_start
     attempts = 0
 

@@ -52,7 +52,18 @@ from .bridge_spec import (
     fill_tokens,
     legacy_spec,
 )
-from .const import DOMAIN
+from .const import (
+    CONF_MAPPING,
+    CONF_MODE_ENTITY,
+    CONF_MODE_OPTIONS,
+    CONF_POWER_CHARGE_POSITIVE,
+    CONF_POWER_ENTITY,
+    CONF_RATED_POWER_W,
+    CONF_RESERVE_ENTITY,
+    CONF_SOC_ENTITY,
+    DEFAULT_RATED_POWER_W,
+    DOMAIN,
+)
 from .device.driver import (
     Capabilities,
     DeviceConnectionError,
@@ -65,17 +76,6 @@ from .device.driver import (
 from .engine.state import Limits, Measurements, Mode, Setpoints
 
 _LOGGER = logging.getLogger(__name__)
-
-CONF_SOC_ENTITY = "soc_entity"
-CONF_POWER_ENTITY = "power_entity"
-CONF_POWER_CHARGE_POSITIVE = "power_charge_positive"
-CONF_RESERVE_ENTITY = "reserve_entity"
-CONF_MODE_ENTITY = "mode_entity"
-CONF_MODE_OPTIONS = "mode_options"
-CONF_RATED_POWER_W = "rated_power_w"
-CONF_MAPPING = "mapping"  # a full mapping (bridge_spec), e.g. from a preset; overrides the fields above
-CONF_PRESET = "preset"  # which preset filled the mapping in, if any
-DEFAULT_RATED_POWER_W = 5000
 
 SOC_DOMAINS = ["sensor", "input_number"]
 POWER_DOMAINS = ["sensor", "input_number"]

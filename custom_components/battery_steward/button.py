@@ -8,8 +8,8 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .coordinator import BatteryConfigEntry
 from .entity import ControllerEntity
+from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 1
 

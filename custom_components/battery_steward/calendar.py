@@ -13,7 +13,7 @@ calendar entity fail to be added (Australia/Lord_Howe) and `calendar.get_events`
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import override
+from typing import Any, override
 
 from homeassistant.components.calendar import CalendarEntity, CalendarEntityDescription, CalendarEvent
 from homeassistant.core import HomeAssistant, callback
@@ -22,10 +22,10 @@ from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .coordinator import BatteryConfigEntry
 from .engine.planner import Schedule
 from .engine.state import Mode, Setpoints
 from .entity import ControllerEntity
+from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 0
 HORIZON = timedelta(days=7)
@@ -196,6 +196,15 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
         # Written on every poll: plan only the state now and the next change, not the whole week.
         upcoming = self._events(now, now + HORIZON, limit=1)
         return upcoming[0] if upcoming else None
+
+    @override
+    def _shown(self) -> tuple[Any, ...]:
+        """State and attributes with the event planned once."""
+        self._writing = (self.event,)
+        try:
+            return super()._shown()
+        finally:
+            self._writing = None
 
     @callback
     @override

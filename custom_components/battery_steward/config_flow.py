@@ -19,17 +19,8 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import probatio as vol
 import yaml  # type: ignore[import-untyped]  # PyYAML ships with Home Assistant; no stubs installed
 
+from .api.fetcher import api_configured, make_client
 from .bridge import (
-    CONF_MAPPING,
-    CONF_MODE_ENTITY,
-    CONF_MODE_OPTIONS,
-    CONF_POWER_CHARGE_POSITIVE,
-    CONF_POWER_ENTITY,
-    CONF_PRESET,
-    CONF_RATED_POWER_W,
-    CONF_RESERVE_ENTITY,
-    CONF_SOC_ENTITY,
-    DEFAULT_RATED_POWER_W,
     MODE_DOMAINS,
     POWER_DOMAINS,
     RESERVE_DOMAINS,
@@ -40,23 +31,53 @@ from .bridge_presets import Candidate, candidates, describe
 from .bridge_spec import BridgeSpec, BridgeSpecError
 from .const import (
     CONF_ADMIN_ONLY,
+    CONF_API_PASSWORD,
+    CONF_API_PLANT,
+    CONF_API_POSTING,
+    CONF_API_TOMORROW_HOUR,
+    CONF_API_URL,
+    CONF_API_USERNAME,
     CONF_CAPACITY_KWH,
+    CONF_FIGHT_MAX,
+    CONF_FIGHT_WINDOW_MIN,
+    CONF_JOURNAL_SIZE,
     CONF_KIND,
     CONF_LAYOUT,
+    CONF_MAPPING,
     CONF_MAX_POWER_W,
+    CONF_MODE_ENTITY,
+    CONF_MODE_OPTIONS,
+    CONF_PATROL_MIN,
     CONF_POLL_INTERVAL,
+    CONF_POWER_CHARGE_POSITIVE,
+    CONF_POWER_ENTITY,
     CONF_POWER_SIGN,
+    CONF_PRESET,
     CONF_PROFILE,
     CONF_PROFILE_SETTINGS,
+    CONF_RATED_POWER_W,
     CONF_REGISTER_MAP,
     CONF_REGISTER_MAP_FILE,
+    CONF_RESERVE_ENTITY,
+    CONF_SAFE_STOP_THRESHOLD_PCT,
+    CONF_SAFE_STOP_TIMEOUT_S,
     CONF_SERIAL,
+    CONF_SOC_ENTITY,
     CONF_UNIT,
+    CONF_VERIFY_S,
     DEFAULT_CAPACITY_KWH,
+    DEFAULT_FIGHT_MAX,
+    DEFAULT_FIGHT_WINDOW_MIN,
+    DEFAULT_JOURNAL_SIZE,
+    DEFAULT_PATROL_MIN,
     DEFAULT_POLL_INTERVAL_S,
     DEFAULT_PORT,
+    DEFAULT_RATED_POWER_W,
+    DEFAULT_SAFE_STOP_THRESHOLD_PCT,
     DEFAULT_SAFE_STOP_TIMEOUT_S,
+    DEFAULT_TOMORROW_HOUR,
     DEFAULT_UNIT,
+    DEFAULT_VERIFY_S,
     DOMAIN,
     KIND_BRIDGE,
     KIND_MODBUS,
@@ -66,7 +87,6 @@ from .const import (
     MIN_POLL_INTERVAL_S,
     SIMULATOR_HOST,
 )
-from .coordinator import BatteryConfigEntry
 from .default_item import MINOR_VERSION_NEW
 from .device.driver import (
     DeviceConnectionError,
@@ -79,6 +99,7 @@ from .device.profiles import (
     PROFILE_CUSTOM,
     PROFILE_MARSTEK,
     PROFILE_STEWARD,
+    PROFILE_SUNSPEC,
     PROFILE_VICTRON,
     PROFILES,
     Profile,
@@ -95,38 +116,13 @@ from .device.profiles.victron import DEFAULT_CAPACITY_KWH as VICTRON_CAPACITY_KW
 from .device.simulator import SimConfig, SimulatedBattery
 from .engine.state import Mode
 from .entity import admin_only
-from .fetcher import (
-    CONF_API_PASSWORD,
-    CONF_API_PLANT,
-    CONF_API_POSTING,
-    CONF_API_TOMORROW_HOUR,
-    CONF_API_URL,
-    CONF_API_USERNAME,
-    DEFAULT_TOMORROW_HOUR,
-    api_configured,
-    make_client,
-)
 from .item_flow import ScheduleItemFlow
 from .lifecycle import CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS
 from .plan_flow import PLAN_FLOWS
 from .register_map import async_load_register_map, async_profile
 from .remote.client import RemoteApiError, RemoteAuthError
-from .schedule import (
-    CONF_FIGHT_MAX,
-    CONF_FIGHT_WINDOW_MIN,
-    CONF_JOURNAL_SIZE,
-    CONF_PATROL_MIN,
-    CONF_SAFE_STOP_THRESHOLD_PCT,
-    CONF_SAFE_STOP_TIMEOUT_S,
-    CONF_VERIFY_S,
-    DEFAULT_FIGHT_MAX,
-    DEFAULT_FIGHT_WINDOW_MIN,
-    DEFAULT_JOURNAL_SIZE,
-    DEFAULT_PATROL_MIN,
-    DEFAULT_SAFE_STOP_THRESHOLD_PCT,
-    DEFAULT_VERIFY_S,
-    SUBENTRY_ITEM,
-)
+from .runtime import BatteryConfigEntry
+from .schedule import SUBENTRY_ITEM
 
 STEP_BRIDGE_PRESET = "bridge_preset"
 STEP_BRIDGE_MAPPING = "bridge_mapping"
@@ -192,14 +188,21 @@ def _simulator_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     return vol.Schema({_capacity_key(defaults, DEFAULT_CAPACITY_KWH): _capacity_field(minimum=1, step=0.5)})
 
 
+def _power_sign_field(defaults: Mapping[str, Any]) -> dict[vol.Required, selector.SelectSelector]:
+    """Which way the device counts battery power: a setting wherever no standard says."""
+    return {
+        vol.Required(
+            CONF_POWER_SIGN, default=defaults.get(CONF_POWER_SIGN, POWER_SIGN_DISCHARGE_POSITIVE)
+        ): selector.SelectSelector(
+            selector.SelectSelectorConfig(options=list(POWER_SIGNS), translation_key=CONF_POWER_SIGN)
+        )
+    }
+
+
 def _marstek_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     return vol.Schema(
         {
-            vol.Required(
-                CONF_POWER_SIGN, default=defaults.get(CONF_POWER_SIGN, POWER_SIGN_DISCHARGE_POSITIVE)
-            ): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=list(POWER_SIGNS), translation_key=CONF_POWER_SIGN)
-            ),
+            **_power_sign_field(defaults),
             vol.Required(CONF_LAYOUT, default=defaults.get(CONF_LAYOUT, LAYOUTS[0])): selector.SelectSelector(
                 selector.SelectSelectorConfig(options=list(LAYOUTS), translation_key=CONF_LAYOUT)
             ),
@@ -328,6 +331,7 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         """What earlier steps of a flow entered (Modbus connection and map; the entity bridge's choices)."""
         self._connection: dict[str, Any] = {}
         self._marstek: dict[str, Any] = {}
+        self._sunspec: dict[str, Any] = {}
         self._victron: dict[str, Any] = {}
         self._map: dict[str, str] = {}
         self._bridge: dict[str, Any] = {}
@@ -386,6 +390,8 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         self._connection = user_input
         if user_input[CONF_PROFILE] == PROFILE_MARSTEK:
             return await self.async_step_marstek()
+        if user_input[CONF_PROFILE] == PROFILE_SUNSPEC:
+            return await self.async_step_sunspec()
         if user_input[CONF_PROFILE] == PROFILE_CUSTOM:
             return await self.async_step_custom_map()
         if user_input[CONF_PROFILE] == PROFILE_VICTRON:
@@ -399,6 +405,17 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         self._marstek = user_input
         return await self._async_create(
             make_profile(PROFILE_MARSTEK, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
+        )
+
+    async def async_step_sunspec(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """What SunSpec leaves open: the sign of model 802's battery power (a DC value without one)."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="sunspec", data_schema=vol.Schema(_power_sign_field(self._sunspec))
+            )
+        self._sunspec = user_input
+        return await self._async_create(
+            make_profile(PROFILE_SUNSPEC, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
         )
 
     async def async_step_victron(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -671,8 +688,12 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             if info is None:
                 errors["base"] = error or "unknown"
             else:
-                await self.async_set_unique_id(info.serial)
-                self._abort_if_unique_id_mismatch(reason="wrong_device")
+                if info.serial != entry.unique_id:
+                    # The address answers, but as another battery: say so, with both serials.
+                    return self.async_abort(
+                        reason="wrong_device",
+                        description_placeholders={"found": info.serial, "expected": str(entry.unique_id)},
+                    )
                 return self.async_update_reload_and_abort(entry, data_updates=user_input)
         return self.async_show_form(
             step_id="reconfigure",

@@ -12,11 +12,11 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN, LOGGER
-from .coordinator import BatteryConfigEntry
 from .engine.items import DefaultItem
 from .engine.reconcile import restrict
 from .engine.serialize import item_from_dict
 from .engine.state import Mode, Setpoints
+from .runtime import BatteryConfigEntry
 from .schedule import SUBENTRY_ITEM, item_store_data
 
 # Config entry minor versions: 1, a battery configured before default items existed (it is told

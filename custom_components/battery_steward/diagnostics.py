@@ -14,8 +14,8 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_SERIAL
-from .coordinator import BatteryConfigEntry
 from .engine.serialize import setpoints_to_dict
+from .runtime import BatteryConfigEntry
 
 TO_REDACT = {
     CONF_HOST,

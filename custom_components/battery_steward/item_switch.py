@@ -20,10 +20,11 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .coordinator import BatteryConfigEntry, BatteryCoordinator
+from .coordinator import BatteryCoordinator
 from .engine.serialize import ItemFormatError, item_from_dict
 from .entity import ControllerEntity
 from .item_status import item_status
+from .runtime import BatteryConfigEntry
 from .schedule import SUBENTRY_ITEM
 
 

@@ -16,10 +16,10 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
-from .coordinator import BatteryConfigEntry
 from .engine.follow import finished_at
 from .engine.journal import Result, Trigger
 from .engine.serialize import ItemFormatError, item_from_dict
+from .runtime import BatteryConfigEntry
 from .schedule import SUBENTRY_ITEM
 
 CONF_RETENTION_DAYS = "item_retention_days"

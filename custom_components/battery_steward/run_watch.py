@@ -17,9 +17,9 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from .const import DOMAIN, LOGGER, signal_state
-from .coordinator import BatteryConfigEntry
 from .engine.journal import JournalRecord, Result, Trigger
 from .engine.planner import Schedule
+from .runtime import BatteryConfigEntry
 
 FAILED_RUNS_FOR_ISSUE = 3
 OVERRIDE = "override"  # what a record names for a field an override set

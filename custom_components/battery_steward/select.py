@@ -6,11 +6,11 @@ from homeassistant.components.select import SelectEntity, SelectEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import SOURCES
-from .coordinator import BatteryConfigEntry, BatteryCoordinator
+from .const import SOURCES, TRANSPORTS
+from .coordinator import BatteryCoordinator
 from .engine.state import Mode, Setpoints
 from .entity import BatteryEntity, ControllerEntity
-from .transport import TRANSPORTS
+from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 1
 
@@ -89,9 +89,7 @@ class TransportSelect(ControllerEntity, SelectEntity):
     @property
     @override
     def current_option(self) -> str:
-        transports = self.coordinator.config_entry.runtime_data.transports
-        assert transports is not None
-        return transports.current
+        return self.runtime.connection.current
 
     @property
     @override

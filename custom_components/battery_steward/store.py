@@ -19,14 +19,13 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.storage import Store
 
-from .const import DOMAIN, SOURCE_MANUAL, SOURCES, signal_state
+from .const import DOMAIN, SOURCE_MANUAL, SOURCES, TRANSPORT_DEVICE, TRANSPORTS, signal_state
 from .device.driver import DeviceError, DeviceInfo
 from .engine.items import SeriesItem
 from .engine.journal import JournalRecord
 from .engine.serialize import item_from_dict, item_to_dict, setpoints_from_dict, setpoints_to_dict
 from .engine.state import Mode, Setpoints
 from .engine.validation import validate_item
-from .transport import TRANSPORT_DEVICE, TRANSPORTS
 
 _LOGGER = logging.getLogger(__name__)
 

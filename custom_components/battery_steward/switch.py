@@ -11,12 +11,13 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
 from .controller import BatteryController
-from .coordinator import BatteryConfigEntry
 from .entity import BatteryEntity, ControllerEntity
 from .item_switch import async_follow_items
 from .recording import MeasurementRecording
+from .runtime import BatteryConfigEntry
 
-PARALLEL_UPDATES = 0
+# One write at a time: the plant-enabled switch writes to the battery.
+PARALLEL_UPDATES = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,10 +96,6 @@ class PlantEnabledSwitch(BatteryEntity, SwitchEntity):
     """
 
     @property
-    def _controller(self) -> BatteryController:
-        return self.coordinator.config_entry.runtime_data.controller
-
-    @property
     @override
     def is_on(self) -> bool | None:
         data = self.coordinator.data
@@ -107,12 +104,12 @@ class PlantEnabledSwitch(BatteryEntity, SwitchEntity):
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
         await self.async_check_control()
-        await self._controller.async_set_plant_enabled(True)
+        await self.controller.async_set_plant_enabled(True)
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
         await self.async_check_control()
-        await self._controller.async_set_plant_enabled(False)
+        await self.controller.async_set_plant_enabled(False)
 
 
 class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):
@@ -120,7 +117,7 @@ class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):
 
     @property
     def _recording(self) -> MeasurementRecording:
-        return self.coordinator.config_entry.runtime_data.recording
+        return self.runtime.recording
 
     @property
     @override

@@ -131,3 +131,16 @@ def test_journal_names_items_and_users_and_tells_listeners() -> None:
     assert (
         JournalRecord.from_dict({**run.as_dict(), "items": None, "user_id": None}).items == {}
     )  # older records
+
+
+def test_tolerance_never_finer_than_half_a_register_step() -> None:
+    """1234 W in a register of 100 W steps reads 1200 W: that is no difference; 1300 W read is."""
+    limits = Limits(max_charge_w=5000, max_discharge_w=5000, max_apparent_va=5000, power_step_w=100)
+    tolerance = Tolerance.for_limits(limits)
+    assert diff(Setpoints(power_w=1234), Setpoints(power_w=1200), tolerance).power_w is None
+    assert diff(Setpoints(power_w=1250), Setpoints(power_w=1200), tolerance).power_w is None
+    assert diff(Setpoints(power_w=1234), Setpoints(power_w=1100), tolerance).power_w == 1234
+    fine = Tolerance.for_limits(Limits(max_charge_w=5000, max_discharge_w=5000, max_apparent_va=5000))
+    assert fine.power_w == 10
+    coarse_reserve = Limits(max_charge_w=1, max_discharge_w=1, max_apparent_va=1, reserve_step_pct=5)
+    assert Tolerance.for_limits(coarse_reserve).reserve_pct > 2.5

@@ -54,7 +54,11 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def client(
-    session: aiohttp.ClientSession, url: str, clock: Clock | None = None, **kw: object
+    session: aiohttp.ClientSession,
+    url: str,
+    clock: Clock | None = None,
+    password: str = "secret",
+    **kw: object,
 ) -> RemoteScheduleClient:
     sleeps: list[float] = []
 
@@ -65,7 +69,7 @@ def client(
         session,
         url,
         "steward",
-        "secret",
+        password,
         clock=clock or Clock(),
         sleep=no_sleep,
         jitter=lambda: 0.5,
@@ -116,12 +120,13 @@ async def test_401_then_success_and_twice_raises(
     api.fail_auth = 2
     with pytest.raises(RemoteAuthError):
         await remote.fetch_schedule(PLANT, date(2026, 6, 1))
+    # New credentials (reauth reloads the entry, so a new client): no token is carried over.
     api.password = "changed"
-    remote.set_password("wrong")
+    remote = client(session, base_url, password="wrong")
     assert not remote.has_token
     with pytest.raises(RemoteAuthError):
         await remote.fetch_schedule(PLANT, date(2026, 6, 1))
-    remote.set_password("changed")
+    remote = client(session, base_url, password="changed")
     assert await remote.fetch_schedule(PLANT, date(2026, 6, 1)) is not None
 
 

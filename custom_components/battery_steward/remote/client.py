@@ -108,11 +108,6 @@ class RemoteScheduleClient:
         """Whether a token is held (for status, never its value)."""
         return self._token is not None
 
-    def set_password(self, password: str) -> None:
-        """A new password invalidates the current token at once."""
-        self._password = password
-        self._token = None
-
     async def _login(self) -> str:
         payload = await self._send(
             "POST", "/v1/auth/login", {"username": self._username, "password": self._password}

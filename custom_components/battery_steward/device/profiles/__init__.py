@@ -12,7 +12,7 @@ from .huawei import HuaweiProfile
 from .marstek import MarstekProfile, MarstekSettings
 from .steward import StewardProfile
 from .sungrow import SungrowProfile
-from .sunspec import SunSpecProfile
+from .sunspec import SunSpecProfile, SunSpecSettings
 from .victron import VictronProfile, VictronSettings
 
 PROFILE_STEWARD = "steward"
@@ -39,7 +39,7 @@ def make_profile(name: str, settings: Mapping[str, Any] | None = None) -> Profil
     if name == PROFILE_STEWARD:
         return StewardProfile()
     if name == PROFILE_SUNSPEC:
-        return SunSpecProfile()
+        return SunSpecProfile(SunSpecSettings.from_mapping(settings))
     if name == PROFILE_MARSTEK:
         return MarstekProfile(MarstekSettings.from_mapping(settings))
     if name == PROFILE_HUAWEI:

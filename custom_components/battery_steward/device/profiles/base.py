@@ -37,6 +37,8 @@ class Profile(ABC):
 
     name: ClassVar[str]
     capabilities: Capabilities
+    # Shortest time the device needs between two requests (s); the driver waits at least this long.
+    min_request_gap_s: float = 0.0
     fc16_only: ClassVar[bool] = False  # the device refuses FC6: write single registers with FC16
     # How often keep_alive must run (s) for the device not to drop remote control; None: never.
     # keep_alive runs after each poll, so the poll interval must not exceed the device's timeout.

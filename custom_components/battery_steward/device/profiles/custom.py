@@ -340,7 +340,17 @@ def validate(document: object) -> RegisterMap:
         manufacturer=manufacturer,
         model=model,
         serial=serial,
-        limits=Limits(max_charge_w=max_charge, max_discharge_w=max_discharge, max_apparent_va=max_apparent),
+        limits=Limits(
+            max_charge_w=max_charge,
+            max_discharge_w=max_discharge,
+            max_apparent_va=max_apparent,
+            # Each field's register resolution (its scale), so comparisons ignore the rounding.
+            **{
+                step: abs(registers[name].register.scale)
+                for name, step in _STEPS.items()
+                if name in registers
+            },
+        ),
         capacity_kwh=capacity,
         modes=modes,
         registers=registers,
@@ -348,6 +358,8 @@ def validate(document: object) -> RegisterMap:
 
 
 _IDENTITY_FIELDS = frozenset(IDENTITY)
+# Control field -> the Limits step its register's scale gives.
+_STEPS = {"power_w": "power_step_w", "reserve_pct": "reserve_step_pct", "reactive_var": "reactive_step_var"}
 
 
 class CustomProfile(Profile):

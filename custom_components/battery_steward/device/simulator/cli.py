@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--no-sunspec-battery", action="store_true", help="SunSpec without model 802")
     add(
+        "--sunspec-gen24",
+        action="store_true",
+        help="SunSpec as a Fronius GEN24: no model 802, battery power in model 160, reserve >= 5 %%",
+    )
+    add(
         "--marstek-power-sign",
         choices=POWER_SIGNS,
         default=POWER_SIGN_DISCHARGE_POSITIVE,
@@ -93,6 +98,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
 
 
 def _profile_settings(args: argparse.Namespace) -> dict[str, object]:
+    if args.profile == "sunspec" and args.sunspec_gen24:
+        return {"base": args.sunspec_base, "battery": False, "mppt": True, "manufacturer": "Fronius"}
     if args.profile == "sunspec":
         return {"base": args.sunspec_base, "battery": not args.no_sunspec_battery}
     if args.profile == "marstek":

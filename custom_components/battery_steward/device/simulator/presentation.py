@@ -44,6 +44,11 @@ class Presentation(ABC):
     """One register map over a BatteryModel."""
 
     name: ClassVar[str]
+    # Shortest time the device needs between two requests (s); a request sooner is refused busy.
+    min_request_gap_s: float = 0.0
+
+    def on_connect(self, model: BatteryModel) -> None:  # noqa: B027 - optional
+        """A client opened a new TCP connection (some devices drop remote control then)."""
 
     @abstractmethod
     def regions(self, config: SimConfig) -> list[Region]:
@@ -230,9 +235,14 @@ def make_presentation(profile: str, settings: dict[str, object] | None = None) -
     if profile == "steward":
         return StewardPresentation()
     if profile == "sunspec":
+        from ..profiles.sunspec import SunSpecSettings  # noqa: PLC0415
+
         return SunSpecPresentation(
             base=int(settings.get("base", 40000)),  # type: ignore[call-overload]
             battery=bool(settings.get("battery", True)),
+            mppt=bool(settings.get("mppt", False)),
+            manufacturer=str(settings.get("manufacturer", "Battery Steward")),
+            settings=SunSpecSettings.from_mapping(settings),
         )
     if profile == "marstek":
         from ..profiles.marstek import MarstekSettings  # noqa: PLC0415

@@ -18,6 +18,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import DOMAIN
+from custom_components.battery_steward.controller import STALE_NOTE
 from custom_components.battery_steward.default_item import MINOR_VERSION_WITH_DEFAULT
 from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimulatedBattery
@@ -102,6 +103,20 @@ class Rig:
         }
         self.entry = await load(self.hass, entry, wait="background")
         return entry
+
+    async def follow_emhass(self, t0: datetime, watts: list[float]) -> MockConfigEntry:
+        """At t0 EMHASS publishes half-hour rows from t0; the battery follows them (entity source)."""
+        await self.move(t0)
+        await self.publish(FORECAST, str(watts[0]), emhass(t0, watts))
+        entry = await self.start([SERIES], source="entity")
+        assert self.held() == expected(watts[0])
+        return entry
+
+    async def restart(self) -> None:
+        """Home Assistant restarts the battery (its entry reloads; what is stored stays)."""
+        assert self.entry is not None
+        assert await self.hass.config_entries.async_reload(self.entry.entry_id)
+        await self.hass.async_block_till_done(wait_background_tasks=True)
 
     async def publish(self, entity: str, state: str, attributes: dict[str, Any] | None = None) -> None:
         """Another integration writes its entity; wait for what follows."""
@@ -236,15 +251,11 @@ async def test_malformed_and_missing_forecast_keep_the_previous_series_until_sta
 
 async def test_the_series_survives_a_restart_while_the_entity_is_gone(rig: Rig) -> None:
     t0 = datetime(2026, 6, 1, 10, 0, tzinfo=PARIS)
-    await rig.move(t0)
-    await rig.publish(FORECAST, "800", emhass(t0, [800.0, -700.0]))
-    entry = await rig.start([SERIES], source="entity")
-    assert rig.held() == expected(800.0)
+    entry = await rig.follow_emhass(t0, [800.0, -700.0])
     # EMHASS's sensors are posted, not restored: after Home Assistant restarts they are gone
     # until EMHASS publishes again.
     rig.hass.states.async_remove(FORECAST)
-    assert await rig.hass.config_entries.async_reload(entry.entry_id)
-    await rig.hass.async_block_till_done(wait_background_tasks=True)
+    await rig.restart()
     assert rig.held() == expected(800.0)
     await rig.move(t0 + HALF_HOUR)
     assert rig.held() == expected(-700.0)
@@ -256,6 +267,15 @@ async def test_the_series_survives_a_restart_while_the_entity_is_gone(rig: Rig) 
     assert await rig.hass.config_entries.async_remove(entry.entry_id)
     await rig.hass.async_block_till_done()
     assert key not in rig.storage
+
+
+async def test_the_entity_source_journals_a_stale_series_as_the_api_source_does(rig: Rig) -> None:
+    t0 = datetime(2026, 6, 1, 10, 0, tzinfo=PARIS)
+    entry = await rig.follow_emhass(t0, [800.0, -500.0])
+    assert controller(entry).journal.query()[-1].note != STALE_NOTE
+    await rig.move(t0 + 2 * HALF_HOUR)  # no row covers now: idle, 0 W, and the journal says why
+    assert rig.held() == expected(0.0)
+    assert controller(entry).journal.query()[-1].note == STALE_NOTE
 
 
 async def test_generic_list_in_kw_with_charge_positive(rig: Rig) -> None:
@@ -426,3 +446,56 @@ async def test_peak_day_precharges_tonight(rig: Rig) -> None:
     await rig.move(today + timedelta(days=1, hours=1))
     await rig.publish("sensor.tempo_tomorrow", "unknown")
     assert rig.held() == (CHARGE, -3000.0)
+
+
+TEMPO = plan(
+    SUBENTRY_PEAK,
+    "Tempo red",
+    entity_id="sensor.tempo_tomorrow",
+    states=["Rouge"],
+    window_start="22:00:00",
+    window_end="06:00:00",
+    charge_w=3000,
+)
+
+
+async def test_a_peak_day_seen_before_a_restart_still_precharges_tonight(rig: Rig) -> None:
+    today = datetime(2026, 1, 14, 0, 0, tzinfo=PARIS)
+    await rig.move(today.replace(hour=11, minute=30))
+    await rig.publish("sensor.tempo_tomorrow", "Rouge")  # tomorrow is red
+    await rig.start([TEMPO])
+    await rig.move(today.replace(hour=20))
+    # Home Assistant restarts; the colour sensor is not back yet.
+    rig.hass.states.async_remove("sensor.tempo_tomorrow")
+    await rig.restart()
+    assert [at for at, _ in await rig.preview()] == ["22:00", "06:00"]
+    await rig.move(today.replace(hour=22))
+    assert rig.held() == (CHARGE, -3000.0)
+    # Back after another restart, showing the day after's colour: the window started still runs.
+    await rig.move(today + timedelta(days=1, hours=1))
+    await rig.publish("sensor.tempo_tomorrow", "unknown")
+    await rig.restart()
+    await rig.publish("sensor.tempo_tomorrow", "Bleu")
+    assert rig.held() == (CHARGE, -3000.0)
+
+
+async def test_peak_day_precharge_stops_at_the_target_state_of_charge(rig: Rig) -> None:
+    today = datetime(2026, 1, 14, 0, 0, tzinfo=PARIS)
+    await rig.move(today.replace(hour=11, minute=30))
+    await rig.publish("sensor.tempo_tomorrow", "Rouge")
+    target = plan(SUBENTRY_PEAK, "Tempo red", **{**TEMPO["data"], "target_soc_pct": 90})
+    await rig.start([target])
+    await rig.move(today.replace(hour=22))
+    assert rig.held() == (CHARGE, -3000.0)
+    assert float(rig.simulator.read_register("soc_pct")) < 90
+    rig.simulator.model.soc_pct = 90.0  # the night's charge reached the target
+    await rig.move(today.replace(hour=22, minute=1))
+    # As the blueprint: charging stops, automatic mode, the reserve holding the target.
+    assert rig.held()[0] == AUTO
+    assert rig.simulator.read_register("reserve_pct") == 90
+    assert [(at, sp.get("mode")) for at, sp in await rig.preview(hours=12)][:2] == [("06:00", None)]
+    # Reached is remembered across a restart: no charging again until the window ends.
+    await rig.restart()
+    await rig.move(today.replace(hour=23))
+    assert rig.held()[0] == AUTO
+    assert rig.simulator.read_register("reserve_pct") == 90

@@ -128,7 +128,12 @@ async def test_price_and_peak_forms(
     today = NOW.replace(hour=0)
     hours = local_slots(today, timedelta(hours=1), 24)
     hass.states.async_set(
-        "sensor.prices", "0.1", nordpool_custom([(s, s + timedelta(hours=1), 0.1) for s in hours], [])
+        "sensor.prices",
+        "0.1",
+        {
+            **nordpool_custom([(s, s + timedelta(hours=1), 0.1) for s in hours], []),
+            "unit_of_measurement": "EUR/kWh",  # custom-components/nordpool: currency/price type
+        },
     )
     hass.states.async_set("sensor.no_prices", "0.1", {"unit": "kWh"})
     price = {
@@ -141,8 +146,15 @@ async def test_price_and_peak_forms(
         "discharge_w": 0,
         "priority": 2,
     }
+    form = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_PRICE), context={"source": "user"}
+    )
+    assert (form.get("description_placeholders") or {})["unit"] == ""  # no entity chosen yet
+    hass.config_entries.subentries.async_abort(form["flow_id"])
     result = await submit(hass, entry, SUBENTRY_PRICE, price)
     assert result["errors"] == {"base": "plan_power_out_of_range"}
+    # Price thresholds are in the price entity's own unit: the form says which.
+    assert result["description_placeholders"]["unit"] == " (EUR/kWh)"
     result = await submit(
         hass, entry, SUBENTRY_PRICE, {**price, "charge_w": 2000, "entity_id": "sensor.no_prices"}
     )
@@ -153,6 +165,7 @@ async def test_price_and_peak_forms(
     [sub] = [s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_PRICE]
     flow = await entry.start_subentry_reconfigure_flow(hass, sub.subentry_id)
     assert flow["type"] is FlowResultType.FORM
+    assert flow["description_placeholders"]["unit"] == " (EUR/kWh)"
     step = await hass.config_entries.subentries.async_configure(
         flow["flow_id"], {**price, "charge_w": 1500, "name": "Nuit"}
     )
@@ -166,10 +179,12 @@ async def test_price_and_peak_forms(
         "window_start": "22:00:00",
         "window_end": "06:00:00",
         "charge_w": 3000,
+        "target_soc_pct": 90,
         "priority": 0,
     }
     result = await submit(hass, entry, SUBENTRY_PEAK, peak)
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["target_soc_pct"] == 90
     await hass.async_block_till_done(wait_background_tasks=True)
     # The peak entity vanishes: a repair issue, nothing decided changes.
     hass.states.async_remove("sensor.tempo")

@@ -14,7 +14,11 @@ they name (`async_track_state_change_event`) and turns what they hold into engin
   whose prices are known (tomorrow's as soon as they arrive); a window that starts without prices
   falls back to the other items, and the journal and the log say so.
 - *peak day* (`peak_day`): while an entity's state is one of the chosen ones (e.g. tomorrow's
-  Tempo colour is red), tonight's window force-charges (and raises the reserve) before that day.
+  Tempo colour is red), tonight's window force-charges (and raises the reserve) before that day;
+  with a target state of charge, charging stops once the battery reaches it (the rest of the
+  window automatic, the reserve held at the target), as the seed blueprint
+  `precharge_before_peak_day.yaml` does. The peak days seen and the targets reached are stored,
+  so a restart keeps tonight's window.
 
 The controller is used only through its public methods (`async_plan_changed`, `source`,
 `journal`): its `items_factory` asks `plan_items` for the items to plan with.
@@ -108,7 +112,7 @@ def _span(feed: _Feed, slot: PriceSlot, tz: str, reserve: float | None = None) -
     """A slot as a span item: a constant power (a ramp of one step), or automatic mode at 0 W.
 
     Automatic covers the window's slots that were not chosen, so the battery leaves force charge
-    or discharge when a chosen slot ends.
+    or discharge when a chosen slot ends. `reserve`: the backup reserve held in the slot.
     """
     duration = (slot.end - slot.start).total_seconds()
     common: dict[str, Any] = {
@@ -121,7 +125,7 @@ def _span(feed: _Feed, slot: PriceSlot, tz: str, reserve: float | None = None) -
         # One occurrence: anchored at the slot, as long as it, valid only then.
         return IntervalItem(
             **common,
-            setpoints=Setpoints(mode=Mode.AUTO),
+            setpoints=Setpoints(mode=Mode.AUTO, reserve_pct=reserve),
             anchor=slot.start,
             every_s=duration,
             duration_s=duration,
@@ -151,6 +155,7 @@ class _Feed:
     items: list[Item] = field(default_factory=list)
     error: str | None = None
     peak_days: set[date] = field(default_factory=set)
+    full_at: dict[date, datetime] = field(default_factory=dict)  # peak day -> target reached
     said_missing: set[date] = field(default_factory=set)
 
 
@@ -169,6 +174,7 @@ class PlanFeeds:
         # The last valid series survives a restart: an optimizer's entity is often gone until it
         # publishes again, and the rows already received are followed until they go stale.
         self._store = _series_store(hass, entry.entry_id)
+        self._stored_peaks: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- what the controller plans
 
@@ -193,6 +199,9 @@ class PlanFeeds:
         except ItemFormatError:
             restored = None
         self.series = restored if isinstance(restored, SeriesItem) else None
+        self._stored_peaks = dict(stored.get("peaks") or {})
+        if self.controller is not None:
+            self._unsubs.append(self.controller.coordinator.async_add_listener(self._on_measurements))
         self._unsubs += [
             async_dispatcher_connect(self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._on_entry_changed),
             async_track_time_change(self.hass, self._on_midnight, hour=0, minute=0, second=0),
@@ -210,11 +219,36 @@ class PlanFeeds:
         await self._store.async_save(self._stored())
 
     def _stored(self) -> dict[str, Any]:
-        return {"series": item_to_dict(self.series) if self.series else None}
+        peaks = {
+            sid: {
+                "days": sorted(d.isoformat() for d in feed.peak_days),
+                "full": {d.isoformat(): t.isoformat() for d, t in feed.full_at.items()},
+            }
+            for sid, feed in self._feeds.items()
+            if feed.kind == SUBENTRY_PEAK
+        }
+        return {"series": item_to_dict(self.series) if self.series else None, "peaks": peaks}
+
+    def _save(self) -> None:
+        self._store.async_delay_save(self._stored, SAVE_DELAY_S)
 
     def _set_series(self, series: SeriesItem | None) -> None:
         self.series = series
-        self._store.async_delay_save(self._stored, SAVE_DELAY_S)
+        self._save()
+
+    def _remembered(self, feed: _Feed) -> _Feed:
+        """A peak feed set up at start: the peak days and reached targets stored before the restart."""
+        stored = self._stored_peaks.pop(feed.subentry_id, None)
+        if feed.kind == SUBENTRY_PEAK and isinstance(stored, dict):
+            try:
+                feed.peak_days = {date.fromisoformat(d) for d in stored.get("days") or []}
+                feed.full_at = {
+                    date.fromisoformat(d): datetime.fromisoformat(t)
+                    for d, t in (stored.get("full") or {}).items()
+                }
+            except TypeError, ValueError:
+                feed.peak_days, feed.full_at = set(), {}
+        return feed
 
     def _subentries(self) -> dict[str, _Feed]:
         return {
@@ -233,7 +267,7 @@ class PlanFeeds:
             for sid, feed in wanted.items()
             if sid in self._feeds and self._feeds[sid].data == feed.data
         }
-        self._feeds = {sid: kept.get(sid, feed) for sid, feed in wanted.items()}
+        self._feeds = {sid: kept.get(sid) or self._remembered(feed) for sid, feed in wanted.items()}
         changed = False
         if self.series is not None and not any(f.kind == SUBENTRY_SERIES for f in self._feeds.values()):
             self._set_series(None)  # its subentry was deleted
@@ -363,31 +397,75 @@ class PlanFeeds:
         )
 
     def _read_peak(self, feed: _Feed, state: State | None) -> bool:
-        """Today's state decides tonight's window; a missing entity keeps what was decided."""
-        if state is None:
-            raise ForecastFormatError("the entity is missing")
+        """Today's state decides tonight's window; a missing entity keeps what was decided.
+
+        What was decided is stored: after a restart the entity may be missing or show another
+        day's state, and tonight's window still runs.
+        """
         states = {str(s).strip().casefold() for s in feed.data.get("states") or []}
         today = dt_util.now().date()
-        if state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+        days = set(feed.peak_days)
+        if state is not None and state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN):
             if state.state.strip().casefold() in states:
-                feed.peak_days.add(today)
+                days.add(today)
             else:
-                feed.peak_days.discard(today)
+                days.discard(today)
         # A window that began yesterday evening still runs this morning.
-        feed.peak_days = {d for d in feed.peak_days if d >= today - timedelta(days=1)}
-        tz = self._zone()
+        days = {d for d in days if d >= today - timedelta(days=1)}
+        if days != feed.peak_days:
+            feed.peak_days = days
+            feed.full_at = {d: t for d, t in feed.full_at.items() if d in days}
+            self._save()
+        changed = self._plan_peak(feed)
+        if state is None:
+            raise ForecastFormatError("the entity is missing")
+        return changed
+
+    def _peak_window(self, feed: _Feed, day: date) -> tuple[datetime, datetime]:
         plan = PricePlan(
             window_start=_time(feed.data["window_start"]), window_end=_time(feed.data["window_end"])
         )
+        return window(day, plan, self._zone())
+
+    def _plan_peak(self, feed: _Feed) -> bool:
+        """Each peak day's window: force charge, or up to its reached target then automatic."""
+        tz = str(self._zone())
         reserve = _opt_float(feed.data, "reserve_pct")
+        target = _opt_float(feed.data, "target_soc_pct")
         items: list[Item] = []
         for day in sorted(feed.peak_days):
-            start, end = window(day, plan, tz)
-            slot = PriceSlot(start=start, end=end, power_w=-abs(float(feed.data["charge_w"])))
-            items.append(_span(feed, slot, str(tz), reserve))
+            start, end = self._peak_window(feed, day)
+            full = min(max(feed.full_at.get(day, end), start), end)
+            if full > start:
+                slot = PriceSlot(start=start, end=full, power_w=-abs(float(feed.data["charge_w"])))
+                items.append(_span(feed, slot, tz, reserve))
+            if full < end:  # the target is reached: keep the energy (the blueprint's override)
+                items.append(_span(feed, PriceSlot(start=full, end=end, power_w=0.0), tz, target))
         changed = items != feed.items
         feed.items = items
         return changed
+
+    @callback
+    def _on_measurements(self) -> None:
+        """A peak day's target state of charge reached in its window: charging stops there."""
+        assert self.controller is not None
+        coordinator = self.controller.coordinator
+        if coordinator.data is None or not coordinator.last_update_success:
+            return
+        now = dt_util.utcnow().replace(microsecond=0)
+        changed = False
+        for feed in self._feeds.values():
+            target = _opt_float(feed.data, "target_soc_pct") if feed.kind == SUBENTRY_PEAK else None
+            if target is None or coordinator.data.soc_pct < target:
+                continue
+            for day in sorted(feed.peak_days - set(feed.full_at)):
+                start, end = self._peak_window(feed, day)
+                if start <= now < end:
+                    feed.full_at[day] = now
+                    changed |= self._plan_peak(feed)
+        if changed:
+            self._save()
+            self._plan_changed()
 
     # ---------------------------------------------------------------- repair issues
 

@@ -78,6 +78,7 @@ SCHEMAS: dict[str, vol.Schema] = {
             vol.Required("window_end", default="06:00:00"): selector.TimeSelector(),
             vol.Required("charge_w"): _number(0, 1e6, "W", 10),
             vol.Optional("reserve_pct"): _number(0, 100, "%"),
+            vol.Optional("target_soc_pct"): _number(1, 100, "%"),
             vol.Required("priority", default=0): _number(-100, 100, ""),
         }
     ),
@@ -106,6 +107,8 @@ class _PlanFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         errors: dict[str, str] = {}
         placeholders = {"detail": ""}
+        if self.kind == SUBENTRY_PRICE:
+            placeholders["unit"] = self._price_unit((user_input or stored or {}).get("entity_id"))
         if user_input is not None:
             data = {k: v for k, v in user_input.items() if k != "name" and v not in (None, "")}
             if "priority" in data:
@@ -129,6 +132,12 @@ class _PlanFlow(ConfigSubentryFlow):
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    def _price_unit(self, entity_id: Any) -> str:
+        """The price entity's unit_of_measurement, as the form shows it (empty before one is chosen)."""
+        state = self.hass.states.get(str(entity_id)) if entity_id else None
+        unit = state.attributes.get("unit_of_measurement") if state is not None else None
+        return f" ({unit})" if unit else ""
 
     def _check(self, data: dict[str, Any]) -> tuple[str | None, str]:
         """A form error key and its detail, or None."""

@@ -90,6 +90,17 @@ def test_cron_fires_once_on_fall_back() -> None:
     assert cron.last_step(utc(2026, 11, 1, 7)) == utc(2026, 11, 1, 5, 30)
 
 
+def test_cron_asked_in_the_repeated_hour_answers_its_next_day() -> None:
+    """Paris, 25 October 2026: 02:15 CEST (00:15 UTC) fired; at 02:00 CET (01:00 UTC), the second
+    02:00, the next firing is the next day's 02:15 CET, not the first 02:15 again."""
+    cron = CronItem(id="c", tz=PARIS, cron="15 2 * * *", setpoints=IDLE)
+    assert cron.next_step_after(utc(2026, 10, 25, 0)) == utc(2026, 10, 25, 0, 15)
+    for t in (utc(2026, 10, 25, 0, 15), utc(2026, 10, 25, 1), utc(2026, 10, 25, 1, 14)):
+        assert cron.next_step_after(t) == utc(2026, 10, 26, 1, 15)
+        assert cron.last_step(t) == utc(2026, 10, 25, 0, 15)
+    assert Schedule([cron]).next_event_after(utc(2026, 10, 25, 1)) == utc(2026, 10, 26, 1, 15)
+
+
 def test_cron_in_gap_fires_at_gap_end() -> None:
     cron = CronItem(id="c", tz=PARIS, cron="30 2 * * *", setpoints=IDLE)
     assert cron.next_step_after(utc(2026, 3, 28, 12)) == utc(2026, 3, 29, 1)

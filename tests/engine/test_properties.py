@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from custom_components.battery_steward.engine.items import (
     CronItem,
@@ -311,6 +311,22 @@ def item_lists(draw: st.DrawFn) -> tuple[str, date, list[Item]]:
     return tz, day, items
 
 
+# Paris, the night clocks go back (25 October 2026, 03:00 CEST -> 02:00 CET at 01:00 UTC): a cron at
+# 02:15 fires at 00:15 UTC only; asked at 01:00 UTC (the second 02:00) it once answered 00:15 again.
+FALL_BACK_BASE = datetime(2026, 10, 24, 22, tzinfo=UTC)  # midnight in Paris
+FALL_BACK_ITEMS: list[Item] = [
+    IntervalItem(
+        id="i0",
+        tz="Europe/Paris",
+        setpoints=Setpoints(power_w=-1000.0),
+        anchor=FALL_BACK_BASE,
+        every_s=900,
+        duration_s=900,
+    ),
+    CronItem(id="i2", tz="Europe/Paris", setpoints=Setpoints(power_w=-1000.0), cron="15 2 * * *"),
+]
+FALL_BACK_CASE = ("Europe/Paris", date(2026, 10, 25), FALL_BACK_ITEMS)
+
 PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -345,6 +361,7 @@ def test_next_change_is_first_oracle_change(case: tuple[str, date, list[Item]], 
 
 @PROPERTY_SETTINGS
 @given(item_lists(), st.lists(st.integers(-12 * 60, 36 * 60 * 60), min_size=1, max_size=12))
+@example(case=FALL_BACK_CASE, seconds=[0, 3 * 3600])
 def test_reused_schedule_answers_as_a_fresh_one(
     case: tuple[str, date, list[Item]], seconds: list[int]
 ) -> None:
@@ -360,6 +377,22 @@ def test_reused_schedule_answers_as_a_fresh_one(
             t, horizon=timedelta(days=3)
         )
         assert reused.next_event_after(t) == Schedule(items).next_event_after(t)
+        assert (event := reused.next_event_after(t)) is None or event > t
+
+
+def test_fall_back_next_event_is_the_first_oracle_boundary_reused_or_fresh() -> None:
+    """At 01:00 UTC the cron's 02:15 CEST (00:15 UTC) is past; its next firing is 02:15 CET the next
+    day, and the next event of all is the interval's boundary at 01:15 UTC, as the oracle says."""
+    t = FALL_BACK_BASE + timedelta(hours=3)
+    occs = oracle_occurrences(FALL_BACK_ITEMS, t - timedelta(days=2), t + timedelta(days=2))
+    first = min(b for o in occs for b in (o.start, o.end) if b is not None and b > t)
+    assert first == datetime(2026, 10, 25, 1, 15, tzinfo=UTC)
+    reused = Schedule(FALL_BACK_ITEMS)
+    reused.desired_at(FALL_BACK_BASE)
+    for schedule in (reused, Schedule(FALL_BACK_ITEMS)):
+        assert schedule.desired_at(t) == oracle_desired(FALL_BACK_ITEMS, occs, t)
+        assert schedule.next_event_after(t) == first
+        assert schedule.next_change_after(t, horizon=timedelta(days=1)) is None
 
 
 def test_schedule_followed_change_by_change_matches_its_plan() -> None:

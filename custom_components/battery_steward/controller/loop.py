@@ -30,7 +30,15 @@ from homeassistant.helpers.event import (
 from homeassistant.util import dt as dt_util
 
 from ..connection import Connection
-from ..const import DOMAIN, EVENT_CHANGED, SOURCE_API, SOURCE_MANUAL, TRANSPORT_DEVICE, signal_state
+from ..const import (
+    DOMAIN,
+    EVENT_CHANGED,
+    SOURCE_API,
+    SOURCE_ENTITY,
+    SOURCE_MANUAL,
+    TRANSPORT_DEVICE,
+    signal_state,
+)
 from ..coordinator import BatteryCoordinator
 from ..device.driver import DeviceError, unsupported_fields
 from ..engine.decide import Gates, decide, differing, plain
@@ -227,6 +235,14 @@ class ControlLoop:
             return Schedule([self.series or SeriesItem(id=SOURCE_API, rows=())])
         return Schedule([item for item in self.items if item.id not in self.missed])
 
+    def _series_stale(self, now: datetime) -> bool:
+        """The api or entity source's day-ahead series is stale (or missing) at now."""
+        if self.source == SOURCE_API:
+            return self.series is None or self.series.stale_at(now)
+        if self.source == SOURCE_ENTITY:  # the plan feeds' series is the one item (plan_feeds.py)
+            return any(isinstance(item, SeriesItem) and item.stale_at(now) for item in self.items)
+        return False
+
     @callback
     def async_plan_changed(self) -> None:
         """Schedule items were edited: rebuild the plan, re-arm, and run."""
@@ -340,7 +356,7 @@ class ControlLoop:
             writable=self.coordinator.info.writable,
             unsupported=self._unsupported,
             rerun=rerun,
-            stale=self.source == SOURCE_API and (self.series is None or self.series.stale_at(now)),
+            stale=self._series_stale(now),
         )
         if decision.result is Result.FAILED:
             record = self._record(trigger, scheduled, now, Result.FAILED, error=decision.error)

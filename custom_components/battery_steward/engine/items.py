@@ -79,10 +79,13 @@ class CronItem(ItemBase):
     cron: str
 
     def _forward(self, after: datetime) -> datetime | None:
-        try:
-            return next(CronSim(self.cron, after.astimezone(self.zone))).astimezone(UTC)
-        except StopIteration:
-            return None
+        # cronsim walks fixed-time expressions on the naive wall clock and resolves a repeated
+        # time to its first occurrence, so from inside the second pass of a fall-back hour it
+        # yields that hour's first pass again, before `after`: that time already fired, skip it.
+        for occurrence in CronSim(self.cron, after.astimezone(self.zone)):
+            if (found := occurrence.astimezone(UTC)) > after:
+                return found
+        return None  # no occurrence within cronsim's 50 years
 
     def next_step_after(self, t: datetime) -> datetime | None:
         """First occurrence strictly after t (within validity)."""

@@ -853,6 +853,9 @@ async def test_a_foreign_change_is_drift_then_a_fight(hass: HomeAssistant, world
     assert drift is not None
     assert drift.trigger is Trigger.DRIFT
     for _ in range(2):
+        # A reading shows our mode (the refresh after the write, 1 s later), then the app changes
+        # it back: a change we did not make, so a fight (not a write without effect).
+        await tick(1)
         storage_mode.set_option("savings")
         await tick(20)
     issue = ir.async_get(hass).async_get_issue(DOMAIN, f"fight_{entry.entry_id}_mode")
@@ -956,3 +959,15 @@ async def test_the_battery_follows_the_schedule(hass: HomeAssistant, world: Worl
         sel(command, "Stop (default)"),
     ]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_hand_control_back_on_stop_through_the_entities(hass: HomeAssistant, world: World) -> None:
+    """Option "hand control back": unloading writes auto through the mapped entities (issue 18)."""
+    entry = await preset_entry(hass, await enphase_entities(hass, world), {"on_stop": "hand_back"})
+    await override(entry, mode="force_charge")
+    world.take()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert world.take() == [
+        switch("switch.envoy_charge_from_grid", False),
+        sel("select.envoy_storage_mode", "self_consumption"),
+    ]

@@ -2,9 +2,8 @@
 
 Issue 18, finding 6: such a battery was reported as "something else keeps changing reserve_pct"
 while every journal record said `success`. The rule is in `engine/fight.py` (unit-tested in
-`tests/engine/test_fight.py`); the controller hook that feeds it is not in yet (the controller
-is being split into a package, issue 12), so this end-to-end test is expected to fail until it
-is: see docs/reliability.md, "The right diagnosis".
+`tests/engine/test_fight.py`); the controller feeds it each write and each reading
+(`controller/loop.py`): see docs/reliability.md, "The right diagnosis".
 """
 
 from datetime import timedelta
@@ -12,7 +11,6 @@ from datetime import timedelta
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-import pytest
 
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery, WriteRecord
@@ -21,7 +19,6 @@ from .conftest import modbus_data
 from .helpers import device_id, move_to, setup_entry
 
 
-@pytest.mark.xfail(strict=True, reason="needs the controller hook of docs/reliability.md (issue 12)")
 async def test_a_battery_that_ignores_acknowledged_writes_is_no_effect(
     hass: HomeAssistant, simulator: SimulatedBattery, freezer: FrozenDateTimeFactory
 ) -> None:

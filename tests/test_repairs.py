@@ -62,7 +62,7 @@ def used_placeholders(node: Any) -> set[str]:
 
 
 def test_the_code_raises_issues() -> None:
-    assert {issue["key"] for issue in raised_issues()} >= {"fight", "no_effect"}
+    assert {issue["key"] for issue in raised_issues()} >= {"fight", "no_effect", "no_effect_field"}
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -84,11 +84,13 @@ def test_every_raised_issue_is_translated_with_what_to_do(language: str) -> None
 
 async def test_every_fixable_issue_has_a_fix_flow(hass: HomeAssistant) -> None:
     fixable = {issue["key"] for issue in raised_issues() if issue["fixable"]}
-    assert fixable == {"fight", "gate_unconfirmed", "store_damaged"}, (
+    assert fixable == {"fight", "gate_unconfirmed", "no_effect_field", "store_damaged"}, (
         "a new fixable issue needs its flow in repairs.py and a case here"
     )
     data = {"entry_id": "x", "field": "reserve_pct"}
     flow = await async_create_fix_flow(hass, "fight_x_reserve_pct", data)
+    assert isinstance(flow, ResumeFieldFlow)
+    flow = await async_create_fix_flow(hass, "no_effect_x_reserve_pct", data)
     assert isinstance(flow, ResumeFieldFlow)
     flow = await async_create_fix_flow(hass, "gate_unconfirmed_x", {"entry_id": "x", "kind": "gate"})
     assert isinstance(flow, OpenGateFlow)

@@ -47,6 +47,7 @@ from .const import (
     CONF_MAX_POWER_W,
     CONF_MODE_ENTITY,
     CONF_MODE_OPTIONS,
+    CONF_ON_STOP,
     CONF_PATROL_MIN,
     CONF_POLL_INTERVAL,
     CONF_POWER_CHARGE_POSITIVE,
@@ -85,6 +86,8 @@ from .const import (
     LOGGER,
     MAX_POLL_INTERVAL_S,
     MIN_POLL_INTERVAL_S,
+    ON_STOP_CHOICES,
+    ON_STOP_LEAVE,
     SIMULATOR_HOST,
 )
 from .default_item import MINOR_VERSION_NEW
@@ -784,6 +787,11 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
                 CONF_API_POSTING, default=bool(current.get(CONF_API_POSTING, True))
             ): selector.BooleanSelector(),
             vol.Optional(CONF_ADMIN_ONLY, default=admin_only(self.config_entry)): selector.BooleanSelector(),
+            vol.Optional(
+                CONF_ON_STOP, default=current.get(CONF_ON_STOP, ON_STOP_LEAVE)
+            ): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=list(ON_STOP_CHOICES), translation_key=CONF_ON_STOP)
+            ),
         }
         hour = int(current.get(CONF_API_TOMORROW_HOUR, DEFAULT_TOMORROW_HOUR))
         fields.update([_int_field(CONF_API_TOMORROW_HOUR, hour, 0, 23, "h")])

@@ -56,6 +56,11 @@ class Connection:
         self._emulator_driver: ModbusBatteryDriver | None = None
 
     @property
+    def keep_alive_s(self) -> float | None:
+        """How often the device's profile must be polled to keep remote control (None: no limit)."""
+        return self.device.profile.keep_alive_s if isinstance(self.device, ModbusBatteryDriver) else None
+
+    @property
     def has_emulator(self) -> bool:
         """Only a Modbus battery can be swapped for an emulator (the simulator is one already)."""
         return isinstance(self.device, ModbusBatteryDriver) and self.simulator is None

@@ -27,6 +27,11 @@ CONF_SERIAL: Final = "serial"
 CONF_CAPACITY_KWH: Final = "capacity_kwh"
 CONF_POLL_INTERVAL: Final = "poll_interval"
 CONF_ADMIN_ONLY: Final = "admin_only"  # options: only administrators control this battery
+# Options: what a clean stop of Home Assistant (or an unload of the entry) does to the battery.
+CONF_ON_STOP: Final = "on_stop"
+ON_STOP_LEAVE: Final = "leave"  # leave the battery as planned (default)
+ON_STOP_HAND_BACK: Final = "hand_back"  # write auto mode: the battery's own control
+ON_STOP_CHOICES: Final = (ON_STOP_LEAVE, ON_STOP_HAND_BACK)
 
 DEFAULT_PORT: Final = 502
 DEFAULT_UNIT: Final = 1
@@ -77,10 +82,14 @@ SOURCE_ENTITY: Final = "entity"  # a forecast attribute of another integration's
 SOURCES: Final = (SOURCE_MANUAL, SOURCE_API, SOURCE_ENTITY)
 
 
-def poll_interval(options: dict[str, object]) -> timedelta:
-    """The poll interval an entry's options ask for."""
-    seconds = options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL_S)
-    return timedelta(seconds=float(seconds))  # type: ignore[arg-type]
+def poll_interval(options: dict[str, object], keep_alive_s: float | None = None) -> timedelta:
+    """The poll interval an entry's options ask for, at most a device's keep-alive period.
+
+    A profile whose remote control times out (Huawei's forcible command) is kept alive from the
+    polls (device/profiles/base.py): a longer interval would let a forced mode lapse.
+    """
+    seconds = float(options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL_S))  # type: ignore[arg-type]
+    return timedelta(seconds=seconds if keep_alive_s is None else min(seconds, keep_alive_s))
 
 
 def signal_state(entry_id: str) -> str:

@@ -27,6 +27,11 @@ class DriverOwner(Protocol):
     driver: BatteryDriver
     refresh_cooldown_s: float
 
+    @property
+    def keep_alive_s(self) -> float | None:
+        """The longest poll interval that keeps the device's remote control alive."""
+        ...
+
 
 class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
     """One poll per interval, in as few Modbus requests as the block planner allows.
@@ -47,7 +52,7 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
             LOGGER,
             config_entry=entry,
             name=f"{DOMAIN} {entry.title}",
-            update_interval=poll_interval(dict(entry.options)),
+            update_interval=poll_interval(dict(entry.options), connection.keep_alive_s),
             request_refresh_debouncer=Debouncer(
                 hass,
                 LOGGER,

@@ -36,6 +36,20 @@ class ControllerIssues:
     def fight_over(self, field: str) -> None:
         """The fight over `field` ended (resolved by the user, or the value stayed put)."""
         ir.async_delete_issue(self.hass, DOMAIN, f"fight_{self.entry_id}_{field}")
+        ir.async_delete_issue(self.hass, DOMAIN, f"no_effect_{self.entry_id}_{field}")
+
+    def no_effect_field(self, field: str, values: list[str]) -> None:
+        """Writes of `field` were acknowledged and never showed: no one to fight, the battery ignores us."""
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"no_effect_{self.entry_id}_{field}",
+            is_fixable=True,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="no_effect_field",
+            translation_placeholders={"battery": self.name, "field": field, "values": ", ".join(values)},
+            data={"entry_id": self.entry_id, "field": field},
+        )
 
     def no_effect(self, detail: str | None) -> None:
         """Raise (detail) or clear (None) the issue of a write the battery did not act on."""

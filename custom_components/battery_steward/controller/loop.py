@@ -42,12 +42,12 @@ from ..const import (
 from ..coordinator import BatteryCoordinator
 from ..device.driver import DeviceError, unsupported_fields
 from ..engine.decide import Gates, decide, differing, plain
-from ..engine.fight import FightDetector
+from ..engine.fight import Diagnosis, FightDetector
 from ..engine.intent import Intent, Plan, override_active
 from ..engine.items import Item, OneOffItem, SeriesItem
 from ..engine.journal import Journal, JournalRecord, Result, Trigger
 from ..engine.planner import Schedule
-from ..engine.reconcile import Tolerance
+from ..engine.reconcile import Tolerance, diff
 from ..engine.state import Measurements, Mode, Setpoints
 from ..store import ControllerStore, StoredOverride
 from .issues import ControllerIssues, expected_effect_missing
@@ -58,6 +58,7 @@ from .settings import ControllerSettings
 _LOGGER = logging.getLogger(__name__)
 
 WATCHDOG_INTERVAL = timedelta(seconds=30)
+HAND_BACK_NOTE = "stopping: control handed back (auto)"
 CLOCK_JUMP_S = 5.0
 
 
@@ -114,6 +115,8 @@ class ControlLoop:
         self._timer: CALLBACK_TYPE | None = None
         self._verify: CALLBACK_TYPE | None = None
         self._written: dict[str, tuple[Any, float]] = {}
+        # Per field, what the battery had before our last write and what we wrote (the diagnosis).
+        self._judged: dict[str, tuple[Any, Any]] = {}
         self._wall_minus_mono = time.time() - time.monotonic()
         self._utc_offset = dt_util.now().utcoffset()
         self._tolerance = Tolerance.for_limits(coordinator.info.limits)
@@ -164,7 +167,39 @@ class ControlLoop:
                 handle()
         self._timer = self._verify = None
         self._stopping.set()
+        if self.settings.hand_back_on_stop and self.runner.active:
+            self.runner.active = False  # no run may follow the hand-back and write the plan again
+            await self._async_hand_back()
         await self.runner.stop(lambda: self._store.async_save_now(self._snapshot()))
+
+    async def _async_hand_back(self) -> None:
+        """Option "hand control back": write auto mode through the runner before stopping.
+
+        With a power setpoint of 0 where the device has one: a Victron GX in ESS mode 2 would
+        otherwise keep steering the grid to the last setpoint. Not with the dispatch gate closed
+        (a safe stop said: write nothing), nor to a device that cannot be told auto; a failure is
+        journaled and the stop goes on.
+        """
+        hand_back = Setpoints(mode=Mode.AUTO)
+        if "power_w" in self.coordinator.info.writable and not self._unsupported(Setpoints(power_w=0.0)):
+            hand_back = Setpoints(mode=Mode.AUTO, power_w=0.0)
+        if not self.dispatch_enabled:
+            self.record(Trigger.MANUAL, Result.SKIPPED, note="stopping: dispatch off, not handed back")
+            return
+        modes = self.coordinator.info.capabilities.modes
+        if "mode" not in self.coordinator.info.writable or modes <= {Mode.AUTO} or Mode.AUTO not in modes:
+            # Without a mode register a device is always in its own mode: nothing to hand back.
+            self.record(Trigger.MANUAL, Result.SKIPPED, note="stopping: no auto mode to hand back to")
+            return
+        try:
+            async with self.runner.exclusive() as device:
+                await device.write(hand_back)
+        except (DeviceError, HomeAssistantError) as err:
+            _LOGGER.warning("%s: could not hand control back on stop: %s", self.name, err)
+            self.record(Trigger.MANUAL, Result.FAILED, error=str(err), note=HAND_BACK_NOTE)
+            return
+        self.forget_writes()
+        self.record(Trigger.MANUAL, Result.SUCCESS, note=HAND_BACK_NOTE)
 
     def _snapshot(self) -> dict[str, Any]:
         return {
@@ -267,6 +302,7 @@ class ControlLoop:
             if not self._startup_done:
                 self.runner.track(self._async_startup())
             else:
+                self._read_back()
                 self._observe_fights()
                 if self.reconciliation_enabled and self._drifted():
                     self.runner.request(Trigger.DRIFT)
@@ -376,11 +412,11 @@ class ControlLoop:
             return RunResult(record=record, outcome=Outcome.ERROR)
         for name in todo.set_fields():
             self._written[name] = (getattr(todo, name), mono)
-            if decision.correcting and self.fight.record_correction(name, str(fields[name][0]), mono):
-                _LOGGER.warning(
-                    "%s: something else keeps changing %s; stopped correcting it", self.name, name
-                )
-                self.issues.fight(name, self.fight.values_seen(name))
+            before, value = fields[name]
+            self._judged[name] = (before, value)
+            self.fight.record_write(name, str(before), str(value))
+            if decision.correcting and self.fight.record_correction(name, str(before), mono):
+                self._fight_started(name)
         record = self._record(trigger, scheduled, now, Result.SUCCESS, fields=fields, note=decision.note)
         self.hass.bus.async_fire(
             EVENT_CHANGED,
@@ -504,6 +540,47 @@ class ControlLoop:
             self.record(Trigger.VERIFY, Result.NO_EFFECT, note=problem)
         self.issues.no_effect(problem)
 
+    def _fight_started(self, name: str) -> None:
+        """The field needed too many corrections: say why (engine.fight.diagnosis)."""
+        values = self.fight.values_seen(name)
+        if self.fight.diagnosis(name) is Diagnosis.NO_EFFECT:
+            _LOGGER.warning(
+                "%s: the battery accepts writes of %s and keeps its value; stopped writing it",
+                self.name,
+                name,
+            )
+            self.issues.no_effect_field(name, values)
+            return
+        _LOGGER.warning("%s: something else keeps changing %s; stopped correcting it", self.name, name)
+        self.issues.fight(name, values)
+
+    def _read_back(self) -> None:
+        """Feed each written field's reading to the diagnosis, once the write can show in it.
+
+        A reading within tolerance of what we wrote (or of what the battery had before) counts as
+        that value: a register's rounding is not a change someone else made. A reading that may
+        predate the write (within the settle time) counts only when it already shows ours.
+        """
+        data: Measurements | None = self.coordinator.data
+        if data is None:
+            return
+        actual = data.actual_setpoints()
+        fresh_from = self.coordinator.read_started - self.settings.settle_s
+        for name, (before, value) in self._judged.items():
+            have = next((t for t in (value, before) if self._matches(name, t, actual)), None)
+            if have != value:
+                written = self._written.get(name)
+                if written is not None and written[1] > fresh_from:
+                    continue  # the reading may predate the write: only ours is evidence yet
+                if have is None:
+                    have = plain(getattr(actual, name))
+            self.fight.read_back(name, str(have))
+
+    def _matches(self, name: str, token: Any, actual: Setpoints) -> bool:
+        if token is None:
+            return False
+        return not diff(Setpoints(**{name: _typed(name, token)}), actual, self._tolerance).set_fields()
+
     def _observe_fights(self) -> None:
         data: Measurements | None = self.coordinator.data
         if data is None:
@@ -520,3 +597,10 @@ class ControlLoop:
         async_dispatcher_send(self.hass, signal_state(self.entry_id))
 
     _notify = notify
+
+
+def _typed(name: str, value: Any) -> Any:
+    """A journal value (plain) back as the Setpoints field's type."""
+    if name == "mode":
+        return Mode(value) if value in set(Mode) else None
+    return None if value is None else float(value)

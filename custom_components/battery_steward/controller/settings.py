@@ -9,6 +9,7 @@ from ..const import (
     CONF_FIGHT_MAX,
     CONF_FIGHT_WINDOW_MIN,
     CONF_JOURNAL_SIZE,
+    CONF_ON_STOP,
     CONF_PATROL_MIN,
     CONF_SAFE_STOP_THRESHOLD_PCT,
     CONF_SAFE_STOP_TIMEOUT_S,
@@ -20,6 +21,7 @@ from ..const import (
     DEFAULT_SAFE_STOP_THRESHOLD_PCT,
     DEFAULT_SAFE_STOP_TIMEOUT_S,
     DEFAULT_VERIFY_S,
+    ON_STOP_HAND_BACK,
 )
 from ..engine.fight import FightSettings
 
@@ -36,6 +38,8 @@ class ControllerSettings:
     # Safe stop (the button, source and transport switches, the action's defaults).
     safe_stop_threshold_pct: float = float(DEFAULT_SAFE_STOP_THRESHOLD_PCT)
     safe_stop_timeout_s: float = DEFAULT_SAFE_STOP_TIMEOUT_S
+    # A clean stop or unload writes auto mode (the battery's own control) instead of leaving it.
+    hand_back_on_stop: bool = False
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Self:
@@ -52,4 +56,5 @@ class ControllerSettings:
                 options.get(CONF_SAFE_STOP_THRESHOLD_PCT, DEFAULT_SAFE_STOP_THRESHOLD_PCT)
             ),
             safe_stop_timeout_s=float(options.get(CONF_SAFE_STOP_TIMEOUT_S, DEFAULT_SAFE_STOP_TIMEOUT_S)),
+            hand_back_on_stop=options.get(CONF_ON_STOP) == ON_STOP_HAND_BACK,
         )

@@ -4,7 +4,7 @@ Home Assistant with frozen, hand-advanced time (freezegun, as the tests' `freeze
 simulator over Modbus TCP on 127.0.0.1 with its physics on the same simulated clock, poll
 interval 60 s, the patrol at its default (15 min). The plan, Europe/Paris, from Monday 1 June 2026
 00:00 for 7 days:
-- base (cron, every day 00:00): auto mode, reserve 30 %, power 0 W;
+- the battery's default item: auto mode, reserve 30 %, power 0 W (what holds outside the windows);
 - off-peak (window, weekdays 00:30-06:30): force charge at 1500 W, reserve 90 %;
 - on-peak (window, weekdays 17:00-21:00): force discharge at 2000 W, reserve 20 %.
 The battery really charges, fills, discharges and stops at its reserve in between; no one else
@@ -41,9 +41,8 @@ WEEKDAYS = [0, 1, 2, 3, 4]
 FIELD_REGISTER = {"mode": "mode", "reserve_pct": "reserve_pct", "power_w": "power_setpoint_w"}
 ITEMS: list[dict[str, Any]] = [
     {
-        "type": "cron",
-        "name": "Base",
-        "cron": "0 0 * * *",
+        "type": "default",
+        "name": "Default",
         "setpoints": {"mode": "auto", "reserve_pct": 30, "power_w": 0},
     },
     {

@@ -26,6 +26,7 @@ from custom_components.battery_steward.const import (
     DOMAIN,
     KIND_MODBUS,
 )
+from custom_components.battery_steward.default_item import MINOR_VERSION_WITH_DEFAULT
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 
 from .support.secrets import LogCapture, leaked_secrets
@@ -154,12 +155,17 @@ def modbus_data(port: int, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def modbus_entry(simulator: SimulatedBattery) -> MockConfigEntry:
-    """A config entry for the simulator reached as a Modbus TCP battery."""
+    """A config entry for the simulator reached as a Modbus TCP battery.
+
+    Its schedule items are exactly the test's: it is past the set-up that gives a battery its
+    default item (tests/test_default_item.py covers that set-up).
+    """
     return MockConfigEntry(
         domain=DOMAIN,
         title=f"Steward Sim 10 {SERIAL}",
         unique_id=SERIAL,
         data=modbus_data(simulator.port),
+        minor_version=MINOR_VERSION_WITH_DEFAULT,
     )
 
 

@@ -19,6 +19,7 @@ from custom_components.battery_steward.const import (
     KIND_SIMULATOR,
 )
 from custom_components.battery_steward.controller import BatteryController
+from custom_components.battery_steward.default_item import MINOR_VERSION_WITH_DEFAULT
 from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
 from .conftest import SERIAL
@@ -120,8 +121,13 @@ async def setup_entry(
     options: dict[str, Any] | None = None,
     items: Iterable[dict[str, Any]] = (),
     wait: Wait = "idle",
+    minor_version: int = MINOR_VERSION_WITH_DEFAULT,
 ) -> MockConfigEntry:
-    """A config entry of ours with these data, options and schedule items, set up (see `load`)."""
+    """A config entry of ours with these data, options and schedule items, set up (see `load`).
+
+    By default its items are exactly `items` (it is past the set-up that gives a battery its
+    default item); minor_version 1 is a battery from before default items, 2 a new one.
+    """
     entry = MockConfigEntry(
         domain=DOMAIN,
         title=title,
@@ -129,6 +135,7 @@ async def setup_entry(
         data=data,
         options=options,
         subentries_data=[item(d) for d in items],
+        minor_version=minor_version,
     )
     return await load(hass, entry, wait=wait)
 

@@ -208,12 +208,16 @@ async def test_notify_on_repair_issue_and_failed_run(
     await advance(20)
     assert hass.states.get(entity_id(hass, "sensor", "last_run_result")).state == "failed"  # type: ignore[union-attr]
     notes = list(async_get_persistent_notifications(hass).values())
-    assert len(notes) == 2
-    assert notes[1]["title"] == "Steward Sim 10 SIM-TEST0001 Last run result"
-    assert "result is failed: cannot connect" in notes[1]["message"]
+    failed = [n for n in notes if n["title"] == "Steward Sim 10 SIM-TEST0001 Last run result"]
+    assert len(failed) == 1
+    assert "result is failed: cannot connect" in failed[0]["message"]
+    # Three failed runs in a row are a repair issue too, which the blueprint reports.
+    repairs = [n for n in notes if n["title"] == "Battery Steward needs attention"]
+    assert len(notes) == 3
+    assert "run_failures_" in repairs[1]["message"]
     # Retries that fail again do not notify again.
     await advance(120)
-    assert len(async_get_persistent_notifications(hass)) == 2
+    assert len(async_get_persistent_notifications(hass)) == 3
 
 
 async def test_weekday_on_peak_off_peak_reserve(

@@ -456,7 +456,10 @@ async def test_plan_calendar_lists_next_changes(hass: HomeAssistant, entry: Mock
     calendar = entity_id(hass, "calendar", "plan")
     state = hass.states.get(calendar)
     assert state is not None
-    assert state.attributes["message"] == "mode auto, reserve 80 %"
+    # The state running now is an event too: it began when Friday's peak ended (the weekend's
+    # 22:00 steps set it again without changing it).
+    assert (state.state, state.attributes["message"]) == ("on", "Automatic, Backup reserve 20 %")
+    assert state.attributes["start_time"] == "2026-05-29 22:00:00"
     result = await hass.services.async_call(
         "calendar",
         "get_events",
@@ -468,16 +471,22 @@ async def test_plan_calendar_lists_next_changes(hass: HomeAssistant, entry: Mock
     response: Any = result
     events = response[calendar]["events"]
     assert [(e["start"], e["summary"]) for e in events] == [
-        ("2026-06-01T19:00:00+02:00", "mode auto, reserve 80 %"),
-        ("2026-06-01T22:00:00+02:00", "mode auto, reserve 20 %"),
-        ("2026-06-02T19:00:00+02:00", "mode auto, reserve 80 %"),
-        ("2026-06-02T22:00:00+02:00", "mode auto, reserve 20 %"),
+        ("2026-05-29T22:00:00+02:00", "Automatic, Backup reserve 20 %"),
+        ("2026-06-01T19:00:00+02:00", "Automatic, Backup reserve 80 %"),
+        ("2026-06-01T22:00:00+02:00", "Automatic, Backup reserve 20 %"),
+        ("2026-06-02T19:00:00+02:00", "Automatic, Backup reserve 80 %"),
+        ("2026-06-02T22:00:00+02:00", "Automatic, Backup reserve 20 %"),
     ]
+    # Each event names the items that set its fields.
+    assert events[1]["description"] == "Evening reserve: Operating mode; Peak: Backup reserve"
+    assert events[2]["description"] == "Evening reserve: Operating mode, Backup reserve"
 
 
 def test_calendar_summary() -> None:
-    assert describe(Setpoints()) == "no setpoints"
-    assert describe(Setpoints(power_w=-500, reactive_var=100)) == "power -500 W, reactive 100 var"
+    assert describe(Setpoints()) == ""  # a state that sets nothing is no event at all
+    assert describe(Setpoints(power_w=-500, reactive_var=100)) == (
+        "Power setpoint -500 W, Reactive power setpoint 100 var"
+    )
 
 
 async def test_logbook_describes_changes(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -487,17 +496,17 @@ async def test_logbook_describes_changes(hass: HomeAssistant, entry: MockConfigE
         described[event_type] = describe
 
     async_describe_events(hass, collect)
-    line = described[EVENT_CHANGED](
-        Event(
-            EVENT_CHANGED,
-            {
-                "entry_id": entry.entry_id,
-                "trigger": "schedule",
-                "fields": {"reserve_pct": {"old": 20, "new": 80}},
-            },
-        )
-    )
+    changed = {
+        "entry_id": entry.entry_id,
+        "trigger": "schedule",
+        "fields": {"reserve_pct": {"old": 20, "new": 80}},
+    }
+    line = described[EVENT_CHANGED](Event(EVENT_CHANGED, changed))
     assert line == {"name": "Battery", "message": "set reserve_pct 20 → 80 (schedule)"}
+    # An event that says which item set each field names it.
+    peak = next(sid for sid, sub in entry.subentries.items() if sub.title == "Peak")
+    named = described[EVENT_CHANGED](Event(EVENT_CHANGED, {**changed, "items": {"reserve_pct": peak}}))
+    assert named["message"] == "set reserve_pct 20 → 80 (schedule: Peak)"
     other = described[EVENT_CHANGED](Event(EVENT_CHANGED, {"entry_id": "gone"}))
     assert other["name"] == "Battery Steward"
 

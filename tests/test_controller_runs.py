@@ -64,7 +64,11 @@ async def test_rerun_journaled_under_the_trigger_that_asked(
     assert await ctl.async_run(Trigger.DRIFT) is None  # marks the run dirty, returns at once
     await hass.async_block_till_done(wait_background_tasks=True)
     records = ctl.journal.query(limit=len(ctl.journal) - before)
-    assert [(r.trigger, r.fields) for r in records] == [
+    # The edit itself is journaled too (an edit record, not a run).
+    assert [r.note for r in records if r.trigger is Trigger.EDIT] == [
+        f"item edited: {subentry.title} ({subentry.subentry_id})"
+    ]
+    assert [(r.trigger, r.fields) for r in records if r.trigger is not Trigger.EDIT] == [
         (Trigger.DRIFT, {"reserve_pct": (44.0, 80.0)}),
         (Trigger.CONFIG, {"reserve_pct": (80.0, 90.0)}),
     ]

@@ -15,6 +15,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.battery_steward.const import DOMAIN
+from custom_components.battery_steward.default_item import MINOR_VERSION_WITH_DEFAULT
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
 from .conftest import SERIAL, modbus_data
@@ -41,6 +42,7 @@ async def entry(
         title=f"Steward Sim 10 {SERIAL}",
         unique_id=SERIAL,
         data=modbus_data(simulator.port),
+        minor_version=MINOR_VERSION_WITH_DEFAULT,  # its items are the test's
         options={
             "api_url": url,
             "api_username": USERNAME,
@@ -94,7 +96,8 @@ def assert_complete(diag: Any) -> None:
     assert diag["schedule_api"]["token_held"] is True
     assert diag["controller"]["desired"]["reserve_pct"] == 40
     assert "in_sync" in diag["controller"]
-    assert [item["name"] for item in diag["items"]] == ["Night idle 22:00-06:00"]
+    # The preset completed the battery's (absent) default with automatic mode.
+    assert [item["name"] for item in diag["items"]] == ["Night idle 22:00-06:00", "Default"]
     assert diag["plan_24h"], "the night idle item changes the plan within a day"
     assert diag["journal_tail"][-1]["trigger"] == "manual"  # reconcile_now, which waits for its own run
 

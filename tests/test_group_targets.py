@@ -20,6 +20,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import DOMAIN
+from custom_components.battery_steward.default_item import MINOR_VERSION_WITH_DEFAULT
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 from custom_components.battery_steward.engine.journal import Trigger
 
@@ -43,7 +44,13 @@ async def pair(
     await other_sim.start(host="127.0.0.1", port=0)
     entries = []
     for serial, sim in ((SERIAL, simulator), (OTHER, other_sim)):
-        entry = MockConfigEntry(domain=DOMAIN, title=serial, unique_id=serial, data=modbus_data(sim.port))
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=serial,
+            unique_id=serial,
+            data=modbus_data(sim.port),
+            minor_version=MINOR_VERSION_WITH_DEFAULT,  # its items are the test's
+        )
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         entries.append(entry)
@@ -115,7 +122,8 @@ async def test_floor_label_entity_and_device_targets(hass: HomeAssistant, pair: 
     assert entity is not None
     listed = await call(hass, "list_items", {"device_id": dev1, "entity_id": entity}, response=True)
     assert set(listed) == {first.entry_id, second.entry_id}
-    assert [i["name"] for i in listed[second.entry_id]["items"]] == ["Night idle 22:00-06:00"]
+    # The preset completed the battery's (absent) default with automatic mode.
+    assert [i["name"] for i in listed[second.entry_id]["items"]] == ["Night idle 22:00-06:00", "Default"]
 
     # A floor holding an area that holds one of them: just that one.
     floor = fr.async_get(hass).async_create("Ground floor")

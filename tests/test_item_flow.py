@@ -36,7 +36,7 @@ async def start(hass: HomeAssistant, entry: MockConfigEntry, kind: str) -> str:
         (entry.entry_id, SUBENTRY_ITEM), context={"source": "user"}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["window", "cron", "interval", "one_off", "ramp", "preset"]
+    assert result["menu_options"] == ["window", "cron", "interval", "one_off", "ramp", "default", "preset"]
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], {"next_step_id": kind})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == kind
@@ -86,6 +86,11 @@ async def start(hass: HomeAssistant, entry: MockConfigEntry, kind: str) -> str:
             },
             {"power_to_w": 2000.0, "step_s": 60.0},
         ),
+        (
+            "default",
+            {"name": "Default", "mode": "auto", "reserve_pct": 30},
+            {"setpoints": {"mode": "auto", "reserve_pct": 30.0}, "enabled": True},
+        ),
     ],
 )
 async def test_add_each_type(
@@ -103,6 +108,37 @@ async def test_add_each_type(
     # The controller planned with it at once.
     await hass.async_block_till_done()
     assert [i.id for i in entry.runtime_data.controller.items] == [subentry.subentry_id]
+
+
+async def test_default_form_has_no_times_and_one_default_per_battery(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    flow_id = await start(hass, entry, "default")
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "Default", "mode": "auto", "enabled": True}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_ITEM), context={"source": "user"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "default"}
+    )
+    schema = result["data_schema"]
+    assert schema is not None
+    assert set(map(str, schema.schema)) == {
+        "name",
+        "mode",
+        "reserve_pct",
+        "power_w",
+        "reactive_var",
+        "enabled",
+    }
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": "Another", "mode": "idle", "enabled": True}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "item_second_default"}
 
 
 async def test_invalid_input_shows_error_then_succeeds(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -187,7 +223,7 @@ async def test_preset_creates_what_the_action_creates(hass: HomeAssistant, entry
     result = await hass.config_entries.subentries.async_configure(flow_id, {"preset": "night_idle"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Night idle 22:00-06:00"
-    from_flow = next(iter(entry.subentries.values()))
+    from_flow = next(sub for sub in entry.subentries.values() if sub.data["type"] == "window")
     response = await hass.services.async_call(
         DOMAIN,
         "add_preset",
@@ -225,7 +261,7 @@ async def test_preset_in_another_zone_with_validity(hass: HomeAssistant, entry: 
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    data = next(iter(entry.subentries.values())).data
+    data = next(sub.data for sub in entry.subentries.values() if sub.data["type"] == "window")
     assert (data["start"], data["tz"], data["setpoints"]) == (
         "19:00:00",
         "America/New_York",
@@ -279,7 +315,7 @@ async def test_time_zone_and_validity_fields(hass: HomeAssistant, entry: MockCon
     assert entry.subentries[subentry.subentry_id].data.get("valid_until") is None
 
 
-@pytest.mark.parametrize("kind", ["interval", "one_off", "ramp"])
+@pytest.mark.parametrize("kind", ["interval", "one_off"])
 async def test_validity_on_instant_items_and_no_zone_field(
     hass: HomeAssistant, entry: MockConfigEntry, kind: str
 ) -> None:
@@ -292,6 +328,27 @@ async def test_validity_on_instant_items_and_no_zone_field(
     fields = {str(key) for key in schema.schema}
     assert {"valid_from", "valid_until"} <= fields
     assert "tz" not in fields  # their instants are absolute
+
+
+async def test_ramp_every_day_through_the_form(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    flow_id = await start(hass, entry, "ramp")
+    base = {"name": "Morning ramp", "duration_s": 600, "power_from_w": 0, "power_to_w": 1000}
+    # No start, or two of them, is refused.
+    result = await hass.config_entries.subentries.async_configure(flow_id, base)
+    assert result["errors"] == {"base": "item_ramp_start"}
+    both = {**base, "daily_at": "07:00:00", "cron": "0 7 * * *"}
+    result = await hass.config_entries.subentries.async_configure(flow_id, both)
+    assert result["errors"] == {"base": "item_ramp_start"}
+    daily = {**base, "daily_at": "07:00:00", "tz": "Asia/Tokyo", "mode": "force_discharge"}
+    result = await hass.config_entries.subentries.async_configure(flow_id, daily)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    data = next(iter(entry.subentries.values())).data
+    assert (data["daily_at"], data["tz"], data["start_at"], data["cron"]) == (
+        "07:00:00",
+        "Asia/Tokyo",
+        None,
+        None,
+    )
 
 
 async def test_item_form_on_a_battery_that_is_not_loaded_aborts(

@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.controller import STALE_NOTE
+from custom_components.battery_steward.default_item import MINOR_VERSION_WITH_DEFAULT
 from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.plan_feeds import SUBENTRY_PEAK, SUBENTRY_PRICE, SUBENTRY_SERIES
@@ -91,6 +92,7 @@ class Rig:
             title="Battery",
             data=modbus_data(self.simulator.port),
             subentries_data=subentries,
+            minor_version=MINOR_VERSION_WITH_DEFAULT,  # its items are the test's (no default item)
         )
         key = f"{DOMAIN}.{entry.entry_id}"
         self.storage[key] = {
@@ -335,9 +337,9 @@ async def test_cheapest_three_hours_of_the_night_planned_when_tomorrows_prices_a
     )
     listed = cast(dict[str, dict[str, list[dict[str, str]]]], events)[calendar]["events"]
     assert [(e["start"][11:16], e["end"][11:16], e["summary"]) for e in listed][:3] == [
-        ("22:00", "01:00", "mode auto"),
-        ("01:00", "04:00", "mode force_charge, power -2000 W"),
-        ("04:00", "06:00", "mode auto"),
+        ("22:00", "01:00", "Automatic"),
+        ("01:00", "04:00", "Force charge, Power setpoint -2000 W"),
+        ("04:00", "06:00", "Automatic"),
     ]
     await rig.move(today.replace(hour=22))
     assert rig.held()[0] == AUTO

@@ -14,7 +14,7 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.engine.journal import Result, Trigger
 
 from .conftest import PARIS, modbus_data
-from .helpers import controller, freeze_at, move_to, setup_entry
+from .helpers import controller, freeze_at, let_sockets_settle, move_to, setup_entry
 
 START = datetime(2026, 6, 1, 12, 0, tzinfo=PARIS)
 RAMP_AT = START + timedelta(minutes=10)
@@ -114,3 +114,32 @@ async def test_interval_with_duration_switches_on_and_off(
             at,
             {"reserve_pct": (float(100 - reserve), float(reserve))},  # from the other of 30 and 70
         )
+
+
+async def test_ramp_every_day_at_a_local_time(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    start = datetime(2026, 6, 15, 17, 0, tzinfo=PARIS)
+    await freeze_at(hass, freezer, start)
+    ramp = {
+        "type": "ramp",
+        "name": "Evening ramp",
+        "daily_at": "17:10:00",
+        "tz": "Europe/Paris",
+        "duration_s": 600,
+        "step_s": 300,
+        "power_from_w": 400,
+        "power_to_w": 1000,
+        "setpoints": {"mode": "force_discharge"},
+    }
+    default = {"type": "default", "name": "Default", "setpoints": {"mode": "auto", "power_w": 0}}
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=[default, ramp], wait="background")
+    seen = []
+    for day in (0, 1):
+        for minute in (9, 10, 15, 20):
+            await move_to(hass, freezer, start + timedelta(days=day, minutes=minute))
+            seen.append((simulator.read_register("mode"), simulator.read_register("power_setpoint_w")))
+    # auto at 0 W, then 400 W and 1000 W discharging, then back to the default; the same each day.
+    assert seen == [(0, 0), (2, 400), (2, 1000), (0, 0)] * 2
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()

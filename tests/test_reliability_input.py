@@ -209,8 +209,9 @@ def _valid(service: str, device_id: str, item_id: str) -> dict[str, Any]:
         "safe_stop": {"timeout_s": 5},
         "update_item": {"reserve_pct": 45},
         "remove_item": {},
+        "run_item": {},
     }
-    if service in ("update_item", "remove_item"):
+    if service in ("update_item", "remove_item", "run_item"):
         return {"item_id": item_id, **extra[service]}
     return {"device_id": device_id, **extra.get(service, {})}
 

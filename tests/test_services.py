@@ -242,6 +242,9 @@ async def test_add_presets(hass: HomeAssistant, entry: MockConfigEntry, device: 
     item_id = result["items"][entry.entry_id]
     assert entry.subentries[item_id].data["start"] == "19:00:00"
     assert entry.subentries[item_id].data["tz"] == "Europe/Paris"
-    assert len(entry.subentries) == 2
+    assert len(entry.subentries) == 3
     titles = sorted(sub.title for sub in entry.subentries.values())
-    assert titles == ["Night idle 22:00-06:00", "On-peak 19:00-22:00 weekdays"]
+    assert titles == ["Default", "Night idle 22:00-06:00", "On-peak 19:00-22:00 weekdays"]
+    # Complete on their own: the battery had no default, so one holds what they set outside them.
+    (default,) = (sub for sub in entry.subentries.values() if sub.data["type"] == "default")
+    assert dict(default.data["setpoints"]) == {"mode": "auto", "reserve_pct": 20.0}

@@ -18,6 +18,7 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import paths
 
+from custom_components.battery_steward.default_item import MINOR_VERSION_WITH_DEFAULT
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 
@@ -61,7 +62,9 @@ async def load_with(
         unique_id="SIM-TEST0001",
         data=modbus_data(simulator.port),
         options={"api_url": url, "api_username": "steward", "api_password": "secret", "api_plant": "lib"},
-        subentries_data=[item(PEAK), item(NIGHT)],
+        # Fixed item ids: each item's switch has its id in its unique id.
+        subentries_data=[{**item(PEAK), "subentry_id": "peak"}, {**item(NIGHT), "subentry_id": "night"}],
+        minor_version=MINOR_VERSION_WITH_DEFAULT,  # its items are exactly these two
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)

@@ -22,8 +22,11 @@ from .connection import async_connect
 from .const import CONF_SERIAL, DOMAIN, SOURCE_API
 from .controller import BatteryController, ControllerSettings
 from .coordinator import BatteryCoordinator
+from .default_item import async_ensure_default
+from .lifecycle import async_journal_item_changes, async_track_retention
 from .plan_feeds import PlanFeeds, async_remove_plan_store
 from .recording import MeasurementRecording
+from .run_watch import async_watch_runs
 from .runtime import BatteryConfigEntry, BatteryRuntimeData
 from .schedule import entry_items
 from .services import async_setup_services
@@ -95,6 +98,7 @@ async def _async_setup(hass: HomeAssistant, entry: BatteryConfigEntry, undo: Asy
         controller=controller,
         recording=MeasurementRecording(hass, coordinator.async_read_device, entry.title),
     )
+    async_ensure_default(hass, entry)  # before the controller plans (it reads the subentries)
     entry.async_on_unload(async_follow_gate(hass, controller))
     if api_configured(options := dict(entry.options)):
         client = make_client(async_get_clientsession(hass), options)
@@ -115,6 +119,7 @@ async def _async_setup(hass: HomeAssistant, entry: BatteryConfigEntry, undo: Asy
     await feeds.async_start()
     entry.async_on_unload(feeds.async_stop)
     await controller.async_start()
+    entry.async_on_unload(async_watch_runs(hass, entry))  # the journal is loaded now
     if (poster := runtime.poster) is not None:
         # The source is known now (restored by the controller): sample for the poster if it posts.
         await runtime.recording.async_feed(poster.gate_open)
@@ -122,6 +127,8 @@ async def _async_setup(hass: HomeAssistant, entry: BatteryConfigEntry, undo: Asy
         fetcher.async_start()
         entry.async_on_unload(fetcher.async_stop)
     entry.async_on_unload(_follow_schedule_items(hass, entry, controller))
+    entry.async_on_unload(async_journal_item_changes(hass, entry))
+    entry.async_on_unload(async_track_retention(hass, entry))
 
     async def _async_on_stop(_event: Event) -> None:
         """Home Assistant does not unload entries when it stops: flush and save as an unload does."""

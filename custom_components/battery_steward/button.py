@@ -4,8 +4,10 @@ from typing import override
 
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import DOMAIN
 from .entity import ControllerEntity
 from .runtime import BatteryConfigEntry
 
@@ -43,4 +45,10 @@ class SafeStopButton(ControllerEntity, ButtonEntity):
     @override
     async def async_press(self) -> None:
         await self.async_check_control()
-        await self.controller.async_safe_stop()
+        result = await self.controller.async_safe_stop()
+        if not result.ok:  # as Reconcile now does: the press says it failed, and why
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="safe_stop_failed",
+                translation_placeholders={"battery": self.controller.name, "reason": result.reason},
+            )

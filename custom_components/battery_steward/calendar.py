@@ -1,5 +1,16 @@
-"""The plan as a calendar: each planned state from its change to the next, over 7 days."""
+"""The plan as a calendar: each planned state from its change to the next, over 7 days.
 
+The state running now is an event too (from its last change, looked for up to 7 days back); a
+state that sets nothing is not an event. Titles use the translated mode and field names; each
+event's description names the items that set its fields.
+
+Home Assistant checks an event in local wall-clock time, which goes backwards when the clocks go
+back: a state from 01:40 (first occurrence) to 01:05 (second) is refused, which made the
+calendar entity fail to be added (Australia/Lord_Howe) and `calendar.get_events` raise
+(America/Santiago). Such a state is shown as two events split at the transition.
+"""
+
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, override
@@ -7,16 +18,37 @@ from typing import Any, override
 from homeassistant.components.calendar import CalendarEntity, CalendarEntityDescription, CalendarEvent
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
-from .engine.state import Setpoints
+from .const import DOMAIN
+from .engine.planner import Schedule
+from .engine.state import Mode, Setpoints
 from .entity import ControllerEntity
 from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 0
 HORIZON = timedelta(days=7)
+# How far back the start of the state running now is looked for first (then up to HORIZON).
+RECENT = timedelta(days=1)
+_TICK = timedelta(microseconds=1)
 
 PLAN = CalendarEntityDescription(key="plan", translation_key="plan")
+
+# Field -> (translation key of the entity that shows it, unit); the mode is shown by its name.
+_FIELDS = {
+    "mode": ("select.operating_mode", ""),
+    "reserve_pct": ("number.backup_reserve", "%"),
+    "power_w": ("number.power_setpoint", "W"),
+    "reactive_var": ("number.reactive_power_setpoint", "var"),
+}
+ENGLISH = {
+    "mode": "Operating mode",
+    "reserve_pct": "Backup reserve",
+    "power_w": "Power setpoint",
+    "reactive_var": "Reactive power setpoint",
+    **{mode.value: mode.value for mode in Mode},
+}
 
 
 async def async_setup_entry(
@@ -28,38 +60,129 @@ async def async_setup_entry(
     async_add_entities([PlanCalendar(entry.runtime_data.coordinator, PLAN)])
 
 
-def describe(setpoints: Setpoints) -> str:
-    """A short summary of a planned state."""
+def describe(setpoints: Setpoints, names: dict[str, str] | None = None) -> str:
+    """A short summary of a planned state: the mode's name, then each value with its field's name."""
+    names = names or ENGLISH
     parts = []
     if setpoints.mode is not None:
-        parts.append(f"mode {setpoints.mode.value}")
-    if setpoints.reserve_pct is not None:
-        parts.append(f"reserve {setpoints.reserve_pct:g} %")
-    if setpoints.power_w is not None:
-        parts.append(f"power {setpoints.power_w:g} W")
-    if setpoints.reactive_var is not None:
-        parts.append(f"reactive {setpoints.reactive_var:g} var")
-    return ", ".join(parts) or "no setpoints"
+        parts.append(names.get(setpoints.mode.value, setpoints.mode.value))
+    for field in ("reserve_pct", "power_w", "reactive_var"):
+        value = getattr(setpoints, field)
+        if value is not None:
+            parts.append(f"{names.get(field, field)} {value:g} {_FIELDS[field][1]}")
+    return ", ".join(parts)
+
+
+def local_spans(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """[start, end) as pieces whose local wall-clock end is not before their start.
+
+    Only a span over a fall-back transition is split: at the transition, the first piece ending
+    a microsecond before it.
+    """
+    tz = dt_util.get_default_time_zone()
+    pieces = []
+    while end.astimezone(tz).replace(tzinfo=None) < start.astimezone(tz).replace(tzinfo=None):
+        before = start.astimezone(tz).utcoffset()
+        low, high = start, end
+        while high - low > _TICK:
+            mid = low + (high - low) / 2
+            if mid.astimezone(tz).utcoffset() == before:
+                low = mid
+            else:
+                high = mid
+        pieces.append((start, low))
+        start = high
+    pieces.append((start, end))
+    return pieces
 
 
 class PlanCalendar(ControllerEntity, CalendarEntity):
-    """Planned changes of the next 7 days (schedule and override, DST included)."""
+    """Planned states of the next 7 days (schedule and override, DST included)."""
+
+    _names: dict[str, str] = ENGLISH
+    # The start of the state running now, kept while that state and its end stay the same (an
+    # edit that changes neither keeps it: looking back again on every poll costs a plan walk).
+    _current: tuple[Setpoints, object, datetime, datetime | None] | None = None
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Load the translated mode and field names the titles use."""
+        translations = await async_get_translations(self.hass, self.hass.config.language, "entity", {DOMAIN})
+        prefix = f"component.{DOMAIN}.entity."
+        names = dict(ENGLISH)
+        for field, (key, _unit) in _FIELDS.items():
+            names[field] = translations.get(f"{prefix}{key}.name", ENGLISH[field])
+        for mode in Mode:
+            names[mode.value] = translations.get(
+                f"{prefix}select.operating_mode.state.{mode.value}", mode.value
+            )
+        self._names = names
+        await super().async_added_to_hass()
+
+    def _current_start(self, now: datetime, until: datetime | None) -> datetime:
+        """When the state running now began (its last change), up to HORIZON back."""
+        plan, override, desired = self.controller.plan, self.controller.override, self.controller.desired
+        if (
+            (cached := self._current) is not None
+            and cached[0] == desired
+            and cached[1] is override
+            and cached[2] <= now
+            and cached[3] == until
+        ):
+            return cached[2]
+        start = now - HORIZON
+        for lookback in (RECENT, HORIZON):
+            t, last = now - lookback, None
+            while (nxt := plan.next_change_after(t)) is not None and nxt <= now:
+                last = t = nxt
+            if last is not None:
+                start = last
+                break
+        self._current = (desired, override, start, until)
+        return start
+
+    def _states(self, now: datetime, end: datetime) -> Iterator[tuple[datetime, Setpoints]]:
+        """The state running now (from its start), then each planned change, in order."""
+        changes = self.controller.iter_changes(now, end)
+        first = next(changes, None)
+        # The controller's desired state, re-planned at every change, is the state now.
+        yield self._current_start(now, first[0] if first else None), self.controller.desired
+        if first is not None:
+            yield first
+            yield from changes
+
+    def _describe_sources(self, at: datetime) -> str | None:
+        """Which items set the fields of the state at `at` (by name)."""
+        plan = self.controller.plan
+        if not isinstance(plan, Schedule):
+            return None
+        names = {item.id: item.name or item.id for item in self.controller.items}
+        by_item: dict[str, list[str]] = {}
+        for field, item_id in sorted(plan.sources_at(at).items()):
+            by_item.setdefault(names.get(item_id, item_id), []).append(self._names.get(field, field))
+        return "; ".join(f"{name}: {', '.join(fields)}" for name, fields in by_item.items()) or None
 
     def _events(self, start: datetime, end: datetime, *, limit: int | None = None) -> list[CalendarEvent]:
         now = dt_util.utcnow()
         end = min(end, now + HORIZON)
-        # One change more than the events asked for: it ends the last of them.
-        changes = list(islice(self.controller.iter_changes(now, end), None if limit is None else limit + 1))
-        events = []
-        for i, (at, setpoints) in enumerate(changes):
-            until = changes[i + 1][0] if i + 1 < len(changes) else max(end, at + timedelta(minutes=1))
-            if until > start and at < end:
-                begin, finish = dt_util.as_local(at), dt_util.as_local(until)
-                if finish.replace(tzinfo=None) <= begin.replace(tzinfo=None):
-                    # Ends in the repeated hour of a fall-back night: Home Assistant checks an
-                    # event's length on local wall times, so show its real length from its start.
-                    finish = begin + (until - at)
-                events.append(CalendarEvent(start=begin, end=finish, summary=describe(setpoints)))
+        # One state more than the events asked for: it ends the last of them.
+        states = list(islice(self._states(now, end), None if limit is None else limit + 1))
+        events: list[CalendarEvent] = []
+        for i, (at, setpoints) in enumerate(states):
+            until = states[i + 1][0] if i + 1 < len(states) else max(end, at + timedelta(minutes=1))
+            if until <= start or at >= end or not setpoints.set_fields():
+                continue
+            summary = describe(setpoints, self._names)
+            description = self._describe_sources(max(at, now))
+            events.extend(
+                CalendarEvent(
+                    start=dt_util.as_local(piece_start),
+                    end=dt_util.as_local(piece_end),
+                    summary=summary,
+                    description=description,
+                )
+                for piece_start, piece_end in local_spans(at, until)
+            )
         return events
 
     _writing: tuple[CalendarEvent | None] | None = None  # the event while a state write runs
@@ -70,7 +193,7 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
         if self._writing is not None:
             return self._writing[0]
         now = dt_util.utcnow()
-        # Written on every poll: plan only the next two changes, not the whole week.
+        # Written on every poll: plan only the state now and the next change, not the whole week.
         upcoming = self._events(now, now + HORIZON, limit=1)
         return upcoming[0] if upcoming else None
 

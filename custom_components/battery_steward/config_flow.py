@@ -90,6 +90,7 @@ from .const import (
     ON_STOP_LEAVE,
     SIMULATOR_HOST,
 )
+from .default_item import MINOR_VERSION_NEW
 from .device.driver import (
     DeviceConnectionError,
     DeviceInfo,
@@ -119,6 +120,7 @@ from .device.simulator import SimConfig, SimulatedBattery
 from .engine.state import Mode
 from .entity import admin_only
 from .item_flow import ScheduleItemFlow
+from .lifecycle import CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS
 from .plan_flow import PLAN_FLOWS
 from .register_map import async_load_register_map, async_profile
 from .remote.client import RemoteApiError, RemoteAuthError
@@ -328,6 +330,7 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a battery: tested before the entry is created, unique by serial."""
 
     VERSION = 1
+    MINOR_VERSION = MINOR_VERSION_NEW  # the battery's default item is made at its first set-up
 
     def __init__(self) -> None:
         """What earlier steps of a flow entered (Modbus connection and map; the entity bridge's choices)."""
@@ -761,6 +764,7 @@ OPTIONS: tuple[tuple[str, int, int, int, str | None], ...] = (
     (CONF_JOURNAL_SIZE, DEFAULT_JOURNAL_SIZE, 100, 100000, None),
     (CONF_SAFE_STOP_THRESHOLD_PCT, DEFAULT_SAFE_STOP_THRESHOLD_PCT, 1, 50, "%"),
     (CONF_SAFE_STOP_TIMEOUT_S, int(DEFAULT_SAFE_STOP_TIMEOUT_S), 5, 3600, "s"),
+    (CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS, 0, 3650, "d"),
 )
 
 

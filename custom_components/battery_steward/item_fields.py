@@ -79,6 +79,7 @@ FIELDS: dict[str, ItemField] = {
         _datetime("at"),
         _number("misfire_grace_s", 0, DAY_S, "s"),
         _datetime("start_at"),
+        ItemField(key="daily_at", validator=cv.time, selector=selector.TimeSelector()),
         _number("power_from_w", -POWER_W, POWER_W, "W", step=10),
         _number("power_to_w", -POWER_W, POWER_W, "W", step=10),
         _number("step_s", 1, DAY_S, "s"),

@@ -10,17 +10,28 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .const import LOGGER
+from .default_item import async_complete_default
 from .engine.presets import PRESETS
 from .engine.serialize import item_to_dict
 from .item_fields import FIELDS
 from .schedule import ItemRejectedError, build_item, flat_to_item_dict, item_store_data
 
-TYPES = ("window", "cron", "interval", "one_off", "ramp", "preset")
+TYPES = ("window", "cron", "interval", "one_off", "ramp", "default", "preset")
 # Items whose times are local wall-clock times: they are planned in their own time zone.
-_ZONED = ("window", "cron", "preset")
+_ZONED = ("window", "cron", "ramp", "preset")
 _DATETIMES = ("anchor", "at", "start_at", "valid_from", "valid_until")
 # Optional fields: a reconfigure that leaves one empty removes it from the item.
-_CLEARABLE = ("duration_s", "misfire_grace_s", "step_s", "tz", "valid_from", "valid_until")
+_CLEARABLE = (
+    "duration_s",
+    "misfire_grace_s",
+    "step_s",
+    "tz",
+    "valid_from",
+    "valid_until",
+    "start_at",
+    "daily_at",
+    "cron",
+)
 
 
 # Each type's own fields, in form order, and whether the form requires them; every type then
@@ -30,8 +41,10 @@ _LAYOUT: dict[str, tuple[tuple[str, bool], ...]] = {
     "cron": (("cron", True),),
     "interval": (("anchor", True), ("every_s", True), ("duration_s", False)),
     "one_off": (("at", True), ("misfire_grace_s", False)),
-    "ramp": (
-        ("start_at", True),
+    "ramp": (  # exactly one start: an instant, a daily local time or a cron expression
+        ("start_at", False),
+        ("daily_at", False),
+        ("cron", False),
         ("duration_s", True),
         ("power_from_w", True),
         ("power_to_w", True),
@@ -85,6 +98,10 @@ def _schema(kind: str, d: dict[str, Any], zones: list[str]) -> vol.Schema:
     fields: dict[Any, Any] = dict(
         _field(key, required, d) for key, required in (("name", True), *_LAYOUT.get(kind, ()), *_COMMON)
     )
+    if kind == "default":  # it holds at all times: no times, dates, zone or priority
+        return vol.Schema(
+            fields | {_req("enabled", {"enabled": d.get("enabled", True)}): FIELDS["enabled"].selector}
+        )
     fields |= {
         _req("priority", {"priority": d.get("priority", 0)}): FIELDS["priority"].selector,
         _req("enabled", {"enabled": d.get("enabled", True)}): FIELDS["enabled"].selector,
@@ -169,6 +186,10 @@ class ScheduleItemFlow(ConfigSubentryFlow):
         """A power ramp."""
         return await self._async_new("ramp", user_input)
 
+    async def async_step_default(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """The battery's default state (one per battery)."""
+        return await self._async_new("default", user_input)
+
     async def async_step_preset(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """A ready-made item: the same one the add_preset action creates."""
         return await self._async_new("preset", user_input)
@@ -215,6 +236,8 @@ class ScheduleItemFlow(ConfigSubentryFlow):
                         data=item_store_data(item),
                         title=item.name or self._kind,
                     )
+                if self._kind == "preset":  # complete on its own, as the add_preset action makes it
+                    async_complete_default(self.hass, entry, item.setpoints.set_fields())
                 return self.async_create_entry(title=item.name or self._kind, data=item_store_data(item))
         return self.async_show_form(
             step_id=step_id,

@@ -21,9 +21,14 @@ def async_describe_events(
         entry = hass.config_entries.async_get_entry(event.data.get("entry_id", ""))
         fields = event.data.get("fields", {})
         changes = ", ".join(f"{name} {v['old']} → {v['new']}" for name, v in sorted(fields.items()))
+        why = str(event.data.get("trigger"))
+        # Events that say which item set each field (field -> item id) name the items.
+        if sources := event.data.get("items"):
+            names = {sid: sub.title for sid, sub in entry.subentries.items()} if entry else {}
+            why += ": " + ", ".join(sorted({names.get(item_id, item_id) for item_id in sources.values()}))
         return {
             LOGBOOK_ENTRY_NAME: entry.title if entry else "Battery Steward",
-            LOGBOOK_ENTRY_MESSAGE: f"set {changes} ({event.data.get('trigger')})",
+            LOGBOOK_ENTRY_MESSAGE: f"set {changes} ({why})",
         }
 
     async_describe_event(DOMAIN, EVENT_CHANGED, describe)

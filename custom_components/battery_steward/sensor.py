@@ -129,7 +129,7 @@ class ControllerSensorDescription(SensorEntityDescription):
 
 
 def _last_result(controller: BatteryController) -> str | None:
-    last = controller.journal.last
+    last = controller.journal.last_run
     return last.result.value if last else None
 
 
@@ -254,15 +254,16 @@ class ControllerSensor(ControllerEntity, SensorEntity):
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any] | None:
-        if self.entity_description.key != "last_run_result" or self.controller.journal.last is None:
+        if self.entity_description.key != "last_run_result" or self.controller.journal.last_run is None:
             return None
-        last = self.controller.journal.last.as_dict()
+        last = self.controller.journal.last_run.as_dict()
         return {
             "trigger": last["trigger"],
             "scheduled": last["scheduled"],
             "executed": last["executed"],
             "fields": last["fields"],
             "error": last["error"],
+            "items": last["items"],  # field -> item id, for runs that say which item set it
         }
 
 

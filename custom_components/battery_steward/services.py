@@ -20,17 +20,22 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .const import DOMAIN, SOURCES, TRANSPORTS
-from .engine.items import Item, SeriesItem
+from .default_item import async_complete_default
+from .engine.follow import run_length
+from .engine.items import Item, RampItem, SeriesItem
 from .engine.journal import Result
 from .engine.presets import PRESETS
 from .engine.serialize import (
     ITEM_TYPES,
+    TYPE_NAMES,
+    item_from_dict,
     item_to_dict,
     setpoints_to_dict,
 )
 from .engine.state import Mode, Setpoints
 from .helpers import device_errors
 from .item_fields import FIELDS, action_fields
+from .item_status import item_status
 from .runtime import BatteryConfigEntry
 from .schedule import (
     SUBENTRY_ITEM,
@@ -157,7 +162,10 @@ async def _add_preset(call: ServiceCall) -> ServiceResponse:
     preset = PRESETS[call.data["preset"]](str(hass.config.time_zone))
     data = item_to_dict(preset) | {"id": "new"}
     entries = await _targets(hass, call)
-    return _create_items(hass, [(entry, _check_item(hass, entry, data)) for entry in entries])
+    created = _create_items(hass, [(entry, _check_item(hass, entry, data)) for entry in entries])
+    for entry in entries:  # complete on its own: what the preset sets has a value outside it
+        async_complete_default(hass, entry, preset.setpoints.set_fields())
+    return created
 
 
 def _create_items(hass: HomeAssistant, checked: list[tuple[BatteryConfigEntry, Item]]) -> ServiceResponse:
@@ -188,20 +196,63 @@ async def _update_item(call: ServiceCall) -> ServiceResponse:
 
 async def _remove_item(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
-    found = [_find_item(hass, item_id) for item_id in call.data["item_id"]]
+    ids: list[str] = call.data["item_id"]
+    for index, item_id in enumerate(ids):
+        if item_id in ids[:index]:  # refused before anything is removed
+            raise _invalid("item_repeated", item_id=item_id)
+    found = [_find_item(hass, item_id) for item_id in ids]
     for entry, subentry in found:
         hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
     return None
 
 
-async def _list_items(call: ServiceCall) -> ServiceResponse:
-    return {
-        entry.entry_id: {
-            "battery": entry.title,
-            "items": [item_to_dict(item) for item in entry_items(entry)],
-        }
-        for entry in await _targets(call.hass, call)
+LIST_ITEMS_SCHEMA = vol.Schema(
+    {
+        **_TARGET,
+        vol.Optional("item_id"): cv.string,
+        vol.Optional("type"): vol.All(cv.ensure_list, [vol.In([t for t in ITEM_TYPES if t != "series"])]),
+        vol.Optional("enabled"): cv.boolean,
     }
+)
+
+
+async def _list_items(call: ServiceCall) -> ServiceResponse:
+    """Each item with what a user follows of it; by type, by enabled state, or one by id."""
+    hass = call.hass
+    if "item_id" in call.data:
+        entries = [_find_item(hass, call.data["item_id"])[0]]
+    else:
+        entries = await _targets(hass, call)
+    now = dt_util.utcnow()
+    out: dict[str, Any] = {}
+    for entry in entries:
+        controller = entry.runtime_data.controller
+        items = [
+            item_to_dict(item) | item_status(controller, item, now)
+            for item in entry_items(entry)
+            if call.data.get("item_id", item.id) == item.id
+            and TYPE_NAMES[type(item)] in call.data.get("type", ITEM_TYPES)
+            and call.data.get("enabled", item.enabled) == item.enabled
+        ]
+        out[entry.entry_id] = {"battery": entry.title, "items": items}
+    return out
+
+
+RUN_ITEM_SCHEMA = vol.Schema({vol.Required("item_id"): cv.string, vol.Optional("until_cleared"): cv.boolean})
+
+
+async def _run_item(call: ServiceCall) -> ServiceResponse:
+    """Apply an item's setpoints now, as an override until the item's own end (or until cleared)."""
+    entry, subentry = _find_item(call.hass, call.data["item_id"])
+    item = item_from_dict({**subentry.data, "id": subentry.subentry_id})
+    if isinstance(item, RampItem):  # its power moves over time: an override holds one value
+        raise _invalid("item_cannot_run", item=item.name or item.id)
+    await entry.runtime_data.controller.async_set_override(
+        item.setpoints,
+        duration=run_length(item, dt_util.utcnow()),
+        until_cleared=call.data.get("until_cleared", False),
+    )
+    return None
 
 
 async def _set_override(call: ServiceCall) -> ServiceResponse:
@@ -405,6 +456,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     admin(hass, DOMAIN, "update_item", _update_item, UPDATE_ITEM_SCHEMA)
     admin(hass, DOMAIN, "remove_item", _remove_item, REMOVE_ITEM_SCHEMA)
     admin(hass, DOMAIN, "set_override", _set_override, SET_OVERRIDE_SCHEMA)
+    admin(hass, DOMAIN, "run_item", _run_item, RUN_ITEM_SCHEMA)
     admin(
         hass,
         DOMAIN,
@@ -438,6 +490,6 @@ def async_setup_services(hass: HomeAssistant) -> None:
     admin(hass, DOMAIN, "set_series", _set_series, SET_SERIES_SCHEMA)
     admin(hass, DOMAIN, "safe_stop", _safe_stop, SAFE_STOP_SCHEMA, SupportsResponse.OPTIONAL)
     admin(hass, DOMAIN, "restore", _each(lambda e: e.runtime_data.controller.async_restore()), TARGET_SCHEMA)
-    hass.services.async_register(DOMAIN, "list_items", _list_items, TARGET_SCHEMA, SupportsResponse.ONLY)
+    hass.services.async_register(DOMAIN, "list_items", _list_items, LIST_ITEMS_SCHEMA, SupportsResponse.ONLY)
     hass.services.async_register(DOMAIN, "get_journal", _get_journal, JOURNAL_SCHEMA, SupportsResponse.ONLY)
     hass.services.async_register(DOMAIN, "preview_plan", _preview_plan, PREVIEW_SCHEMA, SupportsResponse.ONLY)

@@ -12,6 +12,7 @@ from homeassistant.helpers.restore_state import RestoreEntity
 
 from .controller import BatteryController
 from .entity import BatteryEntity, ControllerEntity
+from .item_switch import async_follow_items
 from .recording import MeasurementRecording
 from .runtime import BatteryConfigEntry
 
@@ -64,6 +65,7 @@ async def async_setup_entry(
         entities.append(PlantEnabledSwitch(coordinator, PLANT_ENABLED))
     entities.append(RecordingSwitch(coordinator, RECORDING))
     async_add_entities(entities)
+    entry.async_on_unload(async_follow_items(hass, entry, async_add_entities))
 
 
 class ControllerSwitch(ControllerEntity, SwitchEntity):

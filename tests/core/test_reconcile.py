@@ -96,6 +96,43 @@ def test_journal_bounded_query_stats_and_round_trip() -> None:
     assert stored[1]["fields"] == {"reserve_pct": {"old": 20, "new": 30}}
 
 
+def test_journal_names_items_and_users_and_tells_listeners() -> None:
+    journal = Journal()
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    seen: list[int] = []
+    journal.listeners.append(lambda record: seen.append(record.seq))
+    journal.attribute = lambda fields, at: dict.fromkeys(fields, "window-1")
+    run = journal.add(
+        trigger=Trigger.OVERRIDE,
+        scheduled=None,
+        executed=t0,
+        result=Result.SUCCESS,
+        fields={"mode": ("auto", "idle")},
+        user_id="user-1",
+    )
+    assert (run.items, run.user_id) == ({"mode": "window-1"}, "user-1")
+    given = journal.add(
+        trigger=Trigger.SCHEDULE,
+        scheduled=t0,
+        executed=t0,
+        result=Result.SUCCESS,
+        fields={"mode": ("idle", "auto")},
+        items={"mode": "default"},
+    )
+    assert given.items == {"mode": "default"}  # what the caller says wins
+    edit = journal.add(
+        trigger=Trigger.EDIT, scheduled=None, executed=t0, result=Result.SUCCESS, note="item added"
+    )
+    assert edit.items == {}
+    assert journal.last is edit
+    assert journal.last_run is given  # an edit is not a run
+    assert seen == [1, 2, 3]
+    assert JournalRecord.from_dict(run.as_dict()) == run
+    assert (
+        JournalRecord.from_dict({**run.as_dict(), "items": None, "user_id": None}).items == {}
+    )  # older records
+
+
 def test_tolerance_never_finer_than_half_a_register_step() -> None:
     """1234 W in a register of 100 W steps reads 1200 W: that is no difference; 1300 W read is."""
     limits = Limits(max_charge_w=5000, max_discharge_w=5000, max_apparent_va=5000, power_step_w=100)

@@ -327,7 +327,7 @@ def test_user_adds_battery_and_changes_reserve(home_assistant: HomeAssistant, tm
             journal.scroll_into_view_if_needed()  # its list renders the rows in view only
             journal_row = journal.get_by_text("Backup reserve").first
             playwright_sync.expect(journal_row).to_be_visible(timeout=30_000)
-            planned = page.locator("hui-calendar-card").get_by_text("mode force_charge").first
+            planned = page.locator("hui-calendar-card").get_by_text("Force charge").first
             playwright_sync.expect(planned).to_be_attached()
             # One tall window rather than a full-page capture, which would draw the fixed header mid-page.
             page.set_viewport_size(TALL_DESKTOP)

@@ -122,9 +122,7 @@ def test_price_plan_shows_in_the_calendar(home_assistant: HomeAssistant, tmp_pat
                 "priority": 0,
             },
         )
-        s.shoot_calendar(
-            "mode force_charge, power -2000 W", screenshots_dir(tmp_path) / "calendar-price-plan.png"
-        )
+        s.shoot_calendar("Power setpoint -2000 W", screenshots_dir(tmp_path) / "calendar-price-plan.png")
 
 
 def test_emhass_plan_shows_in_the_calendar(home_assistant: HomeAssistant, tmp_path: Path) -> None:  # noqa: F811
@@ -148,6 +146,4 @@ def test_emhass_plan_shows_in_the_calendar(home_assistant: HomeAssistant, tmp_pa
         # The Entity source (a safe stop on the way), then back on.
         s.call("services/battery_steward/set_source", {"device_id": [battery], "source": "entity"})
         s.call("services/battery_steward/restore", {"device_id": [battery]})
-        s.shoot_calendar(
-            "mode force_charge, power -1500 W", screenshots_dir(tmp_path) / "calendar-emhass.png"
-        )
+        s.shoot_calendar("Power setpoint -1500 W", screenshots_dir(tmp_path) / "calendar-emhass.png")

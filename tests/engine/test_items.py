@@ -1,13 +1,22 @@
 """Item types, resolution rules, DST examples, validation and serialization."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from custom_components.battery_steward.engine.follow import (
+    finished_at,
+    last_start,
+    next_start,
+    run_length,
+    start_in_force,
+)
 from custom_components.battery_steward.engine.items import (
     CronItem,
+    DefaultItem,
     IntervalItem,
     Item,
     OneOffItem,
@@ -383,3 +392,118 @@ def test_item_from_dict_accepts_objects() -> None:
     )
     assert isinstance(item, WindowItem)
     assert item.valid_from == T0
+
+
+def test_default_item_is_the_base_under_every_other_item() -> None:
+    default = DefaultItem(id="d", setpoints=Setpoints(mode=Mode.AUTO, reserve_pct=20))
+    window = WindowItem(
+        id="w",
+        tz=PARIS,
+        weekdays=frozenset(range(7)),
+        start=time(17, 6),
+        end=time(17, 7),
+        setpoints=Setpoints(reserve_pct=70),
+    )
+    cron = CronItem(id="c", tz=PARIS, cron="0 22 * * *", setpoints=Setpoints(power_w=0.0))
+    plan = Schedule([window, default, cron])
+    opening = datetime(2026, 6, 1, 17, 6, tzinfo=ZoneInfo(PARIS))
+    assert plan.desired_at(opening - timedelta(seconds=1)) == Setpoints(
+        mode=Mode.AUTO, reserve_pct=20, power_w=0.0
+    )
+    assert plan.desired_at(opening).reserve_pct == 70
+    # The window's field returns to the default at its end.
+    assert plan.next_change_after(opening) == opening + timedelta(minutes=1)
+    assert plan.desired_at(opening + timedelta(minutes=1)).reserve_pct == 20
+    # Which item set each field.
+    assert plan.sources_at(opening) == {"mode": "d", "reserve_pct": "w", "power_w": "c"}
+    assert plan.sources_at(opening + timedelta(minutes=1)) == {
+        "mode": "d",
+        "reserve_pct": "d",
+        "power_w": "c",
+    }
+    # Paused, the default sets nothing; alone, it never changes.
+    paused = DefaultItem(id="d", enabled=False, setpoints=default.setpoints)
+    assert Schedule([paused, window]).desired_at(opening - timedelta(seconds=1)) == Setpoints()
+    assert Schedule([default]).next_change_after(opening) is None
+    assert item_from_dict(item_to_dict(default)) == default
+
+
+def test_validation_of_defaults_crons_and_series_rows() -> None:
+    default = DefaultItem(id="d", setpoints=AUTO)
+    assert codes(default) == []
+    assert codes(DefaultItem(id="d", setpoints=AUTO, valid_until=T0)) == ["default_dates"]
+    assert codes(DefaultItem(id="d")) == ["no_setpoints"]
+    second = DefaultItem(id="e", setpoints=IDLE)
+    assert [(i.code, i.item_id) for i in validate_schedule([default, second])] == [("second_default", "e")]
+    six = validate_item(CronItem(id="c", cron="0 0 * * * *", setpoints=IDLE))
+    assert [(i.code, i.placeholders["count"]) for i in six] == [("cron_fields", "6")]
+    rows = (
+        SeriesRow(start=T0, period_s=900, power_w=0.0),
+        SeriesRow(start=T0 + timedelta(minutes=15), period_s=900, power_w=0.0),
+        SeriesRow(start=T0 + timedelta(minutes=20), period_s=900, power_w=0.0),
+    )
+    (overlap,) = validate_item(SeriesItem(id="s", rows=rows))
+    assert (overlap.code, overlap.placeholders["row"], overlap.placeholders["other"]) == (
+        "series_rows_overlap",
+        (T0 + timedelta(minutes=20)).isoformat(),
+        (T0 + timedelta(minutes=15)).isoformat(),
+    )
+    duplicate = (rows[0], rows[0])
+    assert codes(SeriesItem(id="s", rows=duplicate)) == ["series_rows_overlap"]
+    assert codes(SeriesItem(id="s", rows=rows[:2])) == []
+
+
+def test_recurring_ramps_start_at_a_daily_time_or_a_cron() -> None:
+    common: dict[str, Any] = {"duration_s": 600, "step_s": 300, "power_from_w": 0, "power_to_w": 1000}
+    weekdays = RampItem(id="r", tz=PARIS, cron="0 7 * * 1-5", **common)
+    plan = Schedule([weekdays])
+    monday = datetime(2026, 6, 1, 7, tzinfo=ZoneInfo(PARIS))
+    assert plan.desired_at(monday).power_w == 0
+    assert plan.desired_at(monday + timedelta(minutes=5)).power_w == 1000
+    assert plan.desired_at(monday + timedelta(minutes=10)) == Setpoints()
+    assert plan.next_change_after(monday + timedelta(minutes=10)) == monday + timedelta(days=1)
+    saturday = monday + timedelta(days=5)
+    assert plan.next_change_after(saturday) == monday + timedelta(days=7)  # not at the weekend
+    # Daily in the spring-forward gap: starts at the first instant after it.
+    daily = RampItem(id="d", tz=PARIS, daily_at=time(2, 30), **common)
+    assert Schedule([daily]).next_change_after(utc(2026, 3, 28, 12)) == utc(2026, 3, 29, 1)
+    assert item_from_dict(item_to_dict(daily)) == daily
+    assert codes(daily) == []
+    assert codes(RampItem(id="n", **common)) == ["ramp_start"]
+    assert codes(RampItem(id="n", start_at=T0, daily_at=time(7), **common)) == ["ramp_start"]
+    assert codes(RampItem(id="n", cron="0 0 7 * * *", **common)) == ["cron_fields"]
+    long = {**common, "duration_s": 90000, "step_s": 900}
+    assert codes(RampItem(id="n", daily_at=time(7), **long)) == ["bad_duration"]
+
+
+def test_next_and_last_start_of_each_type() -> None:
+    t = utc(2026, 6, 1, 12)  # a Monday
+    hour = timedelta(hours=1)
+    interval = IntervalItem(id="i", anchor=utc(2026, 6, 1), every_s=3600 * 5, duration_s=600, setpoints=IDLE)
+    assert (next_start(interval, t), last_start(interval, t)) == (utc(2026, 6, 1, 15), utc(2026, 6, 1, 10))
+    later = replace(interval, valid_from=utc(2026, 6, 2, 1))
+    assert next_start(later, t) == utc(2026, 6, 2, 1)  # anchor + 5 x 5 h
+    assert last_start(IntervalItem(id="i", anchor=t + hour, every_s=60, setpoints=IDLE), t) is None
+    ramp = RampItem(id="r", tz="UTC", daily_at=time(9), duration_s=60, power_from_w=0, power_to_w=1)
+    assert (next_start(ramp, t), last_start(ramp, t)) == (utc(2026, 6, 2, 9), utc(2026, 6, 1, 9))
+    assert next_start(replace(ramp, valid_from=utc(2026, 6, 4, 10)), t) == utc(2026, 6, 5, 9)
+    rows = tuple(SeriesRow(start=t + k * hour, period_s=3600, power_w=0.0) for k in (-1, 1))
+    series = SeriesItem(id="s", rows=rows)
+    assert (next_start(series, t), last_start(series, t)) == (t + hour, t - hour)
+    assert next_start(series, t + 2 * hour) is None
+    window = WindowItem(
+        id="w", tz="UTC", weekdays=frozenset({0}), start=time(13), end=time(14), setpoints=IDLE
+    )
+    assert (next_start(window, t), last_start(window, t)) == (utc(2026, 6, 1, 13), utc(2026, 5, 25, 13))
+    assert start_in_force(window, t + hour) == utc(2026, 6, 1, 13)
+    assert start_in_force(window, t) is None
+    assert start_in_force(DefaultItem(id="d", setpoints=IDLE), t) is None
+    assert next_start(replace(window, enabled=False), t) is None
+    one_off = OneOffItem(id="o", at=t, setpoints=IDLE, valid_until=t - hour)
+    assert finished_at(one_off) == t - hour
+    assert finished_at(window) is None
+    assert run_length(window, t) == hour
+    assert run_length(window, t + 1.5 * hour) == timedelta(minutes=30)  # in its occurrence
+    assert run_length(interval, t) == timedelta(minutes=10)
+    assert run_length(interval, utc(2026, 6, 1, 15, 4)) == timedelta(minutes=6)
+    assert run_length(one_off, t) is None

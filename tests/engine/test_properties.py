@@ -3,7 +3,8 @@
 The oracle shares no code with the engine: it resolves wall-clock times by scanning UTC minutes,
 reads cron's weekday field itself and enumerates every occurrence (window, cron, interval, one-off,
 each ramp step, each series row and the stale zero after it) in a range, keeps only what falls in
-the item's validity, then resolves the state by the documented rules.
+the item's validity and belongs to an enabled item, then resolves the state by the documented
+rules, starting from the battery's enabled default item.
 """
 
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from custom_components.battery_steward.engine.items import (
     CronItem,
+    DefaultItem,
     IntervalItem,
     Item,
     OneOffItem,
@@ -113,27 +115,35 @@ def oracle_occurrences(items: list[Item], lo: datetime, hi: datetime) -> list[Oc
                     out.append(Occ(at, end, item.priority, index, item.setpoints, False))
                 k += 1
         elif isinstance(item, RampItem):
-            end = item.start_at + timedelta(seconds=item.duration_s)
+            # One run, or one a day at the local time (a start during a run begins it again: the
+            # later start orders after the earlier one, so its steps win).
+            if item.start_at is not None:
+                starts = [item.start_at]
+            else:
+                assert item.daily_at is not None
+                starts = [oracle_resolve(d, item.daily_at, tz) for d in [first - timedelta(days=1), *days]]
             n = -(-int(item.duration_s) // int(item.step_s))  # ceil, in whole seconds
-            for k in range(n):
-                s0 = item.start_at + timedelta(seconds=k * item.step_s)
-                power = (
-                    item.power_to_w
-                    if n == 1
-                    else (item.power_from_w + (item.power_to_w - item.power_from_w) * k / (n - 1))
-                )
-                setpoints = item.setpoints.overlay(Setpoints(power_w=power))
-                out.append(
-                    Occ(
-                        s0,
-                        min(end, s0 + timedelta(seconds=item.step_s)),
-                        item.priority,
-                        index,
-                        setpoints,
-                        False,
-                        order=item.start_at,
+            for begin in starts:
+                end = begin + timedelta(seconds=item.duration_s)
+                for k in range(n):
+                    s0 = begin + timedelta(seconds=k * item.step_s)
+                    power = (
+                        item.power_to_w
+                        if n == 1
+                        else (item.power_from_w + (item.power_to_w - item.power_from_w) * k / (n - 1))
                     )
-                )
+                    setpoints = item.setpoints.overlay(Setpoints(power_w=power))
+                    out.append(
+                        Occ(
+                            s0,
+                            min(end, s0 + timedelta(seconds=item.step_s)),
+                            item.priority,
+                            index,
+                            setpoints,
+                            False,
+                            order=begin,
+                        )
+                    )
         elif isinstance(item, SeriesItem):
             # A row's signed power is a mode and a rate; wherever no row covers (before the first,
             # holes, after the last) the series is stale: idle, 0 W, 0 var. The stale stretch before
@@ -171,6 +181,10 @@ def oracle_in_force(items: list[Item], occs: list[Occ], t: datetime) -> tuple[li
 
 def oracle_desired(items: list[Item], occs: list[Occ], t: datetime) -> Setpoints:
     state = Setpoints()
+    for item in items:
+        if isinstance(item, DefaultItem) and item.enabled:
+            state = item.setpoints  # holds wherever nothing else sets the field
+    occs = [o for o in occs if items[o.index].enabled]
     steps, spans = oracle_in_force(items, occs, t)
     if steps:
         latest = max(steps, key=lambda o: (o.start, o.priority, o.index))
@@ -191,7 +205,7 @@ walls = st.builds(time, st.one_of(st.integers(0, 3), st.integers(0, 23)), st.sam
 
 
 CRON_WEEKDAYS = ["*", "1-5", "0,6", "6", "1", "0", "2-4,7"]
-KINDS = ["window", "cron", "one_off", "interval", "interval_span", "ramp", "series"]
+KINDS = ["window", "cron", "one_off", "interval", "interval_span", "ramp", "ramp_daily", "series", "default"]
 QUARTER = timedelta(minutes=15)
 
 
@@ -245,8 +259,13 @@ def item_lists(draw: st.DrawFn) -> tuple[str, date, list[Item]]:
             "tz": tz,
             "priority": draw(st.integers(0, 1)),
             "setpoints": draw(setpoint_values),
-            **draw(validity(base)),
+            "enabled": draw(st.sampled_from([True, True, True, False])),
         }
+        if kind == "default":
+            if not any(isinstance(other, DefaultItem) for other in items):  # one per battery
+                items.append(DefaultItem(**common))
+            continue
+        common |= draw(validity(base))
         if kind == "window":
             start, end = draw(walls), draw(walls)
             if start == end:
@@ -264,6 +283,17 @@ def item_lists(draw: st.DrawFn) -> tuple[str, date, list[Item]]:
                 RampItem(
                     **common,
                     start_at=base + QUARTER * draw(st.integers(-48, 96)),
+                    duration_s=300 * draw(st.integers(1, 36)),
+                    power_from_w=draw(st.sampled_from([-2000.0, 0.0, 500.0])),
+                    power_to_w=draw(st.sampled_from([-1000.0, 0.0, 2500.0])),
+                    step_s=draw(st.sampled_from([60, 300, 700, 900, 3600])),
+                )
+            )
+        elif kind == "ramp_daily":
+            items.append(
+                RampItem(
+                    **common,
+                    daily_at=draw(walls),
                     duration_s=300 * draw(st.integers(1, 36)),
                     power_from_w=draw(st.sampled_from([-2000.0, 0.0, 500.0])),
                     power_to_w=draw(st.sampled_from([-1000.0, 0.0, 2500.0])),

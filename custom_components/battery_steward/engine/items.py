@@ -251,15 +251,20 @@ class WindowItem(ItemBase):
 class RampItem(ItemBase):
     """Power moves linearly from `power_from_w` to `power_to_w` over `duration_s`.
 
-    Applied in n = ceil(duration / step) equal steps: step k (0..n-1) starts at start + k*step
-    and sets from + (to - from) * k / (n - 1), so the first step is `from` and the last is `to`.
-    Other fields of `setpoints` (e.g. the mode) hold while the ramp is active.
+    It starts once at `start_at`, or every day at the local time `daily_at`, or at each
+    occurrence of `cron` (both in the item's zone, by the DST rules of `localtime`): exactly one
+    of the three. Each run is applied in n = ceil(duration / step) equal steps: step k (0..n-1)
+    starts at start + k*step and sets from + (to - from) * k / (n - 1), so the first step is
+    `from` and the last is `to`. A start during a run begins the ramp again. Other fields of
+    `setpoints` (e.g. the mode) hold while the ramp is active.
     """
 
-    start_at: datetime
     duration_s: float
     power_from_w: float
     power_to_w: float
+    start_at: datetime | None = None
+    daily_at: time | None = None
+    cron: str | None = None
     step_s: float = 60.0
 
     @property
@@ -267,8 +272,40 @@ class RampItem(ItemBase):
         return max(1, math.ceil(self.duration_s / self.step_s))
 
     @property
-    def _end(self) -> datetime:
-        return self.start_at + timedelta(seconds=self.duration_s)
+    def _length(self) -> timedelta:
+        return timedelta(seconds=self.duration_s)
+
+    def _cron(self) -> CronItem:
+        return CronItem(id=self.id, tz=self.tz, cron=self.cron or "")
+
+    def last_start(self, t: datetime) -> datetime | None:
+        """The latest start at or before t (validity aside)."""
+        if self.start_at is not None:
+            return self.start_at if self.start_at <= t else None
+        if self.daily_at is not None:
+            today = local_date(t, self.zone)
+            for day in (today, today - timedelta(days=1), today - timedelta(days=2)):
+                if (begin := resolve(day, self.daily_at, self.zone)) <= t:
+                    return begin
+            return None
+        return self._cron().last_step(t) if self.cron else None
+
+    def next_start(self, t: datetime) -> datetime | None:
+        """The first start strictly after t (validity aside)."""
+        if self.start_at is not None:
+            return self.start_at if self.start_at > t else None
+        if self.daily_at is not None:
+            today = local_date(t, self.zone)
+            for day in (
+                today - timedelta(days=1),
+                today,
+                today + timedelta(days=1),
+                today + timedelta(days=2),
+            ):
+                if (begin := resolve(day, self.daily_at, self.zone)) > t:
+                    return begin
+            return None
+        return self._cron().next_step_after(t) if self.cron else None
 
     def power_at_step(self, k: int) -> float:
         """The power set by step k."""
@@ -279,25 +316,25 @@ class RampItem(ItemBase):
 
     def active_at(self, t: datetime) -> Span | None:
         """The step covering t."""
-        if not self.valid_at(t) or not self.start_at <= t < self._end:
+        if not self.valid_at(t) or (begin := self.last_start(t)) is None or t >= begin + self._length:
             return None
-        k = min(self._steps - 1, int((t - self.start_at).total_seconds() // self.step_s))
-        start = self.start_at + timedelta(seconds=k * self.step_s)
-        end = min(self._end, start + timedelta(seconds=self.step_s))
+        k = min(self._steps - 1, int((t - begin).total_seconds() // self.step_s))
+        start = begin + timedelta(seconds=k * self.step_s)
+        end = min(begin + self._length, start + timedelta(seconds=self.step_s))
         return Span(
-            start=self.start_at,
+            start=begin,
             end=end,
             setpoints=self.setpoints.overlay(Setpoints(power_w=self.power_at_step(k))),
         )
 
     def next_boundary_after(self, t: datetime) -> datetime | None:
-        """Next step start, or the end."""
+        """Next step start, the end of the run, or the next start."""
         candidates = [b for b in self.validity_boundaries() if b > t]
-        if t < self.start_at:
-            candidates.append(self.start_at)
-        elif t < self._end:
-            k = int((t - self.start_at).total_seconds() // self.step_s) + 1
-            candidates.append(min(self._end, self.start_at + timedelta(seconds=k * self.step_s)))
+        if (nxt := self.next_start(t)) is not None:
+            candidates.append(nxt)
+        if (begin := self.last_start(t)) is not None and t < begin + self._length:
+            k = int((t - begin).total_seconds() // self.step_s) + 1
+            candidates.append(min(begin + self._length, begin + timedelta(seconds=k * self.step_s)))
         return min(candidates) if candidates else None
 
 
@@ -385,9 +422,19 @@ class SeriesItem(ItemBase):
         return min(candidates) if candidates else None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DefaultItem(ItemBase):
+    """The battery's default state: its setpoints hold wherever no other item sets the field.
+
+    At most one per battery. It has no time of its own (validity dates and priority do not apply):
+    it is the bottom of the resolution order, so a window's field returns to it when the window
+    ends and removing an item returns that item's fields to it. Paused, it sets nothing.
+    """
+
+
 type StepItem = CronItem | IntervalItem | OneOffItem
 type SpanItem = WindowItem | RampItem | SeriesItem | IntervalItem
-type Item = CronItem | IntervalItem | OneOffItem | WindowItem | RampItem | SeriesItem
+type Item = CronItem | IntervalItem | OneOffItem | WindowItem | RampItem | SeriesItem | DefaultItem
 
 STEP_TYPES = (CronItem, IntervalItem, OneOffItem)
 SPAN_TYPES = (WindowItem, RampItem, SeriesItem, IntervalItem)

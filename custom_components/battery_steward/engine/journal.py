@@ -1,7 +1,7 @@
 """The journal: what each controller run did, bounded, serializable for a Store."""
 
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +21,7 @@ class Trigger(StrEnum):
     MANUAL = "manual"
     RETRY = "retry"
     VERIFY = "verify"
+    EDIT = "edit"  # not a run: a schedule item was added, edited, paused, resumed or removed
 
 
 class Result(StrEnum):
@@ -45,6 +46,11 @@ class JournalRecord:
     fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     error: str | None = None
     note: str | None = None
+    # The schedule items (ids) whose setpoints the run applied, per field (the planner's
+    # Schedule.sources_at); empty when the run does not say.
+    items: dict[str, str] = field(default_factory=dict)
+    # The Home Assistant user who gave the command this record serves (None: no user, or unknown).
+    user_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form, also what services return."""
@@ -57,6 +63,8 @@ class JournalRecord:
             "fields": {name: {"old": old, "new": new} for name, (old, new) in self.fields.items()},
             "error": self.error,
             "note": self.note,
+            "items": dict(self.items),
+            "user_id": self.user_id,
         }
 
     @classmethod
@@ -71,6 +79,8 @@ class JournalRecord:
             fields={k: (v["old"], v["new"]) for k, v in data.get("fields", {}).items()},
             error=data.get("error"),
             note=data.get("note"),
+            items=dict(data.get("items") or {}),
+            user_id=data.get("user_id"),
         )
 
 
@@ -81,6 +91,11 @@ class Journal:
         """Start from stored records (if any)."""
         self._records: deque[JournalRecord] = deque(records, maxlen=max_records)
         self._next_seq = (self._records[-1].seq + 1) if self._records else 1
+        # Called with each record as it is added (the shell updates entities and watches failures).
+        self.listeners: list[Callable[[JournalRecord], None]] = []
+        # Which item set each written field at the instant (field -> item id, or "override"), for
+        # records added without `items`.
+        self.attribute: Callable[[Iterable[str], datetime], dict[str, str]] | None = None
 
     def __len__(self) -> int:
         """Number of records kept."""
@@ -90,6 +105,11 @@ class Journal:
     def last(self) -> JournalRecord | None:
         """The newest record."""
         return self._records[-1] if self._records else None
+
+    @property
+    def last_run(self) -> JournalRecord | None:
+        """The newest record of a run (or a missed change), not of an item edit."""
+        return next((rec for rec in reversed(self._records) if rec.trigger is not Trigger.EDIT), None)
 
     def add(
         self,
@@ -101,8 +121,12 @@ class Journal:
         fields: dict[str, tuple[Any, Any]] | None = None,
         error: str | None = None,
         note: str | None = None,
+        items: dict[str, str] | None = None,
+        user_id: str | None = None,
     ) -> JournalRecord:
         """Append one record."""
+        if items is None and fields and self.attribute is not None:
+            items = self.attribute(fields, executed)
         record = JournalRecord(
             seq=self._next_seq,
             trigger=trigger,
@@ -112,9 +136,13 @@ class Journal:
             fields=dict(fields or {}),
             error=error,
             note=note,
+            items=dict(items or {}),
+            user_id=user_id,
         )
         self._next_seq += 1
         self._records.append(record)
+        for listener in list(self.listeners):
+            listener(record)
         return record
 
     def query(

@@ -1,7 +1,7 @@
 """Resolution of the desired state at an instant, and the changes ahead.
 
 Resolution at t (docs/schedules.md):
-1. the base state;
+1. the base state, overlaid with the battery's enabled `default` item;
 2. overlaid with the latest step at or before t among all step items (ties on the instant: the
    higher priority, then the later item in the list);
 3. overlaid with every active span, in ascending (priority, span start, list position), so per
@@ -20,6 +20,7 @@ import heapq
 
 from .items import (
     CronItem,
+    DefaultItem,
     IntervalItem,
     Item,
     OneOffItem,
@@ -76,13 +77,17 @@ class Schedule:
     """A battery's items and base state. The items are immutable; answers are cached in cursors."""
 
     def __init__(self, items: list[Item], base: Setpoints | None = None) -> None:
-        """Only enabled items take part."""
+        """Only enabled items take part; the default item (if any) is the base under them all."""
         self.base = base or Setpoints()
         enabled = [item for item in items if item.enabled]
         self._steps: dict[int, StepItem] = {}
         self._spans: dict[int, SpanItem] = {}
+        self.default: DefaultItem | None = None
         for index, item in enumerate(enabled):
-            if is_step(item):
+            if isinstance(item, DefaultItem):
+                self.default = item
+                self.base = self.base.overlay(item.setpoints)
+            elif is_step(item):
                 assert isinstance(item, (CronItem, IntervalItem, OneOffItem))
                 self._steps[index] = item
             else:
@@ -108,6 +113,23 @@ class Schedule:
     def desired_at(self, t: datetime) -> Setpoints:
         """The desired state at instant t (aware)."""
         return self._cursor_at(t).state
+
+    def sources_at(self, t: datetime) -> dict[str, str]:
+        """Which item set each field of the desired state at t (field -> item id).
+
+        The same order as the resolution: the default, then the step in force, then the active
+        spans, so the item named for a field is the one whose value `desired_at(t)` holds.
+        """
+        cursor = self._cursor_at(t)
+        sources: dict[str, str] = {}
+        if self.default is not None:
+            sources |= dict.fromkeys(self.default.setpoints.set_fields(), self.default.id)
+        if cursor.step_key is not None:
+            step_item = self._steps[cursor.step_key[2]]
+            sources |= dict.fromkeys(cursor.step_setpoints.set_fields(), step_item.id)
+        for *_, index, setpoints in sorted(cursor.active.values(), key=lambda a: a[:3]):
+            sources |= dict.fromkeys(setpoints.set_fields(), self._spans[index].id)
+        return sources
 
     def next_change_after(self, t: datetime, *, horizon: timedelta = HORIZON) -> datetime | None:
         """First instant after t (within the horizon) where the desired state differs from the state at t."""

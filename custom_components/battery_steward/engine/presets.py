@@ -23,7 +23,11 @@ def peak_window(tz: str, setpoints: Setpoints | None = None, *, item_id: str = "
 
 
 def night_idle(tz: str, *, item_id: str = "preset_night_idle") -> WindowItem:
-    """Every night 22:00-06:00: idle (seed 002's MANUAL 0 W at night)."""
+    """Every night 22:00-06:00: idle (seed 002's MANUAL 0 W at night), over the default's auto.
+
+    Adding a preset completes the battery's default item with the fields the preset sets, so the
+    battery is automatic by day from the preset alone (default_item.async_complete_default).
+    """
     return WindowItem(
         id=item_id,
         name="Night idle 22:00-06:00",

@@ -5,6 +5,7 @@ from typing import Any
 
 from .items import (
     CronItem,
+    DefaultItem,
     IntervalItem,
     Item,
     OneOffItem,
@@ -22,6 +23,7 @@ ITEM_TYPES: dict[str, type[Item]] = {
     "one_off": OneOffItem,
     "ramp": RampItem,
     "series": SeriesItem,
+    "default": DefaultItem,
 }
 TYPE_NAMES = {cls: name for name, cls in ITEM_TYPES.items()}
 
@@ -137,7 +139,9 @@ def item_to_dict(item: Item) -> dict[str, Any]:
             out |= {"at": item.at.isoformat(), "misfire_grace_s": item.misfire_grace_s}
         case RampItem():
             out |= {
-                "start_at": item.start_at.isoformat(),
+                "start_at": item.start_at.isoformat() if item.start_at else None,
+                "daily_at": item.daily_at.isoformat() if item.daily_at else None,
+                "cron": item.cron,
                 "duration_s": item.duration_s,
                 "power_from_w": item.power_from_w,
                 "power_to_w": item.power_to_w,
@@ -174,6 +178,8 @@ def item_from_dict(data: dict[str, Any]) -> Item:
         "setpoints": setpoints_from_dict(dict(data.get("setpoints") or {})),
     }
     match kind:
+        case "default":
+            return DefaultItem(**common)
         case "window":
             weekdays = data.get("weekdays")
             if not isinstance(weekdays, (list, tuple, set, frozenset)):
@@ -196,11 +202,11 @@ def item_from_dict(data: dict[str, Any]) -> Item:
             assert at is not None
             return OneOffItem(**common, at=at, misfire_grace_s=float(data.get("misfire_grace_s", 300.0)))
         case "ramp":
-            start_at = _dt(data, "start_at")
-            assert start_at is not None
             return RampItem(
                 **common,
-                start_at=start_at,
+                start_at=_dt(data, "start_at", required=False),
+                daily_at=_time(data, "daily_at") if data.get("daily_at") is not None else None,
+                cron=str(data["cron"]) if data.get("cron") else None,
                 duration_s=_float(data, "duration_s"),
                 power_from_w=_float(data, "power_from_w"),
                 power_to_w=_float(data, "power_to_w"),

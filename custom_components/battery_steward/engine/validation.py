@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from .items import CronItem, IntervalItem, Item, RampItem, SeriesItem, WindowItem
+from .items import CronItem, DefaultItem, IntervalItem, Item, RampItem, SeriesItem, WindowItem
 from .localtime import zone
 from .state import Limits, Setpoints
 
@@ -93,11 +93,11 @@ def validate_item(item: Item, limits: Limits | None = None) -> list[ValidationIs
                 issues.append(_issue(item, "bad_weekday", "weekdays must be 0 (Monday) to 6"))
             if item.start == item.end:
                 issues.append(_issue(item, "end_before_start", "window start equals its end"))
+        case DefaultItem():
+            if item.valid_from is not None or item.valid_until is not None:
+                issues.append(_issue(item, "default_dates", "the default item holds at all times: no dates"))
         case CronItem():
-            try:
-                CronSim(item.cron, _EPOCH)
-            except (CronSimError, ValueError, IndexError) as err:
-                issues.append(_issue(item, "bad_cron", f"bad cron {item.cron!r}: {err}", cron=item.cron))
+            issues.extend(_cron_issues(item, item.cron))
         case IntervalItem():
             if item.every_s <= 0:
                 issues.append(_issue(item, "bad_interval", "interval must be positive"))
@@ -106,6 +106,13 @@ def validate_item(item: Item, limits: Limits | None = None) -> list[ValidationIs
                     _issue(item, "bad_duration", "duration must be positive and at most the interval")
                 )
         case RampItem():
+            starts = [s for s in (item.start_at, item.daily_at, item.cron) if s is not None]
+            if len(starts) != 1:
+                issues.append(_issue(item, "ramp_start", "give exactly one of start_at, daily_at or cron"))
+            elif item.cron is not None:
+                issues.extend(_cron_issues(item, item.cron))
+            elif item.daily_at is not None and item.duration_s > 86400:
+                issues.append(_issue(item, "bad_duration", "a daily ramp lasts at most a day"))
             if item.duration_s <= 0:
                 issues.append(_issue(item, "end_before_start", "ramp duration must be positive"))
             if item.step_s <= 0:
@@ -113,6 +120,7 @@ def validate_item(item: Item, limits: Limits | None = None) -> list[ValidationIs
             for power in (item.power_from_w, item.power_to_w):
                 issues.extend(_setpoint_issues(item, Setpoints(power_w=power), limits))
         case SeriesItem():
+            issues.extend(_row_overlaps(item))
             for row in item.rows:
                 if row.period_s <= 0:
                     issues.append(_issue(item, "bad_period", "series period must be positive"))
@@ -123,6 +131,35 @@ def validate_item(item: Item, limits: Limits | None = None) -> list[ValidationIs
                     )
                 )
     return issues
+
+
+def _cron_issues(item: Item, cron: str) -> list[ValidationIssue]:
+    if (count := len(cron.split())) > 5:
+        # cronsim reads a sixth field as seconds and then skips its DST handling.
+        message = f"cron {cron!r} has {count} fields, not 5"
+        return [_issue(item, "cron_fields", message, cron=cron, count=count)]
+    try:
+        CronSim(cron, _EPOCH)
+    except (CronSimError, ValueError, IndexError) as err:
+        return [_issue(item, "bad_cron", f"bad cron {cron!r}: {err}", cron=cron)]
+    return []
+
+
+def _row_overlaps(item: SeriesItem) -> list[ValidationIssue]:
+    """The first row (in time) that starts before the previous one ends: rows must not overlap."""
+    for before, row in zip(item.rows, item.rows[1:], strict=False):
+        if row.start < before.end:
+            return [
+                _issue(
+                    item,
+                    "series_rows_overlap",
+                    f"the row starting {row.start.isoformat()} overlaps the row starting "
+                    f"{before.start.isoformat()}",
+                    row=row.start.isoformat(),
+                    other=before.start.isoformat(),
+                )
+            ]
+    return []
 
 
 def _week_minutes(item: WindowItem) -> list[tuple[int, int]]:
@@ -155,6 +192,11 @@ def _conflicting_fields(a: Setpoints, b: Setpoints) -> list[str]:
 def validate_schedule(items: list[Item], limits: Limits | None = None) -> list[ValidationIssue]:
     """Every item's issues plus conflicts between items."""
     issues = [issue for item in items for issue in validate_item(item, limits)]
+    defaults = [i for i in items if isinstance(i, DefaultItem)]
+    issues.extend(
+        _issue(extra, "second_default", f"{defaults[0].name or defaults[0].id} is already the default")
+        for extra in defaults[1:]
+    )
     windows = [i for i in items if isinstance(i, WindowItem) and i.enabled and i.weekdays]
     for a, b in combinations(windows, 2):
         if a.priority != b.priority:

@@ -1,0 +1,86 @@
+"""Failures you see: each journal record is watched as it is added.
+
+- Entities that show the controller (e.g. *Last run result*) are told at once, not at the next
+  poll (a `no_effect` record from the effect check used to wait for it).
+- A failed run is logged at WARNING once per failure streak, and at INFO when runs succeed again.
+- After FAILED_RUNS_FOR_ISSUE consecutive failed runs a repair issue names the battery, the
+  fields and the device's error; it clears by itself on the next successful run.
+- Each record of written fields names, per field, the item whose value it applied (the plan's
+  `sources_at` at the instant) or `override`.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+
+from .const import DOMAIN, LOGGER, signal_state
+from .engine.journal import JournalRecord, Result, Trigger
+from .engine.planner import Schedule
+from .runtime import BatteryConfigEntry
+
+FAILED_RUNS_FOR_ISSUE = 3
+OVERRIDE = "override"  # what a record names for a field an override set
+
+
+@callback
+def async_watch_runs(hass: HomeAssistant, entry: BatteryConfigEntry) -> CALLBACK_TYPE:
+    """Follow the controller's journal (call after the controller has started: it loads it)."""
+    journal = entry.runtime_data.controller.journal
+    issue_id = f"run_failures_{entry.entry_id}"
+    streak = 0
+
+    @callback
+    def on_record(record: JournalRecord) -> None:
+        nonlocal streak
+        async_dispatcher_send(hass, signal_state(entry.entry_id))
+        if record.trigger is Trigger.EDIT:
+            return
+        if record.result is Result.FAILED:
+            streak += 1
+            if streak == 1:
+                LOGGER.warning(
+                    "%s: a %s run failed: %s (retrying; logged once until a run succeeds)",
+                    entry.title,
+                    record.trigger.value,
+                    record.error,
+                )
+            if streak >= FAILED_RUNS_FOR_ISSUE:
+                ir.async_create_issue(
+                    hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    severity=ir.IssueSeverity.ERROR,
+                    translation_key="run_failures",
+                    translation_placeholders={
+                        "battery": entry.title,
+                        "count": str(streak),
+                        "fields": ", ".join(sorted(record.fields)) or "-",
+                        "error": record.error or "-",
+                    },
+                )
+        elif record.result is Result.SUCCESS and streak:
+            LOGGER.info("%s: runs succeed again after %d failed", entry.title, streak)
+            streak = 0
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+    def attribute(fields: Iterable[str], at: datetime) -> dict[str, str]:
+        controller = entry.runtime_data.controller
+        sources = controller.plan.sources_at(at) if isinstance(controller.plan, Schedule) else {}
+        override = controller.override
+        if override is not None and (override.expires is None or at < override.expires):
+            sources |= dict.fromkeys(override.setpoints.set_fields(), OVERRIDE)
+        return {name: sources[name] for name in fields if name in sources}
+
+    journal.listeners.append(on_record)
+    journal.attribute = attribute
+
+    @callback
+    def stop() -> None:
+        journal.listeners.remove(on_record)
+        journal.attribute = None
+
+    return stop

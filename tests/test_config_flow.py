@@ -5,7 +5,7 @@ from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -224,4 +224,21 @@ async def test_options_poll_interval_reloads(
     coordinator = modbus_entry.runtime_data.coordinator
     assert coordinator.update_interval is not None
     assert coordinator.update_interval.total_seconds() == 30
+    await hass.config_entries.async_unload(modbus_entry.entry_id)
+
+
+async def test_poll_interval_is_five_seconds_at_the_least(
+    hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
+) -> None:
+    """Home Assistant's developer docs (appropriate-polling): a user may not poll faster than 5 s."""
+    modbus_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
+    await hass.async_block_till_done()
+    result = await hass.config_entries.options.async_init(modbus_entry.entry_id)
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(result["flow_id"], {CONF_POLL_INTERVAL: 4})
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {CONF_POLL_INTERVAL: 5})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert modbus_entry.options[CONF_POLL_INTERVAL] == 5
     await hass.config_entries.async_unload(modbus_entry.entry_id)

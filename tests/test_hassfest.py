@@ -165,6 +165,16 @@ def test_hacs_json_and_repository_layout() -> None:
     assert (ROOT / "README.md").is_file()
 
 
+def test_license_is_the_one_pyproject_declares() -> None:
+    """HACS's validation fails a repository without a LICENSE file at its root."""
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'license = "Apache-2.0"' in pyproject
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text
+    assert "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text  # the full text, not a notice
+
+
 def test_brand_images_follow_the_brands_rules() -> None:
     brand = COMPONENT / "brand"
     assert png_size(brand / "icon.png") == (256, 256)

@@ -6,6 +6,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.event import async_track_state_change_event
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -88,7 +89,21 @@ async def test_lost_device_goes_unavailable_and_logs_once(
     connected = entity_id(hass, "binary_sensor", "connected")
     last_seen = entity_id(hass, "sensor", "last_seen")
     assert hass.states.get(connected).state == STATE_ON  # type: ignore[union-attr]
-    seen = hass.states.get(last_seen).state  # type: ignore[union-attr]
+    changes: list[str] = []
+    # What the logbook (Activity) would list: changes of the state itself.
+    async_track_state_change_event(
+        hass,
+        last_seen,
+        lambda event: changes.append(event.data["new_state"].state)
+        if event.data["old_state"] is None or event.data["new_state"].state != event.data["old_state"].state
+        else None,
+    )
+    for _ in range(6):
+        await tick(10)
+    assert changes == []  # one poll after another changes nothing the Activity log shows
+    last_answer = entry.runtime_data.coordinator.last_seen
+    assert last_answer is not None
+    seen = last_answer.isoformat(timespec="seconds")
 
     await battery.stop()
     await let_sockets_settle()
@@ -98,6 +113,7 @@ async def test_lost_device_goes_unavailable_and_logs_once(
     assert hass.states.get(connected).state == STATE_OFF  # type: ignore[union-attr]
     # Last seen stays, telling how long the outage has lasted.
     assert hass.states.get(last_seen).state == seen  # type: ignore[union-attr]
+    assert changes == [seen]  # once when it was lost: its last answer
     assert caplog.text.count("Error fetching") == 1
     # pymodbus's own warnings ("Failed to connect", "Repeating....") stay out of the user's log.
     assert pymodbus_warnings(caplog) == []
@@ -107,6 +123,10 @@ async def test_lost_device_goes_unavailable_and_logs_once(
         await tick(10)
         assert hass.states.get(soc).state == "50.0"  # type: ignore[union-attr]
         assert hass.states.get(connected).state == STATE_ON  # type: ignore[union-attr]
+        for _ in range(3):
+            await tick(10)
+        assert len(changes) == 2  # and once when it came back
+        assert changes[1] > seen
         assert caplog.text.count("recovered") == 1
         assert pymodbus_warnings(caplog) == []
         await hass.config_entries.async_unload(entry.entry_id)

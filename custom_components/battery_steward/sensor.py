@@ -20,7 +20,7 @@ from homeassistant.const import (
     UnitOfReactivePower,
     UnitOfTemperature,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
@@ -210,24 +210,35 @@ class BatterySensor(BatteryEntity, SensorEntity):
 
 
 class LastSeenSensor(BatteryEntity, SensorEntity):
-    """When the battery last answered; stays available so an outage shows how long it lasts."""
+    """When the battery last answered, written only when its connection changes.
+
+    Written at every poll it would add one *Activity* entry per poll (a timestamp is not a
+    measurement, so the logbook keeps every change): about 8,640 a day at 10 s. So it changes once
+    when the battery is lost (its last answer: how long the outage has lasted) and once when it is
+    back (that answer); *Connected* tells which. It stays available through an outage.
+    """
 
     _attr_device_class = SensorDeviceClass.TIMESTAMP
     _attr_entity_category = EntityCategory.DIAGNOSTIC
 
     def __init__(self, coordinator: BatteryCoordinator) -> None:
-        """Timestamp of the last successful poll."""
+        """The last successful poll at the last connection change."""
         super().__init__(coordinator, SensorEntityDescription(key="last_seen", translation_key="last_seen"))
+        self._connected = coordinator.last_update_success
+        self._attr_native_value = coordinator.last_seen
 
     @property
     @override
     def available(self) -> bool:
-        return self.coordinator.last_seen is not None
+        return self._attr_native_value is not None
 
-    @property
+    @callback
     @override
-    def native_value(self) -> datetime | None:
-        return self.coordinator.last_seen
+    def _handle_coordinator_update(self) -> None:
+        if self.coordinator.last_update_success != self._connected or self._attr_native_value is None:
+            self._connected = self.coordinator.last_update_success
+            self._attr_native_value = self.coordinator.last_seen
+        super()._handle_coordinator_update()
 
 
 class ControllerSensor(ControllerEntity, SensorEntity):

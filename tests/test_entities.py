@@ -108,3 +108,20 @@ async def test_write_outside_limits_refused_nothing_written(
         )
     assert simulator.write_count == writes_before
     assert simulator.read_register("power_setpoint_w") == 0
+
+
+async def test_fresh_install_tiles_say_what_is_true(hass: HomeAssistant, loaded: MockConfigEntry) -> None:
+    """Nothing planned: no "Unknown" tile (docs/configuration.md, "Nothing planned")."""
+    assert state(hass, "sensor", "desired_mode") == "not_planned"
+    # Nothing sets the reserve and nothing is scheduled: unavailable by design, not unknown.
+    assert state(hass, "sensor", "desired_reserve") == "unavailable"
+    assert state(hass, "sensor", "next_change") == "unavailable"
+    await hass.services.async_call(
+        "number",
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: entity_id(hass, "number", "backup_reserve"), ATTR_VALUE: 35},
+        blocking=True,
+    )
+    # An override held until cleared plans the reserve (and mode stays unplanned).
+    assert state(hass, "sensor", "desired_reserve") == "35.0"
+    assert state(hass, "sensor", "desired_mode") == "not_planned"

@@ -6,6 +6,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -114,6 +115,20 @@ async def test_lost_device_goes_unavailable_and_logs_once(
     # Last seen stays, telling how long the outage has lasted.
     assert hass.states.get(last_seen).state == seen  # type: ignore[union-attr]
     assert changes == [seen]  # once when it was lost: its last answer
+    # What stays available is what docs/configuration.md ("Data updates") says.
+    registry = er.async_get(hass)
+    unavailable = {
+        e.unique_id.removeprefix(f"{SERIAL}_")
+        for e in er.async_entries_for_config_entry(registry, entry.entry_id)
+        if not e.disabled and hass.states.get(e.entity_id).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    }
+    assert unavailable == {
+        "state_of_charge", "active_power", "reactive_power", "battery_temperature", "charge_energy",
+        "discharge_energy", "operating_mode", "backup_reserve", "power_setpoint",
+        "reactive_power_setpoint", "plant_enabled", "in_sync",
+        # Nothing planned on this battery (by design, not because of the outage).
+        "next_change", "desired_reserve",
+    }  # fmt: skip
     assert caplog.text.count("Error fetching") == 1
     # pymodbus's own warnings ("Failed to connect", "Repeating....") stay out of the user's log.
     assert pymodbus_warnings(caplog) == []

@@ -145,6 +145,9 @@ async def test_marstek_flow_and_a_controller_run(hass: HomeAssistant, start_sim:
         "operating_mode",
     } <= keys
     assert not keys & {"backup_reserve", "reactive_power", "reactive_power_setpoint", "charge_energy"}
+    # No reserve control, so nothing to desire either (a Desired backup reserve would never move).
+    assert "desired_reserve" not in keys
+    assert "desired_mode" in keys
     await hass.services.async_call(
         "select",
         SERVICE_SELECT_OPTION,

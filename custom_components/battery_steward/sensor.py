@@ -121,9 +121,18 @@ SENSORS: tuple[BatterySensorDescription, ...] = (
 
 @dataclass(frozen=True, kw_only=True)
 class ControllerSensorDescription(SensorEntityDescription):
-    """A sensor that shows the controller's state."""
+    """A sensor that shows the controller's state.
+
+    available_fn: whether there is something true to show. A desired reserve or a next change
+    that nothing plans is unavailable by design (docs/configuration.md), not "Unknown".
+    """
 
     value_fn: Callable[[BatteryController], StateType | datetime]
+    available_fn: Callable[[BatteryController], bool] = lambda _: True
+    exists_fn: Callable[[Capabilities, frozenset[str]], bool] = lambda _c, _w: True
+
+
+NOT_PLANNED = "not_planned"  # desired mode when no item, default or override sets one
 
 
 def _last_result(controller: BatteryController) -> str | None:
@@ -137,13 +146,15 @@ CONTROLLER_SENSORS: tuple[ControllerSensorDescription, ...] = (
         translation_key="next_change",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda c: c.next_change,
+        available_fn=lambda c: c.next_change is not None,
     ),
     ControllerSensorDescription(
         key="desired_mode",
         translation_key="desired_mode",
         device_class=SensorDeviceClass.ENUM,
-        options=[mode.value for mode in Mode],
-        value_fn=lambda c: c.desired.mode.value if c.desired.mode else None,
+        options=[*(mode.value for mode in Mode), NOT_PLANNED],
+        value_fn=lambda c: c.desired.mode.value if c.desired.mode else NOT_PLANNED,
+        exists_fn=lambda _c, writable: "mode" in writable,
     ),
     ControllerSensorDescription(
         key="desired_reserve",
@@ -151,6 +162,8 @@ CONTROLLER_SENSORS: tuple[ControllerSensorDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         suggested_display_precision=0,
         value_fn=lambda c: c.desired.reserve_pct,
+        available_fn=lambda c: c.desired.reserve_pct is not None,
+        exists_fn=lambda capabilities, _w: capabilities.reserve,
     ),
     ControllerSensorDescription(
         key="plant_state",
@@ -192,7 +205,11 @@ async def async_setup_entry(
         if description.exists_fn(capabilities)
     ]
     entities.append(LastSeenSensor(coordinator))
-    entities.extend(ControllerSensor(coordinator, description) for description in CONTROLLER_SENSORS)
+    entities.extend(
+        ControllerSensor(coordinator, description)
+        for description in CONTROLLER_SENSORS
+        if description.exists_fn(capabilities, coordinator.info.writable)
+    )
     if entry.runtime_data.fetcher is not None:
         entities.append(ScheduleApiSensor(coordinator, SCHEDULE_API))
     async_add_entities(entities)
@@ -245,6 +262,11 @@ class ControllerSensor(ControllerEntity, SensorEntity):
     """What the controller wants and did; available whatever the battery's connection."""
 
     entity_description: ControllerSensorDescription
+
+    @property
+    @override
+    def available(self) -> bool:
+        return self.entity_description.available_fn(self.controller)
 
     @property
     @override

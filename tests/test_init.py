@@ -1,11 +1,12 @@
 """Set-up, unload, not-ready and recovery, against the simulator over TCP."""
 
 import logging
+from logging import WARNING
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
 import pytest
@@ -73,7 +74,7 @@ async def test_unreachable_is_not_ready_then_recovers(hass: HomeAssistant, close
 
 def pymodbus_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     """What pymodbus itself would put in a log at Home Assistant's default level (warning)."""
-    return [r.getMessage() for r in caplog.records if r.name.startswith("pymodbus") and r.levelno >= logging.WARNING]
+    return [r.getMessage() for r in caplog.records if r.name.startswith("pymodbus") and r.levelno >= WARNING]
 
 
 async def test_lost_device_goes_unavailable_and_logs_once(
@@ -91,14 +92,15 @@ async def test_lost_device_goes_unavailable_and_logs_once(
     last_seen = entity_id(hass, "sensor", "last_seen")
     assert hass.states.get(connected).state == STATE_ON  # type: ignore[union-attr]
     changes: list[str] = []
-    # What the logbook (Activity) would list: changes of the state itself.
-    async_track_state_change_event(
-        hass,
-        last_seen,
-        lambda event: changes.append(event.data["new_state"].state)
-        if event.data["old_state"] is None or event.data["new_state"].state != event.data["old_state"].state
-        else None,
-    )
+
+    @callback
+    def changed(event: Event[EventStateChangedData]) -> None:
+        """What the logbook (Activity) would list: changes of the state itself."""
+        new, old = event.data["new_state"], event.data["old_state"]
+        if new is not None and (old is None or new.state != old.state):
+            changes.append(new.state)
+
+    async_track_state_change_event(hass, last_seen, changed)
     for _ in range(6):
         await tick(10)
     assert changes == []  # one poll after another changes nothing the Activity log shows

@@ -5,7 +5,7 @@ from logging import WARNING
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
@@ -20,7 +20,15 @@ from custom_components.battery_steward.device.modbus import ModbusBatteryDriver
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 
 from .conftest import SERIAL, Tick, modbus_data
-from .helpers import entity_id, let_sockets_settle, load, setup_entry, simulator_data
+from .helpers import (
+    entity_id,
+    let_sockets_settle,
+    load,
+    options_step,
+    settings_input,
+    setup_entry,
+    simulator_data,
+)
 
 
 async def test_setup_and_unload_modbus(
@@ -54,6 +62,41 @@ async def test_builtin_simulator_starts_and_stops(hass: HomeAssistant) -> None:
     with pytest.raises(DeviceConnectionError):
         await probe.identify()
     await probe.close()
+
+
+async def test_simulated_battery_keeps_its_state_across_reload_and_restart(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """A reload (saving Configure) or a restart reset it to 50 %, auto, reserve 20: no battery does that."""
+    entry = await setup_entry(hass, simulator_data("SIM-KEEP0001"), unique_id="SIM-KEEP0001")
+    model = entry.runtime_data.simulator.model
+    model.soc_pct, model.charge_energy_kwh = 53.6, 1.25
+    model.mode, model.reserve_pct, model.power_setpoint_w = 1, 35, -1500  # force charge at 1.5 kW
+    # A setting that needs a reload.
+    result = await options_step(hass, entry.entry_id, "settings")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], settings_input({"patrol_interval_min": 5})
+    )
+    await hass.async_block_till_done()
+    reloaded = entry.runtime_data.simulator
+    assert reloaded.model is not model
+    kept = reloaded.model.snapshot()
+    assert kept["soc_pct"] == pytest.approx(53.6, abs=0.1)  # (it charged a little meanwhile)
+    assert (kept["mode"], kept["reserve_pct"], kept["power_setpoint_w"]) == (1, 35, -1500)
+    assert kept["charge_energy_kwh"] >= 1.25
+    # Home Assistant stops (entries are not unloaded): the state is saved for the next start.
+    reloaded.model.mode = 2
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert hass_storage[f"{DOMAIN}.{entry.entry_id}.simulator"]["data"]["mode"] == 2
+    await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.simulator.model.mode == 2
+    # Deleting the battery forgets it.
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert f"{DOMAIN}.{entry.entry_id}.simulator" not in hass_storage
 
 
 async def test_unreachable_is_not_ready_then_recovers(hass: HomeAssistant, closed_port: int) -> None:

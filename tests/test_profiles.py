@@ -25,6 +25,7 @@ from custom_components.battery_steward.const import (
     CONF_REGISTER_MAP_FILE,
     DOMAIN,
     KIND_MODBUS,
+    docs_url,
 )
 from custom_components.battery_steward.device.profiles.custom import parse
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
@@ -35,7 +36,7 @@ from custom_components.battery_steward.engine.state import Mode, Setpoints
 from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
 from .device.test_custom_map import GOOD_MAP
-from .helpers import entity_id, let_sockets_settle
+from .helpers import entity_id, let_sockets_settle, options_step, settings_input
 
 type Start = Callable[..., Any]
 
@@ -204,7 +205,11 @@ async def test_custom_map_flow_errors_then_text(hass: HomeAssistant, start_sim: 
     bad = GOOD_MAP.replace("address: 1001", "address: 1000")
     result = dict(await hass.config_entries.flow.async_configure(flow_id, {CONF_REGISTER_MAP: bad}))
     assert result["errors"] == {"base": "map_overlap"}
-    assert result["description_placeholders"] == {"path": "registers[3].address", "other": "soc_pct"}
+    assert result["description_placeholders"] == {
+        "path": "registers[3].address",
+        "other": "soc_pct",
+        "docs_url": docs_url("supported-devices.md"),
+    }
     assert battery.request_count == 0  # nothing is read until the map is valid
     result = dict(await hass.config_entries.flow.async_configure(flow_id, {CONF_REGISTER_MAP: GOOD_MAP}))
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -257,7 +262,7 @@ async def test_custom_map_from_file(hass: HomeAssistant, start_sim: Start, tmp_p
     assert battery.read_count == reads
 
     # The options flow says precisely what is wrong, and accepts a fixed map.
-    result = dict(await hass.config_entries.options.async_init(entry.entry_id))
+    result = dict(await options_step(hass, entry.entry_id, "settings"))
     options = {
         "poll_interval": 10,
         "patrol_interval_min": 15,
@@ -265,19 +270,19 @@ async def test_custom_map_from_file(hass: HomeAssistant, start_sim: Start, tmp_p
         "fight_window_min": 60,
         "verify_timeout_s": 60,
         "journal_size": 1000,
-        "api_tomorrow_hour": 14,
-        "api_posting": True,
     }
     result = dict(
         await hass.config_entries.options.async_configure(
-            result["flow_id"], {**options, CONF_REGISTER_MAP_FILE: "maps/acme.yaml"}
+            result["flow_id"],
+            {**settings_input(options), "register_map_source": {CONF_REGISTER_MAP_FILE: "maps/acme.yaml"}},
         )
     )
     assert result["errors"] == {"base": "map_missing_field"}
-    assert result["description_placeholders"] == {"field": "soc_pct"}
+    assert result["description_placeholders"]["field"] == "soc_pct"
     result = dict(
         await hass.config_entries.options.async_configure(
-            result["flow_id"], {**options, CONF_REGISTER_MAP: GOOD_MAP}
+            result["flow_id"],
+            {**settings_input(options), "register_map_source": {CONF_REGISTER_MAP: GOOD_MAP}},
         )
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY

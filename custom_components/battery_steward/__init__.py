@@ -51,6 +51,7 @@ from .remote.poster import MeasurementPoster
 from .sampling import Sample
 from .schedule import controller_settings, entry_items
 from .services import async_setup_services
+from .simulator_state import SimulatorState
 from .store import ControllerStore
 from .transport import Transports
 
@@ -97,6 +98,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
                 capacity_kwh=entry.data.get(CONF_CAPACITY_KWH, DEFAULT_CAPACITY_KWH),
             )
         )
+        await SimulatorState(hass, entry.entry_id).async_restore(simulator)
         await simulator.start(host=SIMULATOR_HOST, port=0)
         driver = ModbusBatteryDriver(SIMULATOR_HOST, simulator.port, 1)
         coordinator = BatteryCoordinator(hass, entry, driver)
@@ -242,12 +244,16 @@ async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> 
 async def async_remove_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> None:
     """The battery was deleted: forget its journal, override and day-ahead series."""
     await ControllerStore(hass, entry.entry_id).async_remove()
+    if entry.data[CONF_KIND] == KIND_SIMULATOR:
+        await SimulatorState(hass, entry.entry_id).async_remove()
 
 
 async def _async_stop_work(entry: BatteryConfigEntry) -> None:
     """Stop sampling and recording (pending rows written), timers and runs (state saved)."""
     await entry.runtime_data.recording.async_shutdown()
     await entry.runtime_data.controller.async_stop()
+    if (simulator := entry.runtime_data.simulator) is not None:
+        await SimulatorState(entry.runtime_data.coordinator.hass, entry.entry_id).async_save(simulator)
 
 
 async def _async_close(driver: BatteryDriver, simulator: SimulatedBattery | None) -> None:

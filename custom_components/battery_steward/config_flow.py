@@ -7,6 +7,7 @@ import uuid
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
@@ -14,6 +15,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers import entity_registry as er, selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import probatio as vol
@@ -58,6 +60,8 @@ from .const import (
     MAX_POLL_INTERVAL_S,
     MIN_POLL_INTERVAL_S,
     SIMULATOR_HOST,
+    docs_url,
+    poll_interval,
 )
 from .coordinator import BatteryConfigEntry
 from .device.driver import (
@@ -113,6 +117,7 @@ from .schedule import (
     DEFAULT_SAFE_STOP_THRESHOLD_PCT,
     DEFAULT_VERIFY_S,
     SUBENTRY_ITEM,
+    controller_settings,
 )
 
 
@@ -354,14 +359,14 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_custom_map(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """The custom register map, as YAML text or a file in the config directory; validated first."""
         errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {}
+        placeholders = {"docs_url": docs_url("supported-devices.md")}
         if user_input is not None:
             self._map = _map_options(user_input)
             try:
                 register_map = await async_load_register_map(self.hass, self._map)
             except RegisterMapError as err:
                 errors["base"] = err.code
-                placeholders = err.placeholders
+                placeholders |= err.placeholders
             else:
                 return await self._async_create(
                     make_profile(PROFILE_CUSTOM, {"map": register_map}), {}, self._map
@@ -555,6 +560,28 @@ OPTIONS: tuple[tuple[str, int, int, int, str | None], ...] = (
     (CONF_SAFE_STOP_TIMEOUT_S, int(DEFAULT_SAFE_STOP_TIMEOUT_S), 5, 3600, "s"),
 )
 
+# The settings form, in Home Assistant's form sections (stored flat in the entry's options).
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "polling": (CONF_POLL_INTERVAL, CONF_PATROL_MIN),
+    "reconciliation": (CONF_FIGHT_MAX, CONF_FIGHT_WINDOW_MIN, CONF_VERIFY_S, CONF_JOURNAL_SIZE),
+    "safe_stop": (CONF_SAFE_STOP_THRESHOLD_PCT, CONF_SAFE_STOP_TIMEOUT_S),
+}
+SECTION_REGISTER_MAP = "register_map_source"
+
+# Options the running battery takes at once; any other change reloads the entry.
+LIVE_OPTIONS = frozenset(
+    {CONF_POLL_INTERVAL, CONF_VERIFY_S, CONF_SAFE_STOP_THRESHOLD_PCT, CONF_SAFE_STOP_TIMEOUT_S}
+)
+
+API_OPTIONS = (
+    CONF_API_URL,
+    CONF_API_USERNAME,
+    CONF_API_PASSWORD,
+    CONF_API_PLANT,
+    CONF_API_POSTING,
+    CONF_API_TOMORROW_HOUR,
+)
+
 
 async def _async_check_api(hass: HomeAssistant, options: Mapping[str, Any]) -> str | None:
     """Log in to the API; a form error key, or None when the credentials work."""
@@ -569,32 +596,79 @@ async def _async_check_api(hass: HomeAssistant, options: Mapping[str, Any]) -> s
 
 
 class BatteryOptionsFlow(OptionsFlowWithReload):
-    """Poll interval and controller settings; the entry reloads to apply them."""
+    """Settings (in sections) or the schedule API (a step of its own).
+
+    Options in LIVE_OPTIONS apply to the running battery at once; any other change reloads it
+    (the built-in simulated battery keeps its state across the reload).
+    """
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show the options; API credentials are checked by logging in."""
+        """Which to change: the settings or the schedule API."""
+        return self.async_show_menu(step_id="init", menu_options=["settings", "api"])
+
+    async def async_step_settings(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Polling, reconciliation and safe stop (and a custom register map), in sections."""
         errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {}
+        placeholders = {
+            "docs_url": docs_url("configuration.md"),
+            "map_docs_url": docs_url("supported-devices.md"),
+        }
         custom = self.config_entry.data.get(CONF_PROFILE) == PROFILE_CUSTOM
+        current = dict(self.config_entry.options)
+        if user_input is not None:
+            changes = {key: value for name in SECTIONS for key, value in user_input[name].items()}
+            if custom:
+                map_source = _map_options(user_input.get(SECTION_REGISTER_MAP, {}))
+                for key in (CONF_REGISTER_MAP, CONF_REGISTER_MAP_FILE):
+                    current.pop(key, None)
+                changes |= map_source
+                try:
+                    await async_load_register_map(self.hass, map_source)
+                except RegisterMapError as err:
+                    errors["base"] = err.code
+                    placeholders |= err.placeholders
+            if not errors:
+                return self._async_save({**current, **changes})
+        fields: dict[Any, Any] = {
+            vol.Required(name): section(
+                vol.Schema(
+                    dict(
+                        _int_field(key, int(current.get(key, default)), low, high, unit)
+                        for key, default, low, high, unit in OPTIONS
+                        if key in keys
+                    )
+                ),
+                {"collapsed": False},
+            )
+            for name, keys in SECTIONS.items()
+        }
+        if custom:
+            suggested = (user_input or {}).get(SECTION_REGISTER_MAP) or current
+            fields[vol.Required(SECTION_REGISTER_MAP)] = section(
+                self.add_suggested_values_to_schema(vol.Schema(_register_map_fields()), suggested),
+                {"collapsed": False},
+            )
+        return self.async_show_form(
+            step_id="settings",
+            data_schema=vol.Schema(fields),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_api(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The schedule API's address and credentials, checked by logging in."""
+        errors: dict[str, str] = {}
         current = dict(self.config_entry.options)
         if user_input is not None:
             if not user_input.get(CONF_API_PASSWORD) and current.get(CONF_API_PASSWORD):
                 # The stored password is never sent to the form: an empty field keeps it.
                 user_input = {**user_input, CONF_API_PASSWORD: current[CONF_API_PASSWORD]}
             error = await _async_check_api(self.hass, user_input) if api_configured(user_input) else None
-            if error is None and custom:
-                try:
-                    await async_load_register_map(self.hass, user_input)
-                except RegisterMapError as err:
-                    error, placeholders = err.code, err.placeholders
             if error is None:
-                return self.async_create_entry(data=user_input)
+                kept = {key: value for key, value in current.items() if key not in API_OPTIONS}
+                return self._async_save({**kept, **user_input})
             errors["base"] = error
-        fields = dict(
-            _int_field(key, int(current.get(key, default)), low, high, unit)
-            for key, default, low, high, unit in OPTIONS
-        )
-        fields |= {
+        fields: dict[Any, Any] = {
             vol.Optional(CONF_API_URL): selector.TextSelector(
                 selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
             ),
@@ -609,11 +683,23 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
         }
         hour = int(current.get(CONF_API_TOMORROW_HOUR, DEFAULT_TOMORROW_HOUR))
         fields.update([_int_field(CONF_API_TOMORROW_HOUR, hour, 0, 23, "h")])
-        if custom:
-            fields |= _register_map_fields()
         # Never pre-fill the password: the form would send the secret to the browser.
         suggested = {key: value for key, value in (user_input or current).items() if key != CONF_API_PASSWORD}
-        schema = self.add_suggested_values_to_schema(vol.Schema(fields), suggested)
         return self.async_show_form(
-            step_id="init", data_schema=schema, errors=errors, description_placeholders=placeholders
+            step_id="api",
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), suggested),
+            errors=errors,
+            description_placeholders={"docs_url": docs_url("remote-api.md")},
         )
+
+    def _async_save(self, options: dict[str, Any]) -> ConfigFlowResult:
+        """Apply live what can be (no reload), reload for the rest."""
+        defaults = {key: default for key, default, *_ in OPTIONS}  # an option never set has its default
+        before, after = {**defaults, **self.config_entry.options}, {**defaults, **options}
+        changed = {key for key in {*after, *before} if after.get(key) != before.get(key)}
+        if changed <= LIVE_OPTIONS and self.config_entry.state is ConfigEntryState.LOADED:
+            self.automatic_reload = False
+            runtime = self.config_entry.runtime_data
+            runtime.coordinator.update_interval = poll_interval(options)
+            runtime.controller.settings = controller_settings(options)
+        return self.async_create_entry(data=options)

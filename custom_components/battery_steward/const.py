@@ -37,6 +37,14 @@ SOURCE_API: Final = "api"
 SOURCES: Final = (SOURCE_MANUAL, SOURCE_API)
 
 
+DOCS_BASE_URL: Final = "https://github.com/battery-steward/battery_steward/blob/main/docs/"
+
+
+def docs_url(page: str) -> str:
+    """A documentation page as a link the user can open (forms name no file paths)."""
+    return f"{DOCS_BASE_URL}{page}"
+
+
 def poll_interval(options: dict[str, object]) -> timedelta:
     """The poll interval an entry's options ask for."""
     seconds = options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL_S)

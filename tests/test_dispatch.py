@@ -75,7 +75,7 @@ async def safe_stop(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) ->
         return_response=True,
     )
     assert response is not None
-    result: dict[str, Any] = response[entry.entry_id]  # type: ignore[assignment]
+    result: dict[str, Any] = response[entry.title]  # type: ignore[assignment]
     return result
 
 
@@ -178,7 +178,7 @@ async def test_safe_stop_button_and_several_batteries(
             return_response=True,
         )
         assert response is not None
-        assert set(response) == {entry.entry_id, other.entry_id}
+        assert set(response) == {entry.title, other.title}
         assert other_sim.read_register("enabled") == 0
         await hass.services.async_call(
             DOMAIN, "restore", {"device_id": device_id(hass, entry)}, blocking=True

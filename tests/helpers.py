@@ -156,7 +156,7 @@ async def add_cron_item(hass: HomeAssistant, device: str) -> list[str]:
         return_response=True,
     )
     assert created is not None
-    return [str(v) for v in cast(dict[str, Any], created["items"]).values()]
+    return [str(answer["item_id"]) for answer in cast(dict[str, Any], created).values()]
 
 
 def settings_input(options: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -6,6 +6,7 @@ from unittest.mock import patch
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
+import probatio as vol
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -294,3 +295,20 @@ async def test_poll_interval_is_five_seconds_at_the_least(
     await hass.async_block_till_done()
     assert modbus_entry.options[CONF_POLL_INTERVAL] == 5
     await hass.config_entries.async_unload(modbus_entry.entry_id)
+
+
+async def test_modbus_form_makes_the_user_pick_a_register_map(hass: HomeAssistant) -> None:
+    """The simulator's map was preselected; a real battery's owner must choose, real devices first."""
+    flow_id = await _start_modbus_step(hass)
+    result = hass.config_entries.flow.async_get(flow_id)
+    assert result["step_id"] == KIND_MODBUS
+    schema = (await hass.config_entries.flow.async_configure(flow_id))["data_schema"]
+    assert schema is not None
+    key = next(k for k in schema.schema if str(k) == "profile")
+    assert key.default is vol.UNDEFINED
+    assert (key.description or {}).get("suggested_value") is None
+    options = schema.schema[key].config["options"]
+    assert options[0] == "sunspec"
+    assert options[-1] == "steward"
+    with pytest.raises(InvalidData):
+        await hass.config_entries.flow.async_configure(flow_id, _address(502))

@@ -144,12 +144,12 @@ def _modbus_schema(defaults: Mapping[str, Any], *, profile: bool = True) -> vol.
     )
     if not profile:
         return schema
+    # No preselected map: the user picks one, real devices first, the simulator's own map last.
+    choices = [*(name for name in PROFILES if name != PROFILE_STEWARD), PROFILE_STEWARD]
     return schema.extend(
         {
-            vol.Required(
-                CONF_PROFILE, default=defaults.get(CONF_PROFILE, PROFILE_STEWARD)
-            ): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=list(PROFILES), translation_key="profile")
+            vol.Required(CONF_PROFILE): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=choices, translation_key="profile")
             ),
         }
     )

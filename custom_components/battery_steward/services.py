@@ -9,6 +9,7 @@ bad input raises a translated ServiceValidationError and nothing is written to a
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -98,6 +99,8 @@ SET_OVERRIDE_SCHEMA = vol.Schema(
             _time_period, vol.Range(min=timedelta(seconds=1), max=timedelta(days=366))
         ),
         vol.Exclusive("until_cleared", "lifetime"): cv.boolean,
+        # 0 W is 0 W: the full rate is asked for explicitly (the battery's rating in the mode's direction).
+        vol.Optional("full_rate"): cv.boolean,
     }
 )
 JOURNAL_SCHEMA = vol.Schema(
@@ -260,17 +263,34 @@ async def _set_override(call: ServiceCall) -> ServiceResponse:
         power_w=call.data.get("power_w"),
         reactive_var=call.data.get("reactive_var"),
     )
+    full_rate = call.data.get("full_rate", False)
+    if full_rate and (
+        setpoints.mode not in (Mode.FORCE_CHARGE, Mode.FORCE_DISCHARGE) or "power_w" in call.data
+    ):
+        raise _invalid("full_rate_needs_force_mode")
     if not setpoints.set_fields():
         raise _invalid("override_empty")
     entries = await _targets(call.hass, call)
+    wanted: dict[str, Setpoints] = {}
     for entry in entries:  # refuse before anything is written to any battery
+        limits = entry.runtime_data.coordinator.info.limits
+        wanted[entry.entry_id] = (
+            replace(
+                setpoints,
+                power_w=-limits.max_charge_w
+                if setpoints.mode is Mode.FORCE_CHARGE
+                else limits.max_discharge_w,
+            )
+            if full_rate
+            else setpoints
+        )
         try:
-            entry.runtime_data.coordinator.info.check(setpoints)
+            entry.runtime_data.coordinator.info.check(wanted[entry.entry_id])
         except DeviceError as err:
             raise translate_device_error(err) from err
     for entry in entries:
         await entry.runtime_data.controller.async_set_override(
-            setpoints,
+            wanted[entry.entry_id],
             duration=call.data.get("duration"),
             until_cleared=call.data.get("until_cleared", False),
         )

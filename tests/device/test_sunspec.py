@@ -168,7 +168,7 @@ async def test_unimplemented_values_are_unknown(sunspec: Started) -> None:
     assert values["WChaGra"] is None  # uint16 0xFFFF
     assert values["StorAval"] is None  # its scale factor is 0x8000
     assert values["ChaGriSet"] is None  # enum16 0xFFFF
-    assert values["OutWRte"] == 0.0
+    assert values["OutWRte"] == 100.0  # implemented: the full rate at power-on
     # SoC unknown everywhere: the reading is refused rather than guessed.
     image = battery._image
     image.put(battery.presentation.battery_at + 11, [0xFFFF])  # type: ignore[attr-defined]

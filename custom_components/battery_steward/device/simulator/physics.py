@@ -71,7 +71,9 @@ class BatteryModel:
         # Controls.
         self.mode: int = MODE_CODES["auto"]
         self.reserve_pct: int = config.reserve_pct
-        self.power_setpoint_w: int = 0
+        # The rate of the force modes (magnitude; 0 is 0 W). At power-on the full rate, so a
+        # force mode chosen without a rate runs at the full rate, and says so.
+        self.power_setpoint_w: int = config.max_discharge_w
         self.reactive_setpoint_var: int = 0
         self.enabled: bool = True
         self.site_load_w: int = 0  # + consumption the battery covers in auto mode, - surplus
@@ -163,9 +165,9 @@ class BatteryModel:
         if not self.enabled or self.mode == _IDLE:
             target = 0.0
         elif self.mode == _FORCE_CHARGE:
-            target = -min(abs(self.power_setpoint_w) or cfg.max_charge_w, cfg.max_charge_w)
+            target = -min(abs(self.power_setpoint_w), cfg.max_charge_w)
         elif self.mode == _FORCE_DISCHARGE:
-            target = min(abs(self.power_setpoint_w) or cfg.max_discharge_w, cfg.max_discharge_w)
+            target = min(abs(self.power_setpoint_w), cfg.max_discharge_w)
         else:  # auto: cover the site load
             target = float(self.site_load_w)
         if self.soc_pct <= self.reserve_pct or self.soc_pct <= 0:

@@ -22,6 +22,7 @@ from .device.simulator import SimulatedBattery
 from .engine.state import Measurements
 
 if TYPE_CHECKING:
+    from .confirm import SwitchConfirmation
     from .controller import BatteryController
     from .fetcher import ScheduleFetcher
     from .recording import MeasurementRecording
@@ -41,6 +42,7 @@ class BatteryRuntimeData:
     fetcher: ScheduleFetcher | None = None
     poster: MeasurementPoster | None = None
     simulator: SimulatedBattery | None = None
+    confirmation: SwitchConfirmation | None = None  # confirm.py: source and transport switches
 
 
 type BatteryConfigEntry = ConfigEntry[BatteryRuntimeData]

@@ -6,6 +6,7 @@ from homeassistant.components.select import SelectEntity, SelectEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .confirm import confirmation
 from .const import SOURCES
 from .coordinator import BatteryConfigEntry, BatteryCoordinator
 from .engine.state import Mode, Setpoints
@@ -78,6 +79,8 @@ class ScheduleSourceSelect(ControllerEntity, SelectEntity):
 
     @override
     async def async_select_option(self, option: str) -> None:
+        if option != self.controller.source:  # switching safe-stops the plant: confirmed first
+            confirmation(self.hass, self.coordinator.config_entry).take(self.controller.name)
         await self.controller.async_set_source(option)
 
 
@@ -98,4 +101,6 @@ class TransportSelect(ControllerEntity, SelectEntity):
 
     @override
     async def async_select_option(self, option: str) -> None:
+        if option != self.current_option:  # switching safe-stops the plant: confirmed first
+            confirmation(self.hass, self.coordinator.config_entry).take(self.controller.name)
         await self.controller.async_set_transport(option)

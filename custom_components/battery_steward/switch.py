@@ -10,8 +10,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
+from .confirm import SwitchConfirmation, confirmation
 from .controller import BatteryController
-from .coordinator import BatteryConfigEntry
+from .coordinator import BatteryConfigEntry, BatteryCoordinator
 from .entity import BatteryEntity, ControllerEntity
 from .recording import MeasurementRecording
 
@@ -44,6 +45,8 @@ CONTROLLER_SWITCHES: tuple[ControllerSwitchDescription, ...] = (
     ),
 )
 
+SWITCH_CONFIRM = SwitchEntityDescription(key="switch_confirm", translation_key="switch_confirm")
+
 PLANT_ENABLED = SwitchEntityDescription(key="plant_enabled", translation_key="plant_enabled")
 
 RECORDING = SwitchEntityDescription(
@@ -62,6 +65,7 @@ async def async_setup_entry(
     if coordinator.info.capabilities.enable:
         entities.append(PlantEnabledSwitch(coordinator, PLANT_ENABLED))
     entities.append(RecordingSwitch(coordinator, RECORDING))
+    entities.append(SwitchConfirmSwitch(coordinator, SWITCH_CONFIRM, confirmation(hass, entry)))
     async_add_entities(entities)
 
 
@@ -152,3 +156,27 @@ class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):
     async def async_turn_off(self, **kwargs: Any) -> None:
         await self._recording.async_stop()
         self.async_write_ha_state()
+
+
+class SwitchConfirmSwitch(ControllerEntity, SwitchEntity):
+    """Confirms the next schedule source or transport switch (confirm.py); off again after it or a minute."""
+
+    def __init__(
+        self, coordinator: BatteryCoordinator, description: SwitchEntityDescription, armed: SwitchConfirmation
+    ) -> None:
+        """Shows and sets the battery's confirmation."""
+        super().__init__(coordinator, description)
+        self._confirmation = armed
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        return self._confirmation.armed
+
+    @override
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        self._confirmation.arm()
+
+    @override
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        self._confirmation.disarm()

@@ -82,6 +82,16 @@ MANIFEST_SCHEMA = vol.Schema(
         vol.Optional("requirements"): [str],
         vol.Optional("dependencies"): [str],
         vol.Optional("after_dependencies"): [str],
+        # script/hassfest/manifest.py: MAC prefixes upper case, host names lower case.
+        vol.Optional("dhcp"): [
+            vol.Schema(
+                {
+                    vol.Optional("macaddress"): vol.All(str, vol.Match(r"^[0-9A-F*?]+$")),
+                    vol.Optional("hostname"): vol.All(str, vol.Match(r"^[a-z0-9*?_-]+$")),
+                    vol.Optional("registered_devices"): True,
+                }
+            )
+        ],
         vol.Required("codeowners"): [vol.Match(r"^@[\w.-]+(/[\w.-]+)?$")],
         vol.Optional("loggers"): [str],
         vol.Required("iot_class"): vol.In(

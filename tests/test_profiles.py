@@ -5,13 +5,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import homeassistant
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import SOURCE_DHCP, SOURCE_USER, ConfigEntryState, ConfigSubentryData
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -41,6 +43,9 @@ from .helpers import entity_id, let_sockets_settle, options_step, settings_input
 type Start = Callable[..., Any]
 
 MARSTEK = {CONF_POWER_SIGN: "discharge_positive", CONF_LAYOUT: "v12", CONF_CAPACITY_KWH: 5.12}
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -365,3 +370,81 @@ async def test_schedule_field_the_device_lacks_is_left_out(hass: HomeAssistant, 
     await entry.runtime_data.coordinator.async_refresh()
     assert controller.in_sync
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+def test_manifest_matches_fronius_like_core() -> None:
+    """Fronius inverters announce themselves with their DHCP OUI; core's fronius matches the same."""
+    ours = json.loads((ROOT / "custom_components" / "battery_steward" / "manifest.json").read_text())
+    core = json.loads(
+        (Path(homeassistant.__file__).parent / "components" / "fronius" / "manifest.json").read_text()
+    )
+    assert ours["dhcp"] == core["dhcp"] == [{"macaddress": "0003AC*"}]
+
+
+async def test_fronius_dhcp_discovery_leads_to_sunspec(hass: HomeAssistant, start_sim: Start) -> None:
+    battery = await start_sim("sunspec", "SS-DHCP1")
+    info = DhcpServiceInfo(ip="127.0.0.1", hostname="fronius-inverter", macaddress="0003ac1a2b3c")
+    result: dict[str, Any] = dict(
+        await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_DHCP}, data=info)
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "dhcp_confirm"
+    assert result["description_placeholders"]["host"] == "127.0.0.1"
+    # A wrong port first: back to the Modbus form, the address and SunSpec kept.
+    result = dict(
+        await hass.config_entries.flow.async_configure(result["flow_id"], {"port": 1, "unit_id": 1})
+    )
+    assert result["step_id"] == "modbus"
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], _connection(battery.port, "sunspec")
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_PROFILE] == "sunspec"
+    entry = result["result"]
+    await hass.async_block_till_done()
+    # The same inverter announcing itself again is already configured.
+    again = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_DHCP}, data=info)
+    assert again["type"] is FlowResultType.ABORT
+    assert again["reason"] == "already_configured"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_fronius_dhcp_confirm_identifies_with_sunspec(hass: HomeAssistant, start_sim: Start) -> None:
+    battery = await start_sim("sunspec", "SS-DHCP2")
+    info = DhcpServiceInfo(ip="127.0.0.1", hostname="fronius-inverter", macaddress="0003ac1a2b3d")
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_DHCP}, data=info)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"port": battery.port, "unit_id": 1}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["host"] == "127.0.0.1"
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_fronius_dhcp_updates_the_address_of_a_known_inverter(
+    hass: HomeAssistant, start_sim: Start
+) -> None:
+    battery = await start_sim("sunspec", "SS-DHCP3")
+    known = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="SS-DHCP3",
+        data={
+            "kind": KIND_MODBUS,
+            "serial": "SS-DHCP3",
+            **_connection(battery.port, "sunspec"),
+            "host": "old.invalid",
+        },
+    )
+    known.add_to_hass(hass)
+    info = DhcpServiceInfo(ip="127.0.0.1", hostname="fronius-inverter", macaddress="0003ac1a2b3e")
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_DHCP}, data=info)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert known.data["host"] == "127.0.0.1"
+    await hass.async_block_till_done()
+    if known.state is ConfigEntryState.LOADED:
+        await hass.config_entries.async_unload(known.entry_id)

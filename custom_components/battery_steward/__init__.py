@@ -32,6 +32,7 @@ from .const import (
 )
 from .controller import BatteryController
 from .coordinator import BatteryConfigEntry, BatteryCoordinator, BatteryRuntimeData
+from .dashboard import async_batteries_changed, async_register_dashboard
 from .device.driver import BatteryDriver
 from .device.modbus import ModbusBatteryDriver
 from .device.profiles import RegisterMapError
@@ -159,6 +160,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
         await _async_stop_work(entry)
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_on_stop))
+    async_register_dashboard(hass)  # the generated Batteries dashboard (dashboard.py)
+    async_batteries_changed(hass)
+    entry.async_on_unload(lambda: async_batteries_changed(hass))
     return True
 
 

@@ -18,6 +18,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers import entity_registry as er, selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 import probatio as vol
 
 from .bridge import (
@@ -75,6 +76,7 @@ from .device.profiles import (
     PROFILE_CUSTOM,
     PROFILE_MARSTEK,
     PROFILE_STEWARD,
+    PROFILE_SUNSPEC,
     PROFILES,
     Profile,
     RegisterMapError,
@@ -402,6 +404,50 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             data={CONF_KIND: KIND_MODBUS, CONF_SERIAL: info.serial, **connection, **extra_data},
             options=options,
         )
+
+    async def async_step_dhcp(self, discovery_info: DhcpServiceInfo) -> ConfigFlowResult:
+        """A Fronius inverter announced itself (its DHCP OUI, as core's fronius matches): SunSpec."""
+        self._async_abort_entries_match({CONF_HOST: discovery_info.ip})
+        # One of ours at a new address? Its serial says so: update the address, nothing to ask.
+        addresses = {(DEFAULT_PORT, DEFAULT_UNIT)} | {
+            (entry.data[CONF_PORT], entry.data[CONF_UNIT])
+            for entry in self._async_current_entries()
+            if entry.data.get(CONF_PROFILE) == PROFILE_SUNSPEC
+        }
+        for port, unit in sorted(addresses):
+            info, _error = await _async_identify(discovery_info.ip, port, unit, make_profile(PROFILE_SUNSPEC))
+            if info is not None:
+                await self.async_set_unique_id(info.serial)
+                self._abort_if_unique_id_configured(updates={CONF_HOST: discovery_info.ip})
+                break
+        self._connection = {
+            CONF_HOST: discovery_info.ip,
+            CONF_PORT: DEFAULT_PORT,
+            CONF_UNIT: DEFAULT_UNIT,
+            CONF_PROFILE: PROFILE_SUNSPEC,
+        }
+        self.context["title_placeholders"] = {"host": discovery_info.ip}
+        return await self.async_step_dhcp_confirm()
+
+    async def async_step_dhcp_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Port and unit of its Modbus TCP (SunSpec) server; identified before anything is saved."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="dhcp_confirm",
+                data_schema=vol.Schema(
+                    {
+                        key: value
+                        for key, value in _modbus_schema(self._connection, profile=False).schema.items()
+                        if key != CONF_HOST
+                    }
+                ),
+                description_placeholders={
+                    "host": self._connection[CONF_HOST],
+                    "docs_url": docs_url("supported-devices.md"),
+                },
+            )
+        self._connection |= user_input
+        return await self._async_create(make_profile(PROFILE_SUNSPEC), {}, {})
 
     async def async_step_bridge(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """A battery another integration provides as entities: choose them."""

@@ -172,3 +172,10 @@ async def options_step(
     assert result["step_id"] == "init"
     assert result["menu_options"] == ["settings", "api"]
     return await hass.config_entries.options.async_configure(result["flow_id"], {"next_step_id": step})
+
+
+async def confirm_switching(hass: HomeAssistant, serial: str = SERIAL) -> None:
+    """Turn on Confirm switching: the next schedule source or transport change from a select goes ahead."""
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": entity_id(hass, "switch", "switch_confirm", serial)}, blocking=True
+    )

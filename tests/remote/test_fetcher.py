@@ -20,7 +20,7 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 
 from ..conftest import modbus_data
-from ..helpers import entity_id, freeze_at, options_step, setup_entry
+from ..helpers import confirm_switching, entity_id, freeze_at, options_step, setup_entry
 from ..support.remote_server import ReferenceApi, day_rows
 from .conftest import api_options
 
@@ -191,6 +191,7 @@ async def test_posting_samples_without_the_recording_switch(
     assert not runtime.recording.running
     assert not runtime.recording.sampling  # source is manual: the gate is closed, nothing sampled
     runtime.recording.sampler.step_s = 0.05
+    await confirm_switching(hass)
     await hass.services.async_call(
         "select",
         "select_option",
@@ -222,6 +223,7 @@ async def test_posting_samples_without_the_recording_switch(
     await runtime.recording.async_stop()
     assert runtime.recording.sampling
     # Gate closed (source manual): sampling stops at the next tick.
+    await confirm_switching(hass)
     await hass.services.async_call(
         "select",
         "select_option",

@@ -23,7 +23,7 @@ from custom_components.battery_steward.const import (
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 
 from .conftest import SERIAL
-from .helpers import options_step, settings_input
+from .helpers import load, options_step, settings_input
 
 
 def _address(port: int, unit: int = 1) -> dict[str, Any]:
@@ -198,10 +198,7 @@ async def test_reconfigure_simulator_capacity(hass: HomeAssistant) -> None:
 async def test_options_settings_in_sections_reload_for_what_needs_it(
     hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
 ) -> None:
-    modbus_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
-    await hass.async_block_till_done()
-    result = await options_step(hass, modbus_entry.entry_id, "settings")
+    result = await options_step(hass, (await load(hass, modbus_entry)).entry_id, "settings")
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "settings"
     # Sections of Home Assistant's forms; the documentation is a link, not a file path.
@@ -244,10 +241,7 @@ async def test_options_that_need_no_reload_apply_live(
     hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
 ) -> None:
     """Poll interval, effect check delay and safe stop: the running battery takes them at once."""
-    modbus_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
-    await hass.async_block_till_done()
-    runtime = modbus_entry.runtime_data
+    runtime = (await load(hass, modbus_entry)).runtime_data
     result = await options_step(hass, modbus_entry.entry_id, "settings")
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
@@ -280,10 +274,7 @@ async def test_poll_interval_is_five_seconds_at_the_least(
     hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
 ) -> None:
     """Home Assistant's developer docs (appropriate-polling): a user may not poll faster than 5 s."""
-    modbus_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
-    await hass.async_block_till_done()
-    result = await options_step(hass, modbus_entry.entry_id, "settings")
+    result = await options_step(hass, (await load(hass, modbus_entry)).entry_id, "settings")
     with pytest.raises(InvalidData):
         await hass.config_entries.options.async_configure(
             result["flow_id"], settings_input({CONF_POLL_INTERVAL: 4})

@@ -7,7 +7,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.battery_steward.dashboard import URL_PATH
+from custom_components.battery_steward.dashboard import URL_PATH, BatteriesDashboard, battery_section
 
 from .helpers import setup_entry, simulator_data
 from .test_dashboard import card_types, referenced_entities
@@ -57,3 +57,13 @@ async def test_a_section_per_battery_without_editing_yaml(
     await hass.async_block_till_done()
     config = await _config(hass, hass_ws_client)
     assert "No battery yet" in config["views"][0]["sections"][0]["cards"][0]["content"]
+
+
+async def test_a_battery_shows_only_what_it_has(hass: HomeAssistant) -> None:
+    """A battery without reserve control, plan or buttons gets no tiles for them."""
+    section = battery_section("Marstek", {"state_of_charge": "sensor.m_soc", "desired_mode": "sensor.m_mode"})
+    assert [card.get("entity") for card in section["cards"]] == [None, "sensor.m_soc", "sensor.m_mode"]
+    dashboard = BatteriesDashboard(hass)
+    assert dashboard.mode == "yaml"
+    assert await dashboard.async_get_info() == {"mode": "yaml", "views": 1}
+    assert (await dashboard.async_load(False))["title"] == "Batteries"

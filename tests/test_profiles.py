@@ -448,3 +448,33 @@ async def test_fronius_dhcp_updates_the_address_of_a_known_inverter(
     await hass.async_block_till_done()
     if known.state is ConfigEntryState.LOADED:
         await hass.config_entries.async_unload(known.entry_id)
+
+
+async def test_fronius_dhcp_of_a_new_inverter_beside_a_known_one(
+    hass: HomeAssistant, start_sim: Start
+) -> None:
+    """The new one answers where a known inverter's port is, with another serial: it is offered."""
+    battery = await start_sim("sunspec", "SS-DHCP4")
+    known = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="SS-OTHER",
+        data={
+            "kind": KIND_MODBUS,
+            "serial": "SS-OTHER",
+            **_connection(battery.port, "sunspec"),
+            "host": "old.invalid",
+        },
+    )
+    known.add_to_hass(hass)
+    info = DhcpServiceInfo(ip="127.0.0.1", hostname="fronius-inverter", macaddress="0003ac1a2b3f")
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_DHCP}, data=info)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "dhcp_confirm"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"port": battery.port, "unit_id": 1}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == "SS-DHCP4"
+    assert known.data["host"] == "old.invalid"
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(result["result"].entry_id)

@@ -296,10 +296,13 @@ async def test_modbus_form_makes_the_user_pick_a_register_map(hass: HomeAssistan
     schema = (await hass.config_entries.flow.async_configure(flow_id))["data_schema"]
     assert schema is not None
     key = next(k for k in schema.schema if str(k) == "profile")
+    # Not required in the schema: the frontend would preselect the first option of a required one.
+    assert isinstance(key, vol.Optional)
     assert key.default is vol.UNDEFINED
     assert (key.description or {}).get("suggested_value") is None
     options = schema.schema[key].config["options"]
     assert options[0] == "sunspec"
     assert options[-1] == "steward"
-    with pytest.raises(InvalidData):
-        await hass.config_entries.flow.async_configure(flow_id, _address(502))
+    result = await hass.config_entries.flow.async_configure(flow_id, _address(502))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"profile": "profile_required"}

@@ -45,6 +45,8 @@ async def test_a_section_per_battery_without_editing_yaml(
     wanted = set(referenced_entities(config))
     assert wanted
     assert all(hass.states.get(entity) is not None for entity in wanted), wanted
+    soc = next(card for card in sections[0]["cards"] if card.get("entity", "").endswith("_state_of_charge"))
+    assert soc["name"] == "State of charge"  # the heading names the battery, the tiles do not repeat it
     keys = {entity.split(".", 1)[1].removeprefix("attic_") for entity in referenced_entities(sections[0])}
     assert {"confirm_switching", "schedule_source", "restore", "safe_stop", "recording", "plan"} <= keys
     assert not {t for t in card_types(config) if t.startswith("custom:")}
@@ -61,8 +63,12 @@ async def test_a_section_per_battery_without_editing_yaml(
 
 async def test_a_battery_shows_only_what_it_has(hass: HomeAssistant) -> None:
     """A battery without reserve control, plan or buttons gets no tiles for them."""
-    section = battery_section("Marstek", {"state_of_charge": "sensor.m_soc", "desired_mode": "sensor.m_mode"})
+    section = battery_section(
+        "Marstek",
+        {"state_of_charge": ("sensor.m_soc", "State of charge"), "desired_mode": ("sensor.m_mode", None)},
+    )
     assert [card.get("entity") for card in section["cards"]] == [None, "sensor.m_soc", "sensor.m_mode"]
+    assert [card.get("name") for card in section["cards"]] == [None, "State of charge", None]
     dashboard = BatteriesDashboard(hass)
     assert dashboard.mode == "yaml"
     assert await dashboard.async_get_info() == {"mode": "yaml", "views": 1}

@@ -147,10 +147,12 @@ def _modbus_schema(defaults: Mapping[str, Any], *, profile: bool = True) -> vol.
     if not profile:
         return schema
     # No preselected map: the user picks one, real devices first, the simulator's own map last.
+    # Optional in the schema because the frontend preselects the first option of a required
+    # select; the step refuses a form without one (profile_required).
     choices = [*(name for name in PROFILES if name != PROFILE_STEWARD), PROFILE_STEWARD]
     return schema.extend(
         {
-            vol.Required(CONF_PROFILE): selector.SelectSelector(
+            vol.Optional(CONF_PROFILE): selector.SelectSelector(
                 selector.SelectSelectorConfig(options=choices, translation_key="profile")
             ),
         }
@@ -343,6 +345,8 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is None:
             return self._show_modbus({})
         self._connection = user_input
+        if not user_input.get(CONF_PROFILE):
+            return self._show_modbus({CONF_PROFILE: "profile_required"})
         if user_input[CONF_PROFILE] == PROFILE_MARSTEK:
             return await self.async_step_marstek()
         if user_input[CONF_PROFILE] == PROFILE_CUSTOM:

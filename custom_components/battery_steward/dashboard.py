@@ -52,32 +52,34 @@ BUTTONS: dict[str, str | None] = {
 }
 
 
-def battery_entities(hass: HomeAssistant, entry_id: str, serial: str) -> dict[str, str]:
-    """Entity ids of a battery by key (the unique id after the serial); disabled ones left out."""
+def battery_entities(hass: HomeAssistant, entry_id: str, serial: str) -> dict[str, tuple[str, str | None]]:
+    """(entity id, name without the battery's) by key (the unique id after the serial); no disabled ones."""
     registry = er.async_get(hass)
     return {
-        entity.unique_id.removeprefix(f"{serial}_"): entity.entity_id
+        entity.unique_id.removeprefix(f"{serial}_"): (entity.entity_id, entity.name or entity.original_name)
         for entity in er.async_entries_for_config_entry(registry, entry_id)
         if not entity.disabled
     }
 
 
-def battery_section(title: str, ids: dict[str, str]) -> dict[str, Any]:
+def _tile(entity: tuple[str, str | None], **options: Any) -> dict[str, Any]:
+    """A tile named like the entity (the section's heading names the battery)."""
+    entity_id, name = entity
+    return {"type": "tile", "entity": entity_id, **({"name": name} if name else {}), **options}
+
+
+def battery_section(title: str, ids: dict[str, tuple[str, str | None]]) -> dict[str, Any]:
     """One grid section: what the battery does and wants, then its controls and its plan."""
     cards: list[dict[str, Any]] = [{"type": "heading", "heading": title, "icon": "mdi:home-battery"}]
-    cards += [{"type": "tile", "entity": ids[key]} for key in NOW if key in ids]
+    cards += [_tile(ids[key]) for key in NOW if key in ids]
     cards += [
-        {"type": "tile", "entity": ids[key], "features_position": "inline", "features": [{"type": "toggle"}]}
+        _tile(ids[key], features_position="inline", features=[{"type": "toggle"}])
         for key in TOGGLES
         if key in ids
     ]
+    cards += [_tile(ids[key], features=[{"type": "select-options"}]) for key in CHOICES if key in ids]
     cards += [
-        {"type": "tile", "entity": ids[key], "features": [{"type": "select-options"}]}
-        for key in CHOICES
-        if key in ids
-    ]
-    cards += [
-        {"type": "tile", "entity": ids[key], "features": [{"type": "numeric-input", "style": "buttons"}]}
+        _tile(ids[key], features=[{"type": "numeric-input", "style": "buttons"}])
         for key in NUMBERS
         if key in ids
     ]
@@ -87,17 +89,17 @@ def battery_section(title: str, ids: dict[str, str]) -> dict[str, Any]:
         action: dict[str, Any] = {
             "action": "perform-action",
             "perform_action": "button.press",
-            "target": {"entity_id": ids[key]},
+            "target": {"entity_id": ids[key][0]},
         }
         if question is not None:
             action["confirmation"] = {"text": question}
-        cards.append({"type": "tile", "entity": ids[key], "hide_state": True, "icon_tap_action": action})
+        cards.append(_tile(ids[key], hide_state=True, icon_tap_action=action))
     if "plan" in ids:
         cards.append(
             {
                 "type": "calendar",
                 "initial_view": "listWeek",
-                "entities": [ids["plan"]],
+                "entities": [ids["plan"][0]],
                 "grid_options": {"columns": "full"},
             }
         )

@@ -7,7 +7,13 @@ from typing import Any
 
 import homeassistant
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
-from homeassistant.config_entries import SOURCE_DHCP, SOURCE_USER, ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import (
+    SOURCE_DHCP,
+    SOURCE_USER,
+    ConfigEntryState,
+    ConfigFlowResult,
+    ConfigSubentryData,
+)
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -425,23 +431,29 @@ async def test_fronius_dhcp_confirm_identifies_with_sunspec(hass: HomeAssistant,
     await hass.config_entries.async_unload(result["result"].entry_id)
 
 
+def _known_inverter(hass: HomeAssistant, serial: str, port: int) -> MockConfigEntry:
+    """A SunSpec entry (not set up) whose inverter was at another address."""
+    known = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=serial,
+        data={"kind": KIND_MODBUS, "serial": serial, **_connection(port, "sunspec"), "host": "old.invalid"},
+    )
+    known.add_to_hass(hass)
+    return known
+
+
+async def _discovered(hass: HomeAssistant, mac: str) -> ConfigFlowResult:
+    """A Fronius inverter (its OUI) announcing itself at 127.0.0.1."""
+    info = DhcpServiceInfo(ip="127.0.0.1", hostname="fronius-inverter", macaddress=mac)
+    return await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_DHCP}, data=info)
+
+
 async def test_fronius_dhcp_updates_the_address_of_a_known_inverter(
     hass: HomeAssistant, start_sim: Start
 ) -> None:
     battery = await start_sim("sunspec", "SS-DHCP3")
-    known = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id="SS-DHCP3",
-        data={
-            "kind": KIND_MODBUS,
-            "serial": "SS-DHCP3",
-            **_connection(battery.port, "sunspec"),
-            "host": "old.invalid",
-        },
-    )
-    known.add_to_hass(hass)
-    info = DhcpServiceInfo(ip="127.0.0.1", hostname="fronius-inverter", macaddress="0003ac1a2b3e")
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_DHCP}, data=info)
+    known = _known_inverter(hass, "SS-DHCP3", battery.port)
+    result = await _discovered(hass, "0003ac1a2b3e")
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert known.data["host"] == "127.0.0.1"
@@ -455,19 +467,8 @@ async def test_fronius_dhcp_of_a_new_inverter_beside_a_known_one(
 ) -> None:
     """The new one answers where a known inverter's port is, with another serial: it is offered."""
     battery = await start_sim("sunspec", "SS-DHCP4")
-    known = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id="SS-OTHER",
-        data={
-            "kind": KIND_MODBUS,
-            "serial": "SS-OTHER",
-            **_connection(battery.port, "sunspec"),
-            "host": "old.invalid",
-        },
-    )
-    known.add_to_hass(hass)
-    info = DhcpServiceInfo(ip="127.0.0.1", hostname="fronius-inverter", macaddress="0003ac1a2b3f")
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_DHCP}, data=info)
+    known = _known_inverter(hass, "SS-OTHER", battery.port)
+    result = await _discovered(hass, "0003ac1a2b3f")
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "dhcp_confirm"
     result = await hass.config_entries.flow.async_configure(

@@ -199,9 +199,7 @@ def test_user_adds_battery_and_changes_reserve(home_assistant: HomeAssistant, tm
         token = log_in(page, hass)
 
         # Add a built-in simulated battery through the config flow.
-        page.goto(hass.url + "/config/integrations/dashboard/add?domain=battery_steward")
-        page.get_by_role("button", name="OK").click()
-        page.get_by_text("Built-in simulated battery").first.click()
+        start_adding(page, hass, "Built-in simulated battery")
         submit = page.get_by_role("button", name="Submit")
         submit.wait_for()
         page.get_by_text("Usable energy of the simulated battery").wait_for()
@@ -366,6 +364,13 @@ def browser_page(hass: HomeAssistant, tmp_path: Path) -> Iterator[Any]:
             browser.close()
 
 
+def start_adding(page: Any, hass: HomeAssistant, kind: str) -> None:
+    """Add integration → Battery Steward → the kind of battery (a menu option's text)."""
+    page.goto(hass.url + "/config/integrations/dashboard/add?domain=battery_steward")
+    page.get_by_role("button", name="OK").click()
+    page.get_by_text(kind).first.click()
+
+
 def log_in(page: Any, hass: HomeAssistant) -> str:
     """Log in as the test user; the access token for the REST API."""
     page.goto(hass.url + "/")
@@ -394,9 +399,7 @@ def test_new_user_journeys(home_assistant: HomeAssistant, modbus_battery: int, t
         token = log_in(page, hass)
 
         # A Modbus TCP battery through the config flow: a wrong port first.
-        page.goto(hass.url + "/config/integrations/dashboard/add?domain=battery_steward")
-        page.get_by_role("button", name="OK").click()
-        page.get_by_text("Modbus TCP battery").first.click()
+        start_adding(page, hass, "Modbus TCP battery")
         texts = page.locator("dialog-data-entry-flow input:not([type=radio])")
         texts.nth(0).fill("127.0.0.1")
         texts.nth(1).fill(str(free_port()))

@@ -47,6 +47,9 @@ async def test_a_section_per_battery_without_editing_yaml(
     assert all(hass.states.get(entity) is not None for entity in wanted), wanted
     soc = next(card for card in sections[0]["cards"] if card.get("entity", "").endswith("_state_of_charge"))
     assert soc["name"] == "State of charge"  # the heading names the battery, the tiles do not repeat it
+    # Nothing planned: the next change is unavailable by design, and its tile is hidden meanwhile.
+    nxt = next(card for card in sections[0]["cards"] if card.get("entity", "").endswith("_next_change"))
+    assert nxt["visibility"] == [{"condition": "state", "entity": nxt["entity"], "state_not": "unavailable"}]
     keys = {entity.split(".", 1)[1].removeprefix("attic_") for entity in referenced_entities(sections[0])}
     assert {"confirm_switching", "schedule_source", "restore", "safe_stop", "recording", "plan"} <= keys
     assert not {t for t in card_types(config) if t.startswith("custom:")}

@@ -41,6 +41,7 @@ NOW = (
     "connected",
     "in_sync",
 )
+PLANNED_ONLY = ("desired_reserve", "next_change")
 TOGGLES = ("dispatch", "reconciliation", "plant_enabled", "recording", "switch_confirm")
 CHOICES = ("schedule_source", "transport")
 NUMBERS = ("power_setpoint",)
@@ -71,7 +72,16 @@ def _tile(entity: tuple[str, str | None], **options: Any) -> dict[str, Any]:
 def battery_section(title: str, ids: dict[str, tuple[str, str | None]]) -> dict[str, Any]:
     """One grid section: what the battery does and wants, then its controls and its plan."""
     cards: list[dict[str, Any]] = [{"type": "heading", "heading": title, "icon": "mdi:home-battery"}]
-    cards += [_tile(ids[key]) for key in NOW if key in ids]
+    cards += [
+        # Unavailable by design while nothing plans them (docs/configuration.md): hidden, not "!".
+        _tile(
+            ids[key], visibility=[{"condition": "state", "entity": ids[key][0], "state_not": "unavailable"}]
+        )
+        if key in PLANNED_ONLY
+        else _tile(ids[key])
+        for key in NOW
+        if key in ids
+    ]
     cards += [
         _tile(ids[key], features_position="inline", features=[{"type": "toggle"}])
         for key in TOGGLES

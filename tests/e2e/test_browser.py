@@ -441,6 +441,7 @@ def test_new_user_journeys(home_assistant: HomeAssistant, modbus_battery: int, t
         page.goto(hass.url + "/battery-steward-all/batteries")
         page.get_by_text("Steward Sim 10 SIM-0001").first.wait_for()
         assert page.get_by_text("Entity not found").count() == 0
+        page.wait_for_timeout(3000)  # the icons load after the cards
         page.screenshot(path=shots / "dashboard-batteries.png")
 
         # A time window from the item form: every day already; from the next minute but one.

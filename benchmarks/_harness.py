@@ -34,12 +34,12 @@ from pytest_homeassistant_custom_component.common import (
 
 import custom_components.battery_steward  # noqa: F401  (importable before Home Assistant looks)
 from custom_components.battery_steward.const import DOMAIN
-from custom_components.battery_steward.coordinator import BatteryConfigEntry
 from custom_components.battery_steward.device.simulator import (
     SimConfig,
     SimulatedBattery,
     WriteRecord,
 )
+from custom_components.battery_steward.runtime import BatteryConfigEntry
 from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
 SERIAL = "SIM-BENCH001"
@@ -200,6 +200,19 @@ async def setup_entry(
         raise RuntimeError(f"entry did not load: {entry.state}")
     await hass.async_block_till_done()
     return entry
+
+
+def one_off_items(instants: list[datetime], reserve_of: Callable[[int], float]) -> list[dict[str, Any]]:
+    """One-off items, change i at instants[i] setting the backup reserve to reserve_of(i)."""
+    return [
+        {
+            "type": "one_off",
+            "name": f"change {i}",
+            "at": at.isoformat(),
+            "setpoints": {"reserve_pct": reserve_of(i)},
+        }
+        for i, at in enumerate(instants)
+    ]
 
 
 def first_write(battery: SimulatedBattery, since: int, name: str, value: float) -> WriteRecord | None:

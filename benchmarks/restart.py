@@ -32,8 +32,9 @@ from _harness import (
     wait_until,
 )
 
-from custom_components.battery_steward.coordinator import BatteryConfigEntry, BatteryCoordinator
+from custom_components.battery_steward.coordinator import BatteryCoordinator
 from custom_components.battery_steward.engine.state import Measurements
+from custom_components.battery_steward.runtime import BatteryConfigEntry
 
 RESTARTS = int(os.environ.get("BENCH_RESTARTS", "20"))
 WANT = 80

@@ -32,7 +32,7 @@ from _harness import (
 )
 from plan import measure as plan_figures
 
-from custom_components.battery_steward.coordinator import BatteryConfigEntry
+from custom_components.battery_steward.runtime import BatteryConfigEntry
 
 BATTERIES = int(os.environ.get("BENCH_BATTERIES", "50"))
 POLL_S = 10

@@ -19,6 +19,7 @@ from _harness import (
     loop_exceptions,
     machine,
     mono_at,
+    one_off_items,
     ratio,
     rounded,
     running_hass,
@@ -77,15 +78,7 @@ async def main() -> None:
         lead_s = math.ceil(LEAD_S + SETUP_ALLOWANCE_S)
         first = dt_util.utcnow().replace(microsecond=0) + timedelta(seconds=lead_s)
         instants = [first + timedelta(seconds=i) for i in range(CHANGES)]
-        items = [
-            {
-                "type": "one_off",
-                "name": f"change {i}",
-                "at": at.isoformat(),
-                "setpoints": {"reserve_pct": value_of(i)},
-            }
-            for i, at in enumerate(instants)
-        ]
+        items = one_off_items(instants, value_of)
         started = time.monotonic()
         entry = await setup_entry(hass, battery, items)
         lead = mono_at(first, offset) - time.monotonic()

@@ -14,18 +14,20 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.battery_steward.bridge import (
+from custom_components.battery_steward.bridge import BridgeConfig, EntityBridgeDriver
+from custom_components.battery_steward.const import (
+    CONF_KIND,
     CONF_MODE_ENTITY,
     CONF_MODE_OPTIONS,
     CONF_POWER_CHARGE_POSITIVE,
     CONF_POWER_ENTITY,
     CONF_RATED_POWER_W,
     CONF_RESERVE_ENTITY,
+    CONF_SERIAL,
     CONF_SOC_ENTITY,
-    BridgeConfig,
-    EntityBridgeDriver,
+    DOMAIN,
+    KIND_BRIDGE,
 )
-from custom_components.battery_steward.const import CONF_KIND, CONF_SERIAL, DOMAIN, KIND_BRIDGE
 from custom_components.battery_steward.device.driver import (
     DeviceConnectionError,
     DeviceResponseError,

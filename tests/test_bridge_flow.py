@@ -8,16 +8,19 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.battery_steward.bridge import (
+from custom_components.battery_steward.const import (
+    CONF_KIND,
     CONF_MODE_ENTITY,
     CONF_MODE_OPTIONS,
     CONF_POWER_CHARGE_POSITIVE,
     CONF_POWER_ENTITY,
     CONF_RATED_POWER_W,
     CONF_RESERVE_ENTITY,
+    CONF_SERIAL,
     CONF_SOC_ENTITY,
+    DOMAIN,
+    KIND_BRIDGE,
 )
-from custom_components.battery_steward.const import CONF_KIND, CONF_SERIAL, DOMAIN, KIND_BRIDGE
 
 from .test_bridge import MAPPING, MODE, OPTIONS, POWER, RESERVE, SERIAL, SOC, bridge_data, setup_sources
 

@@ -38,7 +38,13 @@ def _modbus_input(port: int, unit: int = 1) -> dict[str, Any]:
 async def _start_modbus_step(hass: HomeAssistant) -> str:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == [KIND_SIMULATOR, KIND_MODBUS, KIND_BRIDGE]
+    assert result["menu_options"] == [
+        KIND_SIMULATOR,
+        KIND_MODBUS,
+        KIND_BRIDGE,
+        "bridge_preset",
+        "bridge_mapping",
+    ]
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": KIND_MODBUS})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == KIND_MODBUS
@@ -172,7 +178,8 @@ async def test_reconfigure_to_another_battery_aborts(
         result = await modbus_entry.start_reconfigure_flow(hass)
         result = await hass.config_entries.flow.async_configure(result["flow_id"], _address(other.port))
         assert result["type"] is FlowResultType.ABORT
-        assert result["reason"] == "wrong_device"
+        assert result["reason"] == "wrong_device"  # "This is another battery", with both serials
+        assert result["description_placeholders"] == {"found": "SIM-OTHER001", "expected": SERIAL}
         assert modbus_entry.data["port"] == simulator.port
     finally:
         await other.stop()
@@ -205,7 +212,7 @@ async def test_options_settings_in_sections_reload_for_what_needs_it(
     schema, placeholders = result["data_schema"], result["description_placeholders"]
     assert schema is not None
     assert placeholders is not None
-    assert [str(key) for key in schema.schema] == ["polling", "reconciliation", "safe_stop"]
+    assert [str(key) for key in schema.schema] == ["polling", "reconciliation", "safe_stop", "access"]
     assert placeholders["docs_url"].startswith("https://")
     runtime = modbus_entry.runtime_data
     result = await hass.config_entries.options.async_configure(

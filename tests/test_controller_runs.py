@@ -43,7 +43,7 @@ async def drift_run_in_flight(
     simulator.set_control("reserve_pct", 44)
     await ctl.coordinator.async_refresh()
     for _ in range(50):
-        if ctl._lock.locked():
+        if ctl.runner.lock.locked():
             return
         await asyncio.sleep(0)
     raise AssertionError("the drift run did not start")
@@ -98,7 +98,7 @@ async def test_command_waits_for_the_lock_and_reports_its_failure(
     ctl = controller(entry)
     await simulator.stop()
     await let_sockets_settle()
-    async with ctl._lock:  # held as a safe stop holds it
+    async with ctl.runner.lock:  # held as a safe stop holds it
         call = hass.async_create_task(
             hass.services.async_call(
                 DOMAIN, "reconcile_now", {"device_id": device_id(hass, entry)}, blocking=True

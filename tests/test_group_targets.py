@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import (
     area_registry as ar,
     device_registry as dr,
@@ -24,6 +24,7 @@ from custom_components.battery_steward.device.simulator import SimConfig, Simula
 from custom_components.battery_steward.engine.journal import Trigger
 
 from .conftest import SERIAL, modbus_data
+from .helpers import let_sockets_settle
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2026, 6, 1, 12, tzinfo=PARIS)
@@ -151,3 +152,28 @@ async def test_targets_without_a_battery_are_refused(hass: HomeAssistant, pair: 
         )
     assert err.value.translation_key == "unknown_battery"
     assert sim1.write_count == writes
+
+
+async def test_one_battery_failing_does_not_stop_the_others_and_each_outcome_is_reported(
+    hass: HomeAssistant, pair: Pair
+) -> None:
+    """indevolt's multi_device_errors: every battery is tried, the error names each one's outcome."""
+    (first, sim1), (second, sim2) = pair
+    await sim2.stop()  # the second battery is gone
+    await let_sockets_settle()
+    await second.runtime_data.coordinator.async_refresh()
+    assert not second.runtime_data.coordinator.last_update_success
+    targets = {"device_id": [device_id(hass, first, SERIAL), device_id(hass, second, OTHER)]}
+    with pytest.raises(HomeAssistantError) as err:
+        await call(hass, "set_override", {**targets, "reserve_pct": 55})
+    assert err.value.translation_key == "multi_battery_errors"
+    placeholders = err.value.translation_placeholders or {}
+    assert (placeholders["failed"], placeholders["total"]) == ("1", "2")
+    assert f"{SERIAL}: done" in placeholders["outcomes"]
+    assert f"{OTHER}: " in placeholders["outcomes"]
+    assert sim1.read_register("reserve_pct") == 55  # the working battery got its override
+    # With one battery targeted, its own error comes back as it is.
+    with pytest.raises(HomeAssistantError) as err:
+        await call(hass, "clear_override", {"device_id": device_id(hass, second, OTHER)})
+    assert err.value.translation_key == "run_failed"
+    await sim2.start(host="127.0.0.1", port=second.data["port"])

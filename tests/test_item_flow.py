@@ -340,3 +340,26 @@ def test_window_defaults_start_at_the_next_quarter_hour(now: str, start: str, en
         "start": start,
         "end": end,
     }
+
+
+async def test_item_form_on_a_battery_that_is_not_loaded_aborts(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """Items are checked against the loaded battery: without it the form says so instead of crashing."""
+    flow_id = await start(hass, entry, "cron")
+    await hass.config_entries.async_unload(entry.entry_id)
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "Morning", "cron": "0 6 * * *", "mode": "auto"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "entry_not_loaded"
+    assert not entry.subentries
+    # Starting a new one aborts at its form too.
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_ITEM), context={"source": "user"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "window"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "entry_not_loaded"

@@ -3,6 +3,8 @@
 from collections.abc import AsyncIterator, Callable
 import json
 from pathlib import Path
+import threading
+import time
 from typing import Any
 
 import homeassistant
@@ -23,6 +25,7 @@ from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.battery_steward import register_map as register_map_module
 from custom_components.battery_steward.const import (
     CONF_CAPACITY_KWH,
     CONF_LAYOUT,
@@ -93,9 +96,17 @@ def _registered(hass: HomeAssistant, entry_id: str) -> set[str]:
 async def test_sunspec_flow_entities_and_a_controller_run(hass: HomeAssistant, start_sim: Start) -> None:
     battery = await start_sim("sunspec", "SS-FLOW1")
     result = await _modbus_step(hass, battery.port, "sunspec")
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "sunspec"  # the sign of model 802's W is a setting
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_POWER_SIGN: "discharge_positive"}
+        )
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Sim SS-FLOW1"
     assert result["data"][CONF_PROFILE] == "sunspec"
+    assert result["data"][CONF_PROFILE_SETTINGS] == {CONF_POWER_SIGN: "discharge_positive"}
     entry = result["result"]
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
@@ -407,6 +418,9 @@ async def test_fronius_dhcp_discovery_leads_to_sunspec(hass: HomeAssistant, star
             result["flow_id"], _connection(battery.port, "sunspec")
         )
     )
+    # SunSpec leaves the sign of the battery power open: the form asks (Fronius's by default).
+    assert result["step_id"] == "sunspec"
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {}))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_PROFILE] == "sunspec"
     entry = result["result"]
@@ -479,3 +493,66 @@ async def test_fronius_dhcp_of_a_new_inverter_beside_a_known_one(
     assert known.data["host"] == "old.invalid"
     await hass.async_block_till_done()
     await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_sunspec_power_sign_from_the_flow(hass: HomeAssistant, start_sim: Start) -> None:
+    """A device whose 802 W counts charging as positive reads right once the flow says so."""
+    battery = await start_sim("sunspec", "SS-SIGN1", power_sign="charge_positive")
+    result = await _modbus_step(hass, battery.port, "sunspec")
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_POWER_SIGN: "charge_positive"}
+        )
+    )
+    entry = result["result"]
+    await hass.async_block_till_done()
+    await entry.runtime_data.controller.async_set_override(Setpoints(mode=Mode.FORCE_CHARGE, power_w=-1000))
+    await hass.async_block_till_done()
+    battery.model.advance(60)
+    await entry.runtime_data.coordinator.async_refresh()
+    assert entry.runtime_data.coordinator.data.active_power_w == pytest.approx(-1000, abs=1)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+HOSTILE_MAPS: dict[str, tuple[str, str, dict[str, str]]] = {
+    # A 4000-digit integer: float() overflowed in validation, an unknown error in the flow.
+    "huge integer": (
+        GOOD_MAP.replace("max_charge_w: 4000", "max_charge_w: " + "9" * 4000),
+        "map_number_too_long",
+        {"chars": "24"},
+    ),
+    "huge float": (
+        GOOD_MAP.replace("capacity_kwh: 9.5", "capacity_kwh: 1" + "0" * 40 + ".5"),
+        "map_number_too_long",
+        {},
+    ),
+    # Deep nesting took seconds of the event loop.
+    "deep nesting": ("registers: " + "[" * 20_000 + "]" * 20_000, "map_too_deep", {"depth": "8"}),
+    "too long": ("# " + "x" * 100_001, "map_too_long", {"chars": "100000"}),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_MAPS))
+async def test_hostile_register_maps_are_form_errors_parsed_off_the_loop(
+    hass: HomeAssistant, start_sim: Start, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    text, code, placeholders = HOSTILE_MAPS[case]
+    threads: list[bool] = []
+
+    def recording_parse(document: str) -> Any:
+        threads.append(threading.current_thread() is threading.main_thread())
+        return parse(document)
+
+    monkeypatch.setattr(register_map_module, "parse", recording_parse)
+    battery = await start_sim("custom", "ACME-BAD", map=parse(GOOD_MAP))
+    result = await _modbus_step(hass, battery.port, "custom")
+    started = time.monotonic()
+    result = dict(
+        await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_REGISTER_MAP: text})
+    )
+    assert time.monotonic() - started < 2.0
+    assert result["errors"] == {"base": code}
+    assert placeholders.items() <= result["description_placeholders"].items()
+    assert "line" in result["description_placeholders"] or code == "map_too_long"
+    assert threads == [False]  # parsed in the executor, never on the event loop
+    assert battery.request_count == 0

@@ -26,7 +26,15 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from .conftest import modbus_data
 from .helpers import cron_item, entity_id, freeze_at, let_sockets_settle, setup_entry, window_item
 from .support.battery import mismatches
-from .support.fault_proxy import FAULT_KINDS, WRITE_CODES, Fault, FaultProxy
+from .support.fault_proxy import (
+    FAULT_KINDS,
+    MALFORMED_KINDS,
+    READ_CODES,
+    WRITE_CODES,
+    Fault,
+    FaultKind,
+    FaultProxy,
+)
 from .support.simclock import advance
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -218,3 +226,32 @@ async def test_random_faults_over_three_days(
         return windows
 
     await _run_day(hass, freezer, caplog, simulator, proxy, poll_s=60, days=3, windows_for=random_windows)
+
+
+@pytest.mark.parametrize("kind", MALFORMED_KINDS)
+async def test_malformed_replies_are_logged_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    proxy: FaultProxy,
+    kind: FaultKind,
+) -> None:
+    """A device that keeps answering short, lying or foreign replies: one report, no traceback per poll."""
+    caplog.set_level(logging.INFO, logger="custom_components.battery_steward")
+    entry = await _setup(hass, freezer, proxy, 60)
+    soc = entity_id(hass, "sensor", "state_of_charge")
+    proxy.set_fault(Fault(kind=kind, only=READ_CODES))
+    await advance(hass, freezer, 5 * 60, step_s=60)
+    state = hass.states.get(soc)
+    assert state is not None
+    assert state.state == STATE_UNAVAILABLE
+    assert proxy.stats.faulted[kind] >= 5
+    assert not _unhandled(caplog.records), _unhandled(caplog.records)
+    assert len([r for r in caplog.records if r.getMessage().startswith("Error fetching")]) == 1
+    proxy.clear()
+    await advance(hass, freezer, 60, step_s=60)
+    state = hass.states.get(soc)
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()

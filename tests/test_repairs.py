@@ -9,6 +9,7 @@ import string
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.repairs import ConfirmRepairFlow
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.setup import async_setup_component
@@ -18,7 +19,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
-from custom_components.battery_steward.repairs import ResumeFieldFlow, async_create_fix_flow
+from custom_components.battery_steward.repairs import OpenGateFlow, ResumeFieldFlow, async_create_fix_flow
 
 from .conftest import SERIAL
 
@@ -83,10 +84,16 @@ def test_every_raised_issue_is_translated_with_what_to_do(language: str) -> None
 
 async def test_every_fixable_issue_has_a_fix_flow(hass: HomeAssistant) -> None:
     fixable = {issue["key"] for issue in raised_issues() if issue["fixable"]}
-    assert fixable == {"fight"}, "a new fixable issue needs its flow in repairs.py and a case here"
+    assert fixable == {"fight", "gate_unconfirmed", "store_damaged"}, (
+        "a new fixable issue needs its flow in repairs.py and a case here"
+    )
     data = {"entry_id": "x", "field": "reserve_pct"}
     flow = await async_create_fix_flow(hass, "fight_x_reserve_pct", data)
     assert isinstance(flow, ResumeFieldFlow)
+    flow = await async_create_fix_flow(hass, "gate_unconfirmed_x", {"entry_id": "x", "kind": "gate"})
+    assert isinstance(flow, OpenGateFlow)
+    flow = await async_create_fix_flow(hass, "store_damaged_x", {"entry_id": "x", "kind": "store_damaged"})
+    assert isinstance(flow, ConfirmRepairFlow)
 
 
 async def test_fight_is_fixed_through_the_repairs_api(

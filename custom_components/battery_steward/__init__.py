@@ -1,6 +1,6 @@
 """Battery Steward: keeps home and lab batteries on plan."""
 
-from datetime import datetime, timedelta
+from contextlib import AsyncExitStack
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -8,55 +8,28 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigEntryChange,
 )
-from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
-from .bridge import REFRESH_COOLDOWN_S, BridgeConfig, EntityBridgeDriver, async_follow_sources
-from .const import (
-    CONF_CAPACITY_KWH,
-    CONF_KIND,
-    CONF_SERIAL,
-    CONF_UNIT,
-    DEFAULT_CAPACITY_KWH,
-    DOMAIN,
-    KIND_BRIDGE,
-    KIND_SIMULATOR,
-    SIMULATOR_HOST,
-    SOURCE_API,
-)
-from .controller import BatteryController
-from .coordinator import BatteryConfigEntry, BatteryCoordinator, BatteryRuntimeData
+from .api.fetcher import ScheduleFetcher, api_configured, make_client
+from .api.posting import start_posting
+from .bridge import async_follow_sources
+from .connection import async_connect
+from .const import CONF_KIND, CONF_SERIAL, DOMAIN, KIND_SIMULATOR, SOURCE_API
+from .controller import BatteryController, ControllerSettings
+from .coordinator import BatteryCoordinator
 from .dashboard import async_batteries_changed, async_register_dashboard
-from .device.driver import BatteryDriver
-from .device.modbus import ModbusBatteryDriver
-from .device.profiles import RegisterMapError
-from .device.simulator import SimConfig, SimulatedBattery
-from .fetcher import (
-    CONF_API_PASSWORD,
-    CONF_API_PLANT,
-    CONF_API_POSTING,
-    ScheduleFetcher,
-    api_configured,
-    make_client,
-)
+from .plan_feeds import PlanFeeds, async_remove_plan_store
 from .recording import MeasurementRecording
-from .register_map import async_profile
-from .remote.client import MeasurementRow, RemoteScheduleClient
-from .remote.poster import MeasurementPoster
-from .sampling import Sample
-from .schedule import controller_settings, entry_items
+from .runtime import BatteryConfigEntry, BatteryRuntimeData
+from .schedule import entry_items
 from .services import async_setup_services
 from .simulator_state import SimulatorState
-from .store import ControllerStore
-from .transport import Transports
-
-POST_INTERVAL = timedelta(seconds=10)
+from .store import ControllerStore, async_follow_gate
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -78,79 +51,76 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> bool:
-    """Connect to the battery (starting the built-in simulator first if chosen) and poll it."""
-    simulator: SimulatedBattery | None = None
-    modbus: ModbusBatteryDriver | None = None
-    driver: BatteryDriver
-    if entry.data[CONF_KIND] == KIND_BRIDGE:
-        driver = bridge = EntityBridgeDriver(
-            hass,
-            BridgeConfig.from_data(entry.data),
-            entry_id=entry.entry_id,
-            serial=entry.data[CONF_SERIAL],
-            name=entry.title,
-        )
-        coordinator = BatteryCoordinator(hass, entry, driver, refresh_cooldown_s=REFRESH_COOLDOWN_S)
+    """Connect to the battery (starting the built-in simulator first if chosen) and poll it.
+
+    A set-up that fails part-way undoes what it did, newest first: no entity is left frozen as
+    available, no server or task of the built-in simulator is left behind (a retried entry would
+    otherwise leak one per attempt).
+    """
+    async with AsyncExitStack() as undo:
+        await _async_setup(hass, entry, undo)
+        undo.pop_all()
+    return True
+
+
+async def _async_setup(hass: HomeAssistant, entry: BatteryConfigEntry, undo: AsyncExitStack) -> None:
+    connection = await async_connect(hass, entry)
+    undo.push_async_callback(connection.async_close)
+    coordinator = BatteryCoordinator(hass, entry, connection)
+    if (bridge := connection.bridge) is not None:
         entry.async_on_unload(async_follow_sources(hass, bridge, coordinator.async_request_refresh))
-    elif entry.data[CONF_KIND] == KIND_SIMULATOR:
-        simulator = SimulatedBattery(
-            SimConfig(
-                serial=entry.data[CONF_SERIAL],
-                capacity_kwh=entry.data.get(CONF_CAPACITY_KWH, DEFAULT_CAPACITY_KWH),
-            )
-        )
-        await SimulatorState(hass, entry.entry_id).async_restore(simulator)
-        await simulator.start(host=SIMULATOR_HOST, port=0)
-        driver = ModbusBatteryDriver(SIMULATOR_HOST, simulator.port, 1)
-        coordinator = BatteryCoordinator(hass, entry, driver)
-    else:
-        try:
-            profile = await async_profile(hass, entry.data, entry.options)
-        except RegisterMapError as err:
-            # Nothing is polled until the map is valid: fix it in the options.
-            raise ConfigEntryError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_register_map",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        driver = modbus = ModbusBatteryDriver(
-            entry.data[CONF_HOST], entry.data[CONF_PORT], entry.data[CONF_UNIT], profile=profile
-        )
-        coordinator = BatteryCoordinator(hass, entry, driver)
-    try:
-        await coordinator.async_config_entry_first_refresh()
-    except ConfigEntryNotReady:
-        await _async_close(driver, simulator)
-        raise
-    transports = Transports(modbus) if modbus is not None else None
+    await coordinator.async_config_entry_first_refresh()
+    # Registered entities mean the battery ran before: a missing store was lost, not never made.
+    store = ControllerStore(
+        hass,
+        entry.entry_id,
+        name=entry.title,
+        info=coordinator.info,
+        known=bool(er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)),
+    )
+    await store.async_load()  # validated once, before any entity exists (see store.py)
+    feeds = PlanFeeds(hass, entry)
     controller = BatteryController(
         hass,
         entry_id=entry.entry_id,
         name=entry.title,
         coordinator=coordinator,
-        store=ControllerStore(hass, entry.entry_id),
-        items_factory=lambda: entry_items(entry),
-        settings=controller_settings(dict(entry.options)),
+        store=store,
+        items_factory=lambda: feeds.plan_items(entry_items(entry)),
+        settings=ControllerSettings.from_options(entry.options),
+        connection=connection,
     )
-    controller.transports = transports
-    entry.runtime_data = BatteryRuntimeData(
-        driver=driver,
+    feeds.controller = controller
+    runtime = entry.runtime_data = BatteryRuntimeData(
+        connection=connection,
         coordinator=coordinator,
         controller=controller,
         recording=MeasurementRecording(hass, coordinator.async_read_device, entry.title),
-        transports=transports,
-        simulator=simulator,
     )
+    entry.async_on_unload(async_follow_gate(hass, controller))
     if api_configured(options := dict(entry.options)):
         client = make_client(async_get_clientsession(hass), options)
-        entry.runtime_data.fetcher = ScheduleFetcher(hass, entry, controller, client, options)
-        _start_posting(hass, entry, client, options)
+        runtime.fetcher = ScheduleFetcher(
+            hass, entry, sink=controller, limits=coordinator.info.limits, client=client, options=options
+        )
+        runtime.poster = start_posting(
+            hass,
+            entry,
+            runtime.recording,
+            client=client,
+            options=options,
+            source_is_api=lambda: controller.source == SOURCE_API,
+        )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    undo.push_async_callback(hass.config_entries.async_unload_platforms, entry, PLATFORMS)
+    undo.push_async_callback(_async_stop_work, entry)
+    await feeds.async_start()
+    entry.async_on_unload(feeds.async_stop)
     await controller.async_start()
-    if (poster := entry.runtime_data.poster) is not None:
+    if (poster := runtime.poster) is not None:
         # The source is known now (restored by the controller): sample for the poster if it posts.
-        await entry.runtime_data.recording.async_feed(poster.gate_open)
-    if (fetcher := entry.runtime_data.fetcher) is not None:
+        await runtime.recording.async_feed(poster.gate_open)
+    if (fetcher := runtime.fetcher) is not None:
         fetcher.async_start()
         entry.async_on_unload(fetcher.async_stop)
     entry.async_on_unload(_follow_schedule_items(hass, entry, controller))
@@ -163,49 +133,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> b
     async_register_dashboard(hass)  # the generated Batteries dashboard (dashboard.py)
     async_batteries_changed(hass)
     entry.async_on_unload(lambda: async_batteries_changed(hass))
-    return True
-
-
-def _start_posting(
-    hass: HomeAssistant, entry: BatteryConfigEntry, client: RemoteScheduleClient, options: dict[str, Any]
-) -> None:
-    """Post samples while the source is api, a password is set and posting is on.
-
-    The sampler runs for the poster while those three gates are open, whether or not the Recording
-    switch (CSV files) is on; the gates are looked at on every post tick.
-    """
-    runtime = entry.runtime_data
-
-    def gate() -> bool:
-        return (
-            runtime.controller.source == SOURCE_API
-            and bool(options.get(CONF_API_PASSWORD))
-            and bool(options.get(CONF_API_POSTING, True))
-        )
-
-    poster = MeasurementPoster(client, str(options[CONF_API_PLANT]), gate)
-    runtime.poster = poster
-
-    @callback
-    def enqueue(sample: Sample) -> None:
-        m = sample.measurements
-        poster.enqueue(
-            MeasurementRow(
-                timestamp=sample.at,
-                soc_pct=m.soc_pct,
-                active_power_w=m.active_power_w,
-                reactive_power_var=m.reactive_power_var,
-            )
-        )
-
-    async def post(_now: datetime) -> None:
-        await runtime.recording.async_feed(gate())
-        await poster.async_post()
-
-    runtime.recording.listeners.append(enqueue)
-    entry.async_on_unload(
-        async_track_time_interval(hass, post, POST_INTERVAL, name=f"{DOMAIN} post", cancel_on_shutdown=True)
-    )
 
 
 def _follow_schedule_items(
@@ -239,15 +166,21 @@ async def async_unload_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> 
     """Unload platforms, close the connection and stop the built-in simulator."""
     if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         await _async_stop_work(entry)
-        await _async_close(entry.runtime_data.driver, entry.runtime_data.simulator)
-        if entry.runtime_data.transports is not None:
-            await entry.runtime_data.transports.async_close()
+        await entry.runtime_data.connection.async_close()
     return unloaded
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: BatteryConfigEntry, device_entry: dr.DeviceEntry
+) -> bool:
+    """A device of another serial (a battery this entry no longer drives) may be removed."""
+    return (DOMAIN, entry.unique_id or entry.data[CONF_SERIAL]) not in device_entry.identifiers
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> None:
     """The battery was deleted: forget its journal, override and day-ahead series."""
     await ControllerStore(hass, entry.entry_id).async_remove()
+    await async_remove_plan_store(hass, entry.entry_id)
     if entry.data[CONF_KIND] == KIND_SIMULATOR:
         await SimulatorState(hass, entry.entry_id).async_remove()
 
@@ -258,9 +191,3 @@ async def _async_stop_work(entry: BatteryConfigEntry) -> None:
     await entry.runtime_data.controller.async_stop()
     if (simulator := entry.runtime_data.simulator) is not None:
         await SimulatorState(entry.runtime_data.coordinator.hass, entry.entry_id).async_save(simulator)
-
-
-async def _async_close(driver: BatteryDriver, simulator: SimulatedBattery | None) -> None:
-    await driver.close()
-    if simulator is not None:
-        await simulator.stop()

@@ -11,8 +11,8 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import BatteryConfigEntry
 from .entity import BatteryEntity, ControllerEntity
+from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 0
 

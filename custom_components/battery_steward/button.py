@@ -6,8 +6,8 @@ from homeassistant.components.button import ButtonEntity, ButtonEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import BatteryConfigEntry
 from .entity import ControllerEntity
+from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 1
 
@@ -39,6 +39,7 @@ class ReconcileNowButton(ControllerEntity, ButtonEntity):
 
     @override
     async def async_press(self) -> None:
+        await self.async_check_control()
         await self.controller.async_reconcile_now()
 
 
@@ -47,6 +48,7 @@ class SafeStopButton(ControllerEntity, ButtonEntity):
 
     @override
     async def async_press(self) -> None:
+        await self.async_check_control()
         await self.controller.async_safe_stop()
 
 
@@ -55,4 +57,5 @@ class RestoreButton(ControllerEntity, ButtonEntity):
 
     @override
     async def async_press(self) -> None:
+        await self.async_check_control()
         await self.controller.async_restore()

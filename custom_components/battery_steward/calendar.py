@@ -2,16 +2,16 @@
 
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import override
+from typing import Any, override
 
 from homeassistant.components.calendar import CalendarEntity, CalendarEntityDescription, CalendarEvent
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .coordinator import BatteryConfigEntry
 from .engine.state import Setpoints
 from .entity import ControllerEntity
+from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 0
 HORIZON = timedelta(days=7)
@@ -54,11 +54,12 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
         for i, (at, setpoints) in enumerate(changes):
             until = changes[i + 1][0] if i + 1 < len(changes) else max(end, at + timedelta(minutes=1))
             if until > start and at < end:
-                events.append(
-                    CalendarEvent(
-                        start=dt_util.as_local(at), end=dt_util.as_local(until), summary=describe(setpoints)
-                    )
-                )
+                begin, finish = dt_util.as_local(at), dt_util.as_local(until)
+                if finish.replace(tzinfo=None) <= begin.replace(tzinfo=None):
+                    # Ends in the repeated hour of a fall-back night: Home Assistant checks an
+                    # event's length on local wall times, so show its real length from its start.
+                    finish = begin + (until - at)
+                events.append(CalendarEvent(start=begin, end=finish, summary=describe(setpoints)))
         return events
 
     _writing: tuple[CalendarEvent | None] | None = None  # the event while a state write runs
@@ -72,6 +73,15 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
         # Written on every poll: plan only the next two changes, not the whole week.
         upcoming = self._events(now, now + HORIZON, limit=1)
         return upcoming[0] if upcoming else None
+
+    @override
+    def _shown(self) -> tuple[Any, ...]:
+        """State and attributes with the event planned once."""
+        self._writing = (self.event,)
+        try:
+            return super()._shown()
+        finally:
+            self._writing = None
 
     @callback
     @override

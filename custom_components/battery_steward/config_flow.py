@@ -20,39 +20,67 @@ from homeassistant.helpers import entity_registry as er, selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 import probatio as vol
+import yaml  # type: ignore[import-untyped]  # PyYAML ships with Home Assistant; no stubs installed
 
+from .api.fetcher import api_configured, make_client
 from .bridge import (
-    CONF_MODE_ENTITY,
-    CONF_MODE_OPTIONS,
-    CONF_POWER_CHARGE_POSITIVE,
-    CONF_POWER_ENTITY,
-    CONF_RATED_POWER_W,
-    CONF_RESERVE_ENTITY,
-    CONF_SOC_ENTITY,
-    DEFAULT_RATED_POWER_W,
     MODE_DOMAINS,
     POWER_DOMAINS,
     RESERVE_DOMAINS,
     SOC_DOMAINS,
     select_options,
 )
+from .bridge_presets import Candidate, candidates, describe
+from .bridge_spec import BridgeSpec, BridgeSpecError
 from .const import (
+    CONF_ADMIN_ONLY,
+    CONF_API_PASSWORD,
+    CONF_API_PLANT,
+    CONF_API_POSTING,
+    CONF_API_TOMORROW_HOUR,
+    CONF_API_URL,
+    CONF_API_USERNAME,
     CONF_CAPACITY_KWH,
+    CONF_FIGHT_MAX,
+    CONF_FIGHT_WINDOW_MIN,
+    CONF_JOURNAL_SIZE,
     CONF_KIND,
     CONF_LAYOUT,
+    CONF_MAPPING,
+    CONF_MAX_POWER_W,
+    CONF_MODE_ENTITY,
+    CONF_MODE_OPTIONS,
+    CONF_PATROL_MIN,
     CONF_POLL_INTERVAL,
+    CONF_POWER_CHARGE_POSITIVE,
+    CONF_POWER_ENTITY,
     CONF_POWER_SIGN,
+    CONF_PRESET,
     CONF_PROFILE,
     CONF_PROFILE_SETTINGS,
+    CONF_RATED_POWER_W,
     CONF_REGISTER_MAP,
     CONF_REGISTER_MAP_FILE,
+    CONF_RESERVE_ENTITY,
+    CONF_SAFE_STOP_THRESHOLD_PCT,
+    CONF_SAFE_STOP_TIMEOUT_S,
     CONF_SERIAL,
+    CONF_SOC_ENTITY,
     CONF_UNIT,
+    CONF_VERIFY_S,
     DEFAULT_CAPACITY_KWH,
+    DEFAULT_FIGHT_MAX,
+    DEFAULT_FIGHT_WINDOW_MIN,
+    DEFAULT_JOURNAL_SIZE,
+    DEFAULT_PATROL_MIN,
     DEFAULT_POLL_INTERVAL_S,
     DEFAULT_PORT,
+    DEFAULT_RATED_POWER_W,
+    DEFAULT_SAFE_STOP_THRESHOLD_PCT,
     DEFAULT_SAFE_STOP_TIMEOUT_S,
+    DEFAULT_TOMORROW_HOUR,
     DEFAULT_UNIT,
+    DEFAULT_VERIFY_S,
     DOMAIN,
     KIND_BRIDGE,
     KIND_MODBUS,
@@ -64,7 +92,7 @@ from .const import (
     docs_url,
     poll_interval,
 )
-from .coordinator import BatteryConfigEntry
+from .controller import ControllerSettings
 from .device.driver import (
     DeviceConnectionError,
     DeviceInfo,
@@ -77,6 +105,7 @@ from .device.profiles import (
     PROFILE_MARSTEK,
     PROFILE_STEWARD,
     PROFILE_SUNSPEC,
+    PROFILE_VICTRON,
     PROFILES,
     Profile,
     RegisterMapError,
@@ -88,39 +117,20 @@ from .device.profiles.marstek import (
     POWER_SIGN_DISCHARGE_POSITIVE,
     POWER_SIGNS,
 )
+from .device.profiles.victron import DEFAULT_CAPACITY_KWH as VICTRON_CAPACITY_KWH, DEFAULT_MAX_POWER_W
 from .device.simulator import SimConfig, SimulatedBattery
 from .engine.state import Mode
-from .fetcher import (
-    CONF_API_PASSWORD,
-    CONF_API_PLANT,
-    CONF_API_POSTING,
-    CONF_API_TOMORROW_HOUR,
-    CONF_API_URL,
-    CONF_API_USERNAME,
-    DEFAULT_TOMORROW_HOUR,
-    api_configured,
-    make_client,
-)
+from .entity import admin_only
 from .item_flow import ScheduleItemFlow
+from .plan_flow import PLAN_FLOWS
 from .register_map import async_load_register_map, async_profile
 from .remote.client import RemoteApiError, RemoteAuthError
-from .schedule import (
-    CONF_FIGHT_MAX,
-    CONF_FIGHT_WINDOW_MIN,
-    CONF_JOURNAL_SIZE,
-    CONF_PATROL_MIN,
-    CONF_SAFE_STOP_THRESHOLD_PCT,
-    CONF_SAFE_STOP_TIMEOUT_S,
-    CONF_VERIFY_S,
-    DEFAULT_FIGHT_MAX,
-    DEFAULT_FIGHT_WINDOW_MIN,
-    DEFAULT_JOURNAL_SIZE,
-    DEFAULT_PATROL_MIN,
-    DEFAULT_SAFE_STOP_THRESHOLD_PCT,
-    DEFAULT_VERIFY_S,
-    SUBENTRY_ITEM,
-    controller_settings,
-)
+from .runtime import BatteryConfigEntry
+from .schedule import SUBENTRY_ITEM
+
+STEP_BRIDGE_PRESET = "bridge_preset"
+STEP_BRIDGE_MAPPING = "bridge_mapping"
+CONF_DEVICE = "device"
 
 
 def _modbus_schema(defaults: Mapping[str, Any], *, profile: bool = True) -> vol.Schema:
@@ -184,18 +194,50 @@ def _simulator_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     return vol.Schema({_capacity_key(defaults, DEFAULT_CAPACITY_KWH): _capacity_field(minimum=1, step=0.5)})
 
 
+def _power_sign_field(defaults: Mapping[str, Any]) -> dict[vol.Required, selector.SelectSelector]:
+    """Which way the device counts battery power: a setting wherever no standard says."""
+    return {
+        vol.Required(
+            CONF_POWER_SIGN, default=defaults.get(CONF_POWER_SIGN, POWER_SIGN_DISCHARGE_POSITIVE)
+        ): selector.SelectSelector(
+            selector.SelectSelectorConfig(options=list(POWER_SIGNS), translation_key=CONF_POWER_SIGN)
+        )
+    }
+
+
 def _marstek_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     return vol.Schema(
         {
-            vol.Required(
-                CONF_POWER_SIGN, default=defaults.get(CONF_POWER_SIGN, POWER_SIGN_DISCHARGE_POSITIVE)
-            ): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=list(POWER_SIGNS), translation_key=CONF_POWER_SIGN)
-            ),
+            **_power_sign_field(defaults),
             vol.Required(CONF_LAYOUT, default=defaults.get(CONF_LAYOUT, LAYOUTS[0])): selector.SelectSelector(
                 selector.SelectSelectorConfig(options=list(LAYOUTS), translation_key=CONF_LAYOUT)
             ),
             _capacity_key(defaults, MARSTEK_CAPACITY_KWH): _capacity_field(minimum=0.5, step=0.01),
+        }
+    )
+
+
+def _watts_field(maximum: int) -> vol.All[int]:
+    """A power in W, from 100 to maximum in steps of 100."""
+    return vol.All(
+        selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=100, max=maximum, step=100, unit_of_measurement="W", mode=selector.NumberSelectorMode.BOX
+            )
+        ),
+        vol.Coerce(int),
+        vol.Range(min=100, max=maximum),
+    )
+
+
+def _victron_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    """What the GX's system registers do not tell: the battery's size, the inverter's rating."""
+    return vol.Schema(
+        {
+            _capacity_key(defaults, VICTRON_CAPACITY_KWH): _capacity_field(minimum=0.5, step=0.1),
+            vol.Required(
+                CONF_MAX_POWER_W, default=defaults.get(CONF_MAX_POWER_W, DEFAULT_MAX_POWER_W)
+            ): _watts_field(100_000),
         }
     )
 
@@ -212,19 +254,19 @@ def _bridge_schema() -> vol.Schema:
             vol.Required(CONF_POWER_CHARGE_POSITIVE, default=False): selector.BooleanSelector(),
             vol.Optional(CONF_RESERVE_ENTITY): _entity(RESERVE_DOMAINS),
             vol.Optional(CONF_MODE_ENTITY): _entity(MODE_DOMAINS),
-            vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): vol.All(
-                selector.NumberSelector(
-                    selector.NumberSelectorConfig(
-                        min=100,
-                        max=1_000_000,
-                        step=100,
-                        unit_of_measurement="W",
-                        mode=selector.NumberSelectorMode.BOX,
-                    )
-                ),
-                vol.Coerce(int),
-                vol.Range(min=100, max=1_000_000),
-            ),
+            vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): _watts_field(1_000_000),
+        }
+    )
+
+
+def _review_schema(rated_power_w: int) -> vol.Schema:
+    """What a preset filled in that the user may still change: the readings and the rating."""
+    return vol.Schema(
+        {
+            vol.Required(CONF_SOC_ENTITY): _entity(SOC_DOMAINS),
+            vol.Optional(CONF_POWER_ENTITY): _entity(POWER_DOMAINS),
+            vol.Required(CONF_POWER_CHARGE_POSITIVE, default=False): selector.BooleanSelector(),
+            vol.Required(CONF_RATED_POWER_W, default=rated_power_w): _watts_field(1_000_000),
         }
     )
 
@@ -294,8 +336,11 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         """What earlier steps of a flow entered (Modbus connection and map; the entity bridge's choices)."""
         self._connection: dict[str, Any] = {}
         self._marstek: dict[str, Any] = {}
+        self._sunspec: dict[str, Any] = {}
+        self._victron: dict[str, Any] = {}
         self._map: dict[str, str] = {}
         self._bridge: dict[str, Any] = {}
+        self._candidate: Candidate | None = None
 
     @staticmethod
     @callback
@@ -309,11 +354,14 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        return {SUBENTRY_ITEM: ScheduleItemFlow}
+        return {SUBENTRY_ITEM: ScheduleItemFlow, **PLAN_FLOWS}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Choose what kind of battery to add."""
-        return self.async_show_menu(step_id="user", menu_options=[KIND_SIMULATOR, KIND_MODBUS, KIND_BRIDGE])
+        return self.async_show_menu(
+            step_id="user",
+            menu_options=[KIND_SIMULATOR, KIND_MODBUS, KIND_BRIDGE, STEP_BRIDGE_PRESET, STEP_BRIDGE_MAPPING],
+        )
 
     async def async_step_simulator(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """A simulated battery that runs inside Home Assistant, for trying things safely."""
@@ -349,8 +397,12 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             return self._show_modbus({CONF_PROFILE: "profile_required"})
         if user_input[CONF_PROFILE] == PROFILE_MARSTEK:
             return await self.async_step_marstek()
+        if user_input[CONF_PROFILE] == PROFILE_SUNSPEC:
+            return await self.async_step_sunspec()
         if user_input[CONF_PROFILE] == PROFILE_CUSTOM:
             return await self.async_step_custom_map()
+        if user_input[CONF_PROFILE] == PROFILE_VICTRON:
+            return await self.async_step_victron()
         return await self._async_create(make_profile(user_input[CONF_PROFILE]), {}, {})
 
     async def async_step_marstek(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -360,6 +412,26 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         self._marstek = user_input
         return await self._async_create(
             make_profile(PROFILE_MARSTEK, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
+        )
+
+    async def async_step_sunspec(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """What SunSpec leaves open: the sign of model 802's battery power (a DC value without one)."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="sunspec", data_schema=vol.Schema(_power_sign_field(self._sunspec))
+            )
+        self._sunspec = user_input
+        return await self._async_create(
+            make_profile(PROFILE_SUNSPEC, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
+        )
+
+    async def async_step_victron(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """What a Victron GX does not tell over Modbus: capacity and inverter rating."""
+        if user_input is None:
+            return self.async_show_form(step_id="victron", data_schema=_victron_schema(self._victron))
+        self._victron = user_input
+        return await self._async_create(
+            make_profile(PROFILE_VICTRON, user_input), {CONF_PROFILE_SETTINGS: user_input}, {}
         )
 
     async def async_step_custom_map(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -457,6 +529,99 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         """A battery another integration provides as entities: choose them."""
         return await self._async_bridge_entities("bridge", user_input, None)
 
+    async def async_step_bridge_preset(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick the device of an integration we know; its preset fills the mapping in for review."""
+        found = {candidate.key: candidate for candidate in candidates(self.hass)}
+        if not found:
+            return self.async_abort(reason="bridge_no_preset")
+        if user_input is not None:
+            self._candidate = found[user_input[CONF_DEVICE]]
+            return await self.async_step_bridge_review()
+        options = [selector.SelectOptionDict(value=key, label=c.label) for key, c in found.items()]
+        return self.async_show_form(
+            step_id=STEP_BRIDGE_PRESET,
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_DEVICE): selector.SelectSelector(
+                        selector.SelectSelectorConfig(options=options)
+                    )
+                }
+            ),
+        )
+
+    async def async_step_bridge_review(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The filled-in mapping, shown before anything is saved; nothing is written to the battery here."""
+        candidate = self._candidate
+        assert candidate is not None
+        mapping = candidate.mapping
+        if user_input is not None:
+            mapping = {key: value for key, value in mapping.items() if key != "power_sensor"}
+            mapping["soc"] = user_input[CONF_SOC_ENTITY]
+            mapping["power_sensor_charge_positive"] = user_input[CONF_POWER_CHARGE_POSITIVE]
+            if power := user_input.get(CONF_POWER_ENTITY):
+                mapping["power_sensor"] = power
+            self._bridge = {
+                CONF_SOC_ENTITY: user_input[CONF_SOC_ENTITY],
+                CONF_POWER_ENTITY: power or None,
+                CONF_POWER_CHARGE_POSITIVE: user_input[CONF_POWER_CHARGE_POSITIVE],
+                CONF_RESERVE_ENTITY: (mapping.get("reserve") or {}).get("entity"),
+                CONF_RATED_POWER_W: user_input[CONF_RATED_POWER_W],
+                CONF_MAPPING: mapping,
+                CONF_PRESET: candidate.preset.key,
+            }
+            return await self._async_finish_bridge({})
+        suggested = {
+            CONF_SOC_ENTITY: mapping["soc"],
+            CONF_POWER_ENTITY: mapping.get("power_sensor"),
+            CONF_POWER_CHARGE_POSITIVE: bool(mapping.get("power_sensor_charge_positive")),
+        }
+        return self.async_show_form(
+            step_id="bridge_review",
+            data_schema=self.add_suggested_values_to_schema(
+                _review_schema(candidate.preset.rated_power_w), suggested
+            ),
+            description_placeholders={
+                "preset": candidate.preset.name,
+                "mapping": describe(mapping),
+                "caveats": "\n".join(f"- {caveat}" for caveat in candidate.preset.caveats),
+                "source": candidate.preset.source,
+            },
+        )
+
+    async def async_step_bridge_mapping(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A full mapping written by hand (YAML), for an integration without a preset; checked first."""
+        errors: dict[str, str] = {}
+        error = ""
+        if user_input is not None:
+            try:
+                spec = BridgeSpec.from_dict(yaml.safe_load(user_input[CONF_MAPPING]))
+            except (yaml.YAMLError, BridgeSpecError) as err:
+                errors["base"], error = "bridge_invalid_mapping", str(err)
+            else:
+                self._bridge = {
+                    CONF_SOC_ENTITY: spec.soc_entity,
+                    CONF_POWER_ENTITY: spec.power_sensor,
+                    CONF_POWER_CHARGE_POSITIVE: spec.power_sensor_charge_positive,
+                    CONF_RESERVE_ENTITY: spec.reserve_entity,
+                    CONF_RATED_POWER_W: user_input[CONF_RATED_POWER_W],
+                    CONF_MAPPING: spec.as_dict(),
+                }
+                return await self._async_finish_bridge({})
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_MAPPING): selector.TextSelector(
+                    selector.TextSelectorConfig(multiline=True)
+                ),
+                vol.Required(CONF_RATED_POWER_W, default=DEFAULT_RATED_POWER_W): _watts_field(1_000_000),
+            }
+        )
+        return self.async_show_form(
+            step_id=STEP_BRIDGE_MAPPING,
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+            description_placeholders={"error": error},
+        )
+
     async def _async_bridge_entities(
         self, step_id: str, user_input: dict[str, Any] | None, current: Mapping[str, Any] | None
     ) -> ConfigFlowResult:
@@ -508,6 +673,9 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         for key in (CONF_POWER_ENTITY, CONF_RESERVE_ENTITY, CONF_MODE_ENTITY):
             data.setdefault(key, None)
         if self.source == SOURCE_RECONFIGURE:
+            # Chosen by hand: a preset's mapping no longer applies.
+            data.setdefault(CONF_MAPPING, None)
+            data.setdefault(CONF_PRESET, None)
             return self.async_update_reload_and_abort(self._get_reconfigure_entry(), data_updates=data)
         soc_entity = data[CONF_SOC_ENTITY]
         # The entity registry id survives renaming the entity; YAML entities have none.
@@ -571,8 +739,12 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             if info is None:
                 errors["base"] = error or "unknown"
             else:
-                await self.async_set_unique_id(info.serial)
-                self._abort_if_unique_id_mismatch(reason="wrong_device")
+                if info.serial != entry.unique_id:
+                    # The address answers, but as another battery: say so, with both serials.
+                    return self.async_abort(
+                        reason="wrong_device",
+                        description_placeholders={"found": info.serial, "expected": str(entry.unique_id)},
+                    )
                 return self.async_update_reload_and_abort(entry, data_updates=user_input)
         return self.async_show_form(
             step_id="reconfigure",
@@ -617,6 +789,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "safe_stop": (CONF_SAFE_STOP_THRESHOLD_PCT, CONF_SAFE_STOP_TIMEOUT_S),
 }
 SECTION_REGISTER_MAP = "register_map_source"
+SECTION_ACCESS = "access"
 
 # Options the running battery takes at once; any other change reloads the entry.
 LIVE_OPTIONS = frozenset(
@@ -667,6 +840,7 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
         current = dict(self.config_entry.options)
         if user_input is not None:
             changes = {key: value for name in SECTIONS for key, value in user_input[name].items()}
+            changes |= user_input.get(SECTION_ACCESS, {})
             if custom:
                 map_source = _map_options(user_input.get(SECTION_REGISTER_MAP, {}))
                 for key in (CONF_REGISTER_MAP, CONF_REGISTER_MAP_FILE):
@@ -692,6 +866,16 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
             )
             for name, keys in SECTIONS.items()
         }
+        fields[vol.Optional(SECTION_ACCESS)] = section(
+            vol.Schema(
+                {
+                    vol.Required(
+                        CONF_ADMIN_ONLY, default=admin_only(self.config_entry)
+                    ): selector.BooleanSelector()
+                }
+            ),
+            {"collapsed": False},
+        )
         if custom:
             suggested = (user_input or {}).get(SECTION_REGISTER_MAP) or current
             fields[vol.Required(SECTION_REGISTER_MAP)] = section(
@@ -751,5 +935,5 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
             self.automatic_reload = False
             runtime = self.config_entry.runtime_data
             runtime.coordinator.update_interval = poll_interval(options)
-            runtime.controller.settings = controller_settings(options)
+            runtime.controller.settings = ControllerSettings.from_options(options)
         return self.async_create_entry(data=options)

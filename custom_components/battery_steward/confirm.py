@@ -7,7 +7,6 @@ refused with a translated message saying so; the switch turns itself off after o
 minute. The actions (`set_source`, `set_transport`) are explicit commands and need no confirmation.
 """
 
-from collections.abc import Callable
 from datetime import datetime
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -16,7 +15,6 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later
 
 from .const import DOMAIN, signal_state
-from .coordinator import BatteryConfigEntry
 
 ARM_S = 60.0
 
@@ -70,13 +68,3 @@ class SwitchConfirmation:
 
     def _notify(self) -> None:
         async_dispatcher_send(self._hass, signal_state(self._entry_id))
-
-
-def confirmation(hass: HomeAssistant, entry: BatteryConfigEntry) -> SwitchConfirmation:
-    """The battery's confirmation (made by the first platform that needs it, dropped on unload)."""
-    runtime = entry.runtime_data
-    if runtime.confirmation is None:
-        made = runtime.confirmation = SwitchConfirmation(hass, entry.entry_id)
-        unload: Callable[[], None] = made._clear
-        entry.async_on_unload(unload)
-    return runtime.confirmation

@@ -1,51 +1,31 @@
 """Polls one battery; the single source of measurements for entities and the controller."""
 
-from dataclasses import dataclass
 from datetime import datetime
 import time
-from typing import TYPE_CHECKING, override
+from typing import Any, Protocol, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.update_coordinator import (
-    REQUEST_REFRESH_DEFAULT_COOLDOWN,
     REQUEST_REFRESH_DEFAULT_IMMEDIATE,
     DataUpdateCoordinator,
     UpdateFailed,
 )
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, LOGGER, poll_interval
+from .const import CONF_SERIAL, DOMAIN, LOGGER, poll_interval
 from .device.driver import BatteryDriver, DeviceError, DeviceInfo
-from .device.simulator import SimulatedBattery
 from .engine.state import Measurements
 
-if TYPE_CHECKING:
-    from .confirm import SwitchConfirmation
-    from .controller import BatteryController
-    from .fetcher import ScheduleFetcher
-    from .recording import MeasurementRecording
-    from .remote.poster import MeasurementPoster
-    from .transport import Transports
 
-
-@dataclass(kw_only=True)
-class BatteryRuntimeData:
-    """What a loaded entry owns; closed and stopped on unload."""
+class DriverOwner(Protocol):
+    """Who holds the current driver (connection.Connection); the coordinator only reads through it."""
 
     driver: BatteryDriver
-    coordinator: BatteryCoordinator
-    controller: BatteryController
-    recording: MeasurementRecording
-    transports: Transports | None = None
-    fetcher: ScheduleFetcher | None = None
-    poster: MeasurementPoster | None = None
-    simulator: SimulatedBattery | None = None
-    confirmation: SwitchConfirmation | None = None  # confirm.py: source and transport switches
-
-
-type BatteryConfigEntry = ConfigEntry[BatteryRuntimeData]
+    refresh_cooldown_s: float
 
 
 class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
@@ -54,17 +34,10 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
     DataUpdateCoordinator already logs a lost device once and its return once.
     """
 
-    config_entry: BatteryConfigEntry
+    config_entry: ConfigEntry[Any]
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: BatteryConfigEntry,
-        driver: BatteryDriver,
-        *,
-        refresh_cooldown_s: float = REQUEST_REFRESH_DEFAULT_COOLDOWN,
-    ) -> None:
-        """Poll at the interval the entry's options ask for.
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any], connection: DriverOwner) -> None:
+        """Poll at the interval the entry's options ask for, through the connection's current driver.
 
         A refresh requested within the cooldown of the last one waits for it to end; a driver
         whose reads are cheap (the entity bridge) asks for a shorter one.
@@ -76,10 +49,13 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
             name=f"{DOMAIN} {entry.title}",
             update_interval=poll_interval(dict(entry.options)),
             request_refresh_debouncer=Debouncer(
-                hass, LOGGER, cooldown=refresh_cooldown_s, immediate=REQUEST_REFRESH_DEFAULT_IMMEDIATE
+                hass,
+                LOGGER,
+                cooldown=connection.refresh_cooldown_s,
+                immediate=REQUEST_REFRESH_DEFAULT_IMMEDIATE,
             ),
         )
-        self.driver = driver
+        self.connection = connection
         self.last_seen: datetime | None = None
         self.read_started = 0.0  # monotonic start of the last successful read
         self._info: DeviceInfo | None = None
@@ -92,21 +68,50 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
 
     @override
     async def _async_setup(self) -> None:
-        """Identify the device once, before the first poll."""
+        """Identify the device once, before the first poll; refuse a device that is another battery."""
         try:
-            self._info = await self.driver.identify()
+            info = await self.connection.driver.identify()
         except DeviceError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key=err.translation_key,
                 translation_placeholders={"error": str(err)},
             ) from err
+        self._check_identity(info)
+        self._info = info
+
+    def _check_identity(self, info: DeviceInfo) -> None:
+        """The device at the entry's address must be the battery the entry was made for.
+
+        Another battery there (a swapped unit, a reused address) must not become a new device
+        that orphans the old one's entities and history: set-up stops with a repair issue.
+        """
+        entry = self.config_entry
+        expected = str(entry.unique_id or entry.data.get(CONF_SERIAL) or "")
+        issue_id = f"another_battery_{entry.entry_id}"
+        if not expected or info.serial == expected:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="another_battery",
+            translation_placeholders={"battery": entry.title, "expected": expected, "found": info.serial},
+        )
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="another_battery",
+            translation_placeholders={"battery": entry.title, "expected": expected, "found": info.serial},
+        )
 
     @override
     async def _async_update_data(self) -> Measurements:
         started = time.monotonic()
         try:
-            data = await self.driver.read()
+            data = await self.connection.driver.read()
         except DeviceError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
@@ -119,4 +124,4 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
 
     async def async_read_device(self) -> Measurements:
         """A fresh read outside the poll cycle, through whichever transport is current."""
-        return await self.driver.read()
+        return await self.connection.driver.read()

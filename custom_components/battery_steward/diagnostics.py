@@ -1,18 +1,21 @@
 """Diagnostics: configuration, last reading, plan preview, journal tail, controller state."""
 
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import timedelta
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from homeassistant.components.diagnostics import REDACTED, async_redact_data
-from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_TOKEN, CONF_USERNAME
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_TOKEN, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_SERIAL
-from .coordinator import BatteryConfigEntry
 from .engine.serialize import setpoints_to_dict
+from .runtime import BatteryConfigEntry
 
 TO_REDACT = {
     CONF_HOST,
@@ -35,11 +38,63 @@ TO_REDACT = {
 }
 
 
+# Shorter values are not looked for inside text: they would match ordinary words and numbers.
+MIN_VALUE_LENGTH = 4
+
+
+def sensitive_values(entry: BatteryConfigEntry) -> list[str]:
+    """The values redacted wherever they appear, inside text too (an error naming the address).
+
+    The battery's host and host:port, the API's URL, address and host, the API credentials and
+    the serial numbers (configured, read from the device, in the title).
+    """
+    data, options = entry.data, entry.options
+    values: set[str] = {str(data.get(CONF_SERIAL) or ""), str(entry.unique_id or "")}
+    runtime = getattr(entry, "runtime_data", None)
+    if runtime is not None:
+        values.add(runtime.coordinator.info.serial)
+        driver = runtime.driver
+        if (host := getattr(driver, "host", None)) is not None:
+            values |= {str(host), f"{host}:{getattr(driver, 'port', '')}"}
+    if host := data.get(CONF_HOST):
+        values |= {str(host), f"{host}:{data.get(CONF_PORT, '')}"}
+    if url := str(options.get("api_url") or ""):
+        parts = urlsplit(url)
+        values |= {url, url.rstrip("/"), parts.netloc, parts.hostname or ""}
+    values |= {str(options.get("api_username") or ""), str(options.get("api_password") or "")}
+    return sorted((v for v in values if len(v) >= MIN_VALUE_LENGTH), key=len, reverse=True)
+
+
+def redact_values(node: Any, values: Iterable[str]) -> Any:
+    """`node` with every occurrence of the values (any case) in its strings replaced by REDACTED."""
+    pattern = "|".join(re.escape(value) for value in values)
+    if not pattern:
+        return node
+    compiled = re.compile(pattern, re.IGNORECASE)
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return compiled.sub(REDACTED, value)
+        if isinstance(value, dict):
+            return {key: walk(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(item) for item in value]
+        return value
+
+    return walk(node)
+
+
+def _redact(entry: BatteryConfigEntry, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Redacted by key (whole fields), then by value (inside every remaining string)."""
+    redacted: dict[str, Any] = redact_values(async_redact_data(snapshot, TO_REDACT), sensitive_values(entry))
+    return redacted
+
+
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: BatteryConfigEntry
 ) -> dict[str, Any]:
     """Everything needed to understand what the controller did, with identifiers redacted."""
-    return async_redact_data(_snapshot(entry), TO_REDACT)
+    return _redact(entry, _snapshot(entry))
 
 
 async def async_get_device_diagnostics(
@@ -59,7 +114,7 @@ async def async_get_device_diagnostics(
         "serial_number": device.serial_number,
         "disabled_by": device.disabled_by,
     }
-    return async_redact_data(snapshot, TO_REDACT)
+    return _redact(entry, snapshot)
 
 
 def _snapshot(entry: BatteryConfigEntry) -> dict[str, Any]:

@@ -1,30 +1,55 @@
-"""Base entity: one device per battery, unique ids from the serial."""
+"""Base entities: one device per battery, unique ids from the serial.
 
-from typing import TYPE_CHECKING, override
+`StewardEntity` is generic over the coordinator it follows (as core's `PeblarEntity[_CoordinatorT]`):
+the battery's measurements (`BatteryCoordinator`) or its schedule API fetcher, whose status sensor
+is then an entity of the fetcher's coordinator. Entities write to the battery only through the
+controller (its runner is the one write path).
+"""
 
+from typing import Any, override
+
+from homeassistant.auth.permissions.const import POLICY_CONTROL
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import callback
+from homeassistant.exceptions import Unauthorized
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import EntityDescription
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
-from .const import DOMAIN, signal_state
+from .const import CONF_ADMIN_ONLY, DOMAIN, signal_state
+from .controller import BatteryController
 from .coordinator import BatteryCoordinator
-
-if TYPE_CHECKING:
-    from .controller import BatteryController
+from .runtime import BatteryRuntimeData
 
 
-class BatteryEntity(CoordinatorEntity[BatteryCoordinator]):
-    """Reads coordinator data; never talks Modbus itself except through the driver's writes."""
+def admin_only(entry: ConfigEntry) -> bool:
+    """Whether only administrators control this battery.
+
+    The option when set; by default on for a plant that can be disabled (an enable flag: the
+    steward plant, SunSpec storage, a custom map with one), off for home batteries (Marstek, the
+    entity bridge), and on while the device is not known yet.
+    """
+    if CONF_ADMIN_ONLY in entry.options:
+        return bool(entry.options[CONF_ADMIN_ONLY])
+    runtime = getattr(entry, "runtime_data", None)
+    return runtime is None or bool(runtime.coordinator.info.capabilities.enable)
+
+
+class StewardEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[CoordinatorT]):
+    """An entity of one battery's device that follows one of the battery's coordinators."""
 
     _attr_has_entity_name = True
 
-    def __init__(self, coordinator: BatteryCoordinator, description: EntityDescription) -> None:
-        """Attach the entity to the battery's device."""
+    def __init__(
+        self, coordinator: CoordinatorT, battery: BatteryCoordinator, description: EntityDescription
+    ) -> None:
+        """Attach the entity to the battery's device (identified by `battery`)."""
         super().__init__(coordinator)
         self.entity_description = description
-        info = coordinator.info
+        info = battery.info
+        self.runtime: BatteryRuntimeData = battery.config_entry.runtime_data
+        self.runtime_entry: ConfigEntry[Any] = battery.config_entry
         self._attr_unique_id = f"{info.serial}_{description.key}"
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, info.serial)},
@@ -32,13 +57,65 @@ class BatteryEntity(CoordinatorEntity[BatteryCoordinator]):
             model=info.model,
             serial_number=info.serial,
             sw_version=info.firmware,
-            name=coordinator.config_entry.title,
+            name=battery.config_entry.title,
         )
 
     @property
     def controller(self) -> BatteryController:
         """The battery's controller (overrides, runs, plan)."""
-        return self.coordinator.config_entry.runtime_data.controller
+        return self.runtime.controller
+
+    async def async_check_control(self) -> None:
+        """Refuse the call's user unless an administrator, where only administrators control it.
+
+        Every entity action calls this first (the actions of services.py are admin-only
+        already). A call without a user (automations, scripts, Home Assistant itself) is allowed,
+        as Home Assistant's own admin services allow it.
+        """
+        context = self._context
+        if context is None or context.user_id is None or not admin_only(self.runtime_entry):
+            return
+        user = await self.hass.auth.async_get_user(context.user_id)
+        if user is None or not user.is_admin:
+            raise Unauthorized(context=context, entity_id=self.entity_id, permission=POLICY_CONTROL)
+
+    # What the entity showed when it last wrote its state through write_if_changed (None: unknown,
+    # as after any other write). Writing a state costs far more than computing it (found by
+    # benchmarks/poll_cost.py), and most polls change few of a battery's ~27 entities.
+    _last_shown: tuple[Any, ...] | None = None
+
+    def _shown(self) -> tuple[Any, ...]:
+        """What the user sees: availability, state and attributes."""
+        if not self.available:
+            return (False,)
+        return (True, self.state, self.state_attributes, self.extra_state_attributes)
+
+    @callback
+    def write_if_changed(self) -> None:
+        """Write the state only when what the entity shows changed since it last wrote it."""
+        shown = self._shown()
+        if shown != self._last_shown:
+            self.async_write_ha_state()
+            self._last_shown = shown
+
+    @callback
+    @override
+    def _async_write_ha_state(self) -> None:
+        self._last_shown = None  # a write from anywhere else: compare afresh next time
+        super()._async_write_ha_state()
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        self.write_if_changed()
+
+
+class BatteryEntity(StewardEntity[BatteryCoordinator]):
+    """Reads the battery's measurements (coordinator data)."""
+
+    def __init__(self, coordinator: BatteryCoordinator, description: EntityDescription) -> None:
+        """Follow the battery's own coordinator."""
+        super().__init__(coordinator, coordinator, description)
 
 
 class ControllerEntity(BatteryEntity):
@@ -68,6 +145,6 @@ class ControllerEntity(BatteryEntity):
             async_dispatcher_connect(
                 self.hass,
                 signal_state(self.coordinator.config_entry.entry_id),
-                self.async_write_ha_state,
+                self.write_if_changed,
             )
         )

@@ -1,5 +1,8 @@
 """Turning device errors into translated Home Assistant errors."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN
@@ -30,3 +33,16 @@ def translate_device_error(err: DeviceError) -> HomeAssistantError:
         translation_key=err.translation_key,
         translation_placeholders={"error": str(err)},
     )
+
+
+@contextmanager
+def device_errors() -> Iterator[None]:
+    """Every command's one error mapping: a device error leaves as a translated error.
+
+    Wrap a command's device calls in it (peblar's `peblar_exception_handler` does the same for its
+    library's errors, as a decorator).
+    """
+    try:
+        yield
+    except DeviceError as err:
+        raise translate_device_error(err) from err

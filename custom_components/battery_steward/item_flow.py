@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any
 import zoneinfo
 
-from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.helpers import config_validation as cv, selector
 from homeassistant.util import dt as dt_util
 import probatio as vol
@@ -12,11 +12,10 @@ import probatio as vol
 from .const import LOGGER
 from .engine.presets import PRESETS
 from .engine.serialize import item_to_dict
-from .engine.state import Mode
+from .item_fields import FIELDS
 from .schedule import ItemRejectedError, build_item, flat_to_item_dict, item_store_data
 
 TYPES = ("window", "cron", "interval", "one_off", "ramp", "preset")
-_WEEKDAYS = [str(d) for d in range(7)]
 # Items whose times are local wall-clock times: they are planned in their own time zone.
 _ZONED = ("window", "cron", "preset")
 _DATETIMES = ("anchor", "at", "start_at", "valid_from", "valid_until")
@@ -24,12 +23,22 @@ _DATETIMES = ("anchor", "at", "start_at", "valid_from", "valid_until")
 _CLEARABLE = ("duration_s", "misfire_grace_s", "step_s", "tz", "valid_from", "valid_until")
 
 
-def _number(low: float, high: float, unit: str, step: float = 1) -> selector.NumberSelector:
-    return selector.NumberSelector(
-        selector.NumberSelectorConfig(
-            min=low, max=high, step=step, unit_of_measurement=unit, mode=selector.NumberSelectorMode.BOX
-        )
-    )
+# Each type's own fields, in form order, and whether the form requires them; every type then
+# has the setpoints, priority, enabled and validity (item_fields.FIELDS says how each is asked).
+_LAYOUT: dict[str, tuple[tuple[str, bool], ...]] = {
+    "window": (("weekdays", True), ("start", True), ("end", True)),
+    "cron": (("cron", True),),
+    "interval": (("anchor", True), ("every_s", True), ("duration_s", False)),
+    "one_off": (("at", True), ("misfire_grace_s", False)),
+    "ramp": (
+        ("start_at", True),
+        ("duration_s", True),
+        ("power_from_w", True),
+        ("power_to_w", True),
+        ("step_s", False),
+    ),
+}
+_COMMON = (("mode", False), ("reserve_pct", False), ("power_w", False), ("reactive_var", False))
 
 
 def _opt(key: str, defaults: dict[str, Any]) -> vol.Optional:
@@ -43,6 +52,10 @@ def _req(key: str, defaults: dict[str, Any]) -> vol.Required:
     return vol.Required(key)
 
 
+def _field(key: str, required: bool, d: dict[str, Any]) -> tuple[Any, Any]:
+    return (_req(key, d) if required else _opt(key, d)), FIELDS[key].selector
+
+
 def _validity(kind: str, d: dict[str, Any], zones: list[str]) -> dict[Any, Any]:
     """Time zone (wall-clock items) and validity dates: on every type."""
     fields: dict[Any, Any] = {}
@@ -53,8 +66,8 @@ def _validity(kind: str, d: dict[str, Any], zones: list[str]) -> dict[Any, Any]:
                 options=zones, custom_value=True, sort=True, mode=selector.SelectSelectorMode.DROPDOWN
             )
         )
-    fields[_opt("valid_from", d)] = selector.DateTimeSelector()
-    fields[_opt("valid_until", d)] = selector.DateTimeSelector()
+    fields[_opt("valid_from", d)] = FIELDS["valid_from"].selector
+    fields[_opt("valid_until", d)] = FIELDS["valid_until"].selector
     return fields
 
 
@@ -69,53 +82,12 @@ def _schema(kind: str, d: dict[str, Any], zones: list[str]) -> vol.Schema:
                 **_validity(kind, d, zones),
             }
         )
-    fields: dict[Any, Any] = {
-        _req("name", d): selector.TextSelector(),
-    }
-    if kind == "window":
-        fields |= {
-            # One list of check boxes: every day is one form, not seven trips to a picker.
-            _req("weekdays", d): selector.SelectSelector(
-                selector.SelectSelectorConfig(
-                    options=_WEEKDAYS,
-                    multiple=True,
-                    translation_key="weekday",
-                    mode=selector.SelectSelectorMode.LIST,
-                )
-            ),
-            _req("start", d): selector.TimeSelector(),
-            _req("end", d): selector.TimeSelector(),
-        }
-    elif kind == "cron":
-        fields[_req("cron", d)] = selector.TextSelector()
-    elif kind == "interval":
-        fields |= {
-            _req("anchor", d): selector.DateTimeSelector(),
-            _req("every_s", d): _number(1, 31622400, "s"),
-            _opt("duration_s", d): _number(1, 31622400, "s"),
-        }
-    elif kind == "one_off":
-        fields |= {
-            _req("at", d): selector.DateTimeSelector(),
-            _opt("misfire_grace_s", d): _number(0, 86400, "s"),
-        }
-    else:
-        fields |= {
-            _req("start_at", d): selector.DateTimeSelector(),
-            _req("duration_s", d): _number(1, 31622400, "s"),
-            _req("power_from_w", d): _number(-1e6, 1e6, "W", 10),
-            _req("power_to_w", d): _number(-1e6, 1e6, "W", 10),
-            _opt("step_s", d): _number(1, 86400, "s"),
-        }
+    fields: dict[Any, Any] = dict(
+        _field(key, required, d) for key, required in (("name", True), *_LAYOUT.get(kind, ()), *_COMMON)
+    )
     fields |= {
-        _opt("mode", d): selector.SelectSelector(
-            selector.SelectSelectorConfig(options=[m.value for m in Mode], translation_key="mode")
-        ),
-        _opt("reserve_pct", d): _number(0, 100, "%"),
-        _opt("power_w", d): _number(-1e6, 1e6, "W", 10),
-        _opt("reactive_var", d): _number(-1e6, 1e6, "var", 10),
-        _req("priority", {"priority": d.get("priority", 0)}): _number(-100, 100, ""),
-        _req("enabled", {"enabled": d.get("enabled", True)}): selector.BooleanSelector(),
+        _req("priority", {"priority": d.get("priority", 0)}): FIELDS["priority"].selector,
+        _req("enabled", {"enabled": d.get("enabled", True)}): FIELDS["enabled"].selector,
         **_validity(kind, d, zones),
     }
     return vol.Schema(fields)
@@ -163,7 +135,11 @@ def window_defaults(now: datetime) -> dict[str, Any]:
     """A new window: every day, one hour from the next quarter hour (local time)."""
     start = now.replace(second=0, microsecond=0) + timedelta(minutes=15 - now.minute % 15)
     end = start + timedelta(hours=1)
-    return {"weekdays": list(_WEEKDAYS), "start": start.strftime("%H:%M:00"), "end": end.strftime("%H:%M:00")}
+    return {
+        "weekdays": [str(day) for day in range(7)],
+        "start": start.strftime("%H:%M:00"),
+        "end": end.strftime("%H:%M:00"),
+    }
 
 
 class ScheduleItemFlow(ConfigSubentryFlow):
@@ -218,6 +194,9 @@ class ScheduleItemFlow(ConfigSubentryFlow):
     async def _async_form(
         self, user_input: dict[str, Any] | None, defaults: dict[str, Any], stored: dict[str, Any] | None
     ) -> SubentryFlowResult:
+        if self._get_entry().state is not ConfigEntryState.LOADED:
+            # Items are checked against the battery's limits and other items: it must be loaded.
+            return self.async_abort(reason="entry_not_loaded")
         step_id = "reconfigure" if stored is not None else self._kind
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""Backup reserve and power setpoint of a battery."""
+"""Backup reserve, power and reactive power setpoints: shown as read, set through overrides."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,10 +14,11 @@ from homeassistant.const import PERCENTAGE, UnitOfPower, UnitOfReactivePower
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import BatteryConfigEntry, BatteryCoordinator
+from .coordinator import BatteryCoordinator
 from .device.driver import Capabilities, DeviceInfo
 from .engine.state import Measurements, Setpoints
 from .entity import BatteryEntity
+from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 1
 
@@ -91,7 +92,7 @@ async def async_setup_entry(
 
 
 class BatteryNumber(BatteryEntity, NumberEntity):
-    """A value written straight to the battery."""
+    """A setpoint shown as the battery reports it; a change becomes an override the controller writes."""
 
     entity_description: BatteryNumberDescription
 
@@ -107,4 +108,5 @@ class BatteryNumber(BatteryEntity, NumberEntity):
 
     @override
     async def async_set_native_value(self, value: float) -> None:
+        await self.async_check_control()
         await self.controller.async_set_override(self.entity_description.setpoints_fn(value))

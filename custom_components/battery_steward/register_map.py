@@ -31,7 +31,8 @@ async def async_load_register_map(hass: HomeAssistant, options: Mapping[str, Any
         raise RegisterMapError("map_source")
     if file:
         text = await hass.async_add_executor_job(_read, hass.config.config_dir, file)
-    return parse(text)
+    # Off the event loop: a large document takes a while even within the parser's limits.
+    return await hass.async_add_executor_job(parse, text)
 
 
 async def async_profile(hass: HomeAssistant, data: Mapping[str, Any], options: Mapping[str, Any]) -> Profile:

@@ -2,52 +2,18 @@
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
-from .const import DEFAULT_SAFE_STOP_TIMEOUT_S
-from .controller import ControllerSettings
 from .device.driver import UnsupportedFieldError, check_capabilities
-from .engine.fight import FightSettings
 from .engine.items import Item, RampItem
 from .engine.serialize import ItemFormatError, item_from_dict, item_to_dict
 from .engine.validation import validate_schedule
-
-CONF_PATROL_MIN = "patrol_interval_min"
-CONF_FIGHT_MAX = "fight_max_corrections"
-CONF_FIGHT_WINDOW_MIN = "fight_window_min"
-CONF_VERIFY_S = "verify_timeout_s"
-CONF_JOURNAL_SIZE = "journal_size"
-CONF_SAFE_STOP_THRESHOLD_PCT = "safe_stop_threshold_pct"
-CONF_SAFE_STOP_TIMEOUT_S = "safe_stop_timeout_s"
-DEFAULT_PATROL_MIN = 15
-DEFAULT_FIGHT_MAX = 3
-DEFAULT_FIGHT_WINDOW_MIN = 60
-DEFAULT_VERIFY_S = 30
-DEFAULT_JOURNAL_SIZE = 2000
-DEFAULT_SAFE_STOP_THRESHOLD_PCT = 1
-
-
-def controller_settings(options: dict[str, Any]) -> ControllerSettings:
-    """Controller settings from an entry's options."""
-    return ControllerSettings(
-        patrol_interval=timedelta(minutes=options.get(CONF_PATROL_MIN, DEFAULT_PATROL_MIN)),
-        verify_timeout_s=float(options.get(CONF_VERIFY_S, DEFAULT_VERIFY_S)),
-        fight=FightSettings(
-            max_corrections=int(options.get(CONF_FIGHT_MAX, DEFAULT_FIGHT_MAX)),
-            window_s=60.0 * options.get(CONF_FIGHT_WINDOW_MIN, DEFAULT_FIGHT_WINDOW_MIN),
-        ),
-        journal_size=int(options.get(CONF_JOURNAL_SIZE, DEFAULT_JOURNAL_SIZE)),
-        safe_stop_threshold_pct=float(
-            options.get(CONF_SAFE_STOP_THRESHOLD_PCT, DEFAULT_SAFE_STOP_THRESHOLD_PCT)
-        ),
-        safe_stop_timeout_s=float(options.get(CONF_SAFE_STOP_TIMEOUT_S, DEFAULT_SAFE_STOP_TIMEOUT_S)),
-    )
-
+from .item_fields import ITEM_KEYS, SETPOINT_KEYS
 
 SUBENTRY_ITEM = "schedule_item"
 
@@ -82,13 +48,13 @@ def flat_to_item_dict(data: Mapping[str, Any], base: Mapping[str, Any] | None = 
     """
     out: dict[str, Any] = dict(base or {})
     setpoints = dict(out.get("setpoints") or {})
-    for key in ITEM_FIELDS:
+    for key in ITEM_KEYS:
         if key in data:
             value = data[key]
             if isinstance(value, datetime) and value.tzinfo is None:
                 value = value.replace(tzinfo=dt_util.get_default_time_zone())
             out[key] = value
-    for key in SETPOINT_FIELDS:
+    for key in SETPOINT_KEYS:
         if key in data:
             setpoints[key] = data[key]
     out["setpoints"] = setpoints
@@ -127,28 +93,3 @@ def item_store_data(item: Item) -> dict[str, Any]:
     data = item_to_dict(item)
     data.pop("id")
     return data
-
-
-ITEM_FIELDS = (
-    "type",
-    "name",
-    "enabled",
-    "priority",
-    "tz",
-    "valid_from",
-    "valid_until",
-    "weekdays",
-    "start",
-    "end",
-    "cron",
-    "anchor",
-    "every_s",
-    "duration_s",
-    "at",
-    "misfire_grace_s",
-    "start_at",
-    "power_from_w",
-    "power_to_w",
-    "step_s",
-)
-SETPOINT_FIELDS = ("mode", "reserve_pct", "power_w", "reactive_var")

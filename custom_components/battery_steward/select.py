@@ -6,12 +6,11 @@ from homeassistant.components.select import SelectEntity, SelectEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .confirm import confirmation
-from .const import SOURCES
-from .coordinator import BatteryConfigEntry, BatteryCoordinator
+from .const import SOURCES, TRANSPORTS
+from .coordinator import BatteryCoordinator
 from .engine.state import Mode, Setpoints
 from .entity import BatteryEntity, ControllerEntity
-from .transport import TRANSPORTS
+from .runtime import BatteryConfigEntry, confirmation
 
 PARALLEL_UPDATES = 1
 
@@ -61,6 +60,7 @@ class OperatingModeSelect(BatteryEntity, SelectEntity):
 
     @override
     async def async_select_option(self, option: str) -> None:
+        await self.async_check_control()
         await self.controller.async_set_override(Setpoints(mode=Mode(option)))
 
 
@@ -79,6 +79,7 @@ class ScheduleSourceSelect(ControllerEntity, SelectEntity):
 
     @override
     async def async_select_option(self, option: str) -> None:
+        await self.async_check_control()
         if option != self.controller.source:  # switching safe-stops the plant: confirmed first
             confirmation(self.hass, self.coordinator.config_entry).take(self.controller.name)
         await self.controller.async_set_source(option)
@@ -90,9 +91,7 @@ class TransportSelect(ControllerEntity, SelectEntity):
     @property
     @override
     def current_option(self) -> str:
-        transports = self.coordinator.config_entry.runtime_data.transports
-        assert transports is not None
-        return transports.current
+        return self.runtime.connection.current
 
     @property
     @override
@@ -101,6 +100,7 @@ class TransportSelect(ControllerEntity, SelectEntity):
 
     @override
     async def async_select_option(self, option: str) -> None:
+        await self.async_check_control()
         if option != self.current_option:  # switching safe-stops the plant: confirmed first
             confirmation(self.hass, self.coordinator.config_entry).take(self.controller.name)
         await self.controller.async_set_transport(option)

@@ -24,12 +24,14 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .api.fetcher import ScheduleFetcher
 from .controller import BatteryController, PlantState
-from .coordinator import BatteryConfigEntry, BatteryCoordinator
+from .coordinator import BatteryCoordinator
 from .device.driver import Capabilities
 from .engine.journal import Result
 from .engine.state import Measurements, Mode
-from .entity import BatteryEntity, ControllerEntity
+from .entity import BatteryEntity, ControllerEntity, StewardEntity
+from .runtime import BatteryConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -210,8 +212,8 @@ async def async_setup_entry(
         for description in CONTROLLER_SENSORS
         if description.exists_fn(capabilities, coordinator.info.writable)
     )
-    if entry.runtime_data.fetcher is not None:
-        entities.append(ScheduleApiSensor(coordinator, SCHEDULE_API))
+    if (fetcher := entry.runtime_data.fetcher) is not None:
+        entities.append(ScheduleApiSensor(fetcher, coordinator, SCHEDULE_API))
     async_add_entities(entities)
 
 
@@ -224,6 +226,11 @@ class BatterySensor(BatteryEntity, SensorEntity):
     @override
     def native_value(self) -> float | None:
         return self.entity_description.value_fn(self.coordinator.data)
+
+    @override
+    def _shown(self) -> tuple[Any, ...]:
+        # The state follows from the value alone (unit and precision are fixed).
+        return (self.available, self.native_value)
 
 
 class LastSeenSensor(BatteryEntity, SensorEntity):
@@ -273,6 +280,10 @@ class ControllerSensor(ControllerEntity, SensorEntity):
     def native_value(self) -> StateType | datetime:
         return self.entity_description.value_fn(self.controller)
 
+    @override
+    def _shown(self) -> tuple[Any, ...]:
+        return (self.native_value, self.extra_state_attributes)
+
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any] | None:
@@ -288,20 +299,28 @@ class ControllerSensor(ControllerEntity, SensorEntity):
         }
 
 
-class ScheduleApiSensor(ControllerEntity, SensorEntity):
-    """Last successful fetch from the schedule API; fetch and posting status as attributes."""
+class ScheduleApiSensor(StewardEntity[ScheduleFetcher], SensorEntity):
+    """Last successful fetch from the schedule API; fetch and posting status as attributes.
+
+    An entity of the fetcher's coordinator: it updates when a fetch ends, and stays available
+    when one fails (the status says why).
+    """
+
+    @property
+    @override
+    def available(self) -> bool:
+        return True
 
     @property
     @override
     def native_value(self) -> datetime | None:
-        fetcher = self.coordinator.config_entry.runtime_data.fetcher
-        return fetcher.status.last_success if fetcher else None
+        return self.coordinator.status.last_success
 
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any]:
-        runtime = self.coordinator.config_entry.runtime_data
-        attributes: dict[str, Any] = runtime.fetcher.status.as_dict() if runtime.fetcher else {}
+        runtime = self.runtime
+        attributes: dict[str, Any] = self.coordinator.status.as_dict()
         if runtime.poster is not None:
             attributes |= {f"post_{key}": value for key, value in runtime.poster.status().items()}
         return attributes

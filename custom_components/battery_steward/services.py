@@ -16,14 +16,12 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr, service, target
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .const import DOMAIN, SOURCES
-from .coordinator import BatteryConfigEntry
-from .device.driver import DeviceError
+from .const import DOMAIN, SOURCES, TRANSPORTS
 from .engine.items import Item, SeriesItem
 from .engine.journal import Result
 from .engine.presets import PRESETS
@@ -33,7 +31,9 @@ from .engine.serialize import (
     setpoints_to_dict,
 )
 from .engine.state import Mode, Setpoints
-from .helpers import translate_device_error
+from .helpers import device_errors
+from .item_fields import FIELDS, action_fields
+from .runtime import BatteryConfigEntry
 from .schedule import (
     SUBENTRY_ITEM,
     ItemRejectedError,
@@ -42,38 +42,12 @@ from .schedule import (
     flat_to_item_dict,
     item_store_data,
 )
-from .transport import TRANSPORTS
 
 # entity_id, device_id, area_id, floor_id, label_id: what a `target:` in services.yaml sends.
 _TARGET = cv.TARGET_SERVICE_FIELDS
-_SETPOINTS = {
-    vol.Optional("mode"): vol.In([m.value for m in Mode]),
-    vol.Optional("reserve_pct"): vol.All(vol.Coerce(float), vol.Range(min=0, max=100)),
-    vol.Optional("power_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
-    vol.Optional("reactive_var"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
-}
-_ITEM = {
-    vol.Optional("name"): cv.string,
-    vol.Optional("enabled"): cv.boolean,
-    vol.Optional("priority"): vol.All(vol.Coerce(int), vol.Range(min=-100, max=100)),
-    vol.Optional("tz"): cv.string,
-    vol.Optional("valid_from"): cv.datetime,
-    vol.Optional("valid_until"): cv.datetime,
-    vol.Optional("weekdays"): vol.All(cv.ensure_list, [vol.All(vol.Coerce(int), vol.Range(min=0, max=6))]),
-    vol.Optional("start"): cv.time,
-    vol.Optional("end"): cv.time,
-    vol.Optional("cron"): cv.string,
-    vol.Optional("anchor"): cv.datetime,
-    vol.Optional("every_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=366 * 86400)),
-    vol.Optional("duration_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=366 * 86400)),
-    vol.Optional("at"): cv.datetime,
-    vol.Optional("misfire_grace_s"): vol.All(vol.Coerce(float), vol.Range(min=0, max=86400)),
-    vol.Optional("start_at"): cv.datetime,
-    vol.Optional("power_from_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
-    vol.Optional("power_to_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
-    vol.Optional("step_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=86400)),
-    **_SETPOINTS,
-}
+_SETPOINTS = action_fields(setpoints_only=True)
+_ITEM = action_fields()
+_WATTS = FIELDS["power_w"].validator
 ADD_ITEM_SCHEMA = vol.Schema(
     {**_TARGET, vol.Required("type"): vol.In([t for t in ITEM_TYPES if t != "series"]), **_ITEM}
 )
@@ -284,27 +258,59 @@ async def _set_override(call: ServiceCall) -> ServiceResponse:
             if full_rate
             else setpoints
         )
-        try:
+        with device_errors():
             entry.runtime_data.coordinator.info.check(wanted[entry.entry_id])
-        except DeviceError as err:
-            raise translate_device_error(err) from err
-    for entry in entries:
-        await entry.runtime_data.controller.async_set_override(
-            wanted[entry.entry_id],
+    await _on_each(
+        entries,
+        lambda e: e.runtime_data.controller.async_set_override(
+            wanted[e.entry_id],
             duration=call.data.get("duration"),
             until_cleared=call.data.get("until_cleared", False),
-        )
+        ),
+    )
     return None
+
+
+async def _on_each(
+    entries: list[BatteryConfigEntry], action: Callable[[BatteryConfigEntry], Awaitable[None] | None]
+) -> None:
+    """Act on every battery, all of them even when one fails, and report each one's outcome.
+
+    One battery: its own error. Several: every battery is tried (concurrently: each has its own
+    controller), then one translated error names each battery's outcome, as indevolt's
+    multi_device_errors does.
+    """
+
+    async def one(entry: BatteryConfigEntry) -> None:
+        if (result := action(entry)) is not None:
+            await result
+
+    results = await asyncio.gather(*(one(entry) for entry in entries), return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if not failed:
+        return
+    if len(entries) == 1 or any(not isinstance(r, HomeAssistantError) for r in failed):
+        raise failed[0]
+    outcomes = "; ".join(
+        f"{entry.title}: {'done' if not isinstance(result, BaseException) else result}"
+        for entry, result in zip(entries, results, strict=True)
+    )
+    raise HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="multi_battery_errors",
+        translation_placeholders={
+            "failed": str(len(failed)),
+            "total": str(len(entries)),
+            "outcomes": outcomes,
+        },
+    )
 
 
 def _each(
     action: Callable[[BatteryConfigEntry], Awaitable[None] | None],
 ) -> Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]:
     async def handler(call: ServiceCall) -> ServiceResponse:
-        for entry in await _targets(call.hass, call):
-            result = action(entry)
-            if result is not None:
-                await result
+        await _on_each(await _targets(call.hass, call), action)
         return None
 
     return handler
@@ -373,7 +379,6 @@ async def _safe_stop(call: ServiceCall) -> ServiceResponse:
     return _by_battery(entries, lambda entry: answers[entry.entry_id].as_dict())
 
 
-_WATTS = vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6))
 SET_SOURCE_SCHEMA = vol.Schema({**_TARGET, vol.Required("source"): vol.In(list(SOURCES))})
 SET_SERIES_SCHEMA = vol.Schema(
     {
@@ -386,10 +391,8 @@ SET_SERIES_SCHEMA = vol.Schema(
                     {
                         vol.Required("start"): cv.datetime,
                         vol.Required("period_s"): vol.All(vol.Coerce(float), vol.Range(min=1, max=86400)),
-                        vol.Required("power_w"): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
-                        vol.Optional("reactive_var"): vol.All(
-                            vol.Coerce(float), vol.Range(min=-1e6, max=1e6)
-                        ),
+                        vol.Required("power_w"): _WATTS,
+                        vol.Optional("reactive_var"): _WATTS,
                     }
                 )
             ],
@@ -406,15 +409,13 @@ async def _set_transport(call: ServiceCall) -> ServiceResponse:
     for entry in entries:
         if entry.runtime_data.transports is None:
             raise _invalid("no_emulator", battery=entry.title)
-    await asyncio.gather(
-        *(e.runtime_data.controller.async_set_transport(call.data["transport"]) for e in entries)
-    )
+    await _on_each(entries, lambda e: e.runtime_data.controller.async_set_transport(call.data["transport"]))
     return None
 
 
 async def _set_source(call: ServiceCall) -> ServiceResponse:
     entries = await _targets(call.hass, call)
-    await asyncio.gather(*(e.runtime_data.controller.async_set_source(call.data["source"]) for e in entries))
+    await _on_each(entries, lambda e: e.runtime_data.controller.async_set_source(call.data["source"]))
     return None
 
 
@@ -428,10 +429,14 @@ async def _set_series(call: ServiceCall) -> ServiceResponse:
         (entry, _check_item(call.hass, entry, {"type": "series", "id": "series", "tz": "UTC", "rows": rows}))
         for entry in entries
     ]
-    for entry, item in checked:
-        assert isinstance(item, SeriesItem)
-        await entry.runtime_data.controller.async_set_series(item)
+    series = {entry.entry_id: item for entry, item in checked}
+    await _on_each(entries, lambda e: e.runtime_data.controller.async_set_series(_series(series[e.entry_id])))
     return None
+
+
+def _series(item: Item) -> SeriesItem:
+    assert isinstance(item, SeriesItem)
+    return item
 
 
 @callback

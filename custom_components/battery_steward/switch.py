@@ -10,13 +10,15 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .confirm import SwitchConfirmation, confirmation
+from .confirm import SwitchConfirmation
 from .controller import BatteryController
-from .coordinator import BatteryConfigEntry, BatteryCoordinator
+from .coordinator import BatteryCoordinator
 from .entity import BatteryEntity, ControllerEntity
 from .recording import MeasurementRecording
+from .runtime import BatteryConfigEntry, confirmation
 
-PARALLEL_UPDATES = 0
+# One write at a time: the plant-enabled switch writes to the battery.
+PARALLEL_UPDATES = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,10 +83,12 @@ class ControllerSwitch(ControllerEntity, SwitchEntity):
 
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         self.entity_description.set_fn(self.controller, True)
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         self.entity_description.set_fn(self.controller, False)
 
 
@@ -95,10 +99,6 @@ class PlantEnabledSwitch(BatteryEntity, SwitchEntity):
     """
 
     @property
-    def _controller(self) -> BatteryController:
-        return self.coordinator.config_entry.runtime_data.controller
-
-    @property
     @override
     def is_on(self) -> bool | None:
         data = self.coordinator.data
@@ -106,11 +106,13 @@ class PlantEnabledSwitch(BatteryEntity, SwitchEntity):
 
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
-        await self._controller.async_set_plant_enabled(True)
+        await self.async_check_control()
+        await self.controller.async_set_plant_enabled(True)
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
-        await self._controller.async_set_plant_enabled(False)
+        await self.async_check_control()
+        await self.controller.async_set_plant_enabled(False)
 
 
 class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):
@@ -118,7 +120,7 @@ class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):
 
     @property
     def _recording(self) -> MeasurementRecording:
-        return self.coordinator.config_entry.runtime_data.recording
+        return self.runtime.recording
 
     @property
     @override
@@ -149,11 +151,13 @@ class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):
 
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         self._recording.start()
         self.async_write_ha_state()
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         await self._recording.async_stop()
         self.async_write_ha_state()
 
@@ -175,8 +179,10 @@ class SwitchConfirmSwitch(ControllerEntity, SwitchEntity):
 
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         self._confirmation.arm()
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
+        await self.async_check_control()
         self._confirmation.disarm()

@@ -94,3 +94,16 @@ def test_journal_bounded_query_stats_and_round_trip() -> None:
     assert restored.as_list() == stored
     assert restored.add(trigger=Trigger.PATROL, scheduled=None, executed=t0, result=Result.SKIPPED).seq == 5
     assert stored[1]["fields"] == {"reserve_pct": {"old": 20, "new": 30}}
+
+
+def test_tolerance_never_finer_than_half_a_register_step() -> None:
+    """1234 W in a register of 100 W steps reads 1200 W: that is no difference; 1300 W read is."""
+    limits = Limits(max_charge_w=5000, max_discharge_w=5000, max_apparent_va=5000, power_step_w=100)
+    tolerance = Tolerance.for_limits(limits)
+    assert diff(Setpoints(power_w=1234), Setpoints(power_w=1200), tolerance).power_w is None
+    assert diff(Setpoints(power_w=1250), Setpoints(power_w=1200), tolerance).power_w is None
+    assert diff(Setpoints(power_w=1234), Setpoints(power_w=1100), tolerance).power_w == 1234
+    fine = Tolerance.for_limits(Limits(max_charge_w=5000, max_discharge_w=5000, max_apparent_va=5000))
+    assert fine.power_w == 10
+    coarse_reserve = Limits(max_charge_w=1, max_discharge_w=1, max_apparent_va=1, reserve_step_pct=5)
+    assert Tolerance.for_limits(coarse_reserve).reserve_pct > 2.5

@@ -20,7 +20,7 @@ from custom_components.battery_steward.device.driver import (
 from custom_components.battery_steward.device.modbus import ModbusBatteryDriver
 from custom_components.battery_steward.device.profiles import make_profile
 from custom_components.battery_steward.device.profiles.custom import RegisterMapError, parse
-from custom_components.battery_steward.device.profiles.marstek import MarstekProfile
+from custom_components.battery_steward.device.profiles.marstek import MarstekProfile, MarstekSettings
 from custom_components.battery_steward.device.profiles.steward import StewardProfile
 from custom_components.battery_steward.device.profiles.sunspec import SUNS, SunSpecProfile
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
@@ -80,7 +80,7 @@ async def test_sunspec_broken_devices() -> None:
     io = MemoryIO(_sunspec_image(InOutWRte_SF=0x8000))
     info = await profile.identify(io)
     with pytest.raises(DeviceResponseError, match="scale factor"):
-        await profile.write(io, Setpoints(power_w=100), info)
+        await profile.write(io, Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=100), info)
 
 
 def test_fit_scale_factor() -> None:
@@ -96,9 +96,20 @@ async def test_marstek_broken_devices() -> None:
     with pytest.raises(UnsupportedDeviceError, match="serial"):
         await profile.identify(MemoryIO(words))
     words.update(dict.fromkeys(range(31200, 31210), 0x4142))
-    words[44003] = 0
-    with pytest.raises(UnsupportedDeviceError, match="limits"):
-        await profile.identify(MemoryIO(words))
+    words[44003] = 0  # the user's discharge limit at 0 is a setting, not a broken device
+    info = await profile.identify(MemoryIO(words))
+    assert info.limits.max_discharge_w == 2500
+
+
+async def test_marstek_v3_mac_in_raw_bytes_is_the_serial() -> None:
+    """e_v3.yaml's 30304 holds the MAC address; as raw bytes it becomes AA:BB:... (the issue's note)."""
+    profile = MarstekProfile(MarstekSettings(layout="v3"))
+    words = dict.fromkeys(range(31000, 31010), 0x4141) | {30200: 148}
+    mac = [0x001A, 0x2B3C, 0x4D5E, 0, 0, 0]
+    words |= {30304 + i: w for i, w in enumerate(mac)}
+    assert (await profile.identify(MemoryIO(words))).serial == "00:1A:2B:3C:4D:5E"
+    words |= {30304 + i: w for i, w in enumerate([0x4142, 0x4344, 0x4546, 0, 0, 0])}
+    assert (await profile.identify(MemoryIO(words))).serial == "ABCDEF"
 
 
 async def test_steward_unknown_mode_code() -> None:

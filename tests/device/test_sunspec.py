@@ -11,6 +11,7 @@ from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP  # type: ignore[
 
 from custom_components.battery_steward.device.driver import (
     DeviceResponseError,
+    LimitError,
     UnsupportedDeviceError,
     UnsupportedFieldError,
 )
@@ -22,6 +23,7 @@ from custom_components.battery_steward.engine.state import Mode, Setpoints
 
 from .cli import announced_port, spawn_simulator
 from .conftest import FakeClock
+from .modes import ModeCase, hold, prove_modes
 
 type Started = Callable[..., Awaitable[tuple[SimulatedBattery, ModbusBatteryDriver]]]
 
@@ -164,11 +166,13 @@ async def test_unimplemented_values_are_unknown(sunspec: Started) -> None:
     await driver.identify()
     profile = driver.profile
     assert isinstance(profile, ss.SunSpecProfile)
-    values = await profile._values(driver, ["WChaGra", "StorAval", "StorAval_SF", "ChaGriSet", "OutWRte"])
+    values = await profile._values(
+        driver, ["WChaGra", "StorAval", "StorAval_SF", "InOutWRte_RvrtTms", "OutWRte"]
+    )
     assert values["WChaGra"] is None  # uint16 0xFFFF
     assert values["StorAval"] is None  # its scale factor is 0x8000
-    assert values["ChaGriSet"] is None  # enum16 0xFFFF
-    assert values["OutWRte"] == 100.0  # implemented: the full rate at power-on
+    assert values["InOutWRte_RvrtTms"] is None  # uint16 0xFFFF
+    assert values["OutWRte"] == 100.0  # a Fronius in auto: the discharge limit at 100 %, not active
     # SoC unknown everywhere: the reading is refused rather than guessed.
     image = battery._image
     image.put(battery.presentation.battery_at + 11, [0xFFFF])  # type: ignore[attr-defined]
@@ -247,12 +251,14 @@ async def test_pysunspec2_reads_what_we_read(sunspec: Started, clock: FakeClock)
     )
     assert theirs["WChaMax"] == info.limits.max_charge_w
     assert theirs["WHRtg"] / 1000 == info.capacity_kwh
-    assert ss.MODE_BY_STOR_CTL[theirs["StorCtl_Mod"]] is ours.mode
+    # Force discharge: only the charge limit is active (bit 0), and it is negative.
+    assert theirs["StorCtl_Mod"] == ss.STOR_CTL_CHARGE
+    assert ours.mode is Mode.FORCE_DISCHARGE
     assert theirs["MinRsvPct"] == ours.reserve_pct
     assert theirs["ChaState"] == pytest.approx(ours.soc_pct)
     assert theirs["SoC"] == pytest.approx(ours.soc_pct)
-    assert theirs["OutWRte"] * info.limits.max_charge_w / 100 == ours.power_setpoint_w
-    assert theirs["InWRte"] == -theirs["OutWRte"]
+    assert -theirs["InWRte"] * info.limits.max_charge_w / 100 == ours.power_setpoint_w
+    assert theirs["OutWRte"] == 100
     assert theirs["W"] == ours.active_power_w
     assert theirs["V"] == ours.voltage_v
     assert theirs["SetOp"] == ss.SETOP_CONNECT
@@ -280,6 +286,171 @@ def test_cli_profile_settings() -> None:
         ["--profile", "sunspec", "--sunspec-base", "0", "--no-sunspec-battery"]
     )
     assert cli._profile_settings(args) == {"base": 0, "battery": False}
+    args = cli.build_parser().parse_args(["--profile", "sunspec", "--sunspec-gen24"])
+    assert cli._profile_settings(args) == {
+        "base": 40000,
+        "battery": False,
+        "mppt": True,
+        "manufacturer": "Fronius",
+    }
     args = cli.build_parser().parse_args(["--profile", "marstek", "--marstek-power-sign", "charge_positive"])
     assert cli._profile_settings(args) == {"power_sign": "charge_positive"}
     assert cli._profile_settings(cli.build_parser().parse_args([])) == {}
+
+
+# Every mode by its physical effect, and no write loop: model 124 as its sources describe it.
+
+MODES: list[ModeCase] = [
+    (Setpoints(mode=Mode.FORCE_CHARGE, power_w=-2000), 800, -2000),  # charges at 2 kW from the grid
+    (Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=2000), 800, 2000),  # discharges at 2 kW
+    (Setpoints(mode=Mode.IDLE, power_w=0), 800, 0),  # holds at 0 W whatever the load
+    (Setpoints(mode=Mode.IDLE, power_w=1000), 800, 0),  # a power in idle moves nothing
+    (Setpoints(mode=Mode.AUTO, power_w=0), 800, 800),  # the inverter's own self-consumption
+    (Setpoints(mode=Mode.FORCE_CHARGE, power_w=-1234.5), 0, -1234.5),
+]
+
+
+@pytest.mark.parametrize(
+    "presentation",
+    [
+        {},
+        {"settings": ss.SunSpecSettings(power_sign="charge_positive")},
+        {"battery": False, "mppt": True, "manufacturer": "Fronius"},  # a GEN24: model 160, no 802
+    ],
+    ids=["802", "802-charge-positive", "gen24"],
+)
+async def test_every_mode_physically_and_without_write_loops(
+    sunspec: Started, clock: FakeClock, presentation: dict[str, Any]
+) -> None:
+    battery, driver = await sunspec(**presentation)
+    if "settings" in presentation:
+        driver.profile = ss.SunSpecProfile(presentation["settings"])
+    info = await driver.identify()
+    assert info.capabilities.active_power
+    # Between every pair of modes: the command is written, then 10 polls write nothing.
+    await prove_modes(driver, battery, clock, MODES)
+    # The idle command zeroed both limits, not only StorCtl_Mod.
+    await hold(driver, battery, clock, Setpoints(mode=Mode.FORCE_DISCHARGE, power_w=1500), polls=0)
+    await hold(driver, battery, clock, Setpoints(mode=Mode.IDLE), polls=0)
+    values = await driver.profile._values(driver, ["OutWRte", "InWRte", "StorCtl_Mod"])  # type: ignore[attr-defined]
+    assert values == {"OutWRte": 0.0, "InWRte": 0.0, "StorCtl_Mod": 3}
+    writes = battery.write_count
+    await driver.write(Setpoints(power_w=-700))  # a new power in idle: no register holds it
+    assert battery.write_count == writes
+    assert (await driver.read()).power_setpoint_w == -700
+    clock.advance(60)
+    battery.sync()
+    assert battery.model.active_power_w == pytest.approx(0, abs=1)
+
+
+async def test_the_old_reading_of_storctl_forces_nothing(sunspec: Started, clock: FakeClock) -> None:
+    """StorCtl_Mod 1 activates the charge limit only: a negative OutWRte is then not active."""
+    battery, driver = await sunspec()
+    info = await driver.identify()
+    battery.model.site_load_w = 700
+    storage = battery.presentation.storage  # type: ignore[attr-defined]
+    await driver.write_words(storage + 12, [(-4000) & 0xFFFF, 10000])  # OutWRte -40 %, InWRte 100 %
+    await driver.write_words(storage + 5, [1])  # bit 0: CHARGE
+    clock.advance(60)
+    battery.sync()
+    assert battery.model.active_power_w == pytest.approx(700, abs=1)  # self-consumption, nothing forced
+    assert (await driver.read()).mode is None  # a charge limit of 100 %: no mode of ours
+    assert info.limits.reserve_min_pct == 0
+
+
+async def test_forced_charging_from_the_grid_needs_cha_gri_set(sunspec: Started, clock: FakeClock) -> None:
+    """ChaGriSet PV: a forced charge takes only the PV surplus; GRID: the full rate."""
+    battery, driver = await sunspec()
+    await driver.identify()
+    battery.model.site_load_w = -600  # 600 W of PV surplus
+    await driver.write(Setpoints(mode=Mode.FORCE_CHARGE, power_w=-2000))
+    clock.advance(60)
+    battery.sync()
+    assert battery.model.active_power_w == pytest.approx(-2000, abs=1)
+    storage = battery.presentation.storage  # type: ignore[attr-defined]
+    await driver.write_words(storage + 17, [ss.CHA_GRI_PV])
+    clock.advance(60)
+    battery.sync()
+    assert battery.model.active_power_w == pytest.approx(-600, abs=1)
+
+
+async def test_fronius_refuses_a_reserve_under_5_percent(sunspec: Started) -> None:
+    battery, driver = await sunspec(manufacturer="Fronius")
+    info = await driver.identify()
+    assert info.limits.reserve_min_pct == 5
+    with pytest.raises(LimitError):
+        await driver.write(Setpoints(reserve_pct=4))
+    assert battery.write_count == 0  # refused before anything was sent
+    with pytest.raises(DeviceResponseError, match="exception 3"):
+        await driver.write_words(battery.presentation.storage + 7, [4])  # type: ignore[attr-defined]
+    await driver.write(Setpoints(reserve_pct=5))
+    assert battery.model.reserve_pct == 5
+
+
+async def test_enabled_reads_the_bank_state_not_the_command(sunspec: Started) -> None:
+    battery, driver = await sunspec()
+    await driver.identify()
+    battery.model.enabled = False  # the bank disconnected by itself; SetOp still says connect
+    assert not (await driver.read()).enabled
+    await driver.set_enabled(True)
+    assert (await driver.read()).enabled
+
+
+async def test_fresh_fronius_in_auto_reads_auto_and_someone_elses_limits(sunspec: Started) -> None:
+    """Auto with OutWRte at 100 % reads as auto, not as full discharge; other limits read as no mode."""
+    battery, driver = await sunspec()
+    await driver.identify()
+    reading = await driver.read()
+    assert (reading.mode, reading.power_setpoint_w) == (Mode.AUTO, 0)
+    storage = battery.presentation.storage  # type: ignore[attr-defined]
+    await driver.write_words(storage + 12, [(-3000) & 0xFFFF, 10000])
+    await driver.write_words(storage + 5, [2])  # someone else forces charging at 30 %
+    reading = await driver.read()
+    assert (reading.mode, reading.power_setpoint_w) == (Mode.FORCE_CHARGE, -1500)
+
+
+def test_model_160_module_offsets_match_the_published_model() -> None:
+    group = _model_json(160)["group"]
+    fixed = sum(point["size"] for point in group["points"])
+    module = group["groups"][0]
+    offset = 0
+    for point in module["points"]:
+        if point["name"] == "DCW":
+            break
+        offset += point["size"]
+    assert fixed == ss.MPPT_FIXED
+    assert offset == ss.MPPT_MODULE_DCW
+    assert sum(point["size"] for point in module["points"]) == ss.MPPT_MODULE_LENGTH
+    names = [p["name"] for p in group["points"]]
+    assert names.index("DCW_SF") == ss.MPPT_POINTS["DCW_SF"][0]
+    assert names.index("N") + 1 == ss.MPPT_POINTS["N"][0]  # Evt is two registers wide
+
+
+async def test_pysunspec2_reads_the_gen24_simulator(sunspec: Started, clock: FakeClock) -> None:
+    """Without model 802 the battery's power is in model 160 modules 3 (charge) and 4 (discharge)."""
+    battery, driver = await sunspec(battery=False, mppt=True, manufacturer="Fronius")
+    await driver.identify()
+    await driver.write(Setpoints(mode=Mode.FORCE_CHARGE, power_w=-1800))
+    clock.advance(60)
+    ours = await driver.read()
+    port = driver.port
+
+    def scan() -> tuple[list[int], float, float]:
+        device = SunSpecModbusClientDeviceTCP(slave_id=1, ipaddr="127.0.0.1", ipport=port, timeout=5)
+        try:
+            device.scan()
+            mppt = device.models[160][0]
+            modules = mppt.groups["module"]
+            return (
+                sorted(k for k in device.models if isinstance(k, int)),
+                modules[2].DCW.cvalue,
+                modules[3].DCW.cvalue,
+            )
+        finally:
+            device.close()
+
+    models, charge, discharge = await asyncio.to_thread(scan)
+    assert models == [1, 124, 160]
+    assert (charge, discharge) == (pytest.approx(1800, abs=1), 0)
+    assert ours.active_power_w == pytest.approx(discharge - charge, abs=1)
+    assert battery.model.active_power_w == pytest.approx(-1800, abs=1)

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+import re
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -53,7 +54,11 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def client(
-    session: aiohttp.ClientSession, url: str, clock: Clock | None = None, **kw: object
+    session: aiohttp.ClientSession,
+    url: str,
+    clock: Clock | None = None,
+    password: str = "secret",
+    **kw: object,
 ) -> RemoteScheduleClient:
     sleeps: list[float] = []
 
@@ -64,7 +69,7 @@ def client(
         session,
         url,
         "steward",
-        "secret",
+        password,
         clock=clock or Clock(),
         sleep=no_sleep,
         jitter=lambda: 0.5,
@@ -115,12 +120,13 @@ async def test_401_then_success_and_twice_raises(
     api.fail_auth = 2
     with pytest.raises(RemoteAuthError):
         await remote.fetch_schedule(PLANT, date(2026, 6, 1))
+    # New credentials (reauth reloads the entry, so a new client): no token is carried over.
     api.password = "changed"
-    remote.set_password("wrong")
+    remote = client(session, base_url, password="wrong")
     assert not remote.has_token
     with pytest.raises(RemoteAuthError):
         await remote.fetch_schedule(PLANT, date(2026, 6, 1))
-    remote.set_password("changed")
+    remote = client(session, base_url, password="changed")
     assert await remote.fetch_schedule(PLANT, date(2026, 6, 1)) is not None
 
 
@@ -212,6 +218,7 @@ async def test_post_measurements_strict_utc(
     await remote.post_measurements(
         PLANT, [MeasurementRow(timestamp=at, soc_pct=55.5, active_power_w=-1000, reactive_power_var=0)]
     )
+    row_ids = [row.pop("row_id") for row in api.measurements]
     assert api.measurements == [
         {
             "timestamp": "2026-06-01T12:00:05+00:00",
@@ -220,6 +227,14 @@ async def test_post_measurements_strict_utc(
             "reactive_power_var": 0,
         }
     ]
+    assert len(row_ids) == 1
+    assert re.fullmatch(r"[0-9a-f]{32}", row_ids[0])  # the row's idempotency key
+    for answer in ({"duplicates": "1"}, {"duplicates": True}, {"duplicates": 2}, {"duplicates": -1}):
+        api.measurements_answer = answer  # not a count of the one row sent
+        with pytest.raises(RemotePayloadError, match="duplicates"):
+            await remote.post_measurements(
+                PLANT, [MeasurementRow(timestamp=at, soc_pct=1, active_power_w=0, reactive_power_var=0)]
+            )
     with pytest.raises(ValueError, match="aware"):
         MeasurementRow(
             timestamp=datetime(2026, 6, 1), soc_pct=1, active_power_w=0, reactive_power_var=0

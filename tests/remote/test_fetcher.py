@@ -14,7 +14,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.battery_steward import fetcher as fetcher_module
+from custom_components.battery_steward.api import fetcher as fetcher_module
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
@@ -61,15 +61,15 @@ async def test_fetch_today_then_tomorrow_when_published(
     assert len(series.rows) == 24
     # Tomorrow appears; the next fetch picks it up and the series grows.
     api.schedules[("lib", "2026-06-02")] = rows_for("2026-06-02", -800)
-    await fetcher.async_fetch()
+    await fetcher.async_refresh()
     assert fetcher.status.tomorrow_fetched
     assert len(entry.runtime_data.controller.series.rows) == 48
     logins = api.logins
-    await fetcher.async_fetch()  # unchanged: nothing re-applied, no new login
+    await fetcher.async_refresh()  # unchanged: nothing re-applied, no new login
     assert api.logins == logins
     assert fetcher.status.as_dict()["connected"] is True
 
-    await fetcher.async_fetch()
+    await fetcher.async_refresh()
     entry.runtime_data.controller._notify()
     await hass.async_block_till_done()
     state = hass.states.get(entity_id(hass, "sensor", "schedule_api"))
@@ -87,7 +87,7 @@ async def test_server_errors_are_status_not_crashes(
     assert fetcher is not None
     api.fail_5xx = 100
     fetcher.client._retries = 0
-    await fetcher.async_fetch()
+    await fetcher.async_refresh()
     assert fetcher.status.connected is False
     assert "503" in (fetcher.status.last_error or "")
     await hass.config_entries.async_unload(entry.entry_id)
@@ -101,7 +101,7 @@ async def test_refused_twice_starts_reauth_and_reauth_fixes_it(
     api.revoke_tokens()
     fetcher = entry.runtime_data.fetcher
     assert fetcher is not None
-    await fetcher.async_fetch()
+    await fetcher.async_refresh()
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]

@@ -17,10 +17,10 @@ from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.battery_steward import fetcher as fetcher_module
+from custom_components.battery_steward.api import fetcher as fetcher_module
+from custom_components.battery_steward.api.fetcher import ScheduleFetcher
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
-from custom_components.battery_steward.fetcher import ScheduleFetcher
 
 from ..conftest import SERIAL, modbus_data
 from ..helpers import confirm_switching, entity_id, move_to, setup_entry
@@ -180,7 +180,7 @@ async def test_malformed_payload_changes_nothing(
     # Tomorrow's series arrives broken: refused whole, nothing applied, the status says why.
     good = hourly("2026-06-02")
     api.bad_body = {"version": 1, "rows": [*good[:3], bad_row]}
-    await fetcher.async_fetch()
+    await fetcher.async_refresh()
     assert controller.series is before
     assert error in (fetcher.status.last_error or ""), fetcher.status.last_error
     assert fetcher.status.tomorrow_fetched is False
@@ -193,7 +193,7 @@ async def test_malformed_payload_changes_nothing(
     # The next good answer is taken.
     api.bad_body = None
     api.schedules[("lib", "2026-06-02")] = good
-    await fetcher.async_fetch()
+    await fetcher.async_refresh()
     assert fetcher.status.last_error is None
     assert fetcher.status.tomorrow_fetched is True
     assert controller.series is not None
@@ -279,7 +279,7 @@ async def test_refused_twice_raises_auth_failed_and_starts_reauth(
     entry = await setup(hass, simulator, api_url)
     assert not list(entry.async_get_active_flows(hass, {SOURCE_REAUTH}))
     api.fail_auth = 2  # the call and its one retry after logging in again
-    await fetcher_of(entry).async_fetch()
+    await fetcher_of(entry).async_refresh()
     await hass.async_block_till_done()
     flows = list(entry.async_get_active_flows(hass, {SOURCE_REAUTH}))
     assert len(flows) == 1

@@ -122,3 +122,47 @@ async def test_overflow_while_a_batch_is_in_flight_keeps_newer_rows(
     await poster.async_post()
     assert [m["active_power_w"] for m in api.measurements][-1] == 3
     assert (t.enqueued, t.posted, t.dropped_count, poster.pending) == (4, 3, 1, 0)
+
+
+@pytest.mark.parametrize("fault", ["store_then_503", "store_then_answer_after_the_timeout"])
+async def test_rows_are_stored_exactly_once_when_answers_are_lost(fault: str) -> None:
+    """The server stores each batch, then its answer is lost: a 503, or one after the client's timeout.
+
+    Issue 18 found 720 unique rows arriving 3,120 times while `posted` said 720. With a row id
+    per row the server stores each row once, and the client counts the re-sent rows as
+    duplicates: posted = unique rows stored, arrivals = posted + duplicates.
+    """
+    api = ReferenceApi()
+    async with serve(api) as url, aiohttp.ClientSession() as session:
+
+        async def no_sleep(_: float) -> None:
+            return None
+
+        client = RemoteScheduleClient(
+            session, url, "steward", "secret", retries=2, sleep=no_sleep, timeout_s=0.2
+        )
+        clock = Clock()
+        poster = MeasurementPoster(client, "lib", lambda: True, max_queue=2000, batch=60, clock=clock)
+        unique = 720
+        for i in range(unique):
+            poster.enqueue(row(i))
+        for attempt in range(100):
+            if not poster.pending:
+                break
+            if attempt % 2 == 0:  # every other batch loses its first answer after being stored
+                if fault == "store_then_503":
+                    api.store_then_fail = 1
+                else:
+                    api.store_then_late = 1
+            await poster.async_post()
+            clock.now += 3600  # past any back-off
+        t = poster.telemetry
+        assert poster.pending == 0
+        assert len(api.measurements) == unique  # each row stored once
+        assert sorted(m["active_power_w"] for m in api.measurements) == list(range(unique))
+        assert t.posted == unique
+        assert t.duplicates > 0
+        assert api.arrivals == unique + api.duplicates  # every re-sent row was a known duplicate
+        assert t.duplicates == api.duplicates == 360  # six of the twelve batches arrived twice
+        assert poster.status()["duplicates"] == t.duplicates
+        assert t.enqueued == t.posted + t.dropped_count + poster.pending

@@ -11,6 +11,9 @@ request, applies the fault the test has set:
 - ``exception``: answer with a Modbus exception response (``code``) without forwarding.
 - ``garbage``: answer with random bytes (seeded) without forwarding.
 - ``outage``: close every connection and accept none (the device is gone).
+- ``short``: forward a read and relay its response with only half the registers asked for.
+- ``lying``: forward a read and relay its response with a byte count larger than the data.
+- ``foreign``: forward a read and relay its response under another function code (4 for 3).
 
 ``only`` limits the fault to some function codes (e.g. writes), the rest pass through.
 Every request seen and every fault applied is counted, so tests can check a fault really happened.
@@ -23,8 +26,12 @@ import random
 import struct
 from typing import Literal, Self
 
-FaultKind = Literal["none", "delay", "drop", "disconnect", "exception", "garbage", "outage"]
+FaultKind = Literal[
+    "none", "delay", "drop", "disconnect", "exception", "garbage", "outage", "short", "lying", "foreign"
+]
 FAULT_KINDS: tuple[FaultKind, ...] = ("delay", "drop", "disconnect", "exception", "garbage", "outage")
+# Well-framed replies whose content is wrong (a device or gateway bug, not a transport fault).
+MALFORMED_KINDS: tuple[FaultKind, ...] = ("short", "lying", "foreign")
 READ_CODES = frozenset({3, 4})
 WRITE_CODES = frozenset({6, 16, 23})
 _MBAP = struct.Struct(">HHHB")  # transaction id, protocol id, length (unit + PDU), unit id
@@ -61,6 +68,22 @@ async def _read_frame(reader: asyncio.StreamReader) -> bytes:
     header = await reader.readexactly(_MBAP.size)
     _tid, _proto, length, _unit = _MBAP.unpack(header)
     return header + await reader.readexactly(max(0, length - 1))
+
+
+def _malformed(kind: FaultKind, response: bytes) -> bytes:
+    """A read response (MBAP + function code + byte count + data) made wrong in one way."""
+    tid, proto, _length, unit = _MBAP.unpack(response[: _MBAP.size])
+    function_code, byte_count = response[_MBAP.size], response[_MBAP.size + 1]
+    data = response[_MBAP.size + 2 :]
+    if kind == "short":
+        byte_count = byte_count // 4 * 2  # half the registers, framed correctly
+        data = data[:byte_count]
+    elif kind == "lying":
+        byte_count += 4  # claims two registers more than follow
+    else:
+        function_code = 4 if function_code == 3 else 3
+    pdu = bytes([function_code, byte_count]) + data
+    return _MBAP.pack(tid, proto, len(pdu) + 1, unit) + pdu
 
 
 class FaultProxy:
@@ -172,6 +195,9 @@ class FaultProxy:
                 if fault.kind == "disconnect":
                     self._count("disconnect")
                     return  # the device acted; the client never hears of it
+                if fault.kind in MALFORMED_KINDS and function_code in READ_CODES:
+                    self._count(fault.kind)
+                    response = _malformed(fault.kind, response)
                 writer.write(response)
                 await writer.drain()
         except asyncio.IncompleteReadError, ConnectionError, OSError:

@@ -32,6 +32,12 @@ class ReferenceApi:
     token_lifetime_s: int = 3600
     schedules: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     measurements: list[dict[str, Any]] = field(default_factory=list)
+    arrivals: int = 0  # measurement rows received, duplicates included
+    duplicates: int = 0  # of those, rows whose row_id was already stored (not stored again)
+    store_then_fail: int = 0  # store the next posts' rows, then answer 503 anyway
+    measurements_answer: Any = None  # when set, every measurements post is answered with this JSON
+    store_then_late: int = 0  # store the next posts' rows, then answer after late_s
+    late_s: float = 0.5  # (past the client's timeout in the tests that use it)
     fail_auth: int = 0  # answer 401 to this many authorized calls
     fail_5xx: int = 0  # answer 503 to this many calls
     delay_s: float = 0.0
@@ -110,7 +116,28 @@ class ReferenceApi:
         if not self._authorized(request):
             return web.Response(status=401)
         body = cast(dict[str, Any], await request.json())
-        self.measurements.extend(body["rows"])
+        # Idempotency (docs/remote-api.md): a row whose row_id is already stored is not stored
+        # again; rows without one are stored on every arrival (at-least-once).
+        stored = {row.get("row_id") for row in self.measurements} - {None}
+        duplicates = 0
+        for row in body["rows"]:
+            self.arrivals += 1
+            if row.get("row_id") is not None and row["row_id"] in stored:
+                duplicates += 1
+                continue
+            self.measurements.append(row)
+            stored.add(row.get("row_id"))
+        self.duplicates += duplicates
+        if self.store_then_fail > 0:
+            self.store_then_fail -= 1
+            return web.Response(status=503)
+        if self.store_then_late > 0:
+            self.store_then_late -= 1
+            await asyncio.sleep(self.late_s)
+        if self.measurements_answer is not None:
+            return web.json_response(self.measurements_answer)
+        if any("row_id" in row for row in body["rows"]):
+            return web.json_response({"accepted": len(body["rows"]) - duplicates, "duplicates": duplicates})
         return web.Response(status=204)
 
     def revoke_tokens(self) -> None:

@@ -14,6 +14,8 @@ class Block:
 
     start: int
     count: int
+    input: bool = False  # input registers (FC4) rather than holding registers (FC3)
+    unit: int | None = None  # the unit id to ask (None: the device's)
 
     @property
     def end(self) -> int:
@@ -27,26 +29,39 @@ def plan_blocks(
     """Merge registers into blocks, bridging gaps of at most `max_gap` readable registers.
 
     A gap may only be bridged where the profile says the registers in it can be read (the
-    caller sets max_gap accordingly); a value never spans two blocks.
+    caller sets max_gap accordingly); a value never spans two blocks. A block holds one kind of
+    register (holding or input) of one unit id: registers of other kinds or units never join it.
     """
-    spans = sorted((r.address, r.address + r.count) for r in registers)
+    spans = sorted(
+        ((r.input, r.unit or 0, r.address, r.address + r.count, r.unit) for r in registers),
+    )
     blocks: list[Block] = []
-    for start, end in spans:
+    for is_input, _, start, end, unit in spans:
         if blocks:
             last = blocks[-1]
-            if start - last.end <= max_gap and max(end, last.end) - last.start <= max_count:
-                blocks[-1] = Block(start=last.start, count=max(end, last.end) - last.start)
+            if (
+                (last.input, last.unit) == (is_input, unit)
+                and start - last.end <= max_gap
+                and max(end, last.end) - last.start <= max_count
+            ):
+                blocks[-1] = Block(
+                    start=last.start, count=max(end, last.end) - last.start, input=is_input, unit=unit
+                )
                 continue
         if end - start > max_count:
             raise ValueError(f"register at {start} is longer than {max_count} registers")
-        blocks.append(Block(start=start, count=end - start))
+        blocks.append(Block(start=start, count=end - start, input=is_input, unit=unit))
     return blocks
 
 
 def extract(blocks: list[Block], data: list[list[int]], register: Register) -> list[int]:
     """The words of `register` out of the blocks read."""
     for block, words in zip(blocks, data, strict=True):
-        if block.start <= register.address and register.address + register.count <= block.end:
+        if (
+            (block.input, block.unit) == (register.input, register.unit)
+            and block.start <= register.address
+            and register.address + register.count <= block.end
+        ):
             offset = register.address - block.start
             return words[offset : offset + register.count]
     raise KeyError(register.name)

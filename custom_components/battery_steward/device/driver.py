@@ -29,6 +29,13 @@ class DeviceResponseError(DeviceError):
         self.code = code
 
 
+class MalformedReplyError(DeviceError):
+    """The device's reply does not fit the request.
+
+    Fewer registers than asked, a byte count that lies, or another function code.
+    """
+
+
 class UnsupportedDeviceError(DeviceError):
     """The device answered but is not what the chosen profile expects."""
 

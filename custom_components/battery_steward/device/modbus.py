@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 import logging
-from typing import override
+from typing import Any, override
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
@@ -16,12 +16,14 @@ from .driver import (
     DeviceConnectionError,
     DeviceInfo,
     DeviceResponseError,
+    MalformedReplyError,
 )
 from .profiles import Profile, StewardProfile
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 3.0
+READ_HOLDING, READ_INPUT = 3, 4
 
 
 _IN_DRIVER: ContextVar[bool] = ContextVar("battery_steward_modbus_call", default=False)
@@ -75,6 +77,30 @@ async def _cancellable[T](request: Callable[[], Awaitable[T]]) -> T:
         raise
 
 
+class _UndecodableError(Exception):
+    """A reply pymodbus could not decode (e.g. a byte count larger than the data)."""
+
+
+def _fail_undecodable(ctx: Any) -> None:
+    """Make an undecodable reply fail the request waiting for it, instead of a traceback.
+
+    pymodbus raises from inside the transport's data_received: asyncio logs "Fatal error" with a
+    traceback and the request waits for its timeout. Here the reply is dropped and the waiting
+    request fails at once with _UndecodableError.
+    """
+    decode = ctx.callback_data
+
+    def callback_data(data: bytes, addr: tuple[str, int] | None = None) -> int:
+        try:
+            return int(decode(data, addr=addr))
+        except ModbusException as err:
+            if not ctx.response_future.done():
+                ctx.response_future.set_exception(_UndecodableError(str(err)))
+            return len(data)
+
+    ctx.callback_data = callback_data
+
+
 class ModbusBatteryDriver:
     """One connection and one I/O lock per device; the profile says what the registers mean."""
 
@@ -86,15 +112,22 @@ class ModbusBatteryDriver:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         profile: Profile | None = None,
+        min_request_gap_s: float = 0.0,
     ) -> None:
-        """Nothing is sent until the first call; the steward map unless a profile is given."""
+        """Nothing is sent until the first call; the steward map unless a profile is given.
+
+        min_request_gap_s is the minimum delay between requests; the profile may ask for more.
+        """
         self.host = host
+        self.min_request_gap_s = min_request_gap_s
+        self._last_request: float | None = None  # loop time the last reply (or failure) came
         self.port = port
         self.unit = unit
         self.profile = profile or StewardProfile()
         self._timeout = timeout
         # No automatic reconnect task: the next call reconnects on demand.
         self._client = AsyncModbusTcpClient(host, port=port, timeout=timeout, retries=0, reconnect_delay=0)
+        _fail_undecodable(self._client.ctx)
         self._lock = asyncio.Lock()
         _QUIET.addresses.add((host, port))
         self._info: DeviceInfo | None = None
@@ -118,7 +151,14 @@ class ModbusBatteryDriver:
                 await asyncio.wait_for(self._client.ctx.connect(), self._timeout)
                 if not self._client.connected:
                     raise DeviceConnectionError(f"cannot connect to {self.host}:{self.port}")
-            response = await asyncio.wait_for(_cancellable(request), self._timeout * 2)
+            await self._pace()
+            try:
+                response = await asyncio.wait_for(_cancellable(request), self._timeout * 2)
+            finally:
+                self._last_request = asyncio.get_running_loop().time()
+        except _UndecodableError as err:
+            self._client.close()  # what follows on this stream cannot be trusted either
+            raise MalformedReplyError(f"{self.label} sent a reply that cannot be decoded: {err}") from err
         except (ModbusException, OSError, TimeoutError) as err:
             # Drop the connection: the next call starts from a clean socket.
             self._client.close()
@@ -128,24 +168,46 @@ class ModbusBatteryDriver:
             raise DeviceResponseError(f"{self.label} refused the request (exception {code})", code=code)
         return response
 
+    async def _pace(self) -> None:
+        """Wait until the minimum delay between requests has passed since the previous reply."""
+        gap = max(self.min_request_gap_s, self.profile.min_request_gap_s)
+        loop = asyncio.get_running_loop()
+        if gap and self._last_request is not None and (wait := self._last_request + gap - loop.time()) > 0:
+            await asyncio.sleep(wait)
+
     async def read_blocks(self, blocks: list[Block]) -> list[list[int]]:
-        """FC3 reads, one per block (RegisterIO; the caller holds the lock)."""
+        """One read per block: FC3, or FC4 for input registers; at the block's unit id if it has one.
+
+        (RegisterIO; the caller holds the lock.)
+        """
         data: list[list[int]] = []
         for block in blocks:
+            read = self._client.read_input_registers if block.input else self._client.read_holding_registers
+            unit = self.unit if block.unit is None else block.unit
             response = await self._call(
-                lambda b=block: self._client.read_holding_registers(  # type: ignore[misc]
-                    b.start, count=b.count, device_id=self.unit
-                )
+                lambda b=block, read=read, unit=unit: read(b.start, count=b.count, device_id=unit)  # type: ignore[misc]
             )
-            data.append(list(response.registers))
+            registers = list(response.registers)
+            expected = READ_INPUT if block.input else READ_HOLDING
+            if response.function_code != expected or len(registers) != block.count:
+                raise MalformedReplyError(
+                    f"{self.label} answered a read of {block.count} registers at {block.start} with "
+                    f"{len(registers)} registers under function code {response.function_code}"
+                )
+            data.append(registers)
         return data
 
     async def write_words(self, address: int, words: list[int]) -> None:
-        """FC6 for one register, FC16 for more (RegisterIO; the caller holds the lock)."""
-        if len(words) == 1:
-            await self._call(lambda: self._client.write_register(address, words[0], device_id=self.unit))
+        """FC6 for one register, FC16 for more (always FC16 for an `fc16_only` profile).
+
+        At the unit id the profile gives the register (RegisterIO; the caller holds the lock).
+        """
+        unit = self.profile.unit_for(address)
+        device_id = self.unit if unit is None else unit
+        if len(words) == 1 and not self.profile.fc16_only:
+            await self._call(lambda: self._client.write_register(address, words[0], device_id=device_id))
         else:
-            await self._call(lambda: self._client.write_registers(address, words, device_id=self.unit))
+            await self._call(lambda: self._client.write_registers(address, words, device_id=device_id))
 
     async def identify(self) -> DeviceInfo:
         """Read identification and limits; refuse a device the profile does not recognise."""
@@ -156,7 +218,10 @@ class ModbusBatteryDriver:
     async def read(self) -> Measurements:
         """One poll: every measurement and control value, in planned blocks."""
         async with self._lock:
-            return await self.profile.read(self)
+            measurements = await self.profile.read(self)
+            # Devices whose remote control times out are kept alive from the poll (profiles.base).
+            await self.profile.keep_alive(self)
+            return measurements
 
     async def write(self, setpoints: Setpoints) -> None:
         """Write the fields set, after checking every one against the device's abilities and limits."""

@@ -6,6 +6,7 @@ documented in docs/register-map.md; keep the two in step.
 
 from dataclasses import dataclass
 from enum import StrEnum
+import struct
 
 
 class RegType(StrEnum):
@@ -16,9 +17,21 @@ class RegType(StrEnum):
     U32 = "u32"
     I32 = "i32"
     STR = "str"
+    F32 = "f32"  # IEEE 754 single precision
+    U64 = "u64"
+    I64 = "i64"
 
 
-_WIDTH = {RegType.U16: 1, RegType.I16: 1, RegType.U32: 2, RegType.I32: 2}
+_WIDTH = {
+    RegType.U16: 1,
+    RegType.I16: 1,
+    RegType.U32: 2,
+    RegType.I32: 2,
+    RegType.F32: 2,
+    RegType.U64: 4,
+    RegType.I64: 4,
+}
+_SIGNED = {RegType.I16: 16, RegType.I32: 32, RegType.I64: 64}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -31,7 +44,15 @@ class Register:
     scale: float = 1.0  # engineering value = raw * scale
     writable: bool = False
     length: int = 0  # registers, for strings only
-    swap_words: bool = False  # 32-bit values with the low word first ("little" word order)
+    swap_words: bool = False  # 32/64-bit values with the low word first ("little" word order)
+    input: bool = False  # an input register: read with FC4 (and never written)
+    unit: int | None = None  # a Modbus unit id of its own (None: the device's unit id)
+    write_address: int | None = None  # where writes go, when the device reads it elsewhere
+
+    @property
+    def target(self) -> int:
+        """The address a write of this value goes to."""
+        return self.address if self.write_address is None else self.write_address
 
     @property
     def count(self) -> int:
@@ -44,12 +65,13 @@ def encode(reg: Register, value: float | str) -> list[int]:
     if reg.type is RegType.STR:
         data = str(value).encode("ascii")[: reg.count * 2].ljust(reg.count * 2, b"\0")
         return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
-    raw = round(float(value) / reg.scale)
-    if reg.type in (RegType.U32, RegType.I32):
-        raw &= 0xFFFFFFFF
-        words = [(raw >> 16) & 0xFFFF, raw & 0xFFFF]
-        return words[::-1] if reg.swap_words else words
-    return [raw & 0xFFFF]
+    width = reg.count
+    if reg.type is RegType.F32:
+        raw = int.from_bytes(struct.pack(">f", float(value) / reg.scale), "big")
+    else:
+        raw = round(float(value) / reg.scale) & ((1 << (16 * width)) - 1)
+    words = [(raw >> (16 * (width - 1 - i))) & 0xFFFF for i in range(width)]
+    return words[::-1] if reg.swap_words and width > 1 else words
 
 
 def decode(reg: Register, words: list[int]) -> float | str:
@@ -57,15 +79,14 @@ def decode(reg: Register, words: list[int]) -> float | str:
     if reg.type is RegType.STR:
         data = b"".join(w.to_bytes(2, "big") for w in words)
         return data.rstrip(b"\0").decode("ascii", errors="replace").strip()
-    if reg.type in (RegType.U32, RegType.I32):
-        high, low = (words[1], words[0]) if reg.swap_words else (words[0], words[1])
-        raw = (high << 16) | low
-        if reg.type is RegType.I32 and raw & 0x80000000:
-            raw -= 1 << 32
-    else:
-        raw = words[0]
-        if reg.type is RegType.I16 and raw & 0x8000:
-            raw -= 1 << 16
+    ordered = words[::-1] if reg.swap_words and len(words) > 1 else words
+    raw = 0
+    for word in ordered:
+        raw = (raw << 16) | word
+    if reg.type is RegType.F32:
+        return float(struct.unpack(">f", raw.to_bytes(4, "big"))[0]) * reg.scale
+    if (bits := _SIGNED.get(reg.type)) is not None and raw & (1 << (bits - 1)):
+        raw -= 1 << bits
     value = raw * reg.scale
     return int(value) if reg.scale == 1 else value
 

@@ -4,10 +4,17 @@ When the same field has had to be corrected more than `max_corrections` times wi
 the field is suspended: the controller stops writing it and raises a repair issue. A suspended
 field resumes when the user resolves the repair, or when the battery stops drifting (the value
 someone else set has stayed put for a whole window, so we try once more).
+
+Why corrections keep being needed is a separate question (`diagnosis`). Something else is
+writing only when a reading showed a change we did not make: the value moved away from ours
+after the battery had taken it, or to a third value. A battery that acknowledges every write
+and reads back the old value each time, never ours, is not fought by anyone: our writes have no
+effect (`no_effect`, with its own repair), and no other controller is to blame.
 """
 
 from collections import deque
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -18,6 +25,13 @@ class FightSettings:
     window_s: float = 3600.0
 
 
+class Diagnosis(StrEnum):
+    """Why a field keeps needing corrections (the repair issue to raise)."""
+
+    FOREIGN_WRITER = "fight"  # something else changes it
+    NO_EFFECT = "no_effect"  # the battery acknowledges our writes and keeps its value
+
+
 @dataclass(kw_only=True, slots=True)
 class _FieldState:
     corrections: deque[float] = field(default_factory=deque)
@@ -25,6 +39,11 @@ class _FieldState:
     suspended_at: float | None = None
     last_actual: str | None = None
     stable_since: float | None = None
+    # The last write and what the battery had before it; what readings showed since.
+    wrote: str | None = None
+    before: str | None = None
+    ours_seen: bool = False
+    foreign_seen: bool = False
 
 
 class FightDetector:
@@ -74,6 +93,33 @@ class FightDetector:
             self.resume(name)
             return True
         return False
+
+    def record_write(self, name: str, before: str, value: str) -> None:
+        """We wrote `value` where the battery had `before`; later readings are judged against it."""
+        state = self._state(name)
+        state.wrote, state.before, state.ours_seen = value, before, False
+
+    def read_back(self, name: str, actual: str) -> None:
+        """A reading of a field we wrote: our value, the old one, or a change we did not make."""
+        state = self._fields.get(name)
+        if state is None or state.wrote is None:
+            return
+        if actual == state.wrote:
+            state.ours_seen = True
+        elif state.ours_seen or actual != state.before:
+            state.foreign_seen = True  # moved away from ours, or to a value nobody here wrote
+
+    def diagnosis(self, name: str) -> Diagnosis:
+        """Why the field keeps needing corrections.
+
+        A foreign writer only on evidence: a change we did not make, seen since the count began.
+        Writes that were acknowledged and never showed in a reading are `no_effect`. Without any
+        write recorded there is nothing to judge by, and the answer stays a foreign writer.
+        """
+        state = self._state(name)
+        if state.wrote is None or state.foreign_seen:
+            return Diagnosis.FOREIGN_WRITER
+        return Diagnosis.NO_EFFECT
 
     def resume(self, name: str) -> None:
         """Correct the field again, with a clean count."""

@@ -15,11 +15,26 @@ class Tolerance:
 
     @classmethod
     def for_limits(cls, limits: Limits) -> Tolerance:
-        """0.2 % of the rating, at least 10 W / 10 var: below what any meter resolves reliably."""
+        """0.2 % of the rating, at least 10 W / 10 var, and never finer than half a register step.
+
+        A register that counts in 100 W steps stores 1234 W as 1200 W: a tolerance under 50 W
+        would see a difference the device cannot remove, rewrite it at every poll and mistake
+        the rounding for someone else changing the battery.
+        """
         return cls(
-            power_w=max(10.0, 0.002 * max(limits.max_charge_w, limits.max_discharge_w)),
-            reactive_var=max(10.0, 0.002 * limits.max_apparent_va),
+            reserve_pct=max(0.5, _half_step(limits.reserve_step_pct)),
+            power_w=max(
+                10.0,
+                0.002 * max(limits.max_charge_w, limits.max_discharge_w),
+                _half_step(limits.power_step_w),
+            ),
+            reactive_var=max(10.0, 0.002 * limits.max_apparent_va, _half_step(limits.reactive_step_var)),
         )
+
+
+def _half_step(step: float) -> float:
+    """Half a register step, a hair wider so a value exactly between two steps is not a difference."""
+    return abs(step) / 2 * 1.001
 
 
 def diff(desired: Setpoints, actual: Setpoints, tolerance: Tolerance) -> Setpoints:

@@ -45,6 +45,11 @@ class Limits:
     max_apparent_va: float
     reserve_min_pct: float = 0.0
     reserve_max_pct: float = 100.0
+    # Resolution of the registers behind each field (0: finer than any tolerance): a value is
+    # stored rounded to its step, so comparisons must not see the rounding as a difference.
+    power_step_w: float = 0.0
+    reserve_step_pct: float = 0.0
+    reactive_step_var: float = 0.0
 
     @property
     def max_reactive_var(self) -> float:

@@ -10,13 +10,14 @@ applied.
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 import itertools
 import math
 import random
 import time
 from typing import Any
+import uuid
 
 import aiohttp
 
@@ -43,12 +44,17 @@ class RemotePayloadError(RemoteApiError):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class MeasurementRow:
-    """One posted measurement; the timestamp is sent as strict UTC ISO (+00:00)."""
+    """One posted measurement; the timestamp is sent as strict UTC ISO (+00:00).
+
+    `row_id` is the row's idempotency key (docs/remote-api.md): made once, sent with every retry
+    of the row, so a server that keeps the ids stores the row once however often it arrives.
+    """
 
     timestamp: datetime
     soc_pct: float
     active_power_w: float
     reactive_power_var: float
+    row_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def as_json(self) -> dict[str, Any]:
         """Contract form."""
@@ -59,6 +65,7 @@ class MeasurementRow:
             "soc_pct": self.soc_pct,
             "active_power_w": self.active_power_w,
             "reactive_power_var": self.reactive_power_var,
+            "row_id": self.row_id,
         }
 
 
@@ -100,11 +107,6 @@ class RemoteScheduleClient:
     def has_token(self) -> bool:
         """Whether a token is held (for status, never its value)."""
         return self._token is not None
-
-    def set_password(self, password: str) -> None:
-        """A new password invalidates the current token at once."""
-        self._password = password
-        self._token = None
 
     async def _login(self) -> str:
         payload = await self._send(
@@ -194,13 +196,25 @@ class RemoteScheduleClient:
             return None
         return parse_schedule(data)
 
-    async def post_measurements(self, plant_id: str, rows: list[MeasurementRow]) -> None:
-        """Post measurement rows (strict UTC timestamps)."""
-        await self._authorized(
+    async def post_measurements(self, plant_id: str, rows: list[MeasurementRow]) -> int:
+        """Post measurement rows (strict UTC timestamps); how many the server already had.
+
+        A server that keeps row ids answers `{"duplicates": n}` (rows it had stored from an
+        earlier attempt whose answer was lost); one that does not answers 204 (0 reported).
+        """
+        data = await self._authorized(
             "POST",
             f"/v1/plants/{plant_id}/measurements",
             {"version": API_VERSION, "rows": [row.as_json() for row in rows]},
         )
+        duplicates = (data or {}).get("duplicates", 0)
+        if (
+            isinstance(duplicates, bool)
+            or not isinstance(duplicates, int)
+            or not 0 <= duplicates <= len(rows)
+        ):
+            raise RemotePayloadError(f"measurements: duplicates is not a count of the rows ({duplicates!r})")
+        return duplicates
 
 
 def _check_status(status: int, path: str) -> None:

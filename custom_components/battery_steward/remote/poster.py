@@ -8,6 +8,11 @@ One post at a time: a call while a post is in flight (slow server, retries) retu
 carry a sequence number and a successful post removes exactly the rows it sent that are still
 queued, so rows enqueued meanwhile are never lost. A row of the batch in flight that overflow
 dropped meanwhile was counted as dropped and is not counted again when the post succeeds.
+
+Exactly once where the server allows it: every row carries an idempotency key (`row_id`), the
+same on every retry, so a server that stored a batch and then failed to answer (a 5xx, or an
+answer after the client's timeout) stores the retried rows once and reports them as duplicates,
+counted here (`duplicates`); `posted` counts rows, not arrivals.
 """
 
 from collections import deque
@@ -36,6 +41,7 @@ class PostTelemetry:
     enqueued: int = 0
     posted: int = 0
     dropped_count: int = 0
+    duplicates: int = 0  # rows the server reported it already had (stored by an earlier attempt)
 
     def as_dict(self, pending: int, oldest_age_s: float | None) -> dict[str, Any]:
         """Attributes / diagnostics."""
@@ -50,6 +56,7 @@ class PostTelemetry:
             "dropped_count": self.dropped_count,
             "enqueued": self.enqueued,
             "posted": self.posted,
+            "duplicates": self.duplicates,
         }
 
 
@@ -131,7 +138,7 @@ class MeasurementPoster:
         batch = list(itertools.islice(self._queue, self._batch))
         self.telemetry.last_attempt = datetime.now(UTC)
         try:
-            await self._client.post_measurements(self._plant, [row for _, _, row in batch])
+            duplicates = await self._client.post_measurements(self._plant, [row for _, _, row in batch])
         except RemoteApiError as err:
             self.telemetry.last_error = str(err)
             self._backoff_s = min(BACKOFF_MAX_S, max(BACKOFF_START_S, self._backoff_s * 2))
@@ -143,6 +150,7 @@ class MeasurementPoster:
         while self._queue and self._queue[0][0] in sent:
             self._queue.popleft()
             self.telemetry.posted += 1
+        self.telemetry.duplicates += duplicates
         self.telemetry.last_success = self.telemetry.last_attempt
         self.telemetry.last_error = None
         self._backoff_s = 0.0

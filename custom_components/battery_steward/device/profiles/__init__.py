@@ -8,15 +8,29 @@ from typing import Any
 
 from .base import Profile, RegisterIO
 from .custom import CustomProfile, RegisterMap, RegisterMapError
+from .huawei import HuaweiProfile
 from .marstek import MarstekProfile, MarstekSettings
 from .steward import StewardProfile
-from .sunspec import SunSpecProfile
+from .sungrow import SungrowProfile
+from .sunspec import SunSpecProfile, SunSpecSettings
+from .victron import VictronProfile, VictronSettings
 
 PROFILE_STEWARD = "steward"
 PROFILE_SUNSPEC = "sunspec"
 PROFILE_MARSTEK = "marstek"
 PROFILE_CUSTOM = "custom"
-PROFILES: tuple[str, ...] = (PROFILE_STEWARD, PROFILE_SUNSPEC, PROFILE_MARSTEK, PROFILE_CUSTOM)
+PROFILE_HUAWEI = "huawei"
+PROFILE_SUNGROW = "sungrow"
+PROFILE_VICTRON = "victron"
+PROFILES: tuple[str, ...] = (
+    PROFILE_STEWARD,
+    PROFILE_SUNSPEC,
+    PROFILE_MARSTEK,
+    PROFILE_HUAWEI,
+    PROFILE_SUNGROW,
+    PROFILE_VICTRON,
+    PROFILE_CUSTOM,
+)
 
 
 def make_profile(name: str, settings: Mapping[str, Any] | None = None) -> Profile:
@@ -25,9 +39,15 @@ def make_profile(name: str, settings: Mapping[str, Any] | None = None) -> Profil
     if name == PROFILE_STEWARD:
         return StewardProfile()
     if name == PROFILE_SUNSPEC:
-        return SunSpecProfile()
+        return SunSpecProfile(SunSpecSettings.from_mapping(settings))
     if name == PROFILE_MARSTEK:
         return MarstekProfile(MarstekSettings.from_mapping(settings))
+    if name == PROFILE_HUAWEI:
+        return HuaweiProfile()
+    if name == PROFILE_SUNGROW:
+        return SungrowProfile()
+    if name == PROFILE_VICTRON:
+        return VictronProfile(VictronSettings.from_mapping(settings))
     if name == PROFILE_CUSTOM:
         register_map = settings.get("map")
         if not isinstance(register_map, RegisterMap):
@@ -39,10 +59,14 @@ def make_profile(name: str, settings: Mapping[str, Any] | None = None) -> Profil
 __all__ = [
     "PROFILES",
     "PROFILE_CUSTOM",
+    "PROFILE_HUAWEI",
     "PROFILE_MARSTEK",
     "PROFILE_STEWARD",
+    "PROFILE_SUNGROW",
     "PROFILE_SUNSPEC",
+    "PROFILE_VICTRON",
     "CustomProfile",
+    "HuaweiProfile",
     "MarstekProfile",
     "Profile",
     "RegisterIO",
@@ -50,5 +74,7 @@ __all__ = [
     "RegisterMapError",
     "StewardProfile",
     "SunSpecProfile",
+    "SungrowProfile",
+    "VictronProfile",
     "make_profile",
 ]

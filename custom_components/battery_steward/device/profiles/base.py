@@ -7,10 +7,11 @@ profile. Imports nothing from homeassistant.
 """
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
-from ...engine.state import Measurements, Setpoints
-from ..blocks import Block
+from ...engine.state import Limits, Measurements, Setpoints
+from .. import registers as r
+from ..blocks import Block, extract
 from ..driver import Capabilities, DeviceInfo
 
 
@@ -23,11 +24,11 @@ class RegisterIO(Protocol):
         ...
 
     async def read_blocks(self, blocks: list[Block]) -> list[list[int]]:
-        """FC3 reads, one request per block."""
+        """One read request per block: FC3, or FC4 for a block of input registers."""
         ...
 
     async def write_words(self, address: int, words: list[int]) -> None:
-        """FC6 for one register, FC16 for more."""
+        """FC6 for one register, FC16 for more (always FC16 for an `fc16_only` profile)."""
         ...
 
 
@@ -36,6 +37,23 @@ class Profile(ABC):
 
     name: ClassVar[str]
     capabilities: Capabilities
+    # Shortest time the device needs between two requests (s); the driver waits at least this long.
+    min_request_gap_s: float = 0.0
+    fc16_only: ClassVar[bool] = False  # the device refuses FC6: write single registers with FC16
+    # How often keep_alive must run (s) for the device not to drop remote control; None: never.
+    # keep_alive runs after each poll, so the poll interval must not exceed the device's timeout.
+    keep_alive_s: ClassVar[float | None] = None
+
+    def unit_for(self, address: int) -> int | None:
+        """The unit id a write to `address` goes to; None: the device's unit id.
+
+        For registers with a unit id of their own (reads take it from their Block).
+        """
+        del address
+        return None
+
+    async def keep_alive(self, io: RegisterIO) -> None:  # noqa: B027 - optional
+        """Called after every poll: rewrite what the device would otherwise let time out."""
 
     @abstractmethod
     async def identify(self, io: RegisterIO) -> DeviceInfo:
@@ -51,3 +69,22 @@ class Profile(ABC):
 
     async def set_enabled(self, io: RegisterIO, enabled: bool) -> None:  # noqa: B027 - optional
         """Enable or disable the plant; a no-op unless the profile can (capabilities.enable)."""
+
+
+def values_of(blocks: list[Block], data: list[list[int]], regs: tuple[r.Register, ...]) -> dict[str, Any]:
+    """Every register's engineering value out of the blocks read, by register name."""
+    return {reg.name: r.decode(reg, extract(blocks, data, reg)) for reg in regs}
+
+
+async def put(io: RegisterIO, reg: r.Register, value: float) -> None:
+    """Write one value to where its register takes writes (its write address, if it has one)."""
+    await io.write_words(reg.target, r.encode(reg, value))
+
+
+def rated_limits(max_charge_w: float, max_discharge_w: float) -> Limits:
+    """Limits from a device's charge and discharge ratings (apparent power: the larger of the two)."""
+    return Limits(
+        max_charge_w=max_charge_w,
+        max_discharge_w=max_discharge_w,
+        max_apparent_va=max(max_charge_w, max_discharge_w),
+    )

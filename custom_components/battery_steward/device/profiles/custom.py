@@ -19,6 +19,11 @@ from ..driver import Capabilities, DeviceInfo, DeviceResponseError, UnsupportedD
 from .base import Profile, RegisterIO
 
 MAX_DOCUMENT_CHARS = 100_000
+# Parser limits, checked while the YAML is read (issue 18): a number's text is bounded before it
+# is converted (a 4000-digit integer overflowed float()), and nesting is bounded (deeply nested
+# YAML took seconds). A map is a mapping of lists of flat mappings: depth 3 is enough.
+MAX_NUMBER_CHARS = 24
+MAX_DEPTH = 8
 MAX_REGISTERS = 200
 MAX_STRING_REGISTERS = 64
 
@@ -26,7 +31,7 @@ ACCESS_READ = "read"
 ACCESS_READ_WRITE = "read_write"
 ACCESSES = (ACCESS_READ, ACCESS_READ_WRITE)
 WORD_ORDERS = ("big", "little")
-TYPES = tuple(t.value for t in r.RegType)
+TYPES = ("u16", "i16", "u32", "i32", "str")  # the types a custom map may use
 NUMERIC_TYPES = ("u16", "i16", "u32", "i32")
 
 # What a register can be: measurements (read) and desired-state fields (read_write).
@@ -89,6 +94,8 @@ ERROR_CODES: dict[str, tuple[str, ...]] = {
     "map_missing_field": ("field",),
     "map_duplicate_mode": ("path",),
     "map_too_long": ("chars",),
+    "map_number_too_long": ("line", "chars"),
+    "map_too_deep": ("line", "depth"),
     # Raised by the Home Assistant shell, where the map comes from (register_map.py).
     "map_source": (),
     "map_file_outside": ("file",),
@@ -182,12 +189,53 @@ def _required(data: Mapping[str, Any], key: str, path: str) -> Any:
     return data[key]
 
 
+class _BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """PyYAML's safe loader with a nesting limit and bounded numbers."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    @override
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise RegisterMapError("map_too_deep", line=_line(self.peek_event()), depth=str(MAX_DEPTH))
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _line(item: Any) -> str:
+    mark = getattr(item, "start_mark", None)
+    return str(mark.line + 1) if mark is not None else "?"
+
+
+def _bounded(construct: Any) -> Any:
+    def number(loader: _BoundedLoader, node: Any) -> Any:
+        if len(str(node.value)) > MAX_NUMBER_CHARS:
+            raise RegisterMapError("map_number_too_long", line=_line(node), chars=str(MAX_NUMBER_CHARS))
+        return construct(loader, node)
+
+    return number
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _bounded(yaml.SafeLoader.construct_yaml_int))
+_BoundedLoader.add_constructor("tag:yaml.org,2002:float", _bounded(yaml.SafeLoader.construct_yaml_float))
+
+
 def parse(text: str) -> RegisterMap:
-    """YAML text -> a validated map; RegisterMapError for anything wrong, never another exception."""
+    """YAML text -> a validated map; RegisterMapError for anything wrong, never another exception.
+
+    Blocking work for a large document: the shell calls it in the executor.
+    """
     if len(text) > MAX_DOCUMENT_CHARS:
         raise RegisterMapError("map_too_long", chars=str(MAX_DOCUMENT_CHARS))
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506  # a SafeLoader
+    except RegisterMapError:
+        raise
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = str(mark.line + 1) if mark is not None else "?"
@@ -292,7 +340,17 @@ def validate(document: object) -> RegisterMap:
         manufacturer=manufacturer,
         model=model,
         serial=serial,
-        limits=Limits(max_charge_w=max_charge, max_discharge_w=max_discharge, max_apparent_va=max_apparent),
+        limits=Limits(
+            max_charge_w=max_charge,
+            max_discharge_w=max_discharge,
+            max_apparent_va=max_apparent,
+            # Each field's register resolution (its scale), so comparisons ignore the rounding.
+            **{
+                step: abs(registers[name].register.scale)
+                for name, step in _STEPS.items()
+                if name in registers
+            },
+        ),
         capacity_kwh=capacity,
         modes=modes,
         registers=registers,
@@ -300,6 +358,8 @@ def validate(document: object) -> RegisterMap:
 
 
 _IDENTITY_FIELDS = frozenset(IDENTITY)
+# Control field -> the Limits step its register's scale gives.
+_STEPS = {"power_w": "power_step_w", "reserve_pct": "reserve_step_pct", "reactive_var": "reactive_step_var"}
 
 
 class CustomProfile(Profile):

@@ -1,13 +1,27 @@
-"""Marstek Venus E v1/v2 (`marstek`): a community register map, NOT confirmed by the vendor.
+"""Marstek Venus E (`marstek`): a community register map, NOT confirmed by the vendor.
 
-Holding registers, FC3 reads and FC6 writes, 32-bit values big-endian word order. Two things are
-uncertain and therefore settings, not guesses: the sign of the power registers (`power_sign`) and
-the register layout (`layout`: v1/v2, or v3 firmware as the community's v3 map - itself marked
-untested - has it). Control sequence: RS485 control on, then power, then force mode.
+Holding registers, FC3 reads and FC6 writes, 32-bit values big-endian word order; addresses,
+types and scales from ViperRNMC/marstek_venus_modbus `registers/e_v12.yaml` and `e_v3.yaml`
+(the v3 map is "partially validated on real hardware" upstream). Two things are uncertain and
+therefore settings, not guesses: the sign of the power registers (`power_sign`) and the register
+layout (`layout`: v1/v2, or v3 firmware).
 
-Battery Steward's modes: force_charge/force_discharge -> force mode 1/2; idle -> force mode 0 with
-user work mode manual (0); auto -> force mode 0 with work mode anti-feed (1). RS485 control is
-never switched off by the driver: the community reports that doing so resets the device.
+Behaviour, from the same sources, evcc `templates/definition/meter/marstek-venus-e.yaml` and
+user reports (Superduper1969/MarstekVenus-LilygoRS485#12, fonske/MarstekVenusV3-modbus-TCP-IP#6,
+ViperRNMC/marstek_venus_modbus#113, #214, #294):
+
+- 42000 = 0x55AA turns RS485 control on and forces 43000 (work mode) to 1; writing 43000 turns
+  RS485 control off; 0x55BB hands control back to the device (it does not reset it: 41000 does).
+- While RS485 control is on, 43000 reads 1 and 42010 (force mode) alone decides.
+- Battery Steward's modes: force_charge/force_discharge -> RS485 control on, the power in
+  42020/42021, 42010 = 1/2; idle -> RS485 control on, both powers 0, 42010 = 0, 43000 untouched;
+  auto -> 43000 = anti-feed (1), then 42000 = 0x55BB.
+- RS485 control drops by itself (v3, and after a TCP reconnect): every poll where it should be on
+  and reads off re-asserts it, with the force mode and powers last written.
+- 44002/44003 are the user's charge/discharge limits (0..2500 W, step 50); read at every poll and
+  0 is a valid value (that direction is blocked).
+- v3 needs at least 150 ms between requests (ffunes/Omnibattery `MESSAGE_WAIT_MS["v3"]`, issue
+  #411): the driver paces requests for that layout.
 """
 
 from collections.abc import Mapping
@@ -28,10 +42,13 @@ LAYOUT_V3 = "v3"
 LAYOUTS = (LAYOUT_V12, LAYOUT_V3)
 DEFAULT_CAPACITY_KWH = 5.12
 
-RS485_ON = 0x55AA
-RS485_OFF = 0x55BB
+RATED_POWER_W = 2500.0  # e_v12.yaml / e_v3.yaml: 42020, 42021, 44002, 44003 go up to 2500 W
+RS485_ON = 0x55AA  # 21930
+RS485_OFF = 0x55BB  # 21947: hands control back (evcc marstek-venus-e.yaml "normal")
+RESET_COMMAND = 0x55AA  # written to 41000 (e_v12.yaml BUTTON reset_device); never by the driver
 FORCE_STOP, FORCE_CHARGE, FORCE_DISCHARGE = 0, 1, 2
 WORK_MANUAL, WORK_ANTI_FEED, WORK_TRADE = 0, 1, 2
+V3_REQUEST_GAP_S = 0.15  # ffunes/Omnibattery MESSAGE_WAIT_MS["v3"] = 150 (issue #411)
 # Inverter state 35100.
 
 
@@ -61,16 +78,10 @@ class MarstekMap:
 
     def identity(self) -> tuple[r.Register, ...]:
         """Read once at set-up."""
-        return (
-            self.device_name,
-            self.software_version,
-            self.serial,
-            self.max_charge_power,
-            self.max_discharge_power,
-        )
+        return (self.device_name, self.software_version, self.serial)
 
     def polled(self) -> tuple[r.Register, ...]:
-        """Read every poll: only what Measurements uses."""
+        """Read every poll: what Measurements uses and the user's power limits."""
         return (
             self.battery_voltage,
             self.soc,
@@ -81,6 +92,8 @@ class MarstekMap:
             self.charge_power,
             self.discharge_power,
             self.work_mode,
+            self.max_charge_power,
+            self.max_discharge_power,
         )
 
     def unread(self) -> tuple[r.Register, ...]:
@@ -172,17 +185,36 @@ class MarstekSettings:
         return 1 if self.power_sign == POWER_SIGN_DISCHARGE_POSITIVE else -1
 
 
-def mode_of(force_mode: int, work_mode: int) -> Mode:
-    """Battery Steward's mode from force mode and user work mode."""
+def mode_of(rs485: int, force_mode: int) -> Mode:
+    """Battery Steward's mode: without RS485 control the device runs itself (auto); with it, 42010 decides.
+
+    43000 reads 1 whenever RS485 control is on (ViperRNMC/marstek_venus_modbus#294), so it says
+    nothing about the mode.
+    """
+    if rs485 != RS485_ON:
+        return Mode.AUTO
     if force_mode == FORCE_CHARGE:
         return Mode.FORCE_CHARGE
     if force_mode == FORCE_DISCHARGE:
         return Mode.FORCE_DISCHARGE
-    return Mode.IDLE if work_mode == WORK_MANUAL else Mode.AUTO
+    return Mode.IDLE
+
+
+FORCE_BY_MODE = {
+    Mode.IDLE: FORCE_STOP,
+    Mode.FORCE_CHARGE: FORCE_CHARGE,
+    Mode.FORCE_DISCHARGE: FORCE_DISCHARGE,
+}
+
+
+def _printable_ascii(raw: bytes) -> bool:
+    """Whether `raw` is text (printable ASCII, NUL padding allowed)."""
+    text = raw.rstrip(b"\0")
+    return bool(text) and all(0x20 <= b < 0x7F for b in text)
 
 
 class MarstekProfile(Profile):
-    """Marstek Venus E over an RS485-to-TCP gateway, unit 1."""
+    """Marstek Venus E over its own Modbus TCP (v3) or an RS485-to-TCP gateway, unit 1."""
 
     name = "marstek"
     capabilities = Capabilities(reserve=False, reactive_power=False, enable=False, energy=False)
@@ -193,6 +225,14 @@ class MarstekProfile(Profile):
         self.map = MAPS[self.settings.layout]
         self._identity_blocks = plan_blocks(self.map.identity())
         self._poll_blocks = plan_blocks(self.map.polled())
+        # The controlled state last written (None: the device runs itself), to re-assert it.
+        self._mode: Mode | None = None
+        self._power_w = 0.0
+        self._seen: Mode | None = None  # the mode last read
+        self.user_limits: tuple[float, float] | None = None  # 44002, 44003 as last read (W)
+        self.reasserted = 0  # times RS485 control had dropped and was switched back on
+        # v3 firmware needs time between requests (see the module docstring).
+        self.min_request_gap_s = V3_REQUEST_GAP_S if self.settings.layout == LAYOUT_V3 else 0.0
 
     @override
     async def identify(self, io: RegisterIO) -> DeviceInfo:
@@ -206,40 +246,54 @@ class MarstekProfile(Profile):
             return r.decode(reg, extract(self._identity_blocks, data, reg))
 
         serial = str(value(m.serial))
+        raw = b"".join(w.to_bytes(2, "big") for w in extract(self._identity_blocks, data, m.serial))
+        if self.settings.layout == LAYOUT_V3 and any(raw) and not _printable_ascii(raw):
+            # e_v3.yaml's 30304 is the MAC address, which some firmware holds as 6 raw bytes.
+            serial = ":".join(f"{b:02X}" for b in raw[:6])
         if not serial or not serial.isprintable():
             raise UnsupportedDeviceError(f"{io.label}: no Marstek serial number at {m.serial.address}")
-        max_charge, max_discharge = float(value(m.max_charge_power)), float(value(m.max_discharge_power))
-        if max_charge <= 0 or max_discharge <= 0:
-            raise UnsupportedDeviceError(f"{io.label}: Marstek power limits are zero")
         return DeviceInfo(
             manufacturer="Marstek",
             model=str(value(m.device_name)) or "Venus E",
             serial=serial,
             firmware=f"{value(m.software_version):g}",
             capacity_kwh=self.settings.capacity_kwh,
+            # The rating, not 44002/44003: those are the user's limits and may be 0.
             limits=Limits(
-                max_charge_w=max_charge,
-                max_discharge_w=max_discharge,
-                max_apparent_va=max(max_charge, max_discharge),
+                max_charge_w=RATED_POWER_W, max_discharge_w=RATED_POWER_W, max_apparent_va=RATED_POWER_W
             ),
             capabilities=self.capabilities,
         )
 
+    async def _poll(self, io: RegisterIO) -> dict[str, float]:
+        data = await io.read_blocks(self._poll_blocks)
+        return {
+            reg.name: float(r.decode(reg, extract(self._poll_blocks, data, reg))) for reg in self.map.polled()
+        }
+
     @override
     async def read(self, io: RegisterIO) -> Measurements:
-        data = await io.read_blocks(self._poll_blocks)
-        m = self.map
-        v = {reg.name: float(r.decode(reg, extract(self._poll_blocks, data, reg))) for reg in m.polled()}
+        v = await self._poll(io)
+        if self._mode is not None and v["rs485_control"] != RS485_ON:
+            # RS485 control dropped (v3 by itself, any layout after a reconnect): take it back.
+            self.reasserted += 1
+            await self._command(io, self._mode, self._power_w)
+            v = await self._poll(io)
+        self.user_limits = (v["max_charge_power"], v["max_discharge_power"])
+        mode = self._seen = mode_of(int(v["rs485_control"]), int(v["force_mode"]))
+        power_setpoint = self._power_w
+        if mode in {Mode.FORCE_CHARGE, Mode.FORCE_DISCHARGE}:
+            forced = v["discharge_power"] - v["charge_power"]
+            if abs(forced) != round(abs(self._power_w)):
+                power_setpoint = forced  # set by someone else
         return Measurements(
             soc_pct=v["soc"],
             active_power_w=self.settings.sign * v["ac_power"],
             reactive_power_var=0.0,
-            # Without RS485 control the device follows its own work mode: that is auto.
-            mode=mode_of(int(v["force_mode"]), int(v["work_mode"]))
-            if v["rs485_control"] == RS485_ON
-            else Mode.AUTO,
+            mode=mode,
             reserve_pct=0.0,
-            power_setpoint_w=v["discharge_power"] - v["charge_power"],
+            # Idle and auto have no power register: the setpoint reads back as last written.
+            power_setpoint_w=power_setpoint,
             reactive_setpoint_var=0.0,
             enabled=True,
             voltage_v=v["battery_voltage"],
@@ -249,18 +303,29 @@ class MarstekProfile(Profile):
     async def _put(self, io: RegisterIO, reg: r.Register, value: int) -> None:
         await io.write_words(reg.address, r.encode(reg, value))
 
-    @override
-    async def write(self, io: RegisterIO, setpoints: Setpoints, info: DeviceInfo) -> None:
+    async def _command(self, io: RegisterIO, mode: Mode, power_w: float) -> None:
+        """Put the device in `mode` at `power_w` (+ discharge) with the sequences the sources use."""
         m = self.map
-        if setpoints.mode is None and setpoints.power_w is None:
+        if mode is Mode.AUTO:
+            # evcc "normal": the work mode (which takes RS485 control away), then hand back.
+            await self._put(io, m.work_mode, WORK_ANTI_FEED)
+            await self._put(io, m.rs485_control, RS485_OFF)
+            self._mode = None
             return
         await self._put(io, m.rs485_control, RS485_ON)
-        if (power := setpoints.power_w) is not None:
-            await self._put(io, m.charge_power, round(-power) if power < 0 else 0)
-            await self._put(io, m.discharge_power, round(power) if power > 0 else 0)
-        mode = setpoints.mode
-        if mode in {Mode.AUTO, Mode.IDLE}:
-            await self._put(io, m.work_mode, WORK_ANTI_FEED if mode is Mode.AUTO else WORK_MANUAL)
-            await self._put(io, m.force_mode, FORCE_STOP)
-        elif mode is not None:
-            await self._put(io, m.force_mode, FORCE_CHARGE if mode is Mode.FORCE_CHARGE else FORCE_DISCHARGE)
+        magnitude = round(abs(power_w))
+        await self._put(io, m.charge_power, magnitude if mode is Mode.FORCE_CHARGE else 0)
+        await self._put(io, m.discharge_power, magnitude if mode is Mode.FORCE_DISCHARGE else 0)
+        await self._put(io, m.force_mode, FORCE_BY_MODE[mode])
+        self._mode = mode
+
+    @override
+    async def write(self, io: RegisterIO, setpoints: Setpoints, info: DeviceInfo) -> None:
+        if setpoints.mode is None and setpoints.power_w is None:
+            return
+        mode = setpoints.mode or self._mode or self._seen or Mode.AUTO
+        power = setpoints.power_w if setpoints.power_w is not None else self._power_w
+        self._power_w = power
+        if setpoints.mode is None and mode in {Mode.AUTO, Mode.IDLE}:
+            return  # a new power in a mode without a power register: nothing to send
+        await self._command(io, mode, power)

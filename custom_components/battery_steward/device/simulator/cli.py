@@ -8,10 +8,11 @@ import logging
 from pathlib import Path
 import signal
 
-from ..profiles import PROFILE_STEWARD, PROFILES
+from ..profiles import PROFILE_STEWARD, PROFILE_VICTRON, PROFILES
 from ..profiles.custom import parse
 from ..profiles.marstek import POWER_SIGN_DISCHARGE_POSITIVE, POWER_SIGNS
 from ..profiles.sunspec import BASE_ADDRESSES
+from ..profiles.victron import UNIT as VICTRON_UNIT
 from .physics import SimConfig
 from .presentation import make_presentation
 from .server import DEFAULT_HOST, DEFAULT_UNIT, SimulatedBattery, WriteRecord
@@ -30,7 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--host", default=DEFAULT_HOST, help="address to bind (default %(default)s, loopback only)")
     add("--port", type=int, default=DEFAULT_PORT, help="TCP port, 0 = any free (default %(default)s)")
-    add("--unit", type=int, default=DEFAULT_UNIT, help="Modbus device id (default %(default)s)")
+    add(
+        "--unit",
+        type=int,
+        help=f"Modbus device id (default {DEFAULT_UNIT}; {VICTRON_UNIT} for --profile victron, as a GX)",
+    )
     add("--serial", default=defaults.serial)
     add("--model", default=defaults.model)
     add("--firmware", default=defaults.firmware)
@@ -58,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="SunSpec base address",
     )
     add("--no-sunspec-battery", action="store_true", help="SunSpec without model 802")
+    add(
+        "--sunspec-gen24",
+        action="store_true",
+        help="SunSpec as a Fronius GEN24: no model 802, battery power in model 160, reserve >= 5 %%",
+    )
     add(
         "--marstek-power-sign",
         choices=POWER_SIGNS,
@@ -88,6 +98,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
 
 
 def _profile_settings(args: argparse.Namespace) -> dict[str, object]:
+    if args.profile == "sunspec" and args.sunspec_gen24:
+        return {"base": args.sunspec_base, "battery": False, "mppt": True, "manufacturer": "Fronius"}
     if args.profile == "sunspec":
         return {"base": args.sunspec_base, "battery": not args.no_sunspec_battery}
     if args.profile == "marstek":
@@ -101,6 +113,13 @@ def _profile_settings(args: argparse.Namespace) -> dict[str, object]:
             raise ValueError(f"cannot read {args.register_map}: {err}") from err
         return {"map": parse(text)}
     return {}
+
+
+def unit_from_args(args: argparse.Namespace) -> int:
+    """The unit id to answer: as given, else the one the presented device uses."""
+    if args.unit is not None:
+        return int(args.unit)
+    return VICTRON_UNIT if args.profile == PROFILE_VICTRON else DEFAULT_UNIT
 
 
 def _log_write(record: WriteRecord) -> None:
@@ -119,7 +138,7 @@ async def run(
     """
     battery = SimulatedBattery(
         config_from_args(args),
-        unit=args.unit,
+        unit=unit_from_args(args),
         tick_s=args.tick,
         on_write=_log_write if args.verbose else None,
         presentation=make_presentation(args.profile, _profile_settings(args)),

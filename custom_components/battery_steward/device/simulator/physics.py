@@ -77,6 +77,13 @@ class BatteryModel:
         self.reactive_setpoint_var: int = 0
         self.enabled: bool = True
         self.site_load_w: int = 0  # + consumption the battery covers in auto mode, - surplus
+        # Limits a presentation may impose (SunSpec model 124's active InWRte/OutWRte, in W):
+        # in auto, charging and discharging are capped there; None = no cap.
+        self.charge_limit_w: float | None = None
+        self.discharge_limit_w: float | None = None
+        # Whether forced charging may draw from the grid (SunSpec ChaGriSet); if not, it takes
+        # only the PV surplus (a negative site load).
+        self.grid_charge: bool = True
         # Fault injection: when set, active power stays here whatever the target (a battery that
         # refuses to ramp down), for safe-stop tests.
         self.stuck_power_w: float | None = None
@@ -166,10 +173,16 @@ class BatteryModel:
             target = 0.0
         elif self.mode == _FORCE_CHARGE:
             target = -min(abs(self.power_setpoint_w), cfg.max_charge_w)
+            if not self.grid_charge:
+                target = max(target, min(float(self.site_load_w), 0.0))
         elif self.mode == _FORCE_DISCHARGE:
             target = min(abs(self.power_setpoint_w), cfg.max_discharge_w)
-        else:  # auto: cover the site load
+        else:  # auto: cover the site load, within the limits imposed
             target = float(self.site_load_w)
+            if self.charge_limit_w is not None:
+                target = max(target, -self.charge_limit_w)
+            if self.discharge_limit_w is not None:
+                target = min(target, self.discharge_limit_w)
         if self.soc_pct <= self.reserve_pct or self.soc_pct <= 0:
             target = min(target, 0.0)
         if self.soc_pct >= 100:

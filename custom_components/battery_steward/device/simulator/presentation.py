@@ -5,6 +5,7 @@ renders the model into it and turns accepted writes into model changes. One per 
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, override
 
@@ -43,6 +44,11 @@ class Presentation(ABC):
     """One register map over a BatteryModel."""
 
     name: ClassVar[str]
+    # Shortest time the device needs between two requests (s); a request sooner is refused busy.
+    min_request_gap_s: float = 0.0
+
+    def on_connect(self, model: BatteryModel) -> None:  # noqa: B027 - optional
+        """A client opened a new TCP connection (some devices drop remote control then)."""
 
     @abstractmethod
     def regions(self, config: SimConfig) -> list[Region]:
@@ -52,6 +58,11 @@ class Presentation(ABC):
         """First address and one past the last."""
         regions = self.regions(config)
         return min(g.address for g in regions), max(g.address + g.count for g in regions)
+
+    def read_allowed(self, function_code: int, address: int, count: int) -> bool:
+        """Whether a read with this function code may address these registers: FC3 only by default."""
+        del address, count
+        return function_code == 3
 
     @abstractmethod
     def identify(self, config: SimConfig, image: Image) -> None:
@@ -73,6 +84,18 @@ def merged_words(image: Image, address: int, values: list[int]) -> list[int]:
     merged = list(image.words)
     merged[address - image.base : address - image.base + len(values)] = values
     return merged
+
+
+def touched_registers(owner: Mapping[int, r.Register], address: int, count: int) -> list[r.Register] | None:
+    """The writable registers a write of `count` words at `address` touches; None if any word is not one."""
+    touched: list[r.Register] = []
+    for addr in range(address, address + count):
+        reg = owner.get(addr)
+        if reg is None or not reg.writable:
+            return None
+        if reg not in touched:
+            touched.append(reg)
+    return touched
 
 
 # The steward map -------------------------------------------------------------------------------
@@ -157,13 +180,8 @@ class StewardPresentation(Presentation):
     def write(
         self, model: BatteryModel, image: Image, address: int, values: list[int]
     ) -> ExcCodes | list[tuple[str, float]]:
-        touched: list[r.Register] = []
-        for addr in range(address, address + len(values)):
-            reg = _OWNER.get(addr)
-            if reg is None or not reg.writable:
-                return ExcCodes.ILLEGAL_ADDRESS
-            if reg not in touched:
-                touched.append(reg)
+        if (touched := touched_registers(_OWNER, address, len(values))) is None:
+            return ExcCodes.ILLEGAL_ADDRESS
         merged = merged_words(image, address, values)
         decoded: list[tuple[r.Register, int]] = []
         for reg in touched:
@@ -217,14 +235,30 @@ def make_presentation(profile: str, settings: dict[str, object] | None = None) -
     if profile == "steward":
         return StewardPresentation()
     if profile == "sunspec":
+        from ..profiles.sunspec import SunSpecSettings  # noqa: PLC0415
+
         return SunSpecPresentation(
             base=int(settings.get("base", 40000)),  # type: ignore[call-overload]
             battery=bool(settings.get("battery", True)),
+            mppt=bool(settings.get("mppt", False)),
+            manufacturer=str(settings.get("manufacturer", "Battery Steward")),
+            settings=SunSpecSettings.from_mapping(settings),
         )
     if profile == "marstek":
         from ..profiles.marstek import MarstekSettings  # noqa: PLC0415
 
         return MarstekPresentation(MarstekSettings.from_mapping(settings))
+    if profile in {"huawei", "sungrow", "victron"}:
+        from .huawei import HuaweiPresentation  # noqa: PLC0415
+        from .sungrow import SungrowPresentation  # noqa: PLC0415
+        from .victron import VictronPresentation  # noqa: PLC0415
+
+        vendors: dict[str, type[Presentation]] = {
+            "huawei": HuaweiPresentation,
+            "sungrow": SungrowPresentation,
+            "victron": VictronPresentation,
+        }
+        return vendors[profile]()
     if profile == "custom":
         from ..profiles.custom import RegisterMap  # noqa: PLC0415
         from .custom import CustomPresentation  # noqa: PLC0415

@@ -24,7 +24,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_UNIT = 1
 DEFAULT_TICK_S = 1.0
 
-_READ_CODES = frozenset({3})
+_READ_CODES = frozenset({3, 4})  # holding, input: which one a register answers is the presentation's
 _WRITE_CODES = frozenset({6, 16, 23})  # 23 = read/write multiple; its read half arrives as a read
 
 
@@ -72,6 +72,9 @@ class SimulatedBattery:
         self.refused_count = 0  # of those, refused with an exception
         self.write_counts: dict[str, int] = {}  # accepted writes per register name
         self.read_count = 0  # Modbus read requests received
+        self.connection_count = 0  # TCP connections accepted
+        self.busy_count = 0  # requests refused because they came too soon after the previous one
+        self._last_request: float | None = None  # time.monotonic() of the last request (pacing)
         self._last = clock()
         self._presentation = presentation or StewardPresentation()
         self._image = Image(*self._presentation.span(config))
@@ -137,6 +140,16 @@ class SimulatedBattery:
             ],
             address=(host, port),
         )
+        accept = server.callback_new_connection
+
+        def new_connection() -> object:
+            self.connection_count += 1
+            self.sync()
+            self._presentation.on_connect(self._model)
+            self._render()
+            return accept()  # type: ignore[no-untyped-call]
+
+        server.callback_new_connection = new_connection  # type: ignore[method-assign]
         await server.serve_forever(background=True)
         context, transport = server.context, server.transport
         if not isinstance(context, SimCore) or not isinstance(transport, asyncio.Server):  # pragma: no cover
@@ -235,10 +248,14 @@ class SimulatedBattery:
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
         """Called by pymodbus before every read and write of our unit."""
-        del start_address, count, current_registers  # the registers are our image
+        del start_address, current_registers  # the registers are our image
         self.sync()
+        if (set_values is not None or function_code in _READ_CODES) and self._too_soon():
+            return ExcCodes.DEVICE_BUSY
         if set_values is None:
-            if function_code in _READ_CODES:
+            if function_code in _READ_CODES and self._presentation.read_allowed(
+                function_code, address, count
+            ):
                 self.read_count += 1
                 if self.on_read is not None:
                     self.on_read(address)
@@ -253,6 +270,16 @@ class SimulatedBattery:
             _LOGGER.debug("Refused write of %s at %s: %s", list(set_values), address, refusal.name)
             return refusal
         return None
+
+    def _too_soon(self) -> bool:
+        """Whether this request came sooner after the previous one than the device can take."""
+        gap = self._presentation.min_request_gap_s
+        now = time.monotonic()  # real time: pacing is about the wire, not the physics clock
+        too_soon = bool(gap) and self._last_request is not None and now - self._last_request < gap
+        self._last_request = now
+        if too_soon:
+            self.busy_count += 1
+        return too_soon
 
     def _write(self, address: int, values: list[int]) -> ExcCodes | None:
         """Validate a write as a whole and apply it to the model; None when accepted."""

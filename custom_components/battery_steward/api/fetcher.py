@@ -1,4 +1,4 @@
-"""Fetches today's and tomorrow's day-ahead series and feeds the controller's api source.
+"""Fetches today's and tomorrow's day-ahead series into a series sink (the api source).
 
 Days are the plant's LOCAL calendar days (Home Assistant's time zone, the battery's). The fetcher
 remembers for which local dates it holds a series: on every tick it asks for today's if that date
@@ -6,7 +6,7 @@ has none yet, and for tomorrow's from a configurable local hour on until it arri
 day is fetched again. Periods arrive as UTC instants; status counts the points per local day (23
 or 25 hours of them on DST days). A payload that breaks the contract or the device's limits is
 refused whole: the stored series stays as it was and the status shows the error. The series is
-stored by the controller (versioned Store), so it survives a restart.
+stored by the sink (the controller's versioned Store), so it survives a restart.
 
 The fetcher is a DataUpdateCoordinator whose data is the status: other failures are UpdateFailed,
 and a second auth failure raises ConfigEntryAuthFailed, so Home Assistant starts the entry's reauth
@@ -22,25 +22,26 @@ import aiohttp
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, signal_state
-from .controller import BatteryController
-from .engine.items import SeriesItem, SeriesRow
-from .engine.validation import validate_item
-from .remote.client import RemoteApiError, RemoteAuthError, RemotePayloadError, RemoteScheduleClient
+from ..const import (
+    CONF_API_PASSWORD,
+    CONF_API_PLANT,
+    CONF_API_TOMORROW_HOUR,
+    CONF_API_URL,
+    CONF_API_USERNAME,
+    DEFAULT_TOMORROW_HOUR,
+    DOMAIN,
+)
+from ..engine.items import SeriesItem, SeriesRow
+from ..engine.state import Limits
+from ..engine.validation import validate_item
+from ..remote.client import RemoteApiError, RemoteAuthError, RemotePayloadError, RemoteScheduleClient
+from . import SeriesSink
 
 _LOGGER = logging.getLogger(__name__)
 
-CONF_API_URL = "api_url"
-CONF_API_USERNAME = "api_username"
-CONF_API_PASSWORD = "api_password"  # noqa: S105 - the option's key, not a password
-CONF_API_PLANT = "api_plant"
-CONF_API_TOMORROW_HOUR = "api_tomorrow_hour"
-CONF_API_POSTING = "api_posting"
-DEFAULT_TOMORROW_HOUR = 13
 FETCH_INTERVAL = timedelta(minutes=15)
 CLIENT_RETRIES = 3
 CLIENT_BACKOFF_S = 1.0
@@ -96,7 +97,9 @@ class ScheduleFetcher(DataUpdateCoordinator[FetchStatus]):
         self,
         hass: HomeAssistant,
         entry: ConfigEntry,
-        controller: BatteryController,
+        *,
+        sink: SeriesSink,
+        limits: Limits,
         client: RemoteScheduleClient,
         options: dict[str, Any],
     ) -> None:
@@ -109,7 +112,8 @@ class ScheduleFetcher(DataUpdateCoordinator[FetchStatus]):
             update_interval=FETCH_INTERVAL,
         )
         self.entry = entry
-        self.controller = controller
+        self.sink = sink
+        self.limits = limits
         self.client = client
         self.plant = str(options[CONF_API_PLANT])
         self.tomorrow_hour = int(options.get(CONF_API_TOMORROW_HOUR, DEFAULT_TOMORROW_HOUR))
@@ -121,10 +125,9 @@ class ScheduleFetcher(DataUpdateCoordinator[FetchStatus]):
     @callback
     def async_start(self) -> None:
         """Fetch now (in the background) and every fetch interval."""
-        # The battery's entities show the status; as a listener they also keep the refreshes going.
-        self._unsub = self.async_add_listener(
-            lambda: async_dispatcher_send(self.hass, signal_state(self.entry.entry_id))
-        )
+        # Fetching feeds the battery whether or not the status sensor is enabled: a listener of
+        # our own keeps the periodic refreshes going (the sensor is one more).
+        self._unsub = self.async_add_listener(lambda: None)
         self.entry.async_create_background_task(
             self.hass, self.async_refresh(), "battery_steward first fetch"
         )
@@ -135,10 +138,6 @@ class ScheduleFetcher(DataUpdateCoordinator[FetchStatus]):
         if self._unsub is not None:
             self._unsub()
             self._unsub = None
-
-    async def async_fetch(self) -> None:
-        """Fetch now, as a scheduled refresh would (errors become status, auth errors reauth)."""
-        await self.async_refresh()
 
     def _wanted(self, now: datetime) -> list[date]:
         """The local dates to ask for now: today until it has a series, tomorrow from the hour on."""
@@ -154,7 +153,7 @@ class ScheduleFetcher(DataUpdateCoordinator[FetchStatus]):
     def _check(self, day: date, rows: list[SeriesRow]) -> None:
         """The device's limits, as the set_series action checks them (nothing applied if broken)."""
         item = SeriesItem(id="api", tz="UTC", rows=tuple(rows))
-        if issues := validate_item(item, self.controller.coordinator.info.limits):
+        if issues := validate_item(item, self.limits):
             raise RemotePayloadError(f"series for {day.isoformat()}: {issues[0].message}")
 
     async def _async_fetch_days(self, days: list[date]) -> bool:
@@ -217,7 +216,7 @@ class ScheduleFetcher(DataUpdateCoordinator[FetchStatus]):
 
     def _points(self, day: date) -> int:
         """Rows of the applied series that start within the local day (UTC periods, local days)."""
-        series = self.controller.series
+        series = self.sink.series
         if series is None:
             return 0
         zone = dt_util.get_default_time_zone()
@@ -235,7 +234,7 @@ class ScheduleFetcher(DataUpdateCoordinator[FetchStatus]):
                 merged.extend(rows)
         if not merged:
             return
-        current = self.controller.series
+        current = self.sink.series
         if current is not None and current.rows == tuple(merged):
             return
-        await self.controller.async_set_series(SeriesItem(id="api", tz="UTC", rows=tuple(merged)))
+        await self.sink.async_set_series(SeriesItem(id="api", tz="UTC", rows=tuple(merged)))

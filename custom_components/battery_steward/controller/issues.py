@@ -1,0 +1,83 @@
+"""Repair issues a controller raises: fights (fixable) and writes without effect.
+
+One place for their ids, severities and translation keys, so raising and clearing cannot drift
+apart. Effect verification lives here too: the rule (`expected_effect_missing`) is pure.
+"""
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+
+from ..const import DOMAIN
+from ..engine.state import Measurements, Mode
+
+
+class ControllerIssues:
+    """The repair issues of one battery's controller."""
+
+    def __init__(self, hass: HomeAssistant, *, entry_id: str, name: str) -> None:
+        """Issues are keyed by the entry, shown with the battery's name."""
+        self.hass = hass
+        self.entry_id = entry_id
+        self.name = name
+
+    def fight(self, field: str, values: list[str]) -> None:
+        """Something else keeps changing `field`: a fixable issue names it and the values seen."""
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"fight_{self.entry_id}_{field}",
+            is_fixable=True,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="fight",
+            translation_placeholders={"battery": self.name, "field": field, "values": ", ".join(values)},
+            data={"entry_id": self.entry_id, "field": field},
+        )
+
+    def fight_over(self, field: str) -> None:
+        """The fight over `field` ended (resolved by the user, or the value stayed put)."""
+        ir.async_delete_issue(self.hass, DOMAIN, f"fight_{self.entry_id}_{field}")
+
+    def no_effect(self, detail: str | None) -> None:
+        """Raise (detail) or clear (None) the issue of a write the battery did not act on."""
+        issue_id = f"no_effect_{self.entry_id}"
+        if detail is None:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="no_effect",
+            translation_placeholders={"battery": self.name, "detail": detail},
+        )
+
+
+def expected_effect_missing(data: Measurements, rating_w: float, *, rate_settable: bool = True) -> str | None:
+    """Why the measured power does not match the commanded mode and rate, or None when it does.
+
+    In a force mode with a power setpoint the battery must reach at least half of it, unless it is
+    full (charging) or at its reserve (discharging). Where the rate can be set, a setpoint of 0 is
+    0 W (the full rate is an explicit choice, issue 17): like idle, no clear flow may be measured.
+    A device without a rate to set (it reads back 0) runs a force mode at its own rate: any clear
+    flow will do.
+    """
+    threshold = max(20.0, 0.01 * rating_w)
+    if not data.enabled:
+        return None
+    forced = data.mode in (Mode.FORCE_CHARGE, Mode.FORCE_DISCHARGE)
+    if data.mode is Mode.IDLE or (forced and rate_settable and not data.power_setpoint_w):
+        if abs(data.active_power_w) <= threshold:
+            return None
+        commanded = "idle" if data.mode is Mode.IDLE else f"{data.mode.value.replace('_', ' ')} at 0 W"
+        return f"{commanded} commanded, measured {data.active_power_w:.0f} W"
+    rate = min(abs(data.power_setpoint_w), rating_w) or rating_w
+    enough = max(threshold, 0.5 * abs(data.power_setpoint_w)) if data.power_setpoint_w else threshold
+    charging = data.mode is Mode.FORCE_CHARGE and data.soc_pct < 99.0
+    if charging and data.active_power_w > -enough:
+        return f"force charge at {rate:.0f} W commanded, measured {data.active_power_w:.0f} W"
+    discharging = data.mode is Mode.FORCE_DISCHARGE and data.soc_pct > data.reserve_pct + 1.0
+    if discharging and data.active_power_w < enough:
+        return f"force discharge at {rate:.0f} W commanded, measured {data.active_power_w:.0f} W"
+    return None

@@ -244,6 +244,25 @@ async def test_options_settings_in_sections_reload_for_what_needs_it(
     await hass.config_entries.async_unload(modbus_entry.entry_id)
 
 
+async def test_options_access_section_sets_who_controls_the_battery(
+    hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
+) -> None:
+    """*Only administrators control this battery* is its own section of the settings, on by default here."""
+    await load(hass, modbus_entry)
+    result = await options_step(hass, modbus_entry.entry_id, "settings")
+    schema = result["data_schema"]
+    assert schema is not None
+    access = {str(key): key for key in schema.schema}["access"]
+    assert [str(key) for key in schema.schema[access].schema.schema] == ["admin_only"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], settings_input({}) | {"access": {"admin_only": False}}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert modbus_entry.options["admin_only"] is False
+    await hass.config_entries.async_unload(modbus_entry.entry_id)
+
+
 async def test_options_that_need_no_reload_apply_live(
     hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
 ) -> None:

@@ -70,7 +70,9 @@ def expected_effect_missing(data: Measurements, rating_w: float, *, rate_settabl
     if data.mode is Mode.IDLE or (forced and rate_settable and not data.power_setpoint_w):
         if abs(data.active_power_w) <= threshold:
             return None
-        commanded = "idle" if data.mode is Mode.IDLE else f"{data.mode.value.replace('_', ' ')} at 0 W"
+        commanded = "idle" if data.mode is Mode.IDLE else "force charge at 0 W"
+        if data.mode is Mode.FORCE_DISCHARGE:
+            commanded = "force discharge at 0 W"
         return f"{commanded} commanded, measured {data.active_power_w:.0f} W"
     rate = min(abs(data.power_setpoint_w), rating_w) or rating_w
     enough = max(threshold, 0.5 * abs(data.power_setpoint_w)) if data.power_setpoint_w else threshold

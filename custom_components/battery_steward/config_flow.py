@@ -163,7 +163,12 @@ def _modbus_schema(defaults: Mapping[str, Any], *, profile: bool = True) -> vol.
     return schema.extend(
         {
             vol.Optional(CONF_PROFILE): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=choices, translation_key="profile")
+                selector.SelectSelectorConfig(
+                    # Radio buttons, every map in view (a drop-down past five options would hide them).
+                    options=choices,
+                    translation_key="profile",
+                    mode=selector.SelectSelectorMode.LIST,
+                )
             ),
         }
     )

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.config_entries import ConfigFlowResult, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.battery_steward.config_flow import SECTIONS
 from custom_components.battery_steward.const import (
     CONF_CAPACITY_KWH,
     CONF_KIND,
@@ -162,4 +163,26 @@ async def add_cron_item(hass: HomeAssistant, device: str) -> list[str]:
         return_response=True,
     )
     assert created is not None
-    return [str(v) for v in cast(dict[str, Any], created["items"]).values()]
+    return [str(answer["item_id"]) for answer in cast(dict[str, Any], created).values()]
+
+
+def settings_input(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Flat options as the Configure → Settings form sends them: one dict per form section."""
+    return {name: {k: v for k, v in options.items() if k in keys} for name, keys in SECTIONS.items()}
+
+
+async def options_step(
+    hass: HomeAssistant, entry_id: str, step: Literal["settings", "api"]
+) -> ConfigFlowResult:
+    """Open Configure and choose settings or the schedule API from its menu."""
+    result = await hass.config_entries.options.async_init(entry_id)
+    assert result["step_id"] == "init"
+    assert result["menu_options"] == ["settings", "api"]
+    return await hass.config_entries.options.async_configure(result["flow_id"], {"next_step_id": step})
+
+
+async def confirm_switching(hass: HomeAssistant, serial: str = SERIAL) -> None:
+    """Turn on Confirm switching: the next schedule source or transport change from a select goes ahead."""
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": entity_id(hass, "switch", "switch_confirm", serial)}, blocking=True
+    )

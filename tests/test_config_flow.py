@@ -3,9 +3,10 @@
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+import probatio as vol
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -22,6 +23,7 @@ from custom_components.battery_steward.const import (
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 
 from .conftest import SERIAL
+from .helpers import load, options_step, settings_input
 
 
 def _address(port: int, unit: int = 1) -> dict[str, Any]:
@@ -200,27 +202,35 @@ async def test_reconfigure_simulator_capacity(hass: HomeAssistant) -> None:
     await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_options_poll_interval_reloads(
+async def test_options_settings_in_sections_reload_for_what_needs_it(
     hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
 ) -> None:
-    modbus_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(modbus_entry.entry_id)
-    await hass.async_block_till_done()
-    result = await hass.config_entries.options.async_init(modbus_entry.entry_id)
+    result = await options_step(hass, (await load(hass, modbus_entry)).entry_id, "settings")
     assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "settings"
+    # Sections of Home Assistant's forms; the documentation is a link, not a file path.
+    schema, placeholders = result["data_schema"], result["description_placeholders"]
+    assert schema is not None
+    assert placeholders is not None
+    assert [str(key) for key in schema.schema] == ["polling", "reconciliation", "safe_stop", "access"]
+    assert placeholders["docs_url"].startswith("https://")
+    runtime = modbus_entry.runtime_data
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {
-            CONF_POLL_INTERVAL: 30,
-            "patrol_interval_min": 5,
-            "fight_max_corrections": 4,
-            "fight_window_min": 30,
-            "verify_timeout_s": 60,
-            "journal_size": 500,
-        },
+        settings_input(
+            {
+                CONF_POLL_INTERVAL: 30,
+                "patrol_interval_min": 5,
+                "fight_max_corrections": 4,
+                "fight_window_min": 30,
+                "verify_timeout_s": 60,
+                "journal_size": 500,
+            }
+        ),
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
+    assert modbus_entry.runtime_data is not runtime  # patrol, fight and journal: reloaded
     assert modbus_entry.options[CONF_POLL_INTERVAL] == 30
     settings = modbus_entry.runtime_data.controller.settings
     assert settings.patrol_interval.total_seconds() == 300
@@ -232,3 +242,93 @@ async def test_options_poll_interval_reloads(
     assert coordinator.update_interval is not None
     assert coordinator.update_interval.total_seconds() == 30
     await hass.config_entries.async_unload(modbus_entry.entry_id)
+
+
+async def test_options_access_section_sets_who_controls_the_battery(
+    hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
+) -> None:
+    """*Only administrators control this battery* is its own section of the settings, on by default here."""
+    await load(hass, modbus_entry)
+    result = await options_step(hass, modbus_entry.entry_id, "settings")
+    schema = result["data_schema"]
+    assert schema is not None
+    access = {str(key): key for key in schema.schema}["access"]
+    assert [str(key) for key in schema.schema[access].schema.schema] == ["admin_only"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], settings_input({}) | {"access": {"admin_only": False}}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert modbus_entry.options["admin_only"] is False
+    await hass.config_entries.async_unload(modbus_entry.entry_id)
+
+
+async def test_options_that_need_no_reload_apply_live(
+    hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
+) -> None:
+    """Poll interval, effect check delay and safe stop: the running battery takes them at once."""
+    runtime = (await load(hass, modbus_entry)).runtime_data
+    result = await options_step(hass, modbus_entry.entry_id, "settings")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        settings_input(
+            {
+                CONF_POLL_INTERVAL: 20,
+                "verify_timeout_s": 45,
+                "safe_stop_threshold_pct": 5,
+                "safe_stop_timeout_s": 90,
+            }
+        ),
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert modbus_entry.runtime_data is runtime  # not reloaded
+    assert modbus_entry.state is ConfigEntryState.LOADED
+    assert runtime.coordinator.update_interval is not None
+    assert runtime.coordinator.update_interval.total_seconds() == 20
+    settings = runtime.controller.settings
+    assert (settings.verify_timeout_s, settings.safe_stop_threshold_pct, settings.safe_stop_timeout_s) == (
+        45,
+        5,
+        90,
+    )
+    assert modbus_entry.options["safe_stop_timeout_s"] == 90
+    await hass.config_entries.async_unload(modbus_entry.entry_id)
+
+
+async def test_poll_interval_is_five_seconds_at_the_least(
+    hass: HomeAssistant, simulator: SimulatedBattery, modbus_entry: MockConfigEntry
+) -> None:
+    """Home Assistant's developer docs (appropriate-polling): a user may not poll faster than 5 s."""
+    result = await options_step(hass, (await load(hass, modbus_entry)).entry_id, "settings")
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], settings_input({CONF_POLL_INTERVAL: 4})
+        )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], settings_input({CONF_POLL_INTERVAL: 5})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert modbus_entry.options[CONF_POLL_INTERVAL] == 5
+    await hass.config_entries.async_unload(modbus_entry.entry_id)
+
+
+async def test_modbus_form_makes_the_user_pick_a_register_map(hass: HomeAssistant) -> None:
+    """The simulator's map was preselected; a real battery's owner must choose, real devices first."""
+    flow_id = await _start_modbus_step(hass)
+    result = hass.config_entries.flow.async_get(flow_id)
+    assert result["step_id"] == KIND_MODBUS
+    schema = (await hass.config_entries.flow.async_configure(flow_id))["data_schema"]
+    assert schema is not None
+    key = next(k for k in schema.schema if str(k) == "profile")
+    # Not required in the schema: the frontend would preselect the first option of a required one.
+    assert isinstance(key, vol.Optional)
+    assert key.default is vol.UNDEFINED
+    assert (key.description or {}).get("suggested_value") is None
+    options = schema.schema[key].config["options"]
+    assert options[0] == "sunspec"
+    assert options[-1] == "steward"
+    result = await hass.config_entries.flow.async_configure(flow_id, _address(502))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"profile": "profile_required"}

@@ -362,6 +362,24 @@ async def test_no_effect_detected_and_cleared(
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 
+@pytest.mark.parametrize("sim_config", [SimConfig(serial=SERIAL, noise_w=0.0, tau_s=0.001)])
+async def test_force_mode_at_0_w_is_not_no_effect(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    """0 W means 0 W: a force mode told 0 W holds still, which is the commanded effect."""
+    await hass.services.async_call(
+        DOMAIN,
+        "set_override",
+        {"device_id": device_id(hass, entry), "mode": "force_discharge", "power_w": 0},
+        blocking=True,
+    )
+    await tick(31)
+    assert simulator.model.power_setpoint_w == 0
+    assert abs(simulator.model.active_power_w) < 20  # the battery holds still
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"no_effect_{entry.entry_id}") is None
+    assert all(r.result is not Result.NO_EFFECT for r in controller(entry).journal.query(limit=100))
+
+
 def test_expected_effect_rules() -> None:
     def m(mode: Mode, p: float, soc: float = 50, enabled: bool = True, setpoint: float = 0) -> Measurements:
         return Measurements(
@@ -375,11 +393,21 @@ def test_expected_effect_rules() -> None:
             enabled=enabled,
         )
 
-    assert expected_effect_missing(m(Mode.FORCE_CHARGE, 0), 5000) is not None
-    assert expected_effect_missing(m(Mode.FORCE_CHARGE, -1000), 5000) is None
-    assert expected_effect_missing(m(Mode.FORCE_CHARGE, 0, soc=100), 5000) is None
-    assert expected_effect_missing(m(Mode.FORCE_DISCHARGE, 0), 5000) is not None
-    assert expected_effect_missing(m(Mode.FORCE_DISCHARGE, 0, soc=20), 5000) is None
+    assert expected_effect_missing(m(Mode.FORCE_CHARGE, 0, setpoint=-5000), 5000) is not None
+    assert expected_effect_missing(m(Mode.FORCE_CHARGE, -1000, setpoint=-1000), 5000) is None
+    assert expected_effect_missing(m(Mode.FORCE_CHARGE, 0, soc=100, setpoint=-5000), 5000) is None
+    assert expected_effect_missing(m(Mode.FORCE_DISCHARGE, 0, setpoint=5000), 5000) is not None
+    assert expected_effect_missing(m(Mode.FORCE_DISCHARGE, 0, soc=20, setpoint=5000), 5000) is None
+    # 0 W means 0 W (issue 17): a force mode at 0 W that holds still is what was commanded ...
+    assert expected_effect_missing(m(Mode.FORCE_CHARGE, 0), 5000) is None
+    assert expected_effect_missing(m(Mode.FORCE_DISCHARGE, 0), 5000) is None
+    # ... and one that still runs is not.
+    assert expected_effect_missing(m(Mode.FORCE_CHARGE, -1000), 5000) is not None
+    assert expected_effect_missing(m(Mode.FORCE_DISCHARGE, 1000), 5000) is not None
+    # A device without a rate to set reads back 0 and runs a force mode at its own rate.
+    assert expected_effect_missing(m(Mode.FORCE_CHARGE, 0), 5000, rate_settable=False) is not None
+    assert expected_effect_missing(m(Mode.FORCE_CHARGE, -1000), 5000, rate_settable=False) is None
+    assert expected_effect_missing(m(Mode.FORCE_DISCHARGE, 0), 5000, rate_settable=False) is not None
     assert expected_effect_missing(m(Mode.IDLE, 800), 5000) is not None
     assert expected_effect_missing(m(Mode.IDLE, 800, enabled=False), 5000) is None
     assert expected_effect_missing(m(Mode.AUTO, 800), 5000) is None

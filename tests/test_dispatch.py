@@ -8,12 +8,13 @@ import logging
 import random
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.controller import STALE_NOTE, BatteryController, PlantState
@@ -76,7 +77,7 @@ async def safe_stop(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) ->
         return_response=True,
     )
     assert response is not None
-    result: dict[str, Any] = response[entry.entry_id]  # type: ignore[assignment]
+    result: dict[str, Any] = response[entry.title]  # type: ignore[assignment]
     return result
 
 
@@ -179,7 +180,7 @@ async def test_safe_stop_button_and_several_batteries(
             return_response=True,
         )
         assert response is not None
-        assert set(response) == {entry.entry_id, other.entry_id}
+        assert set(response) == {entry.title, other.title}
         assert other_sim.read_register("enabled") == 0
         await hass.services.async_call(
             DOMAIN, "restore", {"device_id": device_id(hass, entry)}, blocking=True
@@ -224,20 +225,21 @@ async def test_source_switch_is_safety_gated_and_series_stale_dispatches_zero(
     assert ctl.series is not None
     assert ctl.source == "manual"
     select = entity_id(hass, "select", "schedule_source")
-    await hass.services.async_call(
-        "select", "select_option", {"entity_id": select, "option": "api"}, blocking=True
-    )
+    await switch_with_confirmation(hass, simulator, select, "api")
     assert ctl.source == "api"
     assert not ctl.switching
     assert simulator.read_register("enabled") == 0  # safe-stopped on the way
-    await hass.services.async_call(DOMAIN, "restore", {"device_id": dev}, blocking=True)
+    # The Restore button (the restore action) brings the plant back.
+    await hass.services.async_call(
+        "button", "press", {"entity_id": entity_id(hass, "button", "restore")}, blocking=True
+    )
     assert simulator.read_register("power_setpoint_w") == -1500
     assert simulator.read_register("reactive_setpoint_var") == 200
     # -1500 W is charging at 1500 W: the battery really does it, not only the register.
     assert simulator.read_register("mode") == MODE_CODES["force_charge"]
     await wait_for_power(simulator, -1500)
     # A series whose newest row has ended is stale: zero P and Q, and the journal says so. Zero is
-    # idle (0 W in a force mode would mean the full rate), even when someone else forced a mode.
+    # idle, even when someone else forced a mode.
     simulator.set_control("mode", MODE_CODES["force_discharge"])
     stale = [{"start": (now - timedelta(hours=2)).isoformat(), "period_s": 900, "power_w": 800}]
     await hass.services.async_call(DOMAIN, "set_series", {"device_id": dev, "rows": stale}, blocking=True)
@@ -253,6 +255,28 @@ async def test_source_switch_is_safety_gated_and_series_stale_dispatches_zero(
     await hass.async_block_till_done()
     assert controller(entry).source == "api"
     assert controller(entry).series is not None
+
+
+async def switch_with_confirmation(
+    hass: HomeAssistant, simulator: SimulatedBattery, select: str, option: str
+) -> None:
+    """A first tap is refused and changes nothing; with Confirm switching on it switches, once."""
+    confirm = entity_id(hass, "switch", "switch_confirm")
+    assert hass.states.get(confirm).state == "off"  # type: ignore[union-attr]
+    before = hass.states.get(select).state  # type: ignore[union-attr]
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            "select", "select_option", {"entity_id": select, "option": option}, blocking=True
+        )
+    assert err.value.translation_key == "switch_not_confirmed"
+    assert hass.states.get(select).state == before  # type: ignore[union-attr]
+    assert simulator.read_register("enabled") == 1  # not safe-stopped
+    await hass.services.async_call("switch", "turn_on", {"entity_id": confirm}, blocking=True)
+    assert hass.states.get(confirm).state == "on"  # type: ignore[union-attr]
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": select, "option": option}, blocking=True
+    )
+    assert hass.states.get(confirm).state == "off"  # type: ignore[union-attr]  # used up
 
 
 async def test_source_switch_refused_while_switching_and_kept_on_failed_stop(
@@ -301,9 +325,7 @@ async def test_transport_switch_emulator_and_back(
 ) -> None:
     select = entity_id(hass, "select", "transport")
     dev = device_id(hass, entry)
-    await hass.services.async_call(
-        "select", "select_option", {"entity_id": select, "option": "emulator"}, blocking=True
-    )
+    await switch_with_confirmation(hass, simulator, select, "emulator")
     transports = entry.runtime_data.transports
     assert transports is not None
     assert transports.current == "emulator"
@@ -486,6 +508,28 @@ async def test_restore_puts_back_the_mode_the_safe_stop_left(
     assert simulator.read_register("mode") == MODE_CODES["auto"]
     assert simulator.read_register("enabled") == 1
     assert controller(entry).resume_mode is None
+
+
+async def test_switch_confirmation_lapses_after_a_minute(
+    hass: HomeAssistant, entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    confirm = entity_id(hass, "switch", "switch_confirm")
+    await hass.services.async_call("switch", "turn_on", {"entity_id": confirm}, blocking=True)
+    freezer.tick(timedelta(seconds=61))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get(confirm).state == "off"  # type: ignore[union-attr]
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": entity_id(hass, "select", "schedule_source"), "option": "api"},
+            blocking=True,
+        )
+    await hass.services.async_call("switch", "turn_on", {"entity_id": confirm}, blocking=True)
+    await hass.services.async_call("switch", "turn_off", {"entity_id": confirm}, blocking=True)
+    assert hass.states.get(confirm).state == "off"  # type: ignore[union-attr]
+    assert controller(entry).source == "manual"
 
 
 # Plant commands at the same time: every write goes through the controller's runner, so whatever

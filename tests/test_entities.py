@@ -14,7 +14,7 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.engine.state import Setpoints
 
 from .conftest import SERIAL
-from .helpers import entity_id
+from .helpers import device_id, entity_id
 
 
 def state(hass: HomeAssistant, platform: str, key: str) -> str:
@@ -29,7 +29,7 @@ async def test_states_and_device(hass: HomeAssistant, loaded: MockConfigEntry) -
     assert state(hass, "sensor", "reactive_power") == "0.0"
     assert state(hass, "select", "operating_mode") == "auto"
     assert state(hass, "number", "backup_reserve") == "20.0"
-    assert state(hass, "number", "power_setpoint") == "0.0"
+    assert state(hass, "number", "power_setpoint") == "5000.0"  # the full rate, until told otherwise
     assert state(hass, "binary_sensor", "connected") == "on"
     assert state(hass, "sensor", "charge_energy") == "0.0"
     device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), loaded.entry_id)
@@ -107,4 +107,57 @@ async def test_write_outside_limits_refused_nothing_written(
             blocking=True,
         )
     assert simulator.write_count == writes_before
+    assert simulator.read_register("power_setpoint_w") == 5000  # as it was
+
+
+async def test_fresh_install_tiles_say_what_is_true(hass: HomeAssistant, loaded: MockConfigEntry) -> None:
+    """Nothing planned: no "Unknown" tile (docs/configuration.md, "Nothing planned")."""
+    assert state(hass, "sensor", "desired_mode") == "not_planned"
+    # Nothing sets the reserve and nothing is scheduled: unavailable by design, not unknown.
+    assert state(hass, "sensor", "desired_reserve") == "unavailable"
+    assert state(hass, "sensor", "next_change") == "unavailable"
+    await hass.services.async_call(
+        "number",
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: entity_id(hass, "number", "backup_reserve"), ATTR_VALUE: 35},
+        blocking=True,
+    )
+    # An override held until cleared plans the reserve (and mode stays unplanned).
+    assert state(hass, "sensor", "desired_reserve") == "35.0"
+    assert state(hass, "sensor", "desired_mode") == "not_planned"
+
+
+async def test_zero_watts_means_zero_and_full_rate_is_asked_for(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    """ "Override power 0 W" meant the full rate: the tile read 0 W while the battery charged at 5 kW."""
+    # At power-on the rate is the full rate, and the tile says so.
+    assert state(hass, "number", "power_setpoint") == "5000.0"
+    await hass.services.async_call(
+        "select",
+        SERVICE_SELECT_OPTION,
+        {ATTR_ENTITY_ID: entity_id(hass, "select", "operating_mode"), ATTR_OPTION: "force_charge"},
+        blocking=True,
+    )
+    assert simulator.model.target_active_w() == -5000
+    await hass.services.async_call(
+        "number",
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: entity_id(hass, "number", "power_setpoint"), ATTR_VALUE: 0},
+        blocking=True,
+    )
     assert simulator.read_register("power_setpoint_w") == 0
+    assert simulator.model.target_active_w() == 0  # 0 W is 0 W
+    await hass.services.async_call(
+        DOMAIN,
+        "set_override",
+        {"device_id": device_id(hass, loaded), "mode": "force_discharge", "full_rate": True},
+        blocking=True,
+    )
+    assert simulator.model.target_active_w() == 5000
+    assert simulator.read_register("power_setpoint_w") == 5000
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "set_override", {"device_id": device_id(hass, loaded), "full_rate": True}, blocking=True
+        )
+    assert err.value.translation_key == "full_rate_needs_force_mode"

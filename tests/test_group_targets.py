@@ -99,8 +99,8 @@ async def test_override_and_reconcile_by_area(
         assert (last.trigger, last.fields) == (Trigger.MANUAL, {"reserve_pct": (old, 60.0)})
 
     preview = await call(hass, "preview_plan", {"area_id": garage.id, "hours": 2}, response=True)
-    assert set(preview) == {first.entry_id, second.entry_id}
-    assert preview[second.entry_id]["now"] == {"reserve_pct": 60.0}
+    assert set(preview) == {first.title, second.title}  # keyed by battery name
+    assert preview[second.title]["now"] == {"reserve_pct": 60.0}
 
 
 async def test_floor_label_entity_and_device_targets(hass: HomeAssistant, pair: Pair) -> None:
@@ -115,22 +115,22 @@ async def test_floor_label_entity_and_device_targets(hass: HomeAssistant, pair: 
     added = await call(
         hass, "add_preset", {"label_id": label.label_id, "preset": "night_idle"}, response=True
     )
-    assert set(added["items"]) == {first.entry_id, second.entry_id}
+    assert set(added) == {first.title, second.title}
 
     # One battery by device, the other by one of its entities.
     entity = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{OTHER}_state_of_charge")
     assert entity is not None
     listed = await call(hass, "list_items", {"device_id": dev1, "entity_id": entity}, response=True)
-    assert set(listed) == {first.entry_id, second.entry_id}
+    assert set(listed) == {first.title, second.title}
     # The preset completed the battery's (absent) default with automatic mode.
-    assert [i["name"] for i in listed[second.entry_id]["items"]] == ["Night idle 22:00-06:00", "Default"]
+    assert [i["name"] for i in listed[second.title]["items"]] == ["Night idle 22:00-06:00", "Default"]
 
     # A floor holding an area that holds one of them: just that one.
     floor = fr.async_get(hass).async_create("Ground floor")
     cellar = ar.async_get(hass).async_create("Cellar", floor_id=floor.floor_id)
     devices.async_update_device(dev2, area_id=cellar.id)
     journal = await call(hass, "get_journal", {"floor_id": floor.floor_id}, response=True)
-    assert set(journal) == {second.entry_id}
+    assert set(journal) == {second.title}
 
 
 async def test_targets_without_a_battery_are_refused(hass: HomeAssistant, pair: Pair) -> None:

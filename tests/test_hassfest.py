@@ -82,6 +82,16 @@ MANIFEST_SCHEMA = vol.Schema(
         vol.Optional("requirements"): [str],
         vol.Optional("dependencies"): [str],
         vol.Optional("after_dependencies"): [str],
+        # script/hassfest/manifest.py: MAC prefixes upper case, host names lower case.
+        vol.Optional("dhcp"): [
+            vol.Schema(
+                {
+                    vol.Optional("macaddress"): vol.All(str, vol.Match(r"^[0-9A-F*?]+$")),
+                    vol.Optional("hostname"): vol.All(str, vol.Match(r"^[a-z0-9*?_-]+$")),
+                    vol.Optional("registered_devices"): True,
+                }
+            )
+        ],
         vol.Required("codeowners"): [vol.Match(r"^@[\w.-]+(/[\w.-]+)?$")],
         vol.Optional("loggers"): [str],
         vol.Required("iot_class"): vol.In(
@@ -163,6 +173,16 @@ def test_hacs_json_and_repository_layout() -> None:
     # The minimum Home Assistant version is no newer than the one the tests run against.
     assert AwesomeVersion(hacs["homeassistant"]) <= AwesomeVersion(ha_version)
     assert (ROOT / "README.md").is_file()
+
+
+def test_license_is_the_one_pyproject_declares() -> None:
+    """HACS's validation fails a repository without a LICENSE file at its root."""
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'license = "Apache-2.0"' in pyproject
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text
+    assert "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text  # the full text, not a notice
 
 
 def test_brand_images_follow_the_brands_rules() -> None:

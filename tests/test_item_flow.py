@@ -13,6 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
+from custom_components.battery_steward.item_flow import window_defaults
 from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
 from .conftest import modbus_data
@@ -232,9 +233,9 @@ async def test_preset_creates_what_the_action_creates(hass: HomeAssistant, entry
         return_response=True,
     )
     assert isinstance(response, dict)
-    created = response["items"]
+    created = response[entry.title]
     assert isinstance(created, dict)
-    from_action = entry.subentries[str(created[entry.entry_id])]
+    from_action = entry.subentries[str(created["item_id"])]
     assert from_flow.title == from_action.title
     assert dict(from_flow.data) == dict(from_action.data)
     assert from_flow.data["tz"] == "Europe/Paris"
@@ -349,6 +350,51 @@ async def test_ramp_every_day_through_the_form(hass: HomeAssistant, entry: MockC
         None,
         None,
     )
+async def test_new_window_is_every_day_from_the_next_quarter_hour(
+    hass: HomeAssistant, entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """It defaulted to Monday only and 00:00-00:00, and every day took seven trips to a picker."""
+    freezer.move_to(datetime(2026, 6, 1, 23, 52, 30, tzinfo=PARIS))
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_ITEM), context={"source": "user"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "window"}
+    )
+    schema = result["data_schema"]
+    assert schema is not None
+    fields = {str(key): key for key in schema.schema}
+    suggested = {name: (key.description or {}).get("suggested_value") for name, key in fields.items()}
+    assert suggested["weekdays"] == ["0", "1", "2", "3", "4", "5", "6"]
+    assert (suggested["start"], suggested["end"]) == ("00:00:00", "01:00:00")  # crosses midnight fine
+    # The days are one control: a list of check boxes, not a picker opened once per day.
+    weekdays = schema.schema[fields["weekdays"]].config
+    assert weekdays["multiple"] is True
+    assert weekdays["mode"] == "list"
+    # Saving the form as offered gives a window every day.
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {"name": "Evening", **{k: suggested[k] for k in ("weekdays", "start", "end")}, "reserve_pct": 50},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["weekdays"] == [0, 1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize(
+    ("now", "start", "end"),
+    [
+        ("12:00:00", "12:15:00", "13:15:00"),
+        ("12:14:59", "12:15:00", "13:15:00"),
+        ("12:15:00", "12:30:00", "13:30:00"),
+    ],
+)
+def test_window_defaults_start_at_the_next_quarter_hour(now: str, start: str, end: str) -> None:
+    at = datetime.fromisoformat(f"2026-06-01T{now}+02:00")
+    assert window_defaults(at) == {
+        "weekdays": ["0", "1", "2", "3", "4", "5", "6"],
+        "start": start,
+        "end": end,
+    }
 
 
 async def test_item_form_on_a_battery_that_is_not_loaded_aborts(

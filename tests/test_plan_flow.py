@@ -17,7 +17,7 @@ from custom_components.battery_steward.device.simulator import SimConfig, Simula
 from custom_components.battery_steward.plan_feeds import SUBENTRY_PEAK, SUBENTRY_PRICE, SUBENTRY_SERIES
 
 from .conftest import SERIAL, modbus_data
-from .helpers import controller, device_id, entity_id, freeze_at, setup_entry
+from .helpers import confirm_switching, controller, device_id, entity_id, freeze_at, setup_entry
 from .plan_fixtures import emhass_battery_scheduled_power, local_slots, nordpool_custom
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -82,6 +82,7 @@ async def test_series_from_an_entity_set_up_in_the_ui_then_chosen_as_source(
     # Manual still rules until the user picks the Entity source (a safe stop first).
     assert int(simulator.read_register("mode")) != MODE_CODES["force_charge"]
     select = entity_id(hass, "select", "schedule_source")
+    await confirm_switching(hass)
     await hass.services.async_call(
         "select", "select_option", {"entity_id": select, "option": "entity"}, blocking=True
     )

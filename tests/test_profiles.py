@@ -7,13 +7,21 @@ import threading
 import time
 from typing import Any
 
+import homeassistant
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import (
+    SOURCE_DHCP,
+    SOURCE_USER,
+    ConfigEntryState,
+    ConfigFlowResult,
+    ConfigSubentryData,
+)
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -28,6 +36,7 @@ from custom_components.battery_steward.const import (
     CONF_REGISTER_MAP_FILE,
     DOMAIN,
     KIND_MODBUS,
+    docs_url,
 )
 from custom_components.battery_steward.device.profiles.custom import parse
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
@@ -38,11 +47,14 @@ from custom_components.battery_steward.engine.state import Mode, Setpoints
 from custom_components.battery_steward.schedule import SUBENTRY_ITEM
 
 from .device.test_custom_map import GOOD_MAP
-from .helpers import entity_id, let_sockets_settle
+from .helpers import entity_id, let_sockets_settle, options_step, settings_input
 
 type Start = Callable[..., Any]
 
 MARSTEK = {CONF_POWER_SIGN: "discharge_positive", CONF_LAYOUT: "v12", CONF_CAPACITY_KWH: 5.12}
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -156,6 +168,9 @@ async def test_marstek_flow_and_a_controller_run(hass: HomeAssistant, start_sim:
         "operating_mode",
     } <= keys
     assert not keys & {"backup_reserve", "reactive_power", "reactive_power_setpoint", "charge_energy"}
+    # No reserve control, so nothing to desire either (a Desired backup reserve would never move).
+    assert "desired_reserve" not in keys
+    assert "desired_mode" in keys
     await hass.services.async_call(
         "select",
         SERVICE_SELECT_OPTION,
@@ -212,7 +227,11 @@ async def test_custom_map_flow_errors_then_text(hass: HomeAssistant, start_sim: 
     bad = GOOD_MAP.replace("address: 1001", "address: 1000")
     result = dict(await hass.config_entries.flow.async_configure(flow_id, {CONF_REGISTER_MAP: bad}))
     assert result["errors"] == {"base": "map_overlap"}
-    assert result["description_placeholders"] == {"path": "registers[3].address", "other": "soc_pct"}
+    assert result["description_placeholders"] == {
+        "path": "registers[3].address",
+        "other": "soc_pct",
+        "docs_url": docs_url("supported-devices.md"),
+    }
     assert battery.request_count == 0  # nothing is read until the map is valid
     result = dict(await hass.config_entries.flow.async_configure(flow_id, {CONF_REGISTER_MAP: GOOD_MAP}))
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -265,7 +284,7 @@ async def test_custom_map_from_file(hass: HomeAssistant, start_sim: Start, tmp_p
     assert battery.read_count == reads
 
     # The options flow says precisely what is wrong, and accepts a fixed map.
-    result = dict(await hass.config_entries.options.async_init(entry.entry_id))
+    result = dict(await options_step(hass, entry.entry_id, "settings"))
     options = {
         "poll_interval": 10,
         "patrol_interval_min": 15,
@@ -273,19 +292,19 @@ async def test_custom_map_from_file(hass: HomeAssistant, start_sim: Start, tmp_p
         "fight_window_min": 60,
         "verify_timeout_s": 60,
         "journal_size": 1000,
-        "api_tomorrow_hour": 14,
-        "api_posting": True,
     }
     result = dict(
         await hass.config_entries.options.async_configure(
-            result["flow_id"], {**options, CONF_REGISTER_MAP_FILE: "maps/acme.yaml"}
+            result["flow_id"],
+            {**settings_input(options), "register_map_source": {CONF_REGISTER_MAP_FILE: "maps/acme.yaml"}},
         )
     )
     assert result["errors"] == {"base": "map_missing_field"}
-    assert result["description_placeholders"] == {"field": "soc_pct"}
+    assert result["description_placeholders"]["field"] == "soc_pct"
     result = dict(
         await hass.config_entries.options.async_configure(
-            result["flow_id"], {**options, CONF_REGISTER_MAP: GOOD_MAP}
+            result["flow_id"],
+            {**settings_input(options), "register_map_source": {CONF_REGISTER_MAP: GOOD_MAP}},
         )
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -368,6 +387,112 @@ async def test_schedule_field_the_device_lacks_is_left_out(hass: HomeAssistant, 
     await entry.runtime_data.coordinator.async_refresh()
     assert controller.in_sync
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+def test_manifest_matches_fronius_like_core() -> None:
+    """Fronius inverters announce themselves with their DHCP OUI; core's fronius matches the same."""
+    ours = json.loads((ROOT / "custom_components" / "battery_steward" / "manifest.json").read_text())
+    core = json.loads(
+        (Path(homeassistant.__file__).parent / "components" / "fronius" / "manifest.json").read_text()
+    )
+    assert ours["dhcp"] == core["dhcp"] == [{"macaddress": "0003AC*"}]
+
+
+async def test_fronius_dhcp_discovery_leads_to_sunspec(hass: HomeAssistant, start_sim: Start) -> None:
+    battery = await start_sim("sunspec", "SS-DHCP1")
+    info = DhcpServiceInfo(ip="127.0.0.1", hostname="fronius-inverter", macaddress="0003ac1a2b3c")
+    result: dict[str, Any] = dict(
+        await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_DHCP}, data=info)
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "dhcp_confirm"
+    assert result["description_placeholders"]["host"] == "127.0.0.1"
+    # A wrong port first: back to the Modbus form, the address and SunSpec kept.
+    result = dict(
+        await hass.config_entries.flow.async_configure(result["flow_id"], {"port": 1, "unit_id": 1})
+    )
+    assert result["step_id"] == "modbus"
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], _connection(battery.port, "sunspec")
+        )
+    )
+    # SunSpec leaves the sign of the battery power open: the form asks (Fronius's by default).
+    assert result["step_id"] == "sunspec"
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {}))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_PROFILE] == "sunspec"
+    entry = result["result"]
+    await hass.async_block_till_done()
+    # The same inverter announcing itself again is already configured.
+    again = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_DHCP}, data=info)
+    assert again["type"] is FlowResultType.ABORT
+    assert again["reason"] == "already_configured"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_fronius_dhcp_confirm_identifies_with_sunspec(hass: HomeAssistant, start_sim: Start) -> None:
+    battery = await start_sim("sunspec", "SS-DHCP2")
+    info = DhcpServiceInfo(ip="127.0.0.1", hostname="fronius-inverter", macaddress="0003ac1a2b3d")
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_DHCP}, data=info)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"port": battery.port, "unit_id": 1}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["host"] == "127.0.0.1"
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+def _known_inverter(hass: HomeAssistant, serial: str, port: int) -> MockConfigEntry:
+    """A SunSpec entry (not set up) whose inverter was at another address."""
+    known = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=serial,
+        data={"kind": KIND_MODBUS, "serial": serial, **_connection(port, "sunspec"), "host": "old.invalid"},
+    )
+    known.add_to_hass(hass)
+    return known
+
+
+async def _discovered(hass: HomeAssistant, mac: str) -> ConfigFlowResult:
+    """A Fronius inverter (its OUI) announcing itself at 127.0.0.1."""
+    info = DhcpServiceInfo(ip="127.0.0.1", hostname="fronius-inverter", macaddress=mac)
+    return await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_DHCP}, data=info)
+
+
+async def test_fronius_dhcp_updates_the_address_of_a_known_inverter(
+    hass: HomeAssistant, start_sim: Start
+) -> None:
+    battery = await start_sim("sunspec", "SS-DHCP3")
+    known = _known_inverter(hass, "SS-DHCP3", battery.port)
+    result = await _discovered(hass, "0003ac1a2b3e")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert known.data["host"] == "127.0.0.1"
+    await hass.async_block_till_done()
+    if known.state is ConfigEntryState.LOADED:
+        await hass.config_entries.async_unload(known.entry_id)
+
+
+async def test_fronius_dhcp_of_a_new_inverter_beside_a_known_one(
+    hass: HomeAssistant, start_sim: Start
+) -> None:
+    """The new one answers where a known inverter's port is, with another serial: it is offered."""
+    battery = await start_sim("sunspec", "SS-DHCP4")
+    known = _known_inverter(hass, "SS-OTHER", battery.port)
+    result = await _discovered(hass, "0003ac1a2b3f")
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "dhcp_confirm"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"port": battery.port, "unit_id": 1}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == "SS-DHCP4"
+    assert known.data["host"] == "old.invalid"
+    await hass.async_block_till_done()
+    await hass.config_entries.async_unload(result["result"].entry_id)
 
 
 async def test_sunspec_power_sign_from_the_flow(hass: HomeAssistant, start_sim: Start) -> None:

@@ -87,8 +87,8 @@ async def test_ramp_steps_land_at_the_simulator(
         assert (last.trigger, last.scheduled, last.result) == (Trigger.SCHEDULE, at, Result.SUCCESS)
         if k:
             assert last.fields == {"power_w": (float(power - 500), float(power))}
-        else:  # the setpoint already read 0 W: only the mode is written
-            assert last.fields == {"mode": ("auto", "force_discharge")}
+        else:  # from the full rate at power-on down to the ramp's 0 W (0 W is 0 W), and the mode
+            assert last.fields == {"mode": ("auto", "force_discharge"), "power_w": (5000.0, 0.0)}
     # The ramp ends; the one-off after it hands back to automatic at 0 W.
     await move_to(hass, freezer, RAMP_AT + timedelta(minutes=10))
     assert simulator.read_register("mode") == 0

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -25,7 +25,7 @@ from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
 from .conftest import modbus_data
-from .helpers import add_cron_item, device_id, setup_entry
+from .helpers import add_cron_item, device_id, options_step, settings_input, setup_entry
 
 COMPONENT = Path(__file__).parent.parent / "custom_components" / DOMAIN
 STRINGS = json.loads((COMPONENT / "strings.json").read_text())
@@ -279,8 +279,9 @@ async def test_options_flow_input(
         {},
         optional={
             "poll_interval": VALUES,
-            "patrol_min": VALUES,
-            "fight_max": VALUES,
+            "patrol_interval_min": VALUES,
+            "fight_max_corrections": VALUES,
+            "safe_stop_timeout_s": VALUES,
             "journal_size": VALUES,
             "api_url": st.one_of(
                 st.sampled_from([f"http://127.0.0.1:{closed_port}/", "notaurl", "ftp://127.0.0.1/", ""]),
@@ -295,8 +296,17 @@ async def test_options_flow_input(
     problems: list[str] = []
 
     async def check(data: dict[str, Any]) -> None:
+        for step in ("settings", "api"):
+            await check_step(step, data)
+
+    async def check_step(step: Literal["settings", "api"], data: dict[str, Any]) -> None:
+        """Configure's settings (sectioned) and schedule API steps, each with what it asks."""
         writes = simulator.write_count
-        result = await hass.config_entries.options.async_init(entry.entry_id)
+        result = await options_step(hass, entry.entry_id, step)
+        if step == "settings":
+            data = settings_input(data)
+        else:
+            data = {key: value for key, value in data.items() if key.startswith("api_")}
         try:
             result = await hass.config_entries.options.async_configure(result["flow_id"], data)
         except vol.Invalid:

@@ -193,7 +193,7 @@ async def test_every_entity_action_refuses_non_admin_users(
     guest = await _non_admin(hass)
     actions = _actions(hass, entry)
     assert {domain for _, domain, _, _ in actions} == {"button", "select", "number", "switch"}
-    assert len(actions) == 12  # 2 buttons, 3 selects, 3 numbers, 4 switches
+    assert len(actions) == 14  # 3 buttons (with Restore), 3 selects, 3 numbers, 5 (with Confirm switching)
     writes = simulator.write_count
     before = {entity: hass.states.get(entity) for entity, *_ in actions}
     for user in (guest, Context(user_id=hass_read_only_user.id)):

@@ -15,6 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUs
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.schedule import SUBENTRY_ITEM
+from custom_components.battery_steward.services import battery_keys
 
 from .conftest import modbus_data
 from .helpers import device_id, freeze_at, setup_entry
@@ -60,13 +61,13 @@ async def test_add_list_update_remove(
         },
         response=True,
     )
-    item_id = result["items"][entry.entry_id]
+    item_id = result[entry.title]["item_id"]
     subentry = entry.subentries[item_id]
     assert subentry.subentry_type == SUBENTRY_ITEM
     assert subentry.title == "Night charge"
     assert subentry.data["tz"] == "Europe/Paris"
     listed = await call(hass, "list_items", {"device_id": device}, response=True)
-    items = listed[entry.entry_id]["items"]
+    items = listed[entry.title]["items"]
     assert [i["id"] for i in items] == [item_id]
     assert items[0]["setpoints"] == {"mode": "force_charge", "power_w": -2000.0}
 
@@ -79,7 +80,7 @@ async def test_add_list_update_remove(
     assert entry.subentries[item_id].title == "Cheap night"
 
     preview = await call(hass, "preview_plan", {"device_id": device, "hours": 48}, response=True)
-    changes = preview[entry.entry_id]["changes"]
+    changes = preview[entry.title]["changes"]
     assert [c["local"] for c in changes] == [
         "2026-03-29T03:00:00+02:00",  # 02:00 does not exist that night
         "2026-03-29T05:00:00+02:00",
@@ -87,7 +88,7 @@ async def test_add_list_update_remove(
         "2026-03-30T05:00:00+02:00",
     ]
     assert changes[0]["setpoints"] == {"mode": "force_charge", "power_w": -3000.0}
-    assert preview[entry.entry_id]["now"] == {}
+    assert preview[entry.title]["now"] == {}
 
     await call(hass, "remove_item", {"item_id": item_id})
     assert item_id not in entry.subentries
@@ -193,7 +194,7 @@ async def test_item_on_unloaded_battery(hass: HomeAssistant, entry: MockConfigEn
         {"device_id": device, "type": "cron", "cron": "0 6 * * *", "mode": "auto"},
         response=True,
     )
-    item_id = result["items"][entry.entry_id]
+    item_id = result[entry.title]["item_id"]
     await hass.config_entries.async_unload(entry.entry_id)
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, "update_item", {"item_id": item_id, "mode": "idle"})
@@ -208,19 +209,19 @@ async def test_get_journal_filters(hass: HomeAssistant, entry: MockConfigEntry, 
     await call(hass, "set_override", {"device_id": device, "reserve_pct": 40})
     await call(hass, "reconcile_now", {"device_id": device})
     journal = await call(hass, "get_journal", {"device_id": device}, response=True)
-    records = journal[entry.entry_id]["records"]
+    records = journal[entry.title]["records"]
     assert [r["trigger"] for r in records] == ["startup", "override", "manual"]
     assert records[1]["fields"] == {"reserve_pct": {"old": 20.0, "new": 40.0}}
-    assert journal[entry.entry_id]["statistics"]["by_result"] == {"success": 3}
+    assert journal[entry.title]["statistics"]["by_result"] == {"success": 3}
     limited = await call(hass, "get_journal", {"device_id": device, "limit": 1}, response=True)
-    assert [r["trigger"] for r in limited[entry.entry_id]["records"]] == ["manual"]
+    assert [r["trigger"] for r in limited[entry.title]["records"]] == ["manual"]
     failed = await call(hass, "get_journal", {"device_id": device, "result": ["failed"]}, response=True)
-    assert failed[entry.entry_id]["records"] == []
+    assert failed[entry.title]["records"] == []
     later = (START + timedelta(hours=1)).replace(tzinfo=None).isoformat()
     since = await call(hass, "get_journal", {"device_id": device, "since": later}, response=True)
-    assert since[entry.entry_id]["records"] == []
+    assert since[entry.title]["records"] == []
     until = await call(hass, "get_journal", {"device_id": device, "until": START.isoformat()}, response=True)
-    assert len(until[entry.entry_id]["records"]) == 3
+    assert len(until[entry.title]["records"]) == 3
 
 
 async def test_control_services_need_admin(
@@ -239,7 +240,7 @@ async def test_control_services_need_admin(
 async def test_add_presets(hass: HomeAssistant, entry: MockConfigEntry, device: str) -> None:
     result = await call(hass, "add_preset", {"device_id": device, "preset": "peak_window"}, response=True)
     await call(hass, "add_preset", {"device_id": device, "preset": "night_idle"})
-    item_id = result["items"][entry.entry_id]
+    item_id = result[entry.title]["item_id"]
     assert entry.subentries[item_id].data["start"] == "19:00:00"
     assert entry.subentries[item_id].data["tz"] == "Europe/Paris"
     assert len(entry.subentries) == 3
@@ -248,3 +249,50 @@ async def test_add_presets(hass: HomeAssistant, entry: MockConfigEntry, device: 
     # Complete on their own: the battery had no default, so one holds what they set outside them.
     (default,) = (sub for sub in entry.subentries.values() if sub.data["type"] == "default")
     assert dict(default.data["setpoints"]) == {"mode": "auto", "reserve_pct": 20.0}
+
+
+async def test_responses_are_keyed_by_battery_name(
+    hass: HomeAssistant, entry: MockConfigEntry, device: str
+) -> None:
+    """Not by an opaque entry id (df0c133b…): the battery's name, its entry id inside."""
+    listed = await call(hass, "list_items", {"device_id": device}, response=True)
+    assert listed == {entry.title: {"entry_id": entry.entry_id, "items": []}}
+    added = await call(hass, "add_preset", {"device_id": device, "preset": "night_idle"}, response=True)
+    assert added[entry.title]["entry_id"] == entry.entry_id
+    assert added[entry.title]["item_id"] in entry.subentries
+    for name in ("get_journal", "preview_plan"):
+        answer = await call(hass, name, {"device_id": device}, response=True)
+        assert list(answer) == [entry.title]
+        assert answer[entry.title]["entry_id"] == entry.entry_id
+
+
+def test_two_batteries_with_one_name_keep_both_answers() -> None:
+    first = MockConfigEntry(domain=DOMAIN, title="Garage", entry_id="aaa")
+    second = MockConfigEntry(domain=DOMAIN, title="Garage", entry_id="bbb")
+    other = MockConfigEntry(domain=DOMAIN, title="Attic", entry_id="ccc")
+    assert battery_keys([first, second, other]) == {
+        "aaa": "Garage (aaa)",
+        "bbb": "Garage (bbb)",
+        "ccc": "Attic",
+    }
+
+
+@pytest.mark.parametrize("hours", [1, 168])
+async def test_preview_accepts_its_whole_range(
+    hass: HomeAssistant, entry: MockConfigEntry, device: str, hours: int
+) -> None:
+    answer = await call(hass, "preview_plan", {"device_id": device, "hours": hours}, response=True)
+    assert answer[entry.title]["changes"] == []
+
+
+@pytest.mark.parametrize("hours", [0, 200])
+async def test_preview_out_of_range_is_refused_with_a_translated_message(
+    hass: HomeAssistant, entry: MockConfigEntry, device: str, hours: int
+) -> None:
+    """200 used to fail with "value must be at most 168 at 'hours'. Got None"."""
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "preview_plan", {"device_id": device, "hours": hours}, response=True)
+    assert err.value.translation_key == "preview_hours"
+    assert str(err.value) == (
+        f"The preview covers 1 to 168 hours (7 days, as the Plan calendar); {hours} is outside that range"
+    )

@@ -19,17 +19,19 @@ from .api.fetcher import ScheduleFetcher, api_configured, make_client
 from .api.posting import start_posting
 from .bridge import async_follow_sources
 from .connection import async_connect
-from .const import CONF_SERIAL, DOMAIN, SOURCE_API
+from .const import CONF_KIND, CONF_SERIAL, DOMAIN, KIND_SIMULATOR, SOURCE_API
 from .controller import BatteryController, ControllerSettings
 from .coordinator import BatteryCoordinator
 from .default_item import async_ensure_default
 from .lifecycle import async_journal_item_changes, async_track_retention
+from .dashboard import async_batteries_changed, async_register_dashboard
 from .plan_feeds import PlanFeeds, async_remove_plan_store
 from .recording import MeasurementRecording
 from .run_watch import async_watch_runs
 from .runtime import BatteryConfigEntry, BatteryRuntimeData
 from .schedule import entry_items
 from .services import async_setup_services
+from .simulator_state import SimulatorState
 from .store import ControllerStore, async_follow_gate
 
 PLATFORMS: list[Platform] = [
@@ -135,6 +137,9 @@ async def _async_setup(hass: HomeAssistant, entry: BatteryConfigEntry, undo: Asy
         await _async_stop_work(entry)
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_on_stop))
+    async_register_dashboard(hass)  # the generated Batteries dashboard (dashboard.py)
+    async_batteries_changed(hass)
+    entry.async_on_unload(lambda: async_batteries_changed(hass))
 
 
 def _follow_schedule_items(
@@ -183,9 +188,13 @@ async def async_remove_entry(hass: HomeAssistant, entry: BatteryConfigEntry) -> 
     """The battery was deleted: forget its journal, override and day-ahead series."""
     await ControllerStore(hass, entry.entry_id).async_remove()
     await async_remove_plan_store(hass, entry.entry_id)
+    if entry.data[CONF_KIND] == KIND_SIMULATOR:
+        await SimulatorState(hass, entry.entry_id).async_remove()
 
 
 async def _async_stop_work(entry: BatteryConfigEntry) -> None:
     """Stop sampling and recording (pending rows written), timers and runs (state saved)."""
     await entry.runtime_data.recording.async_shutdown()
     await entry.runtime_data.controller.async_stop()
+    if (simulator := entry.runtime_data.simulator) is not None:
+        await SimulatorState(entry.runtime_data.coordinator.hass, entry.entry_id).async_save(simulator)

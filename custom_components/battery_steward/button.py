@@ -1,4 +1,4 @@
-"""Reconcile now: a fresh read and a run, on demand."""
+"""Buttons: reconcile now (a fresh read and a run), safe stop and restore."""
 
 from typing import override
 
@@ -17,6 +17,8 @@ RECONCILE_NOW = ButtonEntityDescription(key="reconcile_now", translation_key="re
 
 SAFE_STOP = ButtonEntityDescription(key="safe_stop", translation_key="safe_stop")
 
+RESTORE = ButtonEntityDescription(key="restore", translation_key="restore")
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -26,7 +28,11 @@ async def async_setup_entry(
     """Add the reconcile-now button."""
     coordinator = entry.runtime_data.coordinator
     async_add_entities(
-        [ReconcileNowButton(coordinator, RECONCILE_NOW), SafeStopButton(coordinator, SAFE_STOP)]
+        [
+            ReconcileNowButton(coordinator, RECONCILE_NOW),
+            SafeStopButton(coordinator, SAFE_STOP),
+            RestoreButton(coordinator, RESTORE),
+        ]
     )
 
 
@@ -52,3 +58,12 @@ class SafeStopButton(ControllerEntity, ButtonEntity):
                 translation_key="safe_stop_failed",
                 translation_placeholders={"battery": self.controller.name, "reason": result.reason},
             )
+
+
+class RestoreButton(ControllerEntity, ButtonEntity):
+    """After a safe stop: re-enable the plant and hand control back to the schedule (the restore action)."""
+
+    @override
+    async def async_press(self) -> None:
+        await self.async_check_control()
+        await self.controller.async_restore()

@@ -7,6 +7,7 @@ import uuid
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
@@ -14,8 +15,10 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers import entity_registry as er, selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 import probatio as vol
 import yaml  # type: ignore[import-untyped]  # PyYAML ships with Home Assistant; no stubs installed
 
@@ -89,8 +92,11 @@ from .const import (
     ON_STOP_CHOICES,
     ON_STOP_LEAVE,
     SIMULATOR_HOST,
+    docs_url,
+    poll_interval,
 )
 from .default_item import MINOR_VERSION_NEW
+from .controller import ControllerSettings
 from .device.driver import (
     DeviceConnectionError,
     DeviceInfo,
@@ -157,12 +163,19 @@ def _modbus_schema(defaults: Mapping[str, Any], *, profile: bool = True) -> vol.
     )
     if not profile:
         return schema
+    # No preselected map: the user picks one, real devices first, the simulator's own map last.
+    # Optional in the schema because the frontend preselects the first option of a required
+    # select; the step refuses a form without one (profile_required).
+    choices = [*(name for name in PROFILES if name != PROFILE_STEWARD), PROFILE_STEWARD]
     return schema.extend(
         {
-            vol.Required(
-                CONF_PROFILE, default=defaults.get(CONF_PROFILE, PROFILE_STEWARD)
-            ): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=list(PROFILES), translation_key="profile")
+            vol.Optional(CONF_PROFILE): selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    # Radio buttons, every map in view (a drop-down past five options would hide them).
+                    options=choices,
+                    translation_key="profile",
+                    mode=selector.SelectSelectorMode.LIST,
+                )
             ),
         }
     )
@@ -393,6 +406,8 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is None:
             return self._show_modbus({})
         self._connection = user_input
+        if not user_input.get(CONF_PROFILE):
+            return self._show_modbus({CONF_PROFILE: "profile_required"})
         if user_input[CONF_PROFILE] == PROFILE_MARSTEK:
             return await self.async_step_marstek()
         if user_input[CONF_PROFILE] == PROFILE_SUNSPEC:
@@ -435,14 +450,14 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_custom_map(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """The custom register map, as YAML text or a file in the config directory; validated first."""
         errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {}
+        placeholders = {"docs_url": docs_url("supported-devices.md")}
         if user_input is not None:
             self._map = _map_options(user_input)
             try:
                 register_map = await async_load_register_map(self.hass, self._map)
             except RegisterMapError as err:
                 errors["base"] = err.code
-                placeholders = err.placeholders
+                placeholders |= err.placeholders
             else:
                 return await self._async_create(
                     make_profile(PROFILE_CUSTOM, {"map": register_map}), {}, self._map
@@ -478,6 +493,50 @@ class BatteryStewardConfigFlow(ConfigFlow, domain=DOMAIN):
             data={CONF_KIND: KIND_MODBUS, CONF_SERIAL: info.serial, **connection, **extra_data},
             options=options,
         )
+
+    async def async_step_dhcp(self, discovery_info: DhcpServiceInfo) -> ConfigFlowResult:
+        """A Fronius inverter announced itself (its DHCP OUI, as core's fronius matches): SunSpec."""
+        self._async_abort_entries_match({CONF_HOST: discovery_info.ip})
+        # One of ours at a new address? Its serial says so: update the address, nothing to ask.
+        addresses = {(DEFAULT_PORT, DEFAULT_UNIT)} | {
+            (entry.data[CONF_PORT], entry.data[CONF_UNIT])
+            for entry in self._async_current_entries()
+            if entry.data.get(CONF_PROFILE) == PROFILE_SUNSPEC
+        }
+        for port, unit in sorted(addresses):
+            info, _error = await _async_identify(discovery_info.ip, port, unit, make_profile(PROFILE_SUNSPEC))
+            if info is not None:
+                await self.async_set_unique_id(info.serial)
+                self._abort_if_unique_id_configured(updates={CONF_HOST: discovery_info.ip})
+                break
+        self._connection = {
+            CONF_HOST: discovery_info.ip,
+            CONF_PORT: DEFAULT_PORT,
+            CONF_UNIT: DEFAULT_UNIT,
+            CONF_PROFILE: PROFILE_SUNSPEC,
+        }
+        self.context["title_placeholders"] = {"host": discovery_info.ip}
+        return await self.async_step_dhcp_confirm()
+
+    async def async_step_dhcp_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Port and unit of its Modbus TCP (SunSpec) server; identified before anything is saved."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="dhcp_confirm",
+                data_schema=vol.Schema(
+                    {
+                        key: value
+                        for key, value in _modbus_schema(self._connection, profile=False).schema.items()
+                        if key != CONF_HOST
+                    }
+                ),
+                description_placeholders={
+                    "host": self._connection[CONF_HOST],
+                    "docs_url": docs_url("supported-devices.md"),
+                },
+            )
+        self._connection |= user_input
+        return await self._async_create(make_profile(PROFILE_SUNSPEC), {}, {})
 
     async def async_step_bridge(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """A battery another integration provides as entities: choose them."""
@@ -767,6 +826,30 @@ OPTIONS: tuple[tuple[str, int, int, int, str | None], ...] = (
     (CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS, 0, 3650, "d"),
 )
 
+# The settings form, in Home Assistant's form sections (stored flat in the entry's options).
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "polling": (CONF_POLL_INTERVAL, CONF_PATROL_MIN),
+    "reconciliation": (CONF_FIGHT_MAX, CONF_FIGHT_WINDOW_MIN, CONF_VERIFY_S, CONF_JOURNAL_SIZE),
+    "safe_stop": (CONF_SAFE_STOP_THRESHOLD_PCT, CONF_SAFE_STOP_TIMEOUT_S),
+    "items": (CONF_RETENTION_DAYS,),
+}
+SECTION_REGISTER_MAP = "register_map_source"
+SECTION_ACCESS = "access"
+
+# Options the running battery takes at once; any other change reloads the entry.
+LIVE_OPTIONS = frozenset(
+    {CONF_POLL_INTERVAL, CONF_VERIFY_S, CONF_SAFE_STOP_THRESHOLD_PCT, CONF_SAFE_STOP_TIMEOUT_S}
+)
+
+API_OPTIONS = (
+    CONF_API_URL,
+    CONF_API_USERNAME,
+    CONF_API_PASSWORD,
+    CONF_API_PLANT,
+    CONF_API_POSTING,
+    CONF_API_TOMORROW_HOUR,
+)
+
 
 async def _async_check_api(hass: HomeAssistant, options: Mapping[str, Any]) -> str | None:
     """Log in to the API; a form error key, or None when the credentials work."""
@@ -781,32 +864,103 @@ async def _async_check_api(hass: HomeAssistant, options: Mapping[str, Any]) -> s
 
 
 class BatteryOptionsFlow(OptionsFlowWithReload):
-    """Poll interval and controller settings; the entry reloads to apply them."""
+    """Settings (in sections) or the schedule API (a step of its own).
+
+    Options in LIVE_OPTIONS apply to the running battery at once; any other change reloads it
+    (the built-in simulated battery keeps its state across the reload).
+    """
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show the options; API credentials are checked by logging in."""
+        """Which to change: the settings or the schedule API."""
+        return self.async_show_menu(step_id="init", menu_options=["settings", "api"])
+
+    async def async_step_settings(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Polling, reconciliation and safe stop (and a custom register map), in sections."""
         errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {}
+        placeholders = {
+            "docs_url": docs_url("configuration.md"),
+            "map_docs_url": docs_url("supported-devices.md"),
+        }
         custom = self.config_entry.data.get(CONF_PROFILE) == PROFILE_CUSTOM
+        current = dict(self.config_entry.options)
+        if user_input is not None:
+            changes = {key: value for name in SECTIONS for key, value in user_input[name].items()}
+            changes |= user_input.get(SECTION_ACCESS, {})
+            if custom:
+                map_source = _map_options(user_input.get(SECTION_REGISTER_MAP, {}))
+                for key in (CONF_REGISTER_MAP, CONF_REGISTER_MAP_FILE):
+                    current.pop(key, None)
+                changes |= map_source
+                try:
+                    await async_load_register_map(self.hass, map_source)
+                except RegisterMapError as err:
+                    errors["base"] = err.code
+                    placeholders |= err.placeholders
+            if not errors:
+                return self._async_save({**current, **changes})
+        # What a clean stop of Home Assistant does to the battery sits with the safe stop.
+        extra: dict[str, dict[Any, Any]] = {
+            "safe_stop": {
+                vol.Optional(CONF_ON_STOP, default=current.get(CONF_ON_STOP, ON_STOP_LEAVE)): (
+                    selector.SelectSelector(
+                        selector.SelectSelectorConfig(
+                            options=list(ON_STOP_CHOICES), translation_key=CONF_ON_STOP
+                        )
+                    )
+                )
+            }
+        }
+        fields: dict[Any, Any] = {
+            vol.Required(name): section(
+                vol.Schema(
+                    dict(
+                        _int_field(key, int(current.get(key, default)), low, high, unit)
+                        for key, default, low, high, unit in OPTIONS
+                        if key in keys
+                    )
+                    | extra.get(name, {})
+                ),
+                {"collapsed": False},
+            )
+            for name, keys in SECTIONS.items()
+        }
+        fields[vol.Optional(SECTION_ACCESS)] = section(
+            vol.Schema(
+                {
+                    vol.Required(
+                        CONF_ADMIN_ONLY, default=admin_only(self.config_entry)
+                    ): selector.BooleanSelector()
+                }
+            ),
+            {"collapsed": False},
+        )
+        if custom:
+            suggested = (user_input or {}).get(SECTION_REGISTER_MAP) or current
+            fields[vol.Required(SECTION_REGISTER_MAP)] = section(
+                self.add_suggested_values_to_schema(vol.Schema(_register_map_fields()), suggested),
+                {"collapsed": False},
+            )
+        return self.async_show_form(
+            step_id="settings",
+            data_schema=vol.Schema(fields),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_api(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The schedule API's address and credentials, checked by logging in."""
+        errors: dict[str, str] = {}
         current = dict(self.config_entry.options)
         if user_input is not None:
             if not user_input.get(CONF_API_PASSWORD) and current.get(CONF_API_PASSWORD):
                 # The stored password is never sent to the form: an empty field keeps it.
                 user_input = {**user_input, CONF_API_PASSWORD: current[CONF_API_PASSWORD]}
             error = await _async_check_api(self.hass, user_input) if api_configured(user_input) else None
-            if error is None and custom:
-                try:
-                    await async_load_register_map(self.hass, user_input)
-                except RegisterMapError as err:
-                    error, placeholders = err.code, err.placeholders
             if error is None:
-                return self.async_create_entry(data=user_input)
+                kept = {key: value for key, value in current.items() if key not in API_OPTIONS}
+                return self._async_save({**kept, **user_input})
             errors["base"] = error
-        fields = dict(
-            _int_field(key, int(current.get(key, default)), low, high, unit)
-            for key, default, low, high, unit in OPTIONS
-        )
-        fields |= {
+        fields: dict[Any, Any] = {
             vol.Optional(CONF_API_URL): selector.TextSelector(
                 selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
             ),
@@ -818,20 +972,26 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
             vol.Optional(
                 CONF_API_POSTING, default=bool(current.get(CONF_API_POSTING, True))
             ): selector.BooleanSelector(),
-            vol.Optional(CONF_ADMIN_ONLY, default=admin_only(self.config_entry)): selector.BooleanSelector(),
-            vol.Optional(
-                CONF_ON_STOP, default=current.get(CONF_ON_STOP, ON_STOP_LEAVE)
-            ): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=list(ON_STOP_CHOICES), translation_key=CONF_ON_STOP)
-            ),
         }
         hour = int(current.get(CONF_API_TOMORROW_HOUR, DEFAULT_TOMORROW_HOUR))
         fields.update([_int_field(CONF_API_TOMORROW_HOUR, hour, 0, 23, "h")])
-        if custom:
-            fields |= _register_map_fields()
         # Never pre-fill the password: the form would send the secret to the browser.
         suggested = {key: value for key, value in (user_input or current).items() if key != CONF_API_PASSWORD}
-        schema = self.add_suggested_values_to_schema(vol.Schema(fields), suggested)
         return self.async_show_form(
-            step_id="init", data_schema=schema, errors=errors, description_placeholders=placeholders
+            step_id="api",
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), suggested),
+            errors=errors,
+            description_placeholders={"docs_url": docs_url("remote-api.md")},
         )
+
+    def _async_save(self, options: dict[str, Any]) -> ConfigFlowResult:
+        """Apply live what can be (no reload), reload for the rest."""
+        defaults = {key: default for key, default, *_ in OPTIONS}  # an option never set has its default
+        before, after = {**defaults, **self.config_entry.options}, {**defaults, **options}
+        changed = {key for key in {*after, *before} if after.get(key) != before.get(key)}
+        if changed <= LIVE_OPTIONS and self.config_entry.state is ConfigEntryState.LOADED:
+            self.automatic_reload = False
+            runtime = self.config_entry.runtime_data
+            runtime.coordinator.update_interval = poll_interval(options, runtime.connection.keep_alive_s)
+            runtime.controller.settings = ControllerSettings.from_options(options)
+        return self.async_create_entry(data=options)

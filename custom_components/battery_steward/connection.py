@@ -32,6 +32,7 @@ from .device.modbus import ModbusBatteryDriver
 from .device.profiles import RegisterMapError
 from .device.simulator import SimConfig, SimulatedBattery
 from .register_map import async_profile
+from .simulator_state import SimulatorState
 
 
 class Connection:
@@ -117,6 +118,7 @@ async def async_connect(hass: HomeAssistant, entry: ConfigEntry) -> Connection:
                 capacity_kwh=entry.data.get(CONF_CAPACITY_KWH, DEFAULT_CAPACITY_KWH),
             )
         )
+        await SimulatorState(hass, entry.entry_id).async_restore(simulator)
         await simulator.start(host=SIMULATOR_HOST, port=0)
         return Connection(ModbusBatteryDriver(SIMULATOR_HOST, simulator.port, 1), simulator=simulator)
     try:

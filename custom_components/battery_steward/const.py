@@ -37,7 +37,7 @@ DEFAULT_PORT: Final = 502
 DEFAULT_UNIT: Final = 1
 DEFAULT_CAPACITY_KWH: Final = 10.0
 DEFAULT_POLL_INTERVAL_S: Final = 10
-MIN_POLL_INTERVAL_S: Final = 2
+MIN_POLL_INTERVAL_S: Final = 5  # developers.home-assistant.io (appropriate-polling): 5 s at the least
 MAX_POLL_INTERVAL_S: Final = 300
 SIMULATOR_HOST: Final = "127.0.0.1"
 DEFAULT_SAFE_STOP_TIMEOUT_S: Final = 60.0
@@ -90,6 +90,12 @@ def poll_interval(options: dict[str, object], keep_alive_s: float | None = None)
     """
     seconds = float(options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL_S))  # type: ignore[arg-type]
     return timedelta(seconds=seconds if keep_alive_s is None else min(seconds, keep_alive_s))
+DOCS_BASE_URL: Final = "https://github.com/battery-steward/battery_steward/blob/main/docs/"
+
+
+def docs_url(page: str) -> str:
+    """A documentation page as a link the user can open (forms name no file paths)."""
+    return f"{DOCS_BASE_URL}{page}"
 
 
 def signal_state(entry_id: str) -> str:

@@ -65,8 +65,12 @@ FIELDS: dict[str, ItemField] = {
             key="weekdays",
             validator=vol.All(cv.ensure_list, [vol.All(vol.Coerce(int), vol.Range(min=0, max=6))]),
             selector=selector.SelectSelector(
+                # One list of check boxes: every day is one form, not seven trips to a picker.
                 selector.SelectSelectorConfig(
-                    options=[str(d) for d in range(7)], multiple=True, translation_key="weekday"
+                    options=[str(d) for d in range(7)],
+                    multiple=True,
+                    translation_key="weekday",
+                    mode=selector.SelectSelectorMode.LIST,
                 )
             ),
         ),

@@ -1,6 +1,6 @@
 """Schedule items as config subentries: add, reconfigure (and delete, native) in the UI."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 import zoneinfo
 
@@ -148,6 +148,17 @@ def _error_field(key: str, parsed: dict[str, Any]) -> str:
     return "base"
 
 
+def window_defaults(now: datetime) -> dict[str, Any]:
+    """A new window: every day, one hour from the next quarter hour (local time)."""
+    start = now.replace(second=0, microsecond=0) + timedelta(minutes=15 - now.minute % 15)
+    end = start + timedelta(hours=1)
+    return {
+        "weekdays": [str(day) for day in range(7)],
+        "start": start.strftime("%H:%M:00"),
+        "end": end.strftime("%H:%M:00"),
+    }
+
+
 class ScheduleItemFlow(ConfigSubentryFlow):
     """Choose a type, fill in its form; the item is validated like the services do."""
 
@@ -196,7 +207,10 @@ class ScheduleItemFlow(ConfigSubentryFlow):
 
     async def _async_new(self, kind: str, user_input: dict[str, Any] | None) -> SubentryFlowResult:
         self._kind = kind
-        return await self._async_form(user_input, {"tz": str(self.hass.config.time_zone)}, None)
+        defaults: dict[str, Any] = {"tz": str(self.hass.config.time_zone)}
+        if kind == "window":
+            defaults |= window_defaults(dt_util.now())
+        return await self._async_form(user_input, defaults, None)
 
     async def _async_form(
         self, user_input: dict[str, Any] | None, defaults: dict[str, Any], stored: dict[str, Any] | None

@@ -4,11 +4,14 @@ Kept apart from the coordinator so that the coordinator imports no higher module
 may name every object an entry owns, the coordinator only its connection.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
 
 from .api.fetcher import ScheduleFetcher
+from .confirm import SwitchConfirmation
 from .connection import Connection
 from .controller import BatteryController
 from .coordinator import BatteryCoordinator
@@ -28,6 +31,7 @@ class BatteryRuntimeData:
     recording: MeasurementRecording
     fetcher: ScheduleFetcher | None = None
     poster: MeasurementPoster | None = None
+    confirmation: SwitchConfirmation | None = None  # confirm.py: source and transport switches
 
     @property
     def driver(self) -> BatteryDriver:
@@ -46,3 +50,13 @@ class BatteryRuntimeData:
 
 
 type BatteryConfigEntry = ConfigEntry[BatteryRuntimeData]
+
+
+def confirmation(hass: HomeAssistant, entry: BatteryConfigEntry) -> SwitchConfirmation:
+    """The battery's confirmation (made by the first platform that needs it, dropped on unload)."""
+    runtime = entry.runtime_data
+    if runtime.confirmation is None:
+        made = runtime.confirmation = SwitchConfirmation(hass, entry.entry_id)
+        unload: Callable[[], None] = made._clear
+        entry.async_on_unload(unload)
+    return runtime.confirmation

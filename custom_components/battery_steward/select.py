@@ -10,7 +10,7 @@ from .const import SOURCES, TRANSPORTS
 from .coordinator import BatteryCoordinator
 from .engine.state import Mode, Setpoints
 from .entity import BatteryEntity, ControllerEntity
-from .runtime import BatteryConfigEntry
+from .runtime import BatteryConfigEntry, confirmation
 
 PARALLEL_UPDATES = 1
 
@@ -80,6 +80,8 @@ class ScheduleSourceSelect(ControllerEntity, SelectEntity):
     @override
     async def async_select_option(self, option: str) -> None:
         await self.async_check_control()
+        if option != self.controller.source:  # switching safe-stops the plant: confirmed first
+            confirmation(self.hass, self.coordinator.config_entry).take(self.controller.name)
         await self.controller.async_set_source(option)
 
 
@@ -99,4 +101,6 @@ class TransportSelect(ControllerEntity, SelectEntity):
     @override
     async def async_select_option(self, option: str) -> None:
         await self.async_check_control()
+        if option != self.current_option:  # switching safe-stops the plant: confirmed first
+            confirmation(self.hass, self.coordinator.config_entry).take(self.controller.name)
         await self.controller.async_set_transport(option)

@@ -20,7 +20,7 @@ from homeassistant.const import (
     UnitOfReactivePower,
     UnitOfTemperature,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
@@ -123,9 +123,18 @@ SENSORS: tuple[BatterySensorDescription, ...] = (
 
 @dataclass(frozen=True, kw_only=True)
 class ControllerSensorDescription(SensorEntityDescription):
-    """A sensor that shows the controller's state."""
+    """A sensor that shows the controller's state.
+
+    available_fn: whether there is something true to show. A desired reserve or a next change
+    that nothing plans is unavailable by design (docs/configuration.md), not "Unknown".
+    """
 
     value_fn: Callable[[BatteryController], StateType | datetime]
+    available_fn: Callable[[BatteryController], bool] = lambda _: True
+    exists_fn: Callable[[Capabilities, frozenset[str]], bool] = lambda _c, _w: True
+
+
+NOT_PLANNED = "not_planned"  # desired mode when no item, default or override sets one
 
 
 def _last_result(controller: BatteryController) -> str | None:
@@ -139,13 +148,15 @@ CONTROLLER_SENSORS: tuple[ControllerSensorDescription, ...] = (
         translation_key="next_change",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda c: c.next_change,
+        available_fn=lambda c: c.next_change is not None,
     ),
     ControllerSensorDescription(
         key="desired_mode",
         translation_key="desired_mode",
         device_class=SensorDeviceClass.ENUM,
-        options=[mode.value for mode in Mode],
-        value_fn=lambda c: c.desired.mode.value if c.desired.mode else None,
+        options=[*(mode.value for mode in Mode), NOT_PLANNED],
+        value_fn=lambda c: c.desired.mode.value if c.desired.mode else NOT_PLANNED,
+        exists_fn=lambda _c, writable: "mode" in writable,
     ),
     ControllerSensorDescription(
         key="desired_reserve",
@@ -153,6 +164,8 @@ CONTROLLER_SENSORS: tuple[ControllerSensorDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         suggested_display_precision=0,
         value_fn=lambda c: c.desired.reserve_pct,
+        available_fn=lambda c: c.desired.reserve_pct is not None,
+        exists_fn=lambda capabilities, _w: capabilities.reserve,
     ),
     ControllerSensorDescription(
         key="plant_state",
@@ -194,7 +207,11 @@ async def async_setup_entry(
         if description.exists_fn(capabilities)
     ]
     entities.append(LastSeenSensor(coordinator))
-    entities.extend(ControllerSensor(coordinator, description) for description in CONTROLLER_SENSORS)
+    entities.extend(
+        ControllerSensor(coordinator, description)
+        for description in CONTROLLER_SENSORS
+        if description.exists_fn(capabilities, coordinator.info.writable)
+    )
     if (fetcher := entry.runtime_data.fetcher) is not None:
         entities.append(ScheduleApiSensor(fetcher, coordinator, SCHEDULE_API))
     async_add_entities(entities)
@@ -217,30 +234,46 @@ class BatterySensor(BatteryEntity, SensorEntity):
 
 
 class LastSeenSensor(BatteryEntity, SensorEntity):
-    """When the battery last answered; stays available so an outage shows how long it lasts."""
+    """When the battery last answered, written only when its connection changes.
+
+    Written at every poll it would add one *Activity* entry per poll (a timestamp is not a
+    measurement, so the logbook keeps every change): about 8,640 a day at 10 s. So it changes once
+    when the battery is lost (its last answer: how long the outage has lasted) and once when it is
+    back (that answer); *Connected* tells which. It stays available through an outage.
+    """
 
     _attr_device_class = SensorDeviceClass.TIMESTAMP
     _attr_entity_category = EntityCategory.DIAGNOSTIC
 
     def __init__(self, coordinator: BatteryCoordinator) -> None:
-        """Timestamp of the last successful poll."""
+        """The last successful poll at the last connection change."""
         super().__init__(coordinator, SensorEntityDescription(key="last_seen", translation_key="last_seen"))
+        self._connected = coordinator.last_update_success
+        self._attr_native_value = coordinator.last_seen
 
     @property
     @override
     def available(self) -> bool:
-        return self.coordinator.last_seen is not None
+        return self._attr_native_value is not None
 
-    @property
+    @callback
     @override
-    def native_value(self) -> datetime | None:
-        return self.coordinator.last_seen
+    def _handle_coordinator_update(self) -> None:
+        if self.coordinator.last_update_success != self._connected or self._attr_native_value is None:
+            self._connected = self.coordinator.last_update_success
+            self._attr_native_value = self.coordinator.last_seen
+        super()._handle_coordinator_update()
 
 
 class ControllerSensor(ControllerEntity, SensorEntity):
     """What the controller wants and did; available whatever the battery's connection."""
 
     entity_description: ControllerSensorDescription
+
+    @property
+    @override
+    def available(self) -> bool:
+        return self.entity_description.available_fn(self.controller)
 
     @property
     @override

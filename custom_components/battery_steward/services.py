@@ -7,7 +7,9 @@ bad input raises a translated ServiceValidationError and nothing is written to a
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -76,6 +78,8 @@ SET_OVERRIDE_SCHEMA = vol.Schema(
             _time_period, vol.Range(min=timedelta(seconds=1), max=timedelta(days=366))
         ),
         vol.Exclusive("until_cleared", "lifetime"): cv.boolean,
+        # 0 W is 0 W: the full rate is asked for explicitly (the battery's rating in the mode's direction).
+        vol.Optional("full_rate"): cv.boolean,
     }
 )
 JOURNAL_SCHEMA = vol.Schema(
@@ -87,8 +91,11 @@ JOURNAL_SCHEMA = vol.Schema(
         vol.Optional("limit", default=100): vol.All(vol.Coerce(int), vol.Range(min=1, max=10000)),
     }
 )
+PREVIEW_MIN_H = 1
+PREVIEW_MAX_H = 168  # 7 days, as the Plan calendar
 PREVIEW_SCHEMA = vol.Schema(
-    {**_TARGET, vol.Optional("hours", default=24): vol.All(vol.Coerce(float), vol.Range(min=1, max=168))}
+    # The range is checked in the action, so that 200 gets a translated message, not voluptuous's.
+    {**_TARGET, vol.Optional("hours", default=24): vol.Coerce(float)}
 )
 
 
@@ -168,9 +175,31 @@ async def _add_preset(call: ServiceCall) -> ServiceResponse:
     return created
 
 
+def battery_keys(entries: Iterable[BatteryConfigEntry]) -> dict[str, str]:
+    """Response key per entry id: the battery's name (its title), which a user can read.
+
+    Two batteries with the same name get their entry id appended, so no answer is lost.
+    """
+    entries = list(entries)
+    titles = Counter(entry.title for entry in entries)
+    return {
+        entry.entry_id: entry.title if titles[entry.title] == 1 else f"{entry.title} ({entry.entry_id})"
+        for entry in entries
+    }
+
+
+def _by_battery(
+    entries: list[BatteryConfigEntry], answer: Callable[[BatteryConfigEntry], dict[str, Any]]
+) -> dict[str, Any]:
+    """One answer per battery, keyed by its name, with the entry id inside."""
+    keys = battery_keys(entries)
+    return {keys[entry.entry_id]: {"entry_id": entry.entry_id, **answer(entry)} for entry in entries}
+
+
 def _create_items(hass: HomeAssistant, checked: list[tuple[BatteryConfigEntry, Item]]) -> ServiceResponse:
     """Store validated items as subentries, once every targeted battery has accepted them."""
     created: dict[str, Any] = {}
+    keys = battery_keys(entry for entry, _item in checked)
     for entry, item in checked:
         subentry = ConfigSubentry(
             data=MappingProxyType(item_store_data(item)),
@@ -179,8 +208,8 @@ def _create_items(hass: HomeAssistant, checked: list[tuple[BatteryConfigEntry, I
             unique_id=None,
         )
         hass.config_entries.async_add_subentry(entry, subentry)
-        created[entry.entry_id] = subentry.subentry_id
-    return {"items": created}
+        created[keys[entry.entry_id]] = {"entry_id": entry.entry_id, "item_id": subentry.subentry_id}
+    return created
 
 
 async def _update_item(call: ServiceCall) -> ServiceResponse:
@@ -224,8 +253,8 @@ async def _list_items(call: ServiceCall) -> ServiceResponse:
     else:
         entries = await _targets(hass, call)
     now = dt_util.utcnow()
-    out: dict[str, Any] = {}
-    for entry in entries:
+
+    def answer(entry: BatteryConfigEntry) -> dict[str, Any]:
         controller = entry.runtime_data.controller
         items = [
             item_to_dict(item) | item_status(controller, item, now)
@@ -234,8 +263,9 @@ async def _list_items(call: ServiceCall) -> ServiceResponse:
             and TYPE_NAMES[type(item)] in call.data.get("type", ITEM_TYPES)
             and call.data.get("enabled", item.enabled) == item.enabled
         ]
-        out[entry.entry_id] = {"battery": entry.title, "items": items}
-    return out
+        return {"items": items}
+
+    return _by_battery(entries, answer)
 
 
 RUN_ITEM_SCHEMA = vol.Schema({vol.Required("item_id"): cv.string, vol.Optional("until_cleared"): cv.boolean})
@@ -262,16 +292,33 @@ async def _set_override(call: ServiceCall) -> ServiceResponse:
         power_w=call.data.get("power_w"),
         reactive_var=call.data.get("reactive_var"),
     )
+    full_rate = call.data.get("full_rate", False)
+    if full_rate and (
+        setpoints.mode not in (Mode.FORCE_CHARGE, Mode.FORCE_DISCHARGE) or "power_w" in call.data
+    ):
+        raise _invalid("full_rate_needs_force_mode")
     if not setpoints.set_fields():
         raise _invalid("override_empty")
     entries = await _targets(call.hass, call)
+    wanted: dict[str, Setpoints] = {}
     for entry in entries:  # refuse before anything is written to any battery
+        limits = entry.runtime_data.coordinator.info.limits
+        wanted[entry.entry_id] = (
+            replace(
+                setpoints,
+                power_w=-limits.max_charge_w
+                if setpoints.mode is Mode.FORCE_CHARGE
+                else limits.max_discharge_w,
+            )
+            if full_rate
+            else setpoints
+        )
         with device_errors():
-            entry.runtime_data.coordinator.info.check(setpoints)
+            entry.runtime_data.coordinator.info.check(wanted[entry.entry_id])
     await _on_each(
         entries,
         lambda e: e.runtime_data.controller.async_set_override(
-            setpoints,
+            wanted[e.entry_id],
             duration=call.data.get("duration"),
             until_cleared=call.data.get("until_cleared", False),
         ),
@@ -325,29 +372,31 @@ def _each(
 
 
 async def _get_journal(call: ServiceCall) -> ServiceResponse:
-    out: dict[str, Any] = {}
-    for entry in await _targets(call.hass, call):
+    results = [Result(r) for r in call.data["result"]] if "result" in call.data else None
+
+    def answer(entry: BatteryConfigEntry) -> dict[str, Any]:
         controller = entry.runtime_data.controller
-        results = [Result(r) for r in call.data["result"]] if "result" in call.data else None
         records = controller.journal.query(
             since=_aware(call.data.get("since")),
             until=_aware(call.data.get("until")),
             results=results,
             limit=call.data["limit"],
         )
-        out[entry.entry_id] = {
-            "battery": entry.title,
-            "records": [rec.as_dict() for rec in records],
-            "statistics": controller.statistics(),
-        }
-    return out
+        return {"records": [rec.as_dict() for rec in records], "statistics": controller.statistics()}
+
+    return _by_battery(await _targets(call.hass, call), answer)
 
 
 async def _preview_plan(call: ServiceCall) -> ServiceResponse:
+    hours = call.data["hours"]
+    if not PREVIEW_MIN_H <= hours <= PREVIEW_MAX_H:
+        raise _invalid(
+            "preview_hours", hours=f"{hours:g}", minimum=str(PREVIEW_MIN_H), maximum=str(PREVIEW_MAX_H)
+        )
     now = dt_util.utcnow()
-    end = now + timedelta(hours=call.data["hours"])
-    out: dict[str, Any] = {}
-    for entry in await _targets(call.hass, call):
+    end = now + timedelta(hours=hours)
+
+    def answer(entry: BatteryConfigEntry) -> dict[str, Any]:
         controller = entry.runtime_data.controller
         changes = [
             {
@@ -357,12 +406,9 @@ async def _preview_plan(call: ServiceCall) -> ServiceResponse:
             }
             for at, setpoints in controller.changes_between(now, end)
         ]
-        out[entry.entry_id] = {
-            "battery": entry.title,
-            "now": setpoints_to_dict(controller.desired_at(now)),
-            "changes": changes,
-        }
-    return out
+        return {"now": setpoints_to_dict(controller.desired_at(now)), "changes": changes}
+
+    return _by_battery(await _targets(call.hass, call), answer)
 
 
 SAFE_STOP_SCHEMA = vol.Schema(
@@ -384,7 +430,8 @@ async def _safe_stop(call: ServiceCall) -> ServiceResponse:
             for entry in entries
         )
     )
-    return {entry.entry_id: result.as_dict() for entry, result in zip(entries, results, strict=True)}
+    answers = dict(zip((entry.entry_id for entry in entries), results, strict=True))
+    return _by_battery(entries, lambda entry: answers[entry.entry_id].as_dict())
 
 
 SET_SOURCE_SCHEMA = vol.Schema({**_TARGET, vol.Required("source"): vol.In(list(SOURCES))})

@@ -10,11 +10,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
+from .confirm import SwitchConfirmation
 from .controller import BatteryController
+from .coordinator import BatteryCoordinator
 from .entity import BatteryEntity, ControllerEntity
 from .item_switch import async_follow_items
 from .recording import MeasurementRecording
-from .runtime import BatteryConfigEntry
+from .runtime import BatteryConfigEntry, confirmation
 
 # One write at a time: the plant-enabled switch writes to the battery.
 PARALLEL_UPDATES = 1
@@ -46,6 +48,8 @@ CONTROLLER_SWITCHES: tuple[ControllerSwitchDescription, ...] = (
     ),
 )
 
+SWITCH_CONFIRM = SwitchEntityDescription(key="switch_confirm", translation_key="switch_confirm")
+
 PLANT_ENABLED = SwitchEntityDescription(key="plant_enabled", translation_key="plant_enabled")
 
 RECORDING = SwitchEntityDescription(
@@ -64,6 +68,7 @@ async def async_setup_entry(
     if coordinator.info.capabilities.enable:
         entities.append(PlantEnabledSwitch(coordinator, PLANT_ENABLED))
     entities.append(RecordingSwitch(coordinator, RECORDING))
+    entities.append(SwitchConfirmSwitch(coordinator, SWITCH_CONFIRM, confirmation(hass, entry)))
     async_add_entities(entities)
     entry.async_on_unload(async_follow_items(hass, entry, async_add_entities))
 
@@ -157,3 +162,29 @@ class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):
         await self.async_check_control()
         await self._recording.async_stop()
         self.async_write_ha_state()
+
+
+class SwitchConfirmSwitch(ControllerEntity, SwitchEntity):
+    """Confirms the next schedule source or transport switch (confirm.py); off again after it or a minute."""
+
+    def __init__(
+        self, coordinator: BatteryCoordinator, description: SwitchEntityDescription, armed: SwitchConfirmation
+    ) -> None:
+        """Shows and sets the battery's confirmation."""
+        super().__init__(coordinator, description)
+        self._confirmation = armed
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        return self._confirmation.armed
+
+    @override
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        await self.async_check_control()
+        self._confirmation.arm()
+
+    @override
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        await self.async_check_control()
+        self._confirmation.disarm()

@@ -159,10 +159,13 @@ async def test_power_follows_setpoint_with_lag(
     assert await read(client, r.R_ACTIVE_POWER) == pytest.approx(3000 * (1 - math.exp(-1)), abs=1)
     clock.advance(8.0)  # five in all
     assert float(await read(client, r.R_ACTIVE_POWER)) == pytest.approx(3000, rel=0.01)
-    # A setpoint beyond the limit in a force mode is clamped to the limit; 0 means "the limit".
-    await write(client, r.R_POWER_SETPOINT, 0)
+    # The full rate is asked for explicitly (the limit); 0 means 0 W.
+    await write(client, r.R_POWER_SETPOINT, 5000)
     clock.advance(30)
     assert await read(client, r.R_ACTIVE_POWER) == 5000
+    await write(client, r.R_POWER_SETPOINT, 0)
+    clock.advance(30)
+    assert await read(client, r.R_ACTIVE_POWER) == 0
     await write(client, r.R_MODE, MODE["idle"])
     clock.advance(30)
     assert await read(client, r.R_ACTIVE_POWER) == 0

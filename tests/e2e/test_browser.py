@@ -10,7 +10,10 @@ ones in the docs.
 """
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
 import json
 import os
 from pathlib import Path
@@ -22,6 +25,7 @@ import time
 from typing import Any
 import urllib.error
 import urllib.request
+from zoneinfo import ZoneInfo
 
 import psutil  # type: ignore[import-untyped]
 from pymodbus.client import ModbusTcpClient
@@ -188,160 +192,169 @@ def screenshots_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def log_in(browser: Any, hass: HomeAssistant) -> tuple[Any, str]:
-    """A desktop page (Paris time) logged in as the test user, and its access token."""
-    page = browser.new_page(viewport=DESKTOP, locale="en-US", timezone_id="Europe/Paris")
-    page.set_default_timeout(30_000)
-    page.goto(hass.url + "/")
-    page.locator("input[name=username]").fill(USER)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.keyboard.press("Enter")
-    page.locator("home-assistant-main").wait_for()
-    token = page.evaluate("() => JSON.parse(localStorage.getItem('hassTokens')).access_token")
-    assert isinstance(token, str)
-    return page, token
-
-
 def test_user_adds_battery_and_changes_reserve(home_assistant: HomeAssistant, tmp_path: Path) -> None:
     hass = home_assistant
     shots = screenshots_dir(tmp_path)
+    with browser_page(hass, tmp_path) as page:
+        token = log_in(page, hass)
+
+        # Add a built-in simulated battery through the config flow.
+        start_adding(page, hass, "Built-in simulated battery")
+        submit = page.get_by_role("button", name="Submit")
+        submit.wait_for()
+        page.get_by_text("Usable energy of the simulated battery").wait_for()
+        page.screenshot(path=shots / "config-flow.png")
+        submit.click()
+        page.get_by_role("button", name="finish").click()
+
+        entries = wait_until(
+            lambda: api(hass, token, "config/config_entries/entry?domain=battery_steward"),
+            30,
+            "the config entry",
+        )
+        assert len(entries) == 1
+        serial = entries[0]["title"].removeprefix("Simulated battery ")
+        prefix = "simulated_battery_" + serial.lower().replace("-", "_")
+        reserve_entity = f"number.{prefix}_backup_reserve"
+        state = wait_until(
+            lambda: next((s for s in api(hass, token, "states") if s["entity_id"] == reserve_entity), None),
+            30,
+            f"{reserve_entity} to exist",
+        )
+        before = round(float(state["state"]))
+
+        page.goto(hass.url + "/config/integrations/integration/battery_steward")
+        page.get_by_text(entries[0]["title"]).first.wait_for()
+        page.screenshot(path=shots / "integration-page.png")
+
+        # The simulator answers Modbus TCP on loopback inside Home Assistant: find it and read it.
+        port = wait_until(lambda: simulator_port(hass, serial), 30, "the simulator's Modbus port")
+        assert read_registers(port, REG_RESERVE, 1) == [before]
+
+        # The dashboard as users paste it, with this battery's entity ids.
+        dashboard = (ROOT / "dashboards" / "battery_steward.yaml").read_text()
+        (hass.config / "dashboards" / "battery_steward.yaml").write_text(
+            dashboard.replace(DEV_PREFIX, prefix)
+        )
+        page.goto(hass.url + "/battery-steward/battery")
+        reserve_card = page.locator("hui-tile-card", has_text="Override backup reserve")
+        spin = reserve_card.locator("[role=spinbutton]")
+        playwright_sync.expect(spin).to_have_attribute("aria-valuenow", str(before))
+        assert page.get_by_text("Entity not found").count() == 0
+
+        # Change the backup reserve on the dashboard: one step up.
+        reserve_card.locator("button.plus").click()
+        playwright_sync.expect(spin).to_have_attribute("aria-valuenow", str(before + 1))
+        wait_until(
+            lambda: read_registers(port, REG_RESERVE, 1) == [before + 1],
+            30,
+            f"the simulator's reserve register to become {before + 1}",
+        )
+
+        # The journal recorded the override, and the logbook shows it.
+        device_id = api(hass, token, "template", {"template": f"{{{{ device_id('{reserve_entity}') }}}}"})
+
+        def override_record() -> dict[str, Any] | None:
+            reply = api(
+                hass,
+                token,
+                "services/battery_steward/get_journal?return_response",
+                {"device_id": [device_id], "limit": 20},
+            )
+            records = next(iter(reply["service_response"].values()))["records"]
+            return next(
+                (
+                    r
+                    for r in records
+                    if r["trigger"] == "override"
+                    and r["result"] == "success"
+                    and r["fields"].get("reserve_pct", {}).get("new") == before + 1
+                ),
+                None,
+            )
+
+        record = wait_until(override_record, 30, "the override in the journal")
+        assert record["fields"]["reserve_pct"]["old"] == before
+        wait_until(
+            lambda: any(
+                item.get("domain") == "battery_steward" and "(override)" in str(item.get("message"))
+                for item in api(hass, token, "logbook")
+            ),
+            30,
+            "the override in the logbook",
+        )
+
+        # Screenshots of the dashboard, desktop and phone width (the journal card has the change).
+        # A plan to show: two daily windows, added with the add_item action.
+        for item in (
+            {"name": "Night charge", "start": "01:00:00", "end": "05:00:00", "mode": "force_charge"},
+            {"name": "Evening peak", "start": "18:00:00", "end": "21:00:00", "mode": "force_discharge"},
+        ):
+            api(
+                hass,
+                token,
+                "services/battery_steward/add_item",
+                {"device_id": [device_id], "type": "window", "weekdays": list(range(7))} | item,
+            )
+        next_change = f"sensor.{prefix}_next_change"
+        wait_until(
+            lambda: api(hass, token, f"states/{next_change}")["state"] not in {"unknown", "unavailable"},
+            30,
+            "a next change",
+        )
+
+        # Opened again now that the change is recorded: the journal card starts from the recorder.
+        page.reload()
+        journal = page.locator("hui-logbook-card")
+        journal.scroll_into_view_if_needed()  # its list renders the rows in view only
+        journal_row = journal.get_by_text("Backup reserve").first
+        playwright_sync.expect(journal_row).to_be_visible(timeout=30_000)
+        planned = page.locator("hui-calendar-card").get_by_text("Force charge").first
+        playwright_sync.expect(planned).to_be_attached()
+        # One tall window rather than a full-page capture, which would draw the fixed header mid-page.
+        page.set_viewport_size(TALL_DESKTOP)
+        page.evaluate("() => window.scrollTo(0, 0)")
+        journal.scroll_into_view_if_needed()
+        playwright_sync.expect(journal_row).to_be_visible(timeout=15_000)
+        page.screenshot(path=shots / "dashboard-desktop.png")
+        page.set_viewport_size(PHONE)
+        page.evaluate("() => window.scrollTo(0, 0)")
+        playwright_sync.expect(reserve_card).to_be_visible()
+        # Phone width: one column, nothing wider than the screen.
+        # (The charts follow the new width after their resize observers fire.)
+        page.wait_for_function(f"() => document.documentElement.scrollWidth <= {PHONE['width']}")
+        page.screenshot(path=shots / "dashboard-phone.png")
+
+
+@pytest.fixture
+def modbus_battery(tmp_path: Path) -> Iterator[int]:
+    """A simulated Modbus TCP battery (the steward map) in a process of its own; yields its port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "custom_components.battery_steward.device.simulator", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: read_registers(port, REG_MAGIC, 1), 30, "the Modbus simulator")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def browser_page(hass: HomeAssistant, tmp_path: Path) -> Iterator[Any]:
+    """A Chromium page (desktop size, Paris time); on failure a screenshot and Home Assistant's log."""
     with playwright_sync.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
         )
         try:
-            page, token = log_in(browser, hass)
-
-            # Add a built-in simulated battery through the config flow.
-            page.goto(hass.url + "/config/integrations/dashboard/add?domain=battery_steward")
-            page.get_by_role("button", name="OK").click()
-            page.get_by_text("Built-in simulated battery").first.click()
-            submit = page.get_by_role("button", name="Submit")
-            submit.wait_for()
-            page.get_by_text("Usable energy of the simulated battery").wait_for()
-            page.screenshot(path=shots / "config-flow.png")
-            submit.click()
-            page.get_by_role("button", name="finish").click()
-
-            entries = wait_until(
-                lambda: api(hass, token, "config/config_entries/entry?domain=battery_steward"),
-                30,
-                "the config entry",
-            )
-            assert len(entries) == 1
-            serial = entries[0]["title"].removeprefix("Simulated battery ")
-            prefix = "simulated_battery_" + serial.lower().replace("-", "_")
-            reserve_entity = f"number.{prefix}_backup_reserve"
-            state = wait_until(
-                lambda: next(
-                    (s for s in api(hass, token, "states") if s["entity_id"] == reserve_entity), None
-                ),
-                30,
-                f"{reserve_entity} to exist",
-            )
-            before = round(float(state["state"]))
-
-            page.goto(hass.url + "/config/integrations/integration/battery_steward")
-            page.get_by_text(entries[0]["title"]).first.wait_for()
-            page.screenshot(path=shots / "integration-page.png")
-
-            # The simulator answers Modbus TCP on loopback inside Home Assistant: find it and read it.
-            port = wait_until(lambda: simulator_port(hass, serial), 30, "the simulator's Modbus port")
-            assert read_registers(port, REG_RESERVE, 1) == [before]
-
-            # The dashboard as users paste it, with this battery's entity ids.
-            dashboard = (ROOT / "dashboards" / "battery_steward.yaml").read_text()
-            (hass.config / "dashboards" / "battery_steward.yaml").write_text(
-                dashboard.replace(DEV_PREFIX, prefix)
-            )
-            page.goto(hass.url + "/battery-steward/battery")
-            reserve_card = page.locator("hui-tile-card", has_text="Override backup reserve")
-            spin = reserve_card.locator("[role=spinbutton]")
-            playwright_sync.expect(spin).to_have_attribute("aria-valuenow", str(before))
-            assert page.get_by_text("Entity not found").count() == 0
-
-            # Change the backup reserve on the dashboard: one step up.
-            reserve_card.locator("button.plus").click()
-            playwright_sync.expect(spin).to_have_attribute("aria-valuenow", str(before + 1))
-            wait_until(
-                lambda: read_registers(port, REG_RESERVE, 1) == [before + 1],
-                30,
-                f"the simulator's reserve register to become {before + 1}",
-            )
-
-            # The journal recorded the override, and the logbook shows it.
-            device_id = api(hass, token, "template", {"template": f"{{{{ device_id('{reserve_entity}') }}}}"})
-
-            def override_record() -> dict[str, Any] | None:
-                reply = api(
-                    hass,
-                    token,
-                    "services/battery_steward/get_journal?return_response",
-                    {"device_id": [device_id], "limit": 20},
-                )
-                records = next(iter(reply["service_response"].values()))["records"]
-                return next(
-                    (
-                        r
-                        for r in records
-                        if r["trigger"] == "override"
-                        and r["result"] == "success"
-                        and r["fields"].get("reserve_pct", {}).get("new") == before + 1
-                    ),
-                    None,
-                )
-
-            record = wait_until(override_record, 30, "the override in the journal")
-            assert record["fields"]["reserve_pct"]["old"] == before
-            wait_until(
-                lambda: any(
-                    item.get("domain") == "battery_steward" and "(override)" in str(item.get("message"))
-                    for item in api(hass, token, "logbook")
-                ),
-                30,
-                "the override in the logbook",
-            )
-
-            # Screenshots of the dashboard, desktop and phone width (the journal card has the change).
-            # A plan to show: two daily windows, added with the add_item action.
-            for item in (
-                {"name": "Night charge", "start": "01:00:00", "end": "05:00:00", "mode": "force_charge"},
-                {"name": "Evening peak", "start": "18:00:00", "end": "21:00:00", "mode": "force_discharge"},
-            ):
-                api(
-                    hass,
-                    token,
-                    "services/battery_steward/add_item",
-                    {"device_id": [device_id], "type": "window", "weekdays": list(range(7))} | item,
-                )
-            next_change = f"sensor.{prefix}_next_change"
-            wait_until(
-                lambda: api(hass, token, f"states/{next_change}")["state"] not in {"unknown", "unavailable"},
-                30,
-                "a next change",
-            )
-
-            # Opened again now that the change is recorded: the journal card starts from the recorder.
-            page.reload()
-            journal = page.locator("hui-logbook-card")
-            journal.scroll_into_view_if_needed()  # its list renders the rows in view only
-            journal_row = journal.get_by_text("Backup reserve").first
-            playwright_sync.expect(journal_row).to_be_visible(timeout=30_000)
-            planned = page.locator("hui-calendar-card").get_by_text("Force charge").first
-            playwright_sync.expect(planned).to_be_attached()
-            # One tall window rather than a full-page capture, which would draw the fixed header mid-page.
-            page.set_viewport_size(TALL_DESKTOP)
-            page.evaluate("() => window.scrollTo(0, 0)")
-            journal.scroll_into_view_if_needed()
-            playwright_sync.expect(journal_row).to_be_visible(timeout=15_000)
-            page.screenshot(path=shots / "dashboard-desktop.png")
-            page.set_viewport_size(PHONE)
-            page.evaluate("() => window.scrollTo(0, 0)")
-            playwright_sync.expect(reserve_card).to_be_visible()
-            # Phone width: one column, nothing wider than the screen.
-            # (The charts follow the new width after their resize observers fire.)
-            page.wait_for_function(f"() => document.documentElement.scrollWidth <= {PHONE['width']}")
-            page.screenshot(path=shots / "dashboard-phone.png")
+            page = browser.new_page(viewport=DESKTOP, locale="en-US", timezone_id="Europe/Paris")
+            page.set_default_timeout(30_000)
+            yield page
         except BaseException:
             if browser.contexts and browser.contexts[0].pages:
                 browser.contexts[0].pages[0].screenshot(path=tmp_path / "failure.png", full_page=True)
@@ -349,3 +362,143 @@ def test_user_adds_battery_and_changes_reserve(home_assistant: HomeAssistant, tm
             raise
         finally:
             browser.close()
+
+
+def start_adding(page: Any, hass: HomeAssistant, kind: str) -> None:
+    """Add integration → Battery Steward → the kind of battery (a menu option's text)."""
+    page.goto(hass.url + "/config/integrations/dashboard/add?domain=battery_steward")
+    page.get_by_role("button", name="OK").click()
+    page.get_by_text(kind).first.click()
+
+
+def log_in(page: Any, hass: HomeAssistant) -> str:
+    """Log in as the test user; the access token for the REST API."""
+    page.goto(hass.url + "/")
+    page.locator("input[name=username]").fill(USER)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.locator("home-assistant-main").wait_for()
+    token = page.evaluate("() => JSON.parse(localStorage.getItem('hassTokens')).access_token")
+    assert isinstance(token, str)
+    return token
+
+
+def state_of(hass: HomeAssistant, token: str, entity: str) -> str:
+    """An entity's state through the REST API."""
+    return str(api(hass, token, f"states/{entity}")["state"])
+
+
+@pytest.mark.timeout(600)
+def test_new_user_journeys(home_assistant: HomeAssistant, modbus_battery: int, tmp_path: Path) -> None:
+    """Issue 17's journeys: a Modbus battery (a wrong port first), the Batteries dashboard, a time
+    window from the item form changing the reserve at its start and end, a confirmed source
+    switch, safe stop and restore; each step screenshotted."""
+    hass = home_assistant
+    shots = screenshots_dir(tmp_path)
+    with browser_page(hass, tmp_path) as page:
+        token = log_in(page, hass)
+
+        # A Modbus TCP battery through the config flow: a wrong port first.
+        start_adding(page, hass, "Modbus TCP battery")
+        texts = page.locator("dialog-data-entry-flow input:not([type=radio])")
+        texts.nth(0).fill("127.0.0.1")
+        texts.nth(1).fill(str(free_port()))
+        # Nothing is preselected: submitting without a register map asks for one.
+        page.get_by_role("button", name="Submit").click()
+        page.get_by_text("Choose the register map your battery uses").wait_for()
+        page.get_by_text("Battery Steward register map").click()
+        page.get_by_role("button", name="Submit").click()
+        page.get_by_text("Failed to connect").wait_for()
+        page.screenshot(path=shots / "config-flow-modbus-error.png")
+        texts.nth(1).fill(str(modbus_battery))
+        page.get_by_role("button", name="Submit").click()
+        page.get_by_role("button", name="finish").click()
+        entries = wait_until(
+            lambda: api(hass, token, "config/config_entries/entry?domain=battery_steward"),
+            30,
+            "the entry",
+        )
+        assert entries[0]["title"] == "Steward Sim 10 SIM-0001"
+        prefix = "steward_sim_10_sim_0001"
+        reserve = f"number.{prefix}_backup_reserve"
+        wait_until(lambda: state_of(hass, token, reserve) == "20.0", 30, "the battery's reserve")
+        device_id = api(hass, token, "template", {"template": f"{{{{ device_id('{reserve}') }}}}"})
+        # A baseline the window's reserve returns to: 20 % from midnight.
+        api(
+            hass,
+            token,
+            "services/battery_steward/add_item",
+            {
+                "device_id": [device_id],
+                "type": "cron",
+                "name": "Baseline",
+                "cron": "0 0 * * *",
+                "reserve_pct": 20,
+            },
+        )
+
+        # The Batteries dashboard: made for this battery, nothing edited.
+        page.goto(hass.url + "/battery-steward-all/batteries")
+        page.get_by_text("Steward Sim 10 SIM-0001").first.wait_for()
+        assert page.get_by_text("Entity not found").count() == 0
+        page.wait_for_timeout(3000)  # the icons load after the cards
+        page.screenshot(path=shots / "dashboard-batteries.png")
+
+        # A time window from the item form: every day already; from the next minute but one.
+        page.goto(hass.url + "/config/integrations/integration/battery_steward")
+        page.get_by_role("button", name="Add schedule item").first.click()
+        page.get_by_text("Time window").first.click()
+        now = datetime.now(ZoneInfo("Europe/Paris"))  # Home Assistant's zone (config/configuration.yaml)
+        start = now + timedelta(seconds=120)
+        end = start + timedelta(minutes=1)
+        page.locator("dialog-data-entry-flow ha-selector-text input").first.fill("Reserve test")
+        times = page.locator("ha-selector-time")
+        for selector_index, moment in ((0, start), (1, end)):
+            fields = times.nth(selector_index).locator("input")
+            fields.nth(0).fill(f"{moment.hour:02d}")
+            fields.nth(1).fill(f"{moment.minute:02d}")
+        page.locator("dialog-data-entry-flow ha-selector-number input").first.fill("60")
+        page.screenshot(path=shots / "item-form-window.png")
+        page.get_by_role("button", name="Submit").click()
+        page.get_by_role("button", name="finish").click()
+        page.goto(hass.url + "/battery-steward-all/batteries")
+        wait_until(lambda: state_of(hass, token, reserve) == "60.0", 200, "the reserve at the window's start")
+        page.wait_for_timeout(2000)  # the tiles follow the state
+        page.screenshot(path=shots / "dashboard-window-started.png")
+        wait_until(lambda: state_of(hass, token, reserve) == "20.0", 120, "the reserve at the window's end")
+        # Pause it (disabled, kept) and delete it: through the actions the item form writes.
+        listed = api(
+            hass, token, "services/battery_steward/list_items?return_response", {"device_id": [device_id]}
+        )
+        items = next(iter(listed["service_response"].values()))["items"]
+        window = next(i for i in items if i["name"] == "Reserve test")
+        api(
+            hass,
+            token,
+            "services/battery_steward/update_item",
+            {"item_id": window["id"], "enabled": False},
+        )
+        api(hass, token, "services/battery_steward/remove_item", {"item_id": [window["id"]]})
+
+        # Switch the source: refused without the confirmation, done with it.
+        source = f"select.{prefix}_schedule_source"
+        page.reload()
+        page.locator("hui-tile-card", has_text="Confirm switching").locator(
+            "ha-switch, ha-control-switch"
+        ).first.click()
+        wait_until(lambda: state_of(hass, token, f"switch.{prefix}_confirm_switching") == "on", 30, "confirm")
+        page.screenshot(path=shots / "dashboard-confirm-switching.png")
+        # The select itself through the action its tile calls (its menu is not reliably clickable here).
+        api(hass, token, "services/select/select_option", {"entity_id": source, "option": "api"})
+        wait_until(lambda: state_of(hass, token, source) == "api", 60, "the source switch")
+        assert state_of(hass, token, f"switch.{prefix}_confirm_switching") == "off"
+
+        def plant_is(wanted: str) -> bool:
+            return state_of(hass, token, f"sensor.{prefix}_plant_state") == wanted
+
+        # Safe stop and restore from the dashboard, each confirmed.
+        for name, plant in (("Safe stop", "stopped"), ("Restore", "running")):
+            page.locator("hui-tile-card", has_text=name).locator("ha-tile-icon").first.click()
+            page.get_by_role("button", name="OK").or_(page.get_by_role("button", name="Yes")).first.click()
+            wait_until(partial(plant_is, plant), 90, f"plant {plant}")
+        page.screenshot(path=shots / "dashboard-restored.png")

@@ -16,12 +16,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .test_browser import (
-    CHROMIUM,
     HomeAssistant,
     api,
+    browser_page,
     home_assistant,  # noqa: F401  (the fixture)
     log_in,
-    playwright_sync,
     pytestmark as browser_marks,
     screenshots_dir,
 )
@@ -66,25 +65,14 @@ class Session:
 @contextmanager
 def session(hass: HomeAssistant, tmp_path: Path) -> Iterator[Session]:
     """Log in, add a built-in simulated battery; a failure screenshot and the log on error."""
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
+    with browser_page(hass, tmp_path) as page:
+        token = log_in(page, hass)
+        bare = Session(hass, page, token, "")
+        created = bare.flow(
+            "config/config_entries/flow", "battery_steward", [{"next_step_id": "simulator"}, {}]
         )
-        try:
-            page, token = log_in(browser, hass)
-            bare = Session(hass, page, token, "")
-            created = bare.flow(
-                "config/config_entries/flow", "battery_steward", [{"next_step_id": "simulator"}, {}]
-            )
-            assert created["type"] == "create_entry", created
-            yield Session(hass, page, token, created["result"]["entry_id"])
-        except BaseException:
-            if browser.contexts and browser.contexts[0].pages:
-                browser.contexts[0].pages[0].screenshot(path=tmp_path / "failure.png", full_page=True)
-            print(f"screenshot: {tmp_path / 'failure.png'}\n{hass.log_tail()}")
-            raise
-        finally:
-            browser.close()
+        assert created["type"] == "create_entry", created
+        yield Session(hass, page, token, created["result"]["entry_id"])
 
 
 def _prices(day: datetime, values: list[float]) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 
 from ..conftest import modbus_data
-from ..helpers import entity_id, freeze_at, setup_entry
+from ..helpers import confirm_switching, entity_id, freeze_at, options_step, setup_entry
 from ..support.remote_server import ReferenceApi, day_rows
 from .conftest import api_options
 
@@ -123,26 +123,17 @@ async def test_options_check_api_credentials(
 ) -> None:
     entry = await setup(hass, simulator, {})
     assert entry.runtime_data.fetcher is None
-    base = {
-        "poll_interval": 10,
-        "patrol_interval_min": 15,
-        "fight_max_corrections": 3,
-        "fight_window_min": 60,
-        "verify_timeout_s": 30,
-        "journal_size": 2000,
-    }
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await options_step(hass, entry.entry_id, "api")
+    assert (result.get("description_placeholders") or {})["docs_url"].endswith("docs/remote-api.md")
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**base, **api_options(api_url, password="nope")}
+        result["flow_id"], api_options(api_url, password="nope")
     )
     assert result["errors"] == {"base": "invalid_auth"}
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**base, **api_options("http://127.0.0.1:9")}
+        result["flow_id"], api_options("http://127.0.0.1:9")
     )
     assert result["errors"] == {"base": "api_cannot_connect"}
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**base, **api_options(api_url)}
-    )
+    result = await hass.config_entries.options.async_configure(result["flow_id"], api_options(api_url))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
     fetcher = entry.runtime_data.fetcher
@@ -200,6 +191,7 @@ async def test_posting_samples_without_the_recording_switch(
     assert not runtime.recording.running
     assert not runtime.recording.sampling  # source is manual: the gate is closed, nothing sampled
     runtime.recording.sampler.step_s = 0.05
+    await confirm_switching(hass)
     await hass.services.async_call(
         "select",
         "select_option",
@@ -231,6 +223,7 @@ async def test_posting_samples_without_the_recording_switch(
     await runtime.recording.async_stop()
     assert runtime.recording.sampling
     # Gate closed (source manual): sampling stops at the next tick.
+    await confirm_switching(hass)
     await hass.services.async_call(
         "select",
         "select_option",
@@ -257,14 +250,6 @@ async def test_options_never_send_the_password_and_empty_keeps_it(
 ) -> None:
     monkeypatch.setattr(fetcher_module, "CLIENT_BACKOFF_S", 0.01)
     entry = await setup(hass, simulator, api_options(api_url))
-    base = {
-        "poll_interval": 10,
-        "patrol_interval_min": 15,
-        "fight_max_corrections": 3,
-        "fight_window_min": 60,
-        "verify_timeout_s": 30,
-        "journal_size": 2000,
-    }
 
     def suggested(result: Any) -> dict[str, Any]:
         return {
@@ -273,7 +258,7 @@ async def test_options_never_send_the_password_and_empty_keeps_it(
             if (key.description or {}).get("suggested_value") is not None
         }
 
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await options_step(hass, entry.entry_id, "api")
     shown = suggested(result)
     assert shown["api_username"] == "steward"  # the rest is pre-filled...
     assert "api_password" not in shown  # ...the secret never goes to the browser
@@ -281,13 +266,13 @@ async def test_options_never_send_the_password_and_empty_keeps_it(
     no_password = {k: v for k, v in api_options(api_url).items() if k != "api_password"}
     # A wrong API URL re-shows the form, still without the password.
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**base, **no_password, "api_url": "http://127.0.0.1:9"}
+        result["flow_id"], {**no_password, "api_url": "http://127.0.0.1:9"}
     )
     assert result["errors"] == {"base": "api_cannot_connect"}
     assert "api_password" not in suggested(result)
     # An empty field keeps the stored password (checked by logging in with it).
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**base, **no_password, "api_password": ""}
+        result["flow_id"], {**no_password, "api_password": ""}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options["api_password"] == "secret"

@@ -23,7 +23,7 @@ from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
 from ..conftest import SERIAL, modbus_data
-from ..helpers import entity_id, move_to, setup_entry
+from ..helpers import confirm_switching, entity_id, move_to, setup_entry
 from ..support.remote_server import ReferenceApi, day_rows, local_day_bounds
 from .conftest import api_options
 
@@ -244,6 +244,7 @@ async def test_stale_cutoff_when_the_server_stops_serving(
     controller = entry.runtime_data.controller
     device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
     assert device is not None
+    await confirm_switching(hass)
     await hass.services.async_call(
         "select",
         "select_option",

@@ -68,24 +68,32 @@ class ControllerIssues:
         )
 
 
-def expected_effect_missing(data: Measurements, rating_w: float) -> str | None:
+def expected_effect_missing(data: Measurements, rating_w: float, *, rate_settable: bool = True) -> str | None:
     """Why the measured power does not match the commanded mode and rate, or None when it does.
 
-    In a force mode with a power setpoint the battery must reach at least half of it (with 0, "the
-    full rate", any clear flow will do: ratings are not always reached), unless it is full
-    (charging) or at its reserve (discharging).
+    In a force mode with a power setpoint the battery must reach at least half of it, unless it is
+    full (charging) or at its reserve (discharging). Where the rate can be set, a setpoint of 0 is
+    0 W (the full rate is an explicit choice, issue 17): like idle, no clear flow may be measured.
+    A device without a rate to set (it reads back 0) runs a force mode at its own rate: any clear
+    flow will do.
     """
     threshold = max(20.0, 0.01 * rating_w)
     if not data.enabled:
         return None
+    forced = data.mode in (Mode.FORCE_CHARGE, Mode.FORCE_DISCHARGE)
+    if data.mode is Mode.IDLE or (forced and rate_settable and not data.power_setpoint_w):
+        if abs(data.active_power_w) <= threshold:
+            return None
+        commanded = "idle" if data.mode is Mode.IDLE else "force charge at 0 W"
+        if data.mode is Mode.FORCE_DISCHARGE:
+            commanded = "force discharge at 0 W"
+        return f"{commanded} commanded, measured {data.active_power_w:.0f} W"
     rate = min(abs(data.power_setpoint_w), rating_w) or rating_w
     enough = max(threshold, 0.5 * abs(data.power_setpoint_w)) if data.power_setpoint_w else threshold
-    if data.mode is Mode.FORCE_CHARGE and data.soc_pct < 99.0:
-        if data.active_power_w > -enough:
-            return f"force charge at {rate:.0f} W commanded, measured {data.active_power_w:.0f} W"
-    elif data.mode is Mode.FORCE_DISCHARGE and data.soc_pct > data.reserve_pct + 1.0:
-        if data.active_power_w < enough:
-            return f"force discharge at {rate:.0f} W commanded, measured {data.active_power_w:.0f} W"
-    elif data.mode is Mode.IDLE and abs(data.active_power_w) > threshold:
-        return f"idle commanded, measured {data.active_power_w:.0f} W"
+    charging = data.mode is Mode.FORCE_CHARGE and data.soc_pct < 99.0
+    if charging and data.active_power_w > -enough:
+        return f"force charge at {rate:.0f} W commanded, measured {data.active_power_w:.0f} W"
+    discharging = data.mode is Mode.FORCE_DISCHARGE and data.soc_pct > data.reserve_pct + 1.0
+    if discharging and data.active_power_w < enough:
+        return f"force discharge at {rate:.0f} W commanded, measured {data.active_power_w:.0f} W"
     return None

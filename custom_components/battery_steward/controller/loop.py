@@ -535,7 +535,10 @@ class ControlLoop:
             return
         if not self.coordinator.info.capabilities.active_power:
             return  # nothing measured to verify against
-        problem = expected_effect_missing(data, self.coordinator.info.limits.max_discharge_w)
+        info = self.coordinator.info
+        problem = expected_effect_missing(
+            data, info.limits.max_discharge_w, rate_settable=info.capabilities.power_setpoint
+        )
         if problem is not None:
             self.record(Trigger.VERIFY, Result.NO_EFFECT, note=problem)
         self.issues.no_effect(problem)

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 import logging
 from typing import Any, override
 
@@ -25,27 +26,40 @@ DEFAULT_TIMEOUT_S = 3.0
 READ_HOLDING, READ_INPUT = 3, 4
 
 
-class _OwnConnectFailures(logging.Filter):
-    """Drop pymodbus's per-attempt "Failed to connect" warnings for the devices we drive.
+_IN_DRIVER: ContextVar[bool] = ContextVar("battery_steward_modbus_call", default=False)
+
+
+class _QuietPymodbus(logging.Filter):
+    """Keep pymodbus's own lines about the devices we drive out of the user's log.
 
     Our coordinator reports a lost device once and its return once; pymodbus would add a warning
-    for every poll during an outage. Other users of pymodbus keep their warnings.
+    for every poll during an outage ("Failed to connect ...", then its "Repeating...."). A record
+    is ours when it is logged inside one of our calls (a context variable) or names one of our
+    addresses; pymodbus's "Repeating...." repeats the line before it, so it follows that line's
+    fate. With debug logging turned on for pymodbus (manifest "loggers"), everything shows.
+    Other users of pymodbus keep their warnings.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.addresses: set[tuple[str, int]] = set()
+        self._dropped_last = False
 
     @override
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if not message.startswith("Failed to connect"):
+        if logging.getLogger("pymodbus").isEnabledFor(logging.DEBUG):
             return True
-        return not any(f"'{host}', {port})" in message for host, port in self.addresses)
+        message = record.getMessage()
+        if message == "Repeating....":
+            return not self._dropped_last
+        self._dropped_last = _IN_DRIVER.get() or any(
+            f"'{host}', {port})" in message for host, port in self.addresses
+        )
+        return not self._dropped_last
 
 
-_CONNECT_FAILURES = _OwnConnectFailures()
-logging.getLogger("pymodbus.logging").addFilter(_CONNECT_FAILURES)
+_QUIET = _QuietPymodbus()
+logging.getLogger("pymodbus.logging").addFilter(_QUIET)
 
 
 async def _cancellable[T](request: Callable[[], Awaitable[T]]) -> T:
@@ -115,7 +129,7 @@ class ModbusBatteryDriver:
         self._client = AsyncModbusTcpClient(host, port=port, timeout=timeout, retries=0, reconnect_delay=0)
         _fail_undecodable(self._client.ctx)
         self._lock = asyncio.Lock()
-        _CONNECT_FAILURES.addresses.add((host, port))
+        _QUIET.addresses.add((host, port))
         self._info: DeviceInfo | None = None
 
     @property
@@ -130,6 +144,7 @@ class ModbusBatteryDriver:
 
     async def _call[T: ModbusPDU](self, request: Callable[[], Awaitable[T]]) -> T:
         """Connect if needed, send one request, map transport failures to typed errors."""
+        _IN_DRIVER.set(True)  # this task's context only: pymodbus's lines from here are ours
         try:
             if not self._client.connected:
                 # The transport's connect, without the client's fixed 100 ms sleep after it.
@@ -223,4 +238,4 @@ class ModbusBatteryDriver:
     async def close(self) -> None:
         """Close the connection; safe to call twice."""
         self._client.close()
-        _CONNECT_FAILURES.addresses.discard((self.host, self.port))
+        _QUIET.addresses.discard((self.host, self.port))

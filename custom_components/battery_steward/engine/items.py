@@ -361,8 +361,8 @@ _DAWN = datetime.min.replace(tzinfo=UTC)
 def dispatch_setpoints(power_w: float, reactive_var: float | None) -> Setpoints:
     """A signed active power (+ discharge, - charge) as the mode and setpoint that make it happen.
 
-    In the force modes the device takes the setpoint's magnitude, and 0 there means "the limit",
-    so zero active power is dispatched as idle.
+    In the force modes the device takes the setpoint's magnitude; zero active power is dispatched
+    as idle, which every device has.
     """
     if power_w > 0:
         mode = Mode.FORCE_DISCHARGE

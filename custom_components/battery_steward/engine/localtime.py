@@ -25,11 +25,10 @@ def resolve(day: date, wall: time, tz: ZoneInfo) -> datetime:
     naive = datetime.combine(day, wall)
     if _exists(naive, tz):
         return naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    # In a gap: fold=1 maps before the transition, fold=0 after it; the transition lies between.
+    # In a gap (PEP 495): fold=0 reads the wall time with the offset before the transition, fold=1
+    # with the larger one after it, so fold=1 is the earlier instant; the transition lies between.
     low = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
     high = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if low > high:
-        low, high = high, low
     before = low.astimezone(tz).utcoffset()
     while high - low > timedelta(seconds=1):
         mid = low + (high - low) / 2

@@ -3,9 +3,11 @@
 Sign convention everywhere: active power is + discharge, - charge (W); reactive power is + export (var).
 """
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 import math
 import random
+from typing import Any
 
 from ..registers import MODE_CODES
 
@@ -69,7 +71,9 @@ class BatteryModel:
         # Controls.
         self.mode: int = MODE_CODES["auto"]
         self.reserve_pct: int = config.reserve_pct
-        self.power_setpoint_w: int = 0
+        # The rate of the force modes (magnitude; 0 is 0 W). At power-on the full rate, so a
+        # force mode chosen without a rate runs at the full rate, and says so.
+        self.power_setpoint_w: int = config.max_discharge_w
         self.reactive_setpoint_var: int = 0
         self.enabled: bool = True
         self.site_load_w: int = 0  # + consumption the battery covers in auto mode, - surplus
@@ -92,6 +96,39 @@ class BatteryModel:
         self._noise_p = 0.0
         self._noise_q = 0.0
         self._rng = random.Random(config.seed)  # noqa: S311 - simulation noise, not security
+
+    # Persistence --------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, float | int | bool]:
+        """What a restart must not lose: state of charge, energy counters and the controls."""
+        return {
+            "soc_pct": round(self.soc_pct, 4),
+            "charge_energy_kwh": round(self.charge_energy_kwh, 6),
+            "discharge_energy_kwh": round(self.discharge_energy_kwh, 6),
+            "mode": self.mode,
+            "reserve_pct": self.reserve_pct,
+            "power_setpoint_w": self.power_setpoint_w,
+            "reactive_setpoint_var": self.reactive_setpoint_var,
+            "enabled": self.enabled,
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Take back a snapshot() (values out of range or of the wrong type are left as they are)."""
+        cfg = self.config
+        checks: dict[str, Callable[[Any], bool]] = {
+            "soc_pct": lambda v: 0 <= v <= 100,
+            "charge_energy_kwh": lambda v: v >= 0,
+            "discharge_energy_kwh": lambda v: v >= 0,
+            "mode": lambda v: v in MODE_CODES.values(),
+            "reserve_pct": lambda v: 0 <= v <= 100,
+            "power_setpoint_w": lambda v: -cfg.max_charge_w <= v <= cfg.max_discharge_w,
+            "reactive_setpoint_var": lambda v: abs(v) <= cfg.max_apparent_va,
+            "enabled": lambda v: isinstance(v, bool),
+        }
+        for name, valid in checks.items():
+            value = state.get(name)
+            if isinstance(value, int | float) and valid(value):
+                setattr(self, name, type(getattr(self, name))(value))
 
     # Measurements -------------------------------------------------------------------------------
 
@@ -135,11 +172,11 @@ class BatteryModel:
         if not self.enabled or self.mode == _IDLE:
             target = 0.0
         elif self.mode == _FORCE_CHARGE:
-            target = -min(abs(self.power_setpoint_w) or cfg.max_charge_w, cfg.max_charge_w)
+            target = -min(abs(self.power_setpoint_w), cfg.max_charge_w)
             if not self.grid_charge:
                 target = max(target, min(float(self.site_load_w), 0.0))
         elif self.mode == _FORCE_DISCHARGE:
-            target = min(abs(self.power_setpoint_w) or cfg.max_discharge_w, cfg.max_discharge_w)
+            target = min(abs(self.power_setpoint_w), cfg.max_discharge_w)
         else:  # auto: cover the site load, within the limits imposed
             target = float(self.site_load_w)
             if self.charge_limit_w is not None:

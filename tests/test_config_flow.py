@@ -212,7 +212,13 @@ async def test_options_settings_in_sections_reload_for_what_needs_it(
     schema, placeholders = result["data_schema"], result["description_placeholders"]
     assert schema is not None
     assert placeholders is not None
-    assert [str(key) for key in schema.schema] == ["polling", "reconciliation", "safe_stop", "access"]
+    assert [str(key) for key in schema.schema] == [
+        "polling",
+        "reconciliation",
+        "safe_stop",
+        "items",
+        "access",
+    ]
     assert placeholders["docs_url"].startswith("https://")
     runtime = modbus_entry.runtime_data
     result = await hass.config_entries.options.async_configure(
@@ -277,12 +283,14 @@ async def test_options_that_need_no_reload_apply_live(
                 "verify_timeout_s": 45,
                 "safe_stop_threshold_pct": 5,
                 "safe_stop_timeout_s": 90,
+                "on_stop": "hand_back",
             }
         ),
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert modbus_entry.runtime_data is runtime  # not reloaded
+    assert runtime.controller.settings.hand_back_on_stop
     assert modbus_entry.state is ConfigEntryState.LOADED
     assert runtime.coordinator.update_interval is not None
     assert runtime.coordinator.update_interval.total_seconds() == 20

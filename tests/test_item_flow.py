@@ -350,6 +350,8 @@ async def test_ramp_every_day_through_the_form(hass: HomeAssistant, entry: MockC
         None,
         None,
     )
+
+
 async def test_new_window_is_every_day_from_the_next_quarter_hour(
     hass: HomeAssistant, entry: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:

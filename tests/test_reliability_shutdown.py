@@ -36,7 +36,15 @@ from custom_components.battery_steward.device.simulator.presentation import make
 from custom_components.battery_steward.engine.journal import Result, Trigger
 
 from .conftest import SERIAL, modbus_data
-from .helpers import controller, device_id, let_sockets_settle, move_to, setup_entry
+from .helpers import (
+    controller,
+    device_id,
+    let_sockets_settle,
+    move_to,
+    options_step,
+    settings_input,
+    setup_entry,
+)
 
 FORCED = {"mode": "force_discharge", "power_w": 1500, "until_cleared": True}
 
@@ -133,14 +141,16 @@ async def test_the_option_is_chosen_in_the_options_flow(
     hass: HomeAssistant, simulator: SimulatedBattery
 ) -> None:
     entry = await setup_entry(hass, modbus_data(simulator.port), wait="background")
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await options_step(hass, entry.entry_id, "settings")
     assert result["type"] is FlowResultType.FORM
     schema = result["data_schema"]
     assert schema is not None
-    defaults = {str(key): key.default() for key in schema.schema if str(key) == CONF_ON_STOP}
+    # In the Safe stop section of Configure → Settings.
+    (safe_stop,) = (value for key, value in schema.schema.items() if str(key) == "safe_stop")
+    defaults = {str(key): key.default() for key in safe_stop.schema.schema if str(key) == CONF_ON_STOP}
     assert defaults == {CONF_ON_STOP: ON_STOP_LEAVE}
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_ON_STOP: ON_STOP_HAND_BACK}
+        result["flow_id"], settings_input({CONF_ON_STOP: ON_STOP_HAND_BACK})
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)  # reloaded with the option

@@ -22,9 +22,9 @@ from .connection import async_connect
 from .const import CONF_KIND, CONF_SERIAL, DOMAIN, KIND_SIMULATOR, SOURCE_API
 from .controller import BatteryController, ControllerSettings
 from .coordinator import BatteryCoordinator
+from .dashboard import async_batteries_changed, async_register_dashboard
 from .default_item import async_ensure_default
 from .lifecycle import async_journal_item_changes, async_track_retention
-from .dashboard import async_batteries_changed, async_register_dashboard
 from .plan_feeds import PlanFeeds, async_remove_plan_store
 from .recording import MeasurementRecording
 from .run_watch import async_watch_runs

@@ -95,8 +95,8 @@ from .const import (
     docs_url,
     poll_interval,
 )
-from .default_item import MINOR_VERSION_NEW
 from .controller import ControllerSettings
+from .default_item import MINOR_VERSION_NEW
 from .device.driver import (
     DeviceConnectionError,
     DeviceInfo,
@@ -830,7 +830,7 @@ OPTIONS: tuple[tuple[str, int, int, int, str | None], ...] = (
 SECTIONS: dict[str, tuple[str, ...]] = {
     "polling": (CONF_POLL_INTERVAL, CONF_PATROL_MIN),
     "reconciliation": (CONF_FIGHT_MAX, CONF_FIGHT_WINDOW_MIN, CONF_VERIFY_S, CONF_JOURNAL_SIZE),
-    "safe_stop": (CONF_SAFE_STOP_THRESHOLD_PCT, CONF_SAFE_STOP_TIMEOUT_S),
+    "safe_stop": (CONF_SAFE_STOP_THRESHOLD_PCT, CONF_SAFE_STOP_TIMEOUT_S, CONF_ON_STOP),
     "items": (CONF_RETENTION_DAYS,),
 }
 SECTION_REGISTER_MAP = "register_map_source"
@@ -838,7 +838,7 @@ SECTION_ACCESS = "access"
 
 # Options the running battery takes at once; any other change reloads the entry.
 LIVE_OPTIONS = frozenset(
-    {CONF_POLL_INTERVAL, CONF_VERIFY_S, CONF_SAFE_STOP_THRESHOLD_PCT, CONF_SAFE_STOP_TIMEOUT_S}
+    {CONF_POLL_INTERVAL, CONF_VERIFY_S, CONF_SAFE_STOP_THRESHOLD_PCT, CONF_SAFE_STOP_TIMEOUT_S, CONF_ON_STOP}
 )
 
 API_OPTIONS = (
@@ -986,7 +986,8 @@ class BatteryOptionsFlow(OptionsFlowWithReload):
 
     def _async_save(self, options: dict[str, Any]) -> ConfigFlowResult:
         """Apply live what can be (no reload), reload for the rest."""
-        defaults = {key: default for key, default, *_ in OPTIONS}  # an option never set has its default
+        # An option never set has its default.
+        defaults = {key: default for key, default, *_ in OPTIONS} | {CONF_ON_STOP: ON_STOP_LEAVE}
         before, after = {**defaults, **self.config_entry.options}, {**defaults, **options}
         changed = {key for key in {*after, *before} if after.get(key) != before.get(key)}
         if changed <= LIVE_OPTIONS and self.config_entry.state is ConfigEntryState.LOADED:

@@ -90,6 +90,8 @@ def poll_interval(options: dict[str, object], keep_alive_s: float | None = None)
     """
     seconds = float(options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL_S))  # type: ignore[arg-type]
     return timedelta(seconds=seconds if keep_alive_s is None else min(seconds, keep_alive_s))
+
+
 DOCS_BASE_URL: Final = "https://github.com/battery-steward/battery_steward/blob/main/docs/"
 
 

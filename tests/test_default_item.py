@@ -64,7 +64,7 @@ async def test_new_battery_gets_its_state_at_set_up_as_default_silently(
     assert entry.minor_version == MINOR_VERSION_WITH_DEFAULT
     assert not ir.async_get(hass).issues
     listed = await call(hass, "list_items", {"device_id": device_id(hass, entry)}, response=True)
-    assert [i["type"] for i in listed[entry.entry_id]["items"]] == ["default"]
+    assert [i["type"] for i in listed[entry.title]["items"]] == ["default"]
     # Deleting it is the user's choice: the next start does not bring it back.
     hass.config_entries.async_remove_subentry(entry, default.subentry_id)
     assert await hass.config_entries.async_reload(entry.entry_id)
@@ -136,7 +136,7 @@ async def test_removing_an_item_returns_its_fields_to_the_default(
     )
     await hass.async_block_till_done(wait_background_tasks=True)
     assert (mode(simulator), simulator.read_register("reserve_pct")) == ("force_charge", 80)
-    await call(hass, "remove_item", {"item_id": added["items"][entry.entry_id]})
+    await call(hass, "remove_item", {"item_id": added[entry.title]["item_id"]})
     await hass.async_block_till_done(wait_background_tasks=True)
     # Mode and reserve return to the default; power, which the default does not set, is left.
     assert (mode(simulator), simulator.read_register("reserve_pct")) == ("auto", 20)
@@ -160,7 +160,7 @@ async def test_default_through_the_actions_one_per_battery(
     with pytest.raises(ServiceValidationError) as refused:
         await call(hass, "add_item", {"device_id": device, "type": "default", "mode": "auto"})
     assert refused.value.translation_key == "item_second_default"
-    item_id = added["items"][entry.entry_id]
+    item_id = added[entry.title]["item_id"]
     await call(hass, "update_item", {"item_id": item_id, "mode": "auto"})
     await hass.async_block_till_done(wait_background_tasks=True)
     assert (mode(simulator), simulator.read_register("reserve_pct")) == ("auto", 50)

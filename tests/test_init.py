@@ -15,6 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.battery_steward.const import (
     DOMAIN,
 )
+from custom_components.battery_steward.default_item import MINOR_VERSION_WITH_DEFAULT
 from custom_components.battery_steward.device.driver import DeviceConnectionError
 from custom_components.battery_steward.device.modbus import ModbusBatteryDriver
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
@@ -129,7 +130,15 @@ async def test_lost_device_goes_unavailable_and_logs_once(
     caplog.set_level(logging.INFO)
     battery = SimulatedBattery(SimConfig(serial=SERIAL, noise_w=0.0))
     await battery.start(host="127.0.0.1", port=closed_port)
-    entry = await load(hass, MockConfigEntry(domain=DOMAIN, unique_id=SERIAL, data=modbus_data(closed_port)))
+    entry = await load(
+        hass,
+        MockConfigEntry(
+            domain=DOMAIN,
+            unique_id=SERIAL,
+            data=modbus_data(closed_port),
+            minor_version=MINOR_VERSION_WITH_DEFAULT,  # items as given: none (no default made)
+        ),
+    )
     soc = entity_id(hass, "sensor", "state_of_charge")
     connected = entity_id(hass, "binary_sensor", "connected")
     last_seen = entity_id(hass, "sensor", "last_seen")

@@ -36,7 +36,7 @@ class ReconcileNowButton(ControllerEntity, ButtonEntity):
     @override
     async def async_press(self) -> None:
         await self.async_check_control()
-        await self.controller.async_reconcile_now()
+        await self.controller.async_reconcile_now(context=self._context)
 
 
 class SafeStopButton(ControllerEntity, ButtonEntity):

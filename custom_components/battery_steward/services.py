@@ -13,7 +13,14 @@ from types import MappingProxyType
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
-from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.core import (
+    Context,
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr, service, target
 from homeassistant.util import dt as dt_util
@@ -251,6 +258,8 @@ async def _run_item(call: ServiceCall) -> ServiceResponse:
         item.setpoints,
         duration=run_length(item, dt_util.utcnow()),
         until_cleared=call.data.get("until_cleared", False),
+        context=call.context,
+        item=item.id,
     )
     return None
 
@@ -274,6 +283,7 @@ async def _set_override(call: ServiceCall) -> ServiceResponse:
             setpoints,
             duration=call.data.get("duration"),
             until_cleared=call.data.get("until_cleared", False),
+            context=call.context,
         ),
     )
     return None
@@ -320,6 +330,17 @@ def _each(
     async def handler(call: ServiceCall) -> ServiceResponse:
         await _on_each(await _targets(call.hass, call), action)
         return None
+
+    return handler
+
+
+def _each_for(
+    action: Callable[[BatteryConfigEntry, Context], Awaitable[None]],
+) -> Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]:
+    """As _each, handing the action the call's context (the journal names its user)."""
+
+    async def handler(call: ServiceCall) -> ServiceResponse:
+        return await _each(lambda e: action(e, call.context))(call)
 
     return handler
 
@@ -461,14 +482,14 @@ def async_setup_services(hass: HomeAssistant) -> None:
         hass,
         DOMAIN,
         "clear_override",
-        _each(lambda e: e.runtime_data.controller.async_clear_override()),
+        _each_for(lambda e, ctx: e.runtime_data.controller.async_clear_override(context=ctx)),
         TARGET_SCHEMA,
     )
     admin(
         hass,
         DOMAIN,
         "reconcile_now",
-        _each(lambda e: e.runtime_data.controller.async_reconcile_now()),
+        _each_for(lambda e, ctx: e.runtime_data.controller.async_reconcile_now(context=ctx)),
         TARGET_SCHEMA,
     )
     admin(

@@ -192,3 +192,22 @@ async def test_a_clock_jump_over_a_change_leaves_a_record(
     )
     assert run.fields == {"reserve_pct": (80.0, 25.0)}
     assert simulator.read_register("reserve_pct") == 25
+
+
+async def test_safe_stop_and_restore_name_their_user(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedBattery, hass_admin_user: MockUser
+) -> None:
+    context = Context(user_id=hass_admin_user.id)
+    target = {"device_id": device_id(hass, entry)}
+    await hass.services.async_call(
+        DOMAIN, "safe_stop", target, blocking=True, context=context, return_response=True
+    )
+    stop = last(entry)
+    assert stop.note is not None
+    assert stop.note.startswith("safe stop:")
+    assert stop.user_id == hass_admin_user.id
+    await hass.services.async_call(DOMAIN, "restore", target, blocking=True, context=context)
+    records = controller(entry).journal.query(limit=len(controller(entry).journal))
+    restored = [r for r in records if r.seq > stop.seq]
+    assert restored[0].note == "restored mode auto"
+    assert {r.user_id for r in restored} == {hass_admin_user.id}

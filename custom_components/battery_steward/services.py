@@ -400,7 +400,9 @@ async def _safe_stop(call: ServiceCall) -> ServiceResponse:
     results = await asyncio.gather(
         *(
             entry.runtime_data.controller.async_safe_stop(
-                threshold_w=call.data.get("threshold_w"), timeout_s=call.data.get("timeout_s")
+                threshold_w=call.data.get("threshold_w"),
+                timeout_s=call.data.get("timeout_s"),
+                context=call.context,
             )
             for entry in entries
         )
@@ -510,7 +512,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
     admin(hass, DOMAIN, "set_transport", _set_transport, SET_TRANSPORT_SCHEMA)
     admin(hass, DOMAIN, "set_series", _set_series, SET_SERIES_SCHEMA)
     admin(hass, DOMAIN, "safe_stop", _safe_stop, SAFE_STOP_SCHEMA, SupportsResponse.OPTIONAL)
-    admin(hass, DOMAIN, "restore", _each(lambda e: e.runtime_data.controller.async_restore()), TARGET_SCHEMA)
+    admin(
+        hass,
+        DOMAIN,
+        "restore",
+        _each_for(lambda e, ctx: e.runtime_data.controller.async_restore(context=ctx)),
+        TARGET_SCHEMA,
+    )
     hass.services.async_register(DOMAIN, "list_items", _list_items, LIST_ITEMS_SCHEMA, SupportsResponse.ONLY)
     hass.services.async_register(DOMAIN, "get_journal", _get_journal, JOURNAL_SCHEMA, SupportsResponse.ONLY)
     hass.services.async_register(DOMAIN, "preview_plan", _preview_plan, PREVIEW_SCHEMA, SupportsResponse.ONLY)

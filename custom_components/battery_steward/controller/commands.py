@@ -122,7 +122,11 @@ class BatteryController(ControlLoop):
     # ---------------------------------------------------------------- plant commands (plant.py)
 
     async def async_safe_stop(
-        self, *, threshold_w: float | None = None, timeout_s: float | None = None
+        self,
+        *,
+        threshold_w: float | None = None,
+        timeout_s: float | None = None,
+        context: Context | None = None,
     ) -> SafeStopResult:
         """Gate off, zero P and Q, wait under the threshold (or time out), disable. Never raises.
 
@@ -136,11 +140,12 @@ class BatteryController(ControlLoop):
         return await self.plant.async_safe_stop(
             threshold=threshold_w,
             timeout_s=timeout_s if timeout_s is not None else self.settings.safe_stop_timeout_s,
+            context=context,
         )
 
-    async def async_restore(self) -> None:
+    async def async_restore(self, *, context: Context | None = None) -> None:
         """Re-enable the plant and hand control back to the schedule (not during a switch)."""
-        await self.plant.async_restore()
+        await self.plant.async_restore(context=context)
 
     async def async_set_plant_enabled(self, enabled: bool) -> None:
         """Enable or disable the plant itself (not the safe-stop sequence: no zeroing, no wait)."""

@@ -535,6 +535,11 @@ async def test_logbook_describes_changes(hass: HomeAssistant, entry: MockConfigE
     peak = next(sid for sid, sub in entry.subentries.items() if sub.title == "Peak")
     named = described[EVENT_CHANGED](Event(EVENT_CHANGED, {**changed, "items": {"reserve_pct": peak}}))
     assert named["message"] == "set reserve_pct 20 → 80 (schedule: Peak)"
+    # A field an override set (no item behind it) is named by the trigger alone.
+    by_hand = {**changed, "trigger": "override", "items": {"reserve_pct": "override"}}
+    assert described[EVENT_CHANGED](Event(EVENT_CHANGED, by_hand))["message"] == (
+        "set reserve_pct 20 → 80 (override)"
+    )
     other = described[EVENT_CHANGED](Event(EVENT_CHANGED, {"entry_id": "gone"}))
     assert other["name"] == "Battery Steward"
 

@@ -246,7 +246,8 @@ async def test_run_item_applies_it_now_until_its_own_end(
     assert simulator.read_register("reserve_pct") == 70
     record = controller(entry).journal.last_run
     assert record is not None
-    assert (record.trigger, record.items) == (Trigger.OVERRIDE, {"reserve_pct": "override"})
+    # The record names the item run, not just "override".
+    assert (record.trigger, record.items) == (Trigger.OVERRIDE, {"reserve_pct": ids["Late"]})
     await move_to(hass, freezer, START + timedelta(minutes=29))
     assert simulator.read_register("reserve_pct") == 70
     await move_to(hass, freezer, START + timedelta(minutes=30))

@@ -42,7 +42,7 @@ class ReconcileNowButton(ControllerEntity, ButtonEntity):
     @override
     async def async_press(self) -> None:
         await self.async_check_control()
-        await self.controller.async_reconcile_now()
+        await self.controller.async_reconcile_now(context=self._context)
 
 
 class SafeStopButton(ControllerEntity, ButtonEntity):
@@ -51,7 +51,7 @@ class SafeStopButton(ControllerEntity, ButtonEntity):
     @override
     async def async_press(self) -> None:
         await self.async_check_control()
-        result = await self.controller.async_safe_stop()
+        result = await self.controller.async_safe_stop(context=self._context)
         if not result.ok:  # as Reconcile now does: the press says it failed, and why
             raise HomeAssistantError(
                 translation_domain=DOMAIN,

@@ -7,6 +7,7 @@ from homeassistant.components.logbook.const import LOGBOOK_ENTRY_MESSAGE, LOGBOO
 from homeassistant.core import Event, HomeAssistant, callback
 
 from .const import DOMAIN, EVENT_CHANGED
+from .controller.loop import OVERRIDE
 
 
 @callback
@@ -23,9 +24,10 @@ def async_describe_events(
         changes = ", ".join(f"{name} {v['old']} → {v['new']}" for name, v in sorted(fields.items()))
         why = str(event.data.get("trigger"))
         # Events that say which item set each field (field -> item id) name the items.
-        if sources := event.data.get("items"):
+        # A field an override set (no item behind it) is named by the trigger alone.
+        if sources := set(event.data.get("items", {}).values()) - {OVERRIDE}:
             names = {sid: sub.title for sid, sub in entry.subentries.items()} if entry else {}
-            why += ": " + ", ".join(sorted({names.get(item_id, item_id) for item_id in sources.values()}))
+            why += ": " + ", ".join(sorted({names.get(item_id, item_id) for item_id in sources}))
         return {
             LOGBOOK_ENTRY_NAME: entry.title if entry else "Battery Steward",
             LOGBOOK_ENTRY_MESSAGE: f"set {changes} ({why})",

@@ -109,4 +109,6 @@ class BatteryNumber(BatteryEntity, NumberEntity):
     @override
     async def async_set_native_value(self, value: float) -> None:
         await self.async_check_control()
-        await self.controller.async_set_override(self.entity_description.setpoints_fn(value))
+        await self.controller.async_set_override(
+            self.entity_description.setpoints_fn(value), context=self._context
+        )

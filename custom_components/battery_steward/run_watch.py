@@ -5,12 +5,9 @@
 - A failed run is logged at WARNING once per failure streak, and at INFO when runs succeed again.
 - After FAILED_RUNS_FOR_ISSUE consecutive failed runs a repair issue names the battery, the
   fields and the device's error; it clears by itself on the next successful run.
-- Each record of written fields names, per field, the item whose value it applied (the plan's
-  `sources_at` at the instant) or `override`.
+- Each record of written fields names, per field, the item whose value it applied: the
+  controller's journal hook does that (controller/loop.py, `ControlLoop.attribute`).
 """
-
-from collections.abc import Iterable
-from datetime import datetime
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
@@ -18,11 +15,9 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from .const import DOMAIN, LOGGER, signal_state
 from .engine.journal import JournalRecord, Result, Trigger
-from .engine.planner import Schedule
 from .runtime import BatteryConfigEntry
 
 FAILED_RUNS_FOR_ISSUE = 3
-OVERRIDE = "override"  # what a record names for a field an override set
 
 
 @callback
@@ -67,20 +62,10 @@ def async_watch_runs(hass: HomeAssistant, entry: BatteryConfigEntry) -> CALLBACK
             streak = 0
             ir.async_delete_issue(hass, DOMAIN, issue_id)
 
-    def attribute(fields: Iterable[str], at: datetime) -> dict[str, str]:
-        controller = entry.runtime_data.controller
-        sources = controller.plan.sources_at(at) if isinstance(controller.plan, Schedule) else {}
-        override = controller.override
-        if override is not None and (override.expires is None or at < override.expires):
-            sources |= dict.fromkeys(override.setpoints.set_fields(), OVERRIDE)
-        return {name: sources[name] for name in fields if name in sources}
-
     journal.listeners.append(on_record)
-    journal.attribute = attribute
 
     @callback
     def stop() -> None:
         journal.listeners.remove(on_record)
-        journal.attribute = None
 
     return stop

@@ -61,7 +61,7 @@ class OperatingModeSelect(BatteryEntity, SelectEntity):
     @override
     async def async_select_option(self, option: str) -> None:
         await self.async_check_control()
-        await self.controller.async_set_override(Setpoints(mode=Mode(option)))
+        await self.controller.async_set_override(Setpoints(mode=Mode(option)), context=self._context)
 
 
 class ScheduleSourceSelect(ControllerEntity, SelectEntity):

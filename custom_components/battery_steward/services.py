@@ -15,7 +15,14 @@ from types import MappingProxyType
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
-from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.core import (
+    Context,
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr, service, target
 from homeassistant.util import dt as dt_util
@@ -281,6 +288,8 @@ async def _run_item(call: ServiceCall) -> ServiceResponse:
         item.setpoints,
         duration=run_length(item, dt_util.utcnow()),
         until_cleared=call.data.get("until_cleared", False),
+        context=call.context,
+        item=item.id,
     )
     return None
 
@@ -321,6 +330,7 @@ async def _set_override(call: ServiceCall) -> ServiceResponse:
             wanted[e.entry_id],
             duration=call.data.get("duration"),
             until_cleared=call.data.get("until_cleared", False),
+            context=call.context,
         ),
     )
     return None
@@ -367,6 +377,17 @@ def _each(
     async def handler(call: ServiceCall) -> ServiceResponse:
         await _on_each(await _targets(call.hass, call), action)
         return None
+
+    return handler
+
+
+def _each_for(
+    action: Callable[[BatteryConfigEntry, Context], Awaitable[None]],
+) -> Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]:
+    """As _each, handing the action the call's context (the journal names its user)."""
+
+    async def handler(call: ServiceCall) -> ServiceResponse:
+        return await _each(lambda e: action(e, call.context))(call)
 
     return handler
 
@@ -425,7 +446,9 @@ async def _safe_stop(call: ServiceCall) -> ServiceResponse:
     results = await asyncio.gather(
         *(
             entry.runtime_data.controller.async_safe_stop(
-                threshold_w=call.data.get("threshold_w"), timeout_s=call.data.get("timeout_s")
+                threshold_w=call.data.get("threshold_w"),
+                timeout_s=call.data.get("timeout_s"),
+                context=call.context,
             )
             for entry in entries
         )
@@ -508,14 +531,14 @@ def async_setup_services(hass: HomeAssistant) -> None:
         hass,
         DOMAIN,
         "clear_override",
-        _each(lambda e: e.runtime_data.controller.async_clear_override()),
+        _each_for(lambda e, ctx: e.runtime_data.controller.async_clear_override(context=ctx)),
         TARGET_SCHEMA,
     )
     admin(
         hass,
         DOMAIN,
         "reconcile_now",
-        _each(lambda e: e.runtime_data.controller.async_reconcile_now()),
+        _each_for(lambda e, ctx: e.runtime_data.controller.async_reconcile_now(context=ctx)),
         TARGET_SCHEMA,
     )
     admin(
@@ -536,7 +559,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
     admin(hass, DOMAIN, "set_transport", _set_transport, SET_TRANSPORT_SCHEMA)
     admin(hass, DOMAIN, "set_series", _set_series, SET_SERIES_SCHEMA)
     admin(hass, DOMAIN, "safe_stop", _safe_stop, SAFE_STOP_SCHEMA, SupportsResponse.OPTIONAL)
-    admin(hass, DOMAIN, "restore", _each(lambda e: e.runtime_data.controller.async_restore()), TARGET_SCHEMA)
+    admin(
+        hass,
+        DOMAIN,
+        "restore",
+        _each_for(lambda e, ctx: e.runtime_data.controller.async_restore(context=ctx)),
+        TARGET_SCHEMA,
+    )
     hass.services.async_register(DOMAIN, "list_items", _list_items, LIST_ITEMS_SCHEMA, SupportsResponse.ONLY)
     hass.services.async_register(DOMAIN, "get_journal", _get_journal, JOURNAL_SCHEMA, SupportsResponse.ONLY)
     hass.services.async_register(DOMAIN, "preview_plan", _preview_plan, PREVIEW_SCHEMA, SupportsResponse.ONLY)

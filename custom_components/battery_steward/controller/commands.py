@@ -7,7 +7,7 @@ run that serves it, or hands a plant operation to plant.py; the loop itself is l
 from datetime import timedelta
 from typing import Any
 
-from homeassistant.core import callback
+from homeassistant.core import Context, callback
 from homeassistant.util import dt as dt_util
 
 from ..connection import Connection
@@ -18,7 +18,7 @@ from ..engine.journal import Trigger
 from ..engine.state import Measurements, Mode, Setpoints
 from ..helpers import device_errors
 from ..store import StoredOverride
-from .loop import ControlLoop
+from .loop import OVERRIDE, ControlLoop
 from .plant import PlantState, SafeStopResult
 
 
@@ -35,9 +35,19 @@ class BatteryController(ControlLoop):
     # ---------------------------------------------------------------- commands
 
     async def async_set_override(
-        self, setpoints: Setpoints, *, duration: timedelta | None = None, until_cleared: bool = False
+        self,
+        setpoints: Setpoints,
+        *,
+        duration: timedelta | None = None,
+        until_cleared: bool = False,
+        context: Context | None = None,
+        item: str | None = None,
     ) -> None:
-        """Hold setpoints until the next scheduled change, for a duration, or until cleared."""
+        """Hold setpoints until the next scheduled change, for a duration, or until cleared.
+
+        `context` is the call's (its user is journaled); `item` the schedule item whose
+        setpoints these are (run_item), named in the journal instead of "override".
+        """
         with device_errors():
             self.coordinator.info.check(setpoints)  # a field the device lacks is refused, not stored
         now = dt_util.utcnow()
@@ -48,8 +58,10 @@ class BatteryController(ControlLoop):
         else:
             expires = self.intent.override_until(now)
         merged = setpoints
+        sources = dict.fromkeys(setpoints.set_fields(), item or OVERRIDE)
         if self.override is not None and override_active(self.override, now):
             merged = self.override.setpoints.overlay(setpoints)
+            sources = self.override_sources | sources
         # A power alone runs in the mode the schedule gives, a mode alone with its power: they must agree.
         scheduled = self.desired_at(now)
         with device_errors():
@@ -61,21 +73,23 @@ class BatteryController(ControlLoop):
                 self.coordinator.info.capabilities,
             )
         self.override = StoredOverride(setpoints=merged, expires=expires)
+        self.override_sources = sources
         self.persist()
         self._rearm()
-        await self.async_run_checked(Trigger.OVERRIDE)
+        await self.async_run_checked(Trigger.OVERRIDE, context=context)
 
-    async def async_clear_override(self) -> None:
+    async def async_clear_override(self, *, context: Context | None = None) -> None:
         """Hand control back to the schedule."""
         self.override = None
+        self.override_sources = {}
         self.persist()
         self._rearm()
-        await self.async_run_checked(Trigger.OVERRIDE)
+        await self.async_run_checked(Trigger.OVERRIDE, context=context)
 
-    async def async_reconcile_now(self) -> None:
+    async def async_reconcile_now(self, *, context: Context | None = None) -> None:
         """A fresh read, then a run."""
         await self.coordinator.async_refresh()
-        await self.async_run_checked(Trigger.MANUAL)
+        await self.async_run_checked(Trigger.MANUAL, context=context)
 
     @callback
     def async_set_reconciliation(self, enabled: bool) -> None:
@@ -108,7 +122,11 @@ class BatteryController(ControlLoop):
     # ---------------------------------------------------------------- plant commands (plant.py)
 
     async def async_safe_stop(
-        self, *, threshold_w: float | None = None, timeout_s: float | None = None
+        self,
+        *,
+        threshold_w: float | None = None,
+        timeout_s: float | None = None,
+        context: Context | None = None,
     ) -> SafeStopResult:
         """Gate off, zero P and Q, wait under the threshold (or time out), disable. Never raises.
 
@@ -122,11 +140,12 @@ class BatteryController(ControlLoop):
         return await self.plant.async_safe_stop(
             threshold=threshold_w,
             timeout_s=timeout_s if timeout_s is not None else self.settings.safe_stop_timeout_s,
+            context=context,
         )
 
-    async def async_restore(self) -> None:
+    async def async_restore(self, *, context: Context | None = None) -> None:
         """Re-enable the plant and hand control back to the schedule (not during a switch)."""
-        await self.plant.async_restore()
+        await self.plant.async_restore(context=context)
 
     async def async_set_plant_enabled(self, enabled: bool) -> None:
         """Enable or disable the plant itself (not the safe-stop sequence: no zeroing, no wait)."""

@@ -12,14 +12,14 @@ are in plant.py, repair issues in issues.py. This module arms the triggers and d
 """
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 import logging
 import time
 from typing import Any
 
-from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Context, HassJob, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import (
@@ -60,6 +60,7 @@ _LOGGER = logging.getLogger(__name__)
 WATCHDOG_INTERVAL = timedelta(seconds=30)
 HAND_BACK_NOTE = "stopping: control handed back (auto)"
 CLOCK_JUMP_S = 5.0
+OVERRIDE = "override"  # what a record names for a field an override set (no item behind it)
 
 
 class ControlLoop:
@@ -96,9 +97,13 @@ class ControlLoop:
         self.plan: Plan = self._build_plan()
         self._last_alive: datetime | None = None
         self.journal = Journal(settings.journal_size)
+        self.journal.attribute = self.attribute
         self.fight = FightDetector(settings.fight)
         self.issues = ControllerIssues(hass, entry_id=entry_id, name=name)
         self.override: StoredOverride | None = None
+        # Per field of the override, the item it came from (run_item) or OVERRIDE; not stored:
+        # after a restart the override's fields are named OVERRIDE.
+        self.override_sources: dict[str, str] = {}
         self.reconciliation_enabled = True
         self.dispatch_enabled = True
         self.desired = Setpoints()
@@ -130,6 +135,7 @@ class ControlLoop:
         self.journal = Journal(
             self.settings.journal_size, [JournalRecord.from_dict(r) for r in stored.journal]
         )
+        self.journal.attribute = self.attribute  # before the first run: the start-up run names its items
         self.override = stored.override
         self.reconciliation_enabled = stored.reconciliation_enabled
         self.dispatch_enabled = stored.dispatch_enabled
@@ -260,7 +266,23 @@ class ControlLoop:
     def _expire_override(self, now: datetime) -> None:
         if self.override is not None and not override_active(self.override, now):
             self.override = None
+            self.override_sources = {}
             self.persist()
+
+    def sources_at(self, at: datetime) -> dict[str, str]:
+        """Which item set each field of the desired state at `at` (field -> item id or OVERRIDE)."""
+        sources = self.plan.sources_at(at) if isinstance(self.plan, Schedule) else {}
+        if self.override is not None and override_active(self.override, at):
+            sources |= {
+                name: self.override_sources.get(name, OVERRIDE)
+                for name in self.override.setpoints.set_fields()
+            }
+        return sources
+
+    def attribute(self, fields: Iterable[str], at: datetime) -> dict[str, str]:
+        """The item (or OVERRIDE) whose value each of `fields` held at `at` (the journal's hook)."""
+        sources = self.sources_at(at)
+        return {name: sources[name] for name in fields if name in sources}
 
     def _build_plan(self) -> Plan:
         self.items = self._items_factory()
@@ -327,6 +349,7 @@ class ControlLoop:
         self._wall_minus_mono = wall_minus_mono
         if jumped or offset != self._utc_offset:
             self._utc_offset = offset
+            self._coalesced(Trigger.WATCHDOG, self.next_change, now, "clock jump")
             self._rearm()
             self.runner.request(Trigger.WATCHDOG)
         self.persist()  # heartbeat: how long we were down is judged from the last save
@@ -335,7 +358,11 @@ class ControlLoop:
         if self._startup_done:
             return
         self._startup_done = True
-        self._check_misfires(dt_util.utcnow())
+        now = dt_util.utcnow()
+        self._check_misfires(now)
+        if self._last_alive is not None:
+            first = self.intent.next_boundary_after(self._last_alive)
+            self._coalesced(Trigger.STARTUP, first, now, "while Home Assistant was down")
         await self.async_run(Trigger.STARTUP)
 
     def _check_misfires(self, now: datetime) -> None:
@@ -363,16 +390,43 @@ class ControlLoop:
             self.plan = self._build_plan()
             self._rearm()
 
+    def _coalesced(self, trigger: Trigger, due: datetime | None, now: datetime, why: str) -> None:
+        """Say so in a skipped record when scheduled changes due by `now` ran on no timer.
+
+        The run `trigger` starts applies them at once, coalesced (APScheduler's coalescing);
+        the record names the items of the state it catches up to.
+        """
+        if due is None or due > now:
+            return
+        count = sum(1 for _ in self.iter_changes(due - timedelta(microseconds=1), now))
+        if not count:
+            return
+        note = (
+            f"{why}: {count} scheduled change(s) due since {due.isoformat()}"
+            f" coalesced into one {trigger.value} run"
+        )
+        self._record(trigger, due, now, Result.SKIPPED, note=note, items=self.sources_at(now))
+
     # ---------------------------------------------------------------- one pass
 
     async def async_run(
-        self, trigger: Trigger, *, scheduled: datetime | None = None, wait: bool = False
+        self,
+        trigger: Trigger,
+        *,
+        scheduled: datetime | None = None,
+        wait: bool = False,
+        context: Context | None = None,
     ) -> JournalRecord | None:
         """A run through the runner (one at a time; see Runner.run)."""
-        return await self.runner.run(trigger, scheduled=scheduled, wait=wait)
+        return await self.runner.run(trigger, scheduled=scheduled, wait=wait, context=context)
 
     async def _async_pass(
-        self, trigger: Trigger, scheduled: datetime | None, rerun: bool, device: Device
+        self,
+        trigger: Trigger,
+        scheduled: datetime | None,
+        rerun: bool,
+        device: Device,
+        context: Context | None,
     ) -> RunResult:
         """One pass: the intent now, decide, write what it says, journal. Returns the outcome."""
         now = dt_util.utcnow()
@@ -395,20 +449,26 @@ class ControlLoop:
             stale=self._series_stale(now),
         )
         if decision.result is Result.FAILED:
-            record = self._record(trigger, scheduled, now, Result.FAILED, error=decision.error)
+            record = self._record(
+                trigger, scheduled, now, Result.FAILED, error=decision.error, context=context
+            )
             return RunResult(record=record, outcome=Outcome.ERROR)
         if not decision.writes:
             if decision.result is None:
                 return RunResult()
             return RunResult(
-                record=self._record(trigger, scheduled, now, decision.result, note=decision.note)
+                record=self._record(
+                    trigger, scheduled, now, decision.result, note=decision.note, context=context
+                )
             )
         todo, fields = decision.write, decision.fields
         mono = time.monotonic()
         try:
             await device.write(todo)
         except DeviceError as err:
-            record = self._record(trigger, scheduled, now, Result.FAILED, fields=fields, error=str(err))
+            record = self._record(
+                trigger, scheduled, now, Result.FAILED, fields=fields, error=str(err), context=context
+            )
             return RunResult(record=record, outcome=Outcome.ERROR)
         for name in todo.set_fields():
             self._written[name] = (getattr(todo, name), mono)
@@ -417,14 +477,18 @@ class ControlLoop:
             self.fight.record_write(name, str(before), str(value))
             if decision.correcting and self.fight.record_correction(name, str(before), mono):
                 self._fight_started(name)
-        record = self._record(trigger, scheduled, now, Result.SUCCESS, fields=fields, note=decision.note)
+        record = self._record(
+            trigger, scheduled, now, Result.SUCCESS, fields=fields, note=decision.note, context=context
+        )
         self.hass.bus.async_fire(
             EVENT_CHANGED,
             {
                 "entry_id": self.entry_id,
                 "trigger": trigger.value,
                 "fields": {k: {"old": o, "new": n} for k, (o, n) in fields.items()},
+                "items": dict(record.items),
             },
+            context=context,
         )
         if {"mode", "power_w"} & todo.set_fields():
             self._schedule_verify()
@@ -473,6 +537,8 @@ class ControlLoop:
         fields: dict[str, tuple[Any, Any]] | None = None,
         error: str | None = None,
         note: str | None = None,
+        items: dict[str, str] | None = None,
+        context: Context | None = None,
     ) -> JournalRecord:
         record = self.journal.add(
             trigger=trigger,
@@ -482,6 +548,8 @@ class ControlLoop:
             fields=fields,
             error=error,
             note=note,
+            items=items,
+            user_id=context.user_id if context is not None else None,
         )
         if result is Result.FAILED:
             _LOGGER.debug("%s: %s run failed: %s", self.name, trigger, error)
@@ -489,18 +557,24 @@ class ControlLoop:
         return record
 
     def record(
-        self, trigger: Trigger, result: Result, *, error: str | None = None, note: str | None = None
+        self,
+        trigger: Trigger,
+        result: Result,
+        *,
+        error: str | None = None,
+        note: str | None = None,
+        context: Context | None = None,
     ) -> JournalRecord:
         """A journal record now, not tied to a scheduled instant (plant commands)."""
-        return self._record(trigger, None, dt_util.utcnow(), result, error=error, note=note)
+        return self._record(trigger, None, dt_util.utcnow(), result, error=error, note=note, context=context)
 
-    async def async_run_checked(self, trigger: Trigger) -> None:
+    async def async_run_checked(self, trigger: Trigger, *, context: Context | None = None) -> None:
         """Run (or wait for the pass that serves this command) and surface its failure.
 
         The failure is a translated error; a run under way for another trigger is waited for,
         never mistaken for this command's own.
         """
-        record = await self.async_run(trigger, wait=True)
+        record = await self.async_run(trigger, wait=True, context=context)
         if record is not None and record.result is Result.FAILED:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,

@@ -18,6 +18,7 @@ from enum import StrEnum
 import time
 from typing import Any, Protocol
 
+from homeassistant.core import Context
 from homeassistant.exceptions import HomeAssistantError
 
 from ..connection import Connection
@@ -154,9 +155,15 @@ class PlantHost(Protocol):
     dispatch_enabled: bool
 
     def record(
-        self, trigger: Trigger, result: Result, *, error: str | None = None, note: str | None = None
+        self,
+        trigger: Trigger,
+        result: Result,
+        *,
+        error: str | None = None,
+        note: str | None = None,
+        context: Context | None = None,
     ) -> JournalRecord:
-        """Add a journal record now."""
+        """Add a journal record now (naming the user of `context`)."""
         ...
 
     def persist(self) -> None:
@@ -175,7 +182,7 @@ class PlantHost(Protocol):
         """Whether the desired state now names a mode."""
         ...
 
-    async def async_run_checked(self, trigger: Trigger) -> None:
+    async def async_run_checked(self, trigger: Trigger, *, context: Context | None = None) -> None:
         """Run and surface a failure as a translated error."""
         ...
 
@@ -228,7 +235,9 @@ class Plant:
         self._host.persist()
         self._host.notify()
 
-    async def async_safe_stop(self, *, threshold: float, timeout_s: float) -> SafeStopResult:
+    async def async_safe_stop(
+        self, *, threshold: float, timeout_s: float, context: Context | None = None
+    ) -> SafeStopResult:
         """Gate off at once, then steps 2-4 holding the lock. Never raises.
 
         A restore or another stop waits for this one to end instead of interleaving with it.
@@ -236,7 +245,7 @@ class Plant:
         self._close_gate()  # step 1 at once, whatever holds the lock
         try:
             async with self._runner.exclusive() as device:
-                result = await self._async_safe_stop_locked(device, threshold, timeout_s)
+                result = await self._async_safe_stop_locked(device, threshold, timeout_s, context)
         except HomeAssistantError:
             result = SafeStopResult(
                 threshold_reached=False,
@@ -248,14 +257,18 @@ class Plant:
                 error=f"a run kept the battery busy for {STOP_WAIT_S:.0f} s",
             )
             self._host.record(
-                Trigger.MANUAL, Result.FAILED, error=result.error, note=f"safe stop: {result.as_dict()}"
+                Trigger.MANUAL,
+                Result.FAILED,
+                error=result.error,
+                note=f"safe stop: {result.as_dict()}",
+                context=context,
             )
         await self._coordinator.async_request_refresh()
         self._host.notify()
         return result
 
     async def _async_safe_stop_locked(
-        self, device: Device, threshold: float, timeout_s: float
+        self, device: Device, threshold: float, timeout_s: float, context: Context | None
     ) -> SafeStopResult:
         before: Measurements | None = self._coordinator.data
         if before is not None and before.mode is not Mode.IDLE and self.resume_mode is None:
@@ -278,11 +291,12 @@ class Plant:
             Result.SUCCESS if result.ok else Result.FAILED,
             error=result.error,
             note=f"safe stop: {result.as_dict()}",
+            context=context,
         )
         await self._coordinator.async_refresh()
         return result
 
-    async def async_restore(self) -> None:
+    async def async_restore(self, *, context: Context | None = None) -> None:
         """Re-enable the plant and hand control back to the schedule (not during a switch).
 
         Holds the lock from enabling to the journal record, so a safe stop started first ends
@@ -308,9 +322,9 @@ class Plant:
                         note = f"restored mode {resume.value}"
             finally:
                 self.transition = None
-            self._host.record(Trigger.MANUAL, Result.SUCCESS, note=note)
+            self._host.record(Trigger.MANUAL, Result.SUCCESS, note=note, context=context)
             await self._coordinator.async_refresh()
-        await self._host.async_run_checked(Trigger.OVERRIDE)
+        await self._host.async_run_checked(Trigger.OVERRIDE, context=context)
 
     async def async_set_enabled(self, enabled: bool) -> None:
         """Enable or disable the plant itself (not the safe-stop sequence: no zeroing, no wait)."""

@@ -22,7 +22,7 @@ import logging
 import time
 from typing import Any
 
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_call_later
 
@@ -98,7 +98,8 @@ class Device:
         return await self.driver.read()
 
 
-type RunBody = Callable[[Trigger, datetime | None, bool, Device], Awaitable[RunResult]]
+# (trigger, scheduled instant, quiet re-run, device, the command's context or None)
+type RunBody = Callable[[Trigger, datetime | None, bool, Device, Context | None], Awaitable[RunResult]]
 
 
 class Runner:
@@ -126,7 +127,7 @@ class Runner:
         self.run_durations: deque[float] = deque(maxlen=100)
         self._dirty = False
         self._running = False  # a run loop (not a command) holds the lock
-        self._pending: dict[Trigger, datetime | None] = {}
+        self._pending: dict[Trigger, tuple[datetime | None, Context | None]] = {}
         self._next_pass: asyncio.Future[JournalRecord | None] | None = None
         self._tasks: set[asyncio.Task[object]] = set()
         self._retry: CALLBACK_TYPE | None = None
@@ -135,19 +136,25 @@ class Runner:
     # ---------------------------------------------------------------- runs
 
     async def run(
-        self, trigger: Trigger, *, scheduled: datetime | None = None, wait: bool = False
+        self,
+        trigger: Trigger,
+        *,
+        scheduled: datetime | None = None,
+        wait: bool = False,
+        context: Context | None = None,
     ) -> JournalRecord | None:
         """One level-triggered run; a trigger during a run causes exactly one re-run.
 
         With `wait` (a command), the caller waits for the pass that served it and gets its
         journal record (None when that pass recorded nothing); without it, a trigger during a
-        run or a command only marks the runner dirty and returns.
+        run or a command only marks the runner dirty and returns. `context` (a command's Home
+        Assistant context) goes with its trigger to the pass that serves it.
         """
         if self.lock.locked() and (self._running or not wait):
             # A run under way re-runs once for it; a command holding the lock requests a run
             # when it is done. A command's caller (wait) behind a command queues for the lock.
             self._dirty = True
-            self._pending.setdefault(trigger, scheduled)
+            self._pending.setdefault(trigger, (scheduled, context))
             if not wait:
                 return None
             if self._next_pass is None:
@@ -156,11 +163,13 @@ class Runner:
         async with self.lock:
             if not self.active:
                 return None
-            first = await self._loop(trigger, scheduled)
+            first = await self._loop(trigger, scheduled, context)
         self._after_run()
         return first
 
-    async def _loop(self, trigger: Trigger, scheduled: datetime | None) -> JournalRecord | None:
+    async def _loop(
+        self, trigger: Trigger, scheduled: datetime | None, context: Context | None
+    ) -> JournalRecord | None:
         self._running = True
         first: JournalRecord | None = None
         outcomes: list[RunResult] = []
@@ -172,7 +181,7 @@ class Runner:
                 waiting, self._next_pass = self._next_pass, None
                 started = time.monotonic()
                 quiet = previous is not None and (trigger is previous or trigger in CORRECTING)
-                result = await self._body(trigger, scheduled, quiet, self.device)
+                result = await self._body(trigger, scheduled, quiet, self.device, context)
                 self.run_durations.append(time.monotonic() - started)
                 outcomes.append(result)
                 if previous is None:
@@ -183,7 +192,7 @@ class Runner:
                     break
                 previous = trigger
                 trigger = min(self._pending, key=RERUN_PRECEDENCE.index, default=trigger)
-                scheduled = self._pending.get(trigger)
+                scheduled, context = self._pending.get(trigger, (None, None))
         finally:
             self._running = False
             self._pending.clear()

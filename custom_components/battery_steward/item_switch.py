@@ -8,6 +8,7 @@ its parent's), so each item is a service device of its own, connected via the ba
 and named after the item (as google_weather makes a device per subentry).
 """
 
+from datetime import datetime
 from typing import Any, override
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
@@ -38,6 +39,9 @@ class ItemSwitch(ControllerEntity, SwitchEntity):
             SwitchEntityDescription(key=f"item_{subentry_id}", translation_key="schedule_item"),
         )
         self.subentry_id = subentry_id
+        self._status: dict[str, Any] | None = None
+        self._status_key: tuple[Any, ...] | None = None
+        self._status_until: datetime | None = None
         self._attr_name = None  # the item's device's own entity: named after the item
         serial = coordinator.info.serial
         subentry = coordinator.config_entry.subentries[subentry_id]
@@ -61,14 +65,34 @@ class ItemSwitch(ControllerEntity, SwitchEntity):
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any]:
-        data = self._data
+        subentry = self.coordinator.config_entry.subentries.get(self.subentry_id)
+        now = dt_util.utcnow()
+        # The controller signals after every poll and run: the status (which parses the item, walks
+        # its occurrences and scans the journal) is worked out again only when something it depends
+        # on changed: the item, the newest journal record, the missed one-offs, or its next start
+        # passing (which is also when its last start moves).
+        key = (subentry, self.controller.journal.last, self.subentry_id in self.controller.missed)
+        if (
+            self._status is not None
+            and key == self._status_key
+            and (self._status_until is None or now < self._status_until)
+        ):
+            return self._status
+        self._status_key = key
+        self._status = self._work_out_status(dict(subentry.data) if subentry is not None else {}, now)
+        return self._status
+
+    def _work_out_status(self, data: dict[str, Any], now: datetime) -> dict[str, Any]:
         attributes: dict[str, Any] = {"item_id": self.subentry_id, "item_type": data.get("type")}
+        self._status_until = None
         try:
             item = item_from_dict({**data, "id": self.subentry_id})
         except ItemFormatError:
             return attributes
-        status = item_status(self.controller, item, dt_util.utcnow())
+        status = item_status(self.controller, item, now)
         del status["enabled"]
+        if status["next_start"] is not None:
+            self._status_until = datetime.fromisoformat(status["next_start"])
         return attributes | status
 
     async def _async_set(self, enabled: bool) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Context, HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -172,9 +173,15 @@ async def test_a_clock_jump_over_a_change_leaves_a_record(
     ctl = controller(entry)
     # The wall clock jumps past the window's 22:00 end before its timer ran (the timer runs on
     # the event loop's monotonic clock): the watchdog re-plans, and says what it coalesced.
+    # Under freezegun the loop's clock moves with the wall clock, and firing the time would run
+    # the schedule timer and the watchdog in heap order; so the watchdog, which on a real jump
+    # runs first (within 30 s, the timer only after the monotonic hour), is called here itself.
     freezer.move_to(START.replace(hour=22, minute=30))
     ctl._wall_minus_mono -= 3600
     assert ctl._timer is not None
+    ctl._on_watchdog(dt_util.utcnow())
+    assert ctl._timer is not None  # re-armed at the next change: the stale one was cancelled
+    await hass.async_block_till_done(wait_background_tasks=True)
     await move_to(hass, freezer, START.replace(hour=22, minute=30, second=30))
     records = ctl.journal.query(limit=10)
     coalesced = [r for r in records if r.result is Result.SKIPPED and r.trigger is Trigger.WATCHDOG]

@@ -29,6 +29,7 @@ from custom_components.battery_steward.const import (
 from custom_components.battery_steward.default_item import MINOR_VERSION_WITH_DEFAULT
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 
+from .support.issues import recording_issues
 from .support.secrets import LogCapture, leaked_secrets
 
 SERIAL = "SIM-TEST0001"
@@ -75,10 +76,12 @@ def long_enabled(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     """Declare the `long` marker."""
     config.addinivalue_line("markers", "long: a long reliability variant; runs with --long")
+    config.addinivalue_line("markers", "last: runs after every other test (it reads what they did)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the long variants unless asked for."""
+    """Run the `last` tests last; skip the long variants unless asked for."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)  # stable: the rest keep order
     if long_enabled(config):
         return
     skip = pytest.mark.skip(reason="long variant: run with --long or BATTERY_STEWARD_LONG=1")
@@ -110,6 +113,13 @@ def no_secret_in_logs() -> Iterator[LogCapture]:
         root.removeHandler(capture)
     leaks = leaked_secrets(capture.texts)
     assert not leaks, f"secret values in the log output: {leaks}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def record_raised_issues() -> Iterator[None]:
+    """Note every repair issue a scenario raises (tests/support/issues.py, read by test_repairs.py)."""
+    with recording_issues():
+        yield
 
 
 @pytest.fixture(autouse=True)

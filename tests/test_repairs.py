@@ -1,6 +1,15 @@
-"""Every repair issue the code can raise is translated, says what to do, and is fixable if it claims so."""
+"""Every repair issue is made one way, translated, says what to do, is fixable if it claims so, and is used.
+
+The keys are those of strings.json's `issues` section (so of every translation). repairs.py's
+table must have exactly those kinds (every issue the code can raise has translations, every
+translated issue can be raised), every module raises through it, and at the end of a full run
+each key must have been raised by some scenario of the suite, as the texts expect it
+(tests/support/issues.py records them).
+"""
 
 import ast
+from collections.abc import Iterator
+from copy import deepcopy
 from datetime import timedelta
 from http import HTTPStatus
 import json
@@ -19,36 +28,29 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
-from custom_components.battery_steward.repairs import OpenGateFlow, ResumeFieldFlow, async_create_fix_flow
+from custom_components.battery_steward.repairs import (
+    KINDS,
+    Issue,
+    OpenGateFlow,
+    ResumeFieldFlow,
+    async_clear_issue,
+    async_create_fix_flow,
+    async_raise_issue,
+)
 
 from .conftest import SERIAL
+from .support.issues import RAISED
 
 COMPONENT = Path(__file__).resolve().parent.parent / "custom_components" / "battery_steward"
+TESTS = Path(__file__).resolve().parent
 LANGUAGES = ["en.json", "fr.json"]
 
 
-def raised_issues() -> list[dict[str, Any]]:
-    """translation_key, is_fixable and placeholder names of each ir.async_create_issue call."""
-    found: list[dict[str, Any]] = []
-    for path in sorted(COMPONENT.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
-                continue
-            if node.func.attr != "async_create_issue":
-                continue
-            kwargs = {kw.arg: kw.value for kw in node.keywords}
-            key = kwargs["translation_key"]
-            assert isinstance(key, ast.Constant), f"{path.name}: literal translation_key, please"
-            fixable = kwargs["is_fixable"]
-            assert isinstance(fixable, ast.Constant)
-            placeholders = kwargs.get("translation_placeholders")
-            names = (
-                {k.value for k in placeholders.keys if isinstance(k, ast.Constant)}
-                if isinstance(placeholders, ast.Dict)
-                else set()
-            )
-            found.append({"key": key.value, "fixable": fixable.value, "placeholders": names})
-    return found
+def translated(source: str = "strings.json") -> dict[str, Any]:
+    """The issues section of strings.json or of a translation."""
+    path = COMPONENT / source if source == "strings.json" else COMPONENT / "translations" / source
+    issues: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["issues"]
+    return issues
 
 
 def texts(node: Any) -> list[str]:
@@ -61,41 +63,116 @@ def used_placeholders(node: Any) -> set[str]:
     return {name for text in texts(node) for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-def test_the_code_raises_issues() -> None:
-    assert {issue["key"] for issue in raised_issues()} >= {"fight", "no_effect", "no_effect_field"}
+@pytest.fixture
+def not_recorded() -> Iterator[None]:
+    """Issues a test raises by hand are no scenario: forget them after the test."""
+    before = deepcopy(RAISED)
+    yield
+    RAISED.clear()
+    RAISED.update(before)
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_every_raised_issue_is_translated_with_what_to_do(language: str) -> None:
-    issues = json.loads((COMPONENT / "translations" / language).read_text(encoding="utf-8"))["issues"]
-    for issue in raised_issues():
-        entry = issues[issue["key"]]
-        assert entry["title"], issue
-        if issue["fixable"]:
+def test_every_translated_issue_is_a_kind_and_every_kind_is_translated() -> None:
+    assert set(translated()) == {key.value for key in KINDS}
+    assert set(Issue) == set(KINDS)
+
+
+@pytest.mark.parametrize("language", ["strings.json", *LANGUAGES])
+def test_every_issue_is_translated_with_what_to_do(language: str) -> None:
+    issues = translated(language)
+    assert set(issues) == set(translated())
+    for key, kind in KINDS.items():
+        entry = issues[key]
+        assert entry["title"], key
+        if kind.fix is not None:
             step = entry["fix_flow"]["step"]["confirm"]
-            assert step["description"], issue
+            assert step["description"], key
         else:
             assert "fix_flow" not in entry
             # A description long enough to say what to check, not just what happened.
-            assert len(entry["description"].split(". ")) >= 2, issue
-        # The texts use only placeholders the code fills in.
-        assert used_placeholders(entry) <= issue["placeholders"], issue
+            assert len(entry["description"].split(". ")) >= 2, key
+        # The texts use only placeholders the code fills in (async_raise_issue fills in exactly these).
+        assert used_placeholders(entry) <= kind.placeholders, key
 
 
-async def test_every_fixable_issue_has_a_fix_flow(hass: HomeAssistant) -> None:
-    fixable = {issue["key"] for issue in raised_issues() if issue["fixable"]}
+def test_issues_are_raised_and_cleared_only_through_repairs_py() -> None:
+    """One way to make an issue: no module but repairs.py calls the issue registry itself."""
+    for path in sorted(COMPONENT.rglob("*.py")):
+        if path.name == "repairs.py" and path.parent == COMPONENT:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in ("async_create_issue", "async_delete_issue"), path.name
+
+
+async def test_an_issue_is_made_from_its_kind(hass: HomeAssistant, not_recorded: None) -> None:
+    """Id naming the entry (and the detail), severity, fixability, persistence and fix data from the table."""
+    registry = ir.async_get(hass)
+    placeholders = {"battery": "Home", "field": "reserve_pct", "values": "50, 60"}
+    issue_id = async_raise_issue(hass, Issue.FIGHT, "e1", placeholders, detail="reserve_pct")
+    assert issue_id == "fight_e1_reserve_pct"
+    issue = registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert (issue.is_fixable, issue.is_persistent, issue.severity) == (True, False, ir.IssueSeverity.WARNING)
+    assert issue.translation_key == "fight"
+    assert issue.translation_placeholders == placeholders
+    assert issue.data == {"entry_id": "e1", "kind": "field", "field": "reserve_pct"}
+    issue_id = async_raise_issue(hass, Issue.GATE_UNCONFIRMED, "e1", {"battery": "Home"})
+    issue = registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert (issue.issue_id, issue.is_persistent, issue.severity) == (
+        "gate_unconfirmed_e1",
+        True,
+        ir.IssueSeverity.ERROR,
+    )
+    issue_id = async_raise_issue(hass, Issue.NO_EFFECT, "e1", {"battery": "Home", "detail": "idle commanded"})
+    issue = registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert (issue.is_fixable, issue.data) == (False, None)
+    async_clear_issue(hass, Issue.FIGHT, "e1", "reserve_pct")
+    async_clear_issue(hass, Issue.NO_EFFECT, "e1")
+    assert registry.async_get_issue(DOMAIN, "fight_e1_reserve_pct") is None
+    assert registry.async_get_issue(DOMAIN, "no_effect_e1") is None
+    with pytest.raises(ValueError, match="placeholders"):
+        async_raise_issue(hass, Issue.FIGHT, "e1", {"battery": "Home", "field": "reserve_pct"})
+
+
+async def test_every_fixable_issue_has_a_fix_flow(hass: HomeAssistant, not_recorded: None) -> None:
+    fixable = {key for key, kind in KINDS.items() if kind.fix is not None}
     assert fixable == {"fight", "gate_unconfirmed", "no_effect_field", "store_damaged"}, (
         "a new fixable issue needs its flow in repairs.py and a case here"
     )
-    data = {"entry_id": "x", "field": "reserve_pct"}
-    flow = await async_create_fix_flow(hass, "fight_x_reserve_pct", data)
+    expected = {
+        Issue.FIGHT: ResumeFieldFlow,
+        Issue.NO_EFFECT_FIELD: ResumeFieldFlow,
+        Issue.GATE_UNCONFIRMED: OpenGateFlow,
+        Issue.STORE_DAMAGED: ConfirmRepairFlow,
+    }
+    for key, flow_type in expected.items():
+        placeholders = dict.fromkeys(KINDS[key].placeholders, "x")
+        detail = "reserve_pct" if flow_type is ResumeFieldFlow else None
+        issue_id = async_raise_issue(hass, key, "x", placeholders, detail=detail)
+        issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        flow = await async_create_fix_flow(hass, issue_id, issue.data)
+        assert isinstance(flow, flow_type), key
+    # A fight raised before the flow's kind was stored (no "kind" in its data) still resumes its field.
+    flow = await async_create_fix_flow(hass, "fight_x_reserve_pct", {"entry_id": "x", "field": "reserve_pct"})
     assert isinstance(flow, ResumeFieldFlow)
-    flow = await async_create_fix_flow(hass, "no_effect_x_reserve_pct", data)
-    assert isinstance(flow, ResumeFieldFlow)
-    flow = await async_create_fix_flow(hass, "gate_unconfirmed_x", {"entry_id": "x", "kind": "gate"})
-    assert isinstance(flow, OpenGateFlow)
-    flow = await async_create_fix_flow(hass, "store_damaged_x", {"entry_id": "x", "kind": "store_damaged"})
-    assert isinstance(flow, ConfirmRepairFlow)
+
+
+@pytest.mark.last
+def test_every_translated_issue_is_raised_by_some_scenario(request: pytest.FixtureRequest) -> None:
+    """After the rest of a full run: each key was raised, as fixable and with the placeholders it uses."""
+    ran = {Path(str(item.path)) for item in request.session.items}
+    if not set(TESTS.rglob("test_*.py")) <= ran:
+        pytest.skip("reads what the whole suite raised: run the full suite")
+    issues = translated()
+    assert set(RAISED) == set(issues), "translated but never raised (or raised but not translated)"
+    for key, raised in RAISED.items():
+        assert raised.fixable == {"fix_flow" in issues[key]}, key
+        for names in raised.placeholders:
+            assert used_placeholders(issues[key]) <= names, key
 
 
 async def test_fight_is_fixed_through_the_repairs_api(

@@ -10,6 +10,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv, device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
@@ -27,6 +28,7 @@ from .default_item import async_ensure_default
 from .lifecycle import async_journal_item_changes, async_track_retention
 from .plan_feeds import PlanFeeds, async_remove_plan_store
 from .recording import MeasurementRecording
+from .repairs import Issue, async_clear_issue, async_raise_issue
 from .run_watch import async_watch_runs
 from .runtime import BatteryConfigEntry, BatteryRuntimeData
 from .schedule import entry_items
@@ -72,7 +74,13 @@ async def _async_setup(hass: HomeAssistant, entry: BatteryConfigEntry, undo: Asy
     coordinator = BatteryCoordinator(hass, entry, connection)
     if (bridge := connection.bridge) is not None:
         entry.async_on_unload(async_follow_sources(hass, bridge, coordinator.async_request_refresh))
-    await coordinator.async_config_entry_first_refresh()
+    try:
+        await coordinator.async_config_entry_first_refresh()
+    except ConfigEntryError as err:
+        if err.translation_key == Issue.ANOTHER_BATTERY:  # the coordinator found another battery there
+            async_raise_issue(hass, Issue.ANOTHER_BATTERY, entry.entry_id, err.translation_placeholders or {})
+        raise
+    async_clear_issue(hass, Issue.ANOTHER_BATTERY, entry.entry_id)
     # Registered entities mean the battery ran before: a missing store was lost, not never made.
     store = ControllerStore(
         hass,

@@ -31,7 +31,7 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event, async_track_time_interval
 from homeassistant.util.unit_conversion import PowerConverter
 import voluptuous as vol
@@ -80,6 +80,7 @@ from .device.driver import (
     UnsupportedFieldError,
 )
 from .engine.state import Limits, Measurements, Mode, Setpoints
+from .repairs import Issue, async_clear_issue, async_raise_issue
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ class EntityBridgeDriver:
         self.name = name
         self.info: DeviceInfo | None = None
         self._spec: BridgeSpec | None = None
-        self._issues: set[str] = set()
+        self._issues: set[tuple[Issue, str]] = set()  # (key, detail) of the issues raised
         self._lock = asyncio.Lock()
         # entity → (state written, its State object before the call: a new object means it changed)
         self._pending: dict[str, tuple[str, State]] = {}
@@ -299,8 +300,8 @@ class EntityBridgeDriver:
         if self._keepalive is not None:
             self._keepalive()
             self._keepalive = None
-        for issue_id in self._issues:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        for key, detail in self._issues:
+            async_clear_issue(self.hass, key, self.entry_id, detail)
         self._issues.clear()
 
     # ---------------------------------------------------------------- reading
@@ -604,14 +605,11 @@ class EntityBridgeDriver:
     def _update_issues(self) -> None:
         """Repair issues for missing source entities and mapped options a select no longer offers."""
         spec = self.spec
-        wanted: dict[str, tuple[str, dict[str, str]]] = {}
+        wanted: dict[tuple[Issue, str], dict[str, str]] = {}
         for entity_id in spec.entity_ids:
             # While Home Assistant starts, the other integration may simply not be loaded yet.
             if self.hass.state is CoreState.running and self.hass.states.get(entity_id) is None:
-                wanted[f"bridge_missing_entity_{self.entry_id}_{entity_id}"] = (
-                    "bridge_missing_entity",
-                    {"battery": self.name, "entity": entity_id},
-                )
+                wanted[Issue.BRIDGE_MISSING_ENTITY, entity_id] = {"battery": self.name, "entity": entity_id}
         for mode, mode_spec in spec.modes.items():
             for step in mode_spec.steps:
                 if step.kind != STEP_SELECT or step.entity is None or step.option is None:
@@ -619,63 +617,23 @@ class EntityBridgeDriver:
                 state = self.hass.states.get(step.entity)
                 if state is None or state.state in _NOT_THERE or step.option in select_options(state):
                     continue
-                wanted[f"bridge_missing_option_{self.entry_id}_{mode.value}"] = (
-                    "bridge_missing_option",
-                    {"battery": self.name, "entity": step.entity, "mode": mode.value, "option": step.option},
-                )
+                wanted[Issue.BRIDGE_MISSING_OPTION, mode.value] = {
+                    "battery": self.name,
+                    "entity": step.entity,
+                    "mode": mode.value,
+                    "option": step.option,
+                }
                 break
         if self.hass.state is CoreState.running:
             for action in spec.services:
                 # An action of an integration that is not loaded (yet): the modes calling it would fail.
                 if not self.hass.services.has_service(*action.split(".", 1)):
-                    wanted[f"bridge_missing_action_{self.entry_id}_{action}"] = (
-                        "bridge_missing_action",
-                        {"battery": self.name, "action": action},
-                    )
-        for issue_id in self._issues - wanted.keys():
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-        for issue_id, (key, p) in wanted.items():
-            if issue_id in self._issues:
-                continue  # raised already (this runs on every read)
-            # One call per key, each with its literal key and placeholders (tests/test_repairs.py reads them).
-            if key == "bridge_missing_entity":
-                ir.async_create_issue(
-                    self.hass,
-                    DOMAIN,
-                    issue_id,
-                    is_fixable=False,
-                    is_persistent=False,
-                    severity=ir.IssueSeverity.ERROR,
-                    translation_key="bridge_missing_entity",
-                    translation_placeholders={"battery": p["battery"], "entity": p["entity"]},
-                )
-            elif key == "bridge_missing_action":
-                ir.async_create_issue(
-                    self.hass,
-                    DOMAIN,
-                    issue_id,
-                    is_fixable=False,
-                    is_persistent=False,
-                    severity=ir.IssueSeverity.ERROR,
-                    translation_key="bridge_missing_action",
-                    translation_placeholders={"battery": p["battery"], "action": p["action"]},
-                )
-            else:
-                ir.async_create_issue(
-                    self.hass,
-                    DOMAIN,
-                    issue_id,
-                    is_fixable=False,
-                    is_persistent=False,
-                    severity=ir.IssueSeverity.ERROR,
-                    translation_key="bridge_missing_option",
-                    translation_placeholders={
-                        "battery": p["battery"],
-                        "entity": p["entity"],
-                        "mode": p["mode"],
-                        "option": p["option"],
-                    },
-                )
+                    wanted[Issue.BRIDGE_MISSING_ACTION, action] = {"battery": self.name, "action": action}
+        for key, detail in self._issues - wanted.keys():
+            async_clear_issue(self.hass, key, self.entry_id, detail)
+        for (key, detail), placeholders in wanted.items():
+            if (key, detail) not in self._issues:  # raised already otherwise (this runs on every read)
+                async_raise_issue(self.hass, key, self.entry_id, placeholders, detail=detail)
         self._issues = set(wanted)
 
 

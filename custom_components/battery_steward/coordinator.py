@@ -7,7 +7,6 @@ from typing import Any, Protocol, override
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.update_coordinator import (
     REQUEST_REFRESH_DEFAULT_IMMEDIATE,
@@ -89,23 +88,13 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
         """The device at the entry's address must be the battery the entry was made for.
 
         Another battery there (a swapped unit, a reused address) must not become a new device
-        that orphans the old one's entities and history: set-up stops with a repair issue.
+        that orphans the old one's entities and history: set-up stops (and `__init__.py` raises
+        the repair issue that says so, with this error's placeholders).
         """
         entry = self.config_entry
         expected = str(entry.unique_id or entry.data.get(CONF_SERIAL) or "")
-        issue_id = f"another_battery_{entry.entry_id}"
         if not expected or info.serial == expected:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
             return
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="another_battery",
-            translation_placeholders={"battery": entry.title, "expected": expected, "found": info.serial},
-        )
         raise ConfigEntryError(
             translation_domain=DOMAIN,
             translation_key="another_battery",

@@ -9,13 +9,13 @@ from types import MappingProxyType
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
 
-from .const import DOMAIN, LOGGER
+from .const import LOGGER
 from .engine.items import DefaultItem
 from .engine.reconcile import restrict
 from .engine.serialize import item_from_dict
 from .engine.state import Mode, Setpoints
+from .repairs import Issue, async_raise_issue
 from .runtime import BatteryConfigEntry
 from .schedule import SUBENTRY_ITEM, item_store_data
 
@@ -72,14 +72,11 @@ def async_ensure_default(hass: HomeAssistant, entry: BatteryConfigEntry) -> None
     _add_default(hass, entry, setpoints)
     LOGGER.info("%s: default state added: %s", entry.title, setpoints)
     if upgraded:
-        ir.async_create_issue(
+        async_raise_issue(
             hass,
-            DOMAIN,
-            f"default_item_added_{entry.entry_id}",
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="default_item_added",
-            translation_placeholders={"battery": entry.title, "setpoints": _describe(setpoints)},
+            Issue.DEFAULT_ITEM_ADDED,
+            entry.entry_id,
+            {"battery": entry.title, "setpoints": _describe(setpoints)},
         )
 
 

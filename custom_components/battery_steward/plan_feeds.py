@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo
 from homeassistant.config_entries import SIGNAL_CONFIG_ENTRY_CHANGED, ConfigEntry, ConfigEntryChange
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, State, callback
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_state_change_event, async_track_time_change
 from homeassistant.helpers.storage import Store
@@ -55,6 +54,7 @@ from .engine.prices import PricePlan, PriceSlot, fill, plan_window, prices_from_
 from .engine.serialize import ItemFormatError, item_from_dict, item_to_dict
 from .engine.state import Mode, Setpoints
 from .engine.validation import validate_item
+from .repairs import Issue, async_clear_issue, async_raise_issue
 
 if TYPE_CHECKING:
     from .controller import BatteryController
@@ -261,7 +261,7 @@ class PlanFeeds:
     def _configure(self, *, notify: bool = True) -> None:
         wanted = self._subentries()
         for sid in set(self._feeds) - set(wanted):
-            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(sid))
+            async_clear_issue(self.hass, Issue.PLAN_ENTITY_INVALID, self.entry.entry_id, sid)
         kept = {
             sid: self._feeds[sid]
             for sid, feed in wanted.items()
@@ -469,34 +469,24 @@ class PlanFeeds:
 
     # ---------------------------------------------------------------- repair issues
 
-    def _issue_id(self, subentry_id: str) -> str:
-        return f"plan_entity_{self.entry.entry_id}_{subentry_id}"
-
     def _raise(self, feed: _Feed, error: str) -> None:
         if feed.error == error:
             return
         feed.error = error
         entity = feed.data["entity_id"]
         _LOGGER.warning("%s: %s of %s refused: %s", self.entry.title, feed.title, entity, error)
-        ir.async_create_issue(
+        async_raise_issue(
             self.hass,
-            DOMAIN,
-            self._issue_id(feed.subentry_id),
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="plan_entity_invalid",
-            translation_placeholders={
-                "battery": self.entry.title,
-                "plan": feed.title,
-                "entity": str(feed.data["entity_id"]),
-                "error": error,
-            },
+            Issue.PLAN_ENTITY_INVALID,
+            self.entry.entry_id,
+            {"battery": self.entry.title, "plan": feed.title, "entity": str(entity), "error": error},
+            detail=feed.subentry_id,
         )
 
     def _clear(self, feed: _Feed) -> None:
         if feed.error is not None:
             feed.error = None
-            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(feed.subentry_id))
+            async_clear_issue(self.hass, Issue.PLAN_ENTITY_INVALID, self.entry.entry_id, feed.subentry_id)
 
 
 def _series_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:

@@ -10,11 +10,11 @@
 """
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-from .const import DOMAIN, LOGGER, signal_state
+from .const import LOGGER, signal_state
 from .engine.journal import JournalRecord, Result, Trigger
+from .repairs import Issue, async_clear_issue, async_raise_issue
 from .runtime import BatteryConfigEntry
 
 FAILED_RUNS_FOR_ISSUE = 3
@@ -24,7 +24,6 @@ FAILED_RUNS_FOR_ISSUE = 3
 def async_watch_runs(hass: HomeAssistant, entry: BatteryConfigEntry) -> CALLBACK_TYPE:
     """Follow the controller's journal (call after the controller has started: it loads it)."""
     journal = entry.runtime_data.controller.journal
-    issue_id = f"run_failures_{entry.entry_id}"
     streak = 0
 
     @callback
@@ -43,14 +42,11 @@ def async_watch_runs(hass: HomeAssistant, entry: BatteryConfigEntry) -> CALLBACK
                     record.error,
                 )
             if streak >= FAILED_RUNS_FOR_ISSUE:
-                ir.async_create_issue(
+                async_raise_issue(
                     hass,
-                    DOMAIN,
-                    issue_id,
-                    is_fixable=False,
-                    severity=ir.IssueSeverity.ERROR,
-                    translation_key="run_failures",
-                    translation_placeholders={
+                    Issue.RUN_FAILURES,
+                    entry.entry_id,
+                    {
                         "battery": entry.title,
                         "count": str(streak),
                         "fields": ", ".join(sorted(record.fields)) or "-",
@@ -60,7 +56,7 @@ def async_watch_runs(hass: HomeAssistant, entry: BatteryConfigEntry) -> CALLBACK
         elif record.result is Result.SUCCESS and streak:
             LOGGER.info("%s: runs succeed again after %d failed", entry.title, streak)
             streak = 0
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
+            async_clear_issue(hass, Issue.RUN_FAILURES, entry.entry_id)
 
     journal.listeners.append(on_record)
 

@@ -15,7 +15,6 @@ import logging
 from typing import Any, Protocol, override
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.storage import Store
 
@@ -26,6 +25,7 @@ from .engine.journal import JournalRecord
 from .engine.serialize import item_from_dict, item_to_dict, setpoints_from_dict, setpoints_to_dict
 from .engine.state import Mode, Setpoints
 from .engine.validation import validate_item
+from .repairs import Issue, async_clear_issue, async_raise_issue
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,16 +40,6 @@ _UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, OverflowError, D
 _AFTER_GATE = ("source", "transport", "series", "resume_mode")
 # What the gate issue is about: without these, nothing tells whether a safe stop left it closed.
 GATE_FIELDS = ("dispatch_enabled", "resume_mode")
-
-
-def issue_id_gate(entry_id: str) -> str:
-    """The fixable issue that asks to confirm before writing again."""
-    return f"gate_unconfirmed_{entry_id}"
-
-
-def issue_id_damaged(entry_id: str) -> str:
-    """The issue that names what a damaged store lost."""
-    return f"store_damaged_{entry_id}"
 
 
 class GateHolder(Protocol):
@@ -281,7 +271,7 @@ def async_follow_gate(hass: HomeAssistant, controller: GateHolder) -> CALLBACK_T
     @callback
     def _changed() -> None:
         if controller.dispatch_enabled:
-            ir.async_delete_issue(hass, DOMAIN, issue_id_gate(controller.entry_id))
+            async_clear_issue(hass, Issue.GATE_UNCONFIRMED, controller.entry_id)
 
     return async_dispatcher_connect(hass, signal_state(controller.entry_id), _changed)
 
@@ -335,32 +325,18 @@ class ControllerStore:
 
     def _report(self, state: StoredState) -> None:
         if state.lost:
-            ir.async_create_issue(
+            async_raise_issue(
                 self.hass,
-                DOMAIN,
-                issue_id_damaged(self.entry_id),
-                is_fixable=True,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="store_damaged",
-                translation_placeholders={"battery": self.name, "lost": ", ".join(state.lost)},
-                data={"entry_id": self.entry_id, "kind": "store_damaged"},
+                Issue.STORE_DAMAGED,
+                self.entry_id,
+                {"battery": self.name, "lost": ", ".join(state.lost)},
             )
         if state.gate_lost:
             _LOGGER.warning(
                 "%s: whether dispatch was stopped cannot be read back; nothing is written until confirmed",
                 self.name,
             )
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id_gate(self.entry_id),
-                is_fixable=True,
-                is_persistent=True,  # the gate stays closed across restarts until confirmed: so does this
-                severity=ir.IssueSeverity.ERROR,
-                translation_key="gate_unconfirmed",
-                translation_placeholders={"battery": self.name},
-                data={"entry_id": self.entry_id, "kind": "gate"},
-            )
+            async_raise_issue(self.hass, Issue.GATE_UNCONFIRMED, self.entry_id, {"battery": self.name})
 
     @staticmethod
     def _serialize(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -383,5 +359,5 @@ class ControllerStore:
     async def async_remove(self) -> None:
         """Forget everything (entry removed)."""
         await self._store.async_remove()
-        for issue_id in (issue_id_damaged(self.entry_id), issue_id_gate(self.entry_id)):
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        for key in (Issue.STORE_DAMAGED, Issue.GATE_UNCONFIRMED):
+            async_clear_issue(self.hass, key, self.entry_id)

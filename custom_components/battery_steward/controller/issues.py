@@ -1,18 +1,17 @@
 """Repair issues a controller raises: fights (fixable) and writes without effect.
 
-One place for their ids, severities and translation keys, so raising and clearing cannot drift
-apart. Effect verification lives here too: the rule (`expected_effect_missing`) is pure.
+Their ids, severities and translation keys come from repairs.py's table, as every issue's do.
+Effect verification lives here too: the rule (`expected_effect_missing`) is pure.
 """
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
 
-from ..const import DOMAIN
 from ..engine.state import Measurements, Mode
+from ..repairs import Issue, async_clear_issue, async_raise_issue
 
 
 class ControllerIssues:
-    """The repair issues of one battery's controller."""
+    """The repair issues of one battery's controller (made as every issue is: repairs.py)."""
 
     def __init__(self, hass: HomeAssistant, *, entry_id: str, name: str) -> None:
         """Issues are keyed by the entry, shown with the battery's name."""
@@ -20,52 +19,30 @@ class ControllerIssues:
         self.entry_id = entry_id
         self.name = name
 
+    def _raise(self, key: Issue, placeholders: dict[str, str], detail: str | None = None) -> None:
+        async_raise_issue(
+            self.hass, key, self.entry_id, {"battery": self.name, **placeholders}, detail=detail
+        )
+
     def fight(self, field: str, values: list[str]) -> None:
         """Something else keeps changing `field`: a fixable issue names it and the values seen."""
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            f"fight_{self.entry_id}_{field}",
-            is_fixable=True,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="fight",
-            translation_placeholders={"battery": self.name, "field": field, "values": ", ".join(values)},
-            data={"entry_id": self.entry_id, "field": field},
-        )
+        self._raise(Issue.FIGHT, {"field": field, "values": ", ".join(values)}, field)
 
     def fight_over(self, field: str) -> None:
         """The fight over `field` ended (resolved by the user, or the value stayed put)."""
-        ir.async_delete_issue(self.hass, DOMAIN, f"fight_{self.entry_id}_{field}")
-        ir.async_delete_issue(self.hass, DOMAIN, f"no_effect_{self.entry_id}_{field}")
+        async_clear_issue(self.hass, Issue.FIGHT, self.entry_id, field)
+        async_clear_issue(self.hass, Issue.NO_EFFECT_FIELD, self.entry_id, field)
 
     def no_effect_field(self, field: str, values: list[str]) -> None:
         """Writes of `field` were acknowledged and never showed: no one to fight, the battery ignores us."""
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            f"no_effect_{self.entry_id}_{field}",
-            is_fixable=True,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="no_effect_field",
-            translation_placeholders={"battery": self.name, "field": field, "values": ", ".join(values)},
-            data={"entry_id": self.entry_id, "field": field},
-        )
+        self._raise(Issue.NO_EFFECT_FIELD, {"field": field, "values": ", ".join(values)}, field)
 
     def no_effect(self, detail: str | None) -> None:
         """Raise (detail) or clear (None) the issue of a write the battery did not act on."""
-        issue_id = f"no_effect_{self.entry_id}"
         if detail is None:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            async_clear_issue(self.hass, Issue.NO_EFFECT, self.entry_id)
             return
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="no_effect",
-            translation_placeholders={"battery": self.name, "detail": detail},
-        )
+        self._raise(Issue.NO_EFFECT, {"detail": detail})
 
 
 def expected_effect_missing(data: Measurements, rating_w: float, *, rate_settable: bool = True) -> str | None:

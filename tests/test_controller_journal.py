@@ -21,7 +21,17 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.engine.journal import JournalRecord, Result, Trigger
 
 from .conftest import PARIS, PEAK, SERIAL, modbus_data
-from .helpers import controller, device_id, entity_id, freeze_at, item, load, move_to, setup_entry
+from .helpers import (
+    confirm_switching,
+    controller,
+    device_id,
+    entity_id,
+    freeze_at,
+    item,
+    load,
+    move_to,
+    setup_entry,
+)
 
 # Monday 1 June 2026, 19:30 in Paris: inside the peak window (reserve 80).
 START = datetime(2026, 6, 1, 19, 30, tzinfo=PARIS)
@@ -218,3 +228,115 @@ async def test_safe_stop_and_restore_name_their_user(
     restored = [r for r in records if r.seq > stop.seq]
     assert restored[0].note == "restored mode auto"
     assert {r.user_id for r in restored} == {hass_admin_user.id}
+
+
+async def test_switches_name_their_user_and_the_run_they_start_carries_the_context(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimulatedBattery,
+    hass_admin_user: MockUser,
+) -> None:
+    """Dispatch, reconciliation and plant-enabled switches: the journal names who switched them."""
+    events = async_capture_events(hass, EVENT_CHANGED)
+    context = Context(user_id=hass_admin_user.id)
+    ctl = controller(entry)
+
+    async def switch(key: str, service: str) -> JournalRecord:
+        before = last(entry).seq
+        await hass.services.async_call(
+            "switch", service, {"entity_id": entity_id(hass, "switch", key)}, blocking=True, context=context
+        )
+        await hass.async_block_till_done(wait_background_tasks=True)
+        records = ctl.journal.query(limit=len(ctl.journal))
+        return next(r for r in records if r.seq > before)  # the first record after the call
+
+    record = await switch("dispatch", "turn_off")
+    assert (record.trigger, record.note, record.user_id) == (
+        Trigger.MANUAL,
+        "dispatch off",
+        hass_admin_user.id,
+    )
+    # Someone changes the reserve while the gate is closed (a minute later, past the settle time
+    # of the start-up write): nothing is corrected...
+    simulator.set_control("reserve_pct", 50)
+    freezer.tick(timedelta(minutes=1))
+    await ctl.coordinator.async_refresh()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert simulator.read_register("reserve_pct") == 50
+    # ...until the gate opens: the run it starts writes the window's reserve back, in the user's name.
+    record = await switch("dispatch", "turn_on")
+    assert (record.note, record.user_id) == ("dispatch on", hass_admin_user.id)
+    assert simulator.read_register("reserve_pct") == 80
+    run = last(entry)
+    assert (run.trigger, run.fields, run.user_id) == (
+        Trigger.CONFIG,
+        {"reserve_pct": (50.0, 80.0)},
+        hass_admin_user.id,
+    )
+    assert [(e.data["trigger"], e.context.id, e.context.user_id) for e in events] == [
+        ("config", context.id, hass_admin_user.id)
+    ]
+
+    record = await switch("reconciliation", "turn_off")
+    assert (record.trigger, record.note, record.user_id) == (
+        Trigger.MANUAL,
+        "reconciliation off",
+        hass_admin_user.id,
+    )
+    record = await switch("reconciliation", "turn_on")
+    assert (record.note, record.user_id) == ("reconciliation on", hass_admin_user.id)
+
+    record = await switch("plant_enabled", "turn_off")
+    assert (record.trigger, record.note, record.user_id) == (
+        Trigger.MANUAL,
+        "plant disabled",
+        hass_admin_user.id,
+    )
+    assert simulator.read_register("enabled") == 0
+    record = await switch("plant_enabled", "turn_on")
+    assert (record.note, record.user_id) == ("plant enabled", hass_admin_user.id)
+    assert simulator.read_register("enabled") == 1
+    # Nothing changed: nothing journaled.
+    before = last(entry).seq
+    await hass.services.async_call(
+        "switch",
+        "turn_on",
+        {"entity_id": entity_id(hass, "switch", "dispatch")},
+        blocking=True,
+        context=context,
+    )
+    assert last(entry).seq == before
+
+
+@pytest.mark.parametrize(
+    ("key", "option", "note"),
+    [("schedule_source", "api", "schedule source api"), ("transport", "emulator", "transport emulator")],
+)
+async def test_source_and_transport_selects_name_their_user(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    simulator: SimulatedBattery,
+    hass_admin_user: MockUser,
+    key: str,
+    option: str,
+    note: str,
+) -> None:
+    """The safe stop a switch makes and the switch itself are journaled with the user of the call."""
+    context = Context(user_id=hass_admin_user.id)
+    ctl = controller(entry)
+    before = last(entry).seq
+    await confirm_switching(hass)
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": entity_id(hass, "select", key), "option": option},
+        blocking=True,
+        context=context,
+    )
+    assert simulator.read_register("enabled") == 0  # safe-stopped on the way
+    records = [r for r in ctl.journal.query(limit=len(ctl.journal)) if r.seq > before]
+    notes = [r.note or "" for r in records]
+    assert notes[0].startswith("safe stop:")
+    assert notes[-1] == note
+    assert {r.user_id for r in records} == {hass_admin_user.id}

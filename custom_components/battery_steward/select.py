@@ -82,7 +82,7 @@ class ScheduleSourceSelect(ControllerEntity, SelectEntity):
         await self.async_check_control()
         if option != self.controller.source:  # switching safe-stops the plant: confirmed first
             confirmation(self.hass, self.coordinator.config_entry).take(self.controller.name)
-        await self.controller.async_set_source(option)
+        await self.controller.async_set_source(option, context=self._context)
 
 
 class TransportSelect(ControllerEntity, SelectEntity):
@@ -103,4 +103,4 @@ class TransportSelect(ControllerEntity, SelectEntity):
         await self.async_check_control()
         if option != self.current_option:  # switching safe-stops the plant: confirmed first
             confirmation(self.hass, self.coordinator.config_entry).take(self.controller.name)
-        await self.controller.async_set_transport(option)
+        await self.controller.async_set_transport(option, context=self._context)

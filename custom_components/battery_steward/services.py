@@ -382,7 +382,7 @@ def _each(
 
 
 def _each_for(
-    action: Callable[[BatteryConfigEntry, Context], Awaitable[None]],
+    action: Callable[[BatteryConfigEntry, Context], Awaitable[None] | None],
 ) -> Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]:
     """As _each, handing the action the call's context (the journal names its user)."""
 
@@ -487,13 +487,19 @@ async def _set_transport(call: ServiceCall) -> ServiceResponse:
     for entry in entries:
         if entry.runtime_data.transports is None:
             raise _invalid("no_emulator", battery=entry.title)
-    await _on_each(entries, lambda e: e.runtime_data.controller.async_set_transport(call.data["transport"]))
+    transport = call.data["transport"]
+    await _on_each(
+        entries, lambda e: e.runtime_data.controller.async_set_transport(transport, context=call.context)
+    )
     return None
 
 
 async def _set_source(call: ServiceCall) -> ServiceResponse:
     entries = await _targets(call.hass, call)
-    await _on_each(entries, lambda e: e.runtime_data.controller.async_set_source(call.data["source"]))
+    source = call.data["source"]
+    await _on_each(
+        entries, lambda e: e.runtime_data.controller.async_set_source(source, context=call.context)
+    )
     return None
 
 
@@ -545,14 +551,14 @@ def async_setup_services(hass: HomeAssistant) -> None:
         hass,
         DOMAIN,
         "start_reconciliation",
-        _each(lambda e: e.runtime_data.controller.async_set_reconciliation(True)),
+        _each_for(lambda e, ctx: e.runtime_data.controller.async_set_reconciliation(True, context=ctx)),
         TARGET_SCHEMA,
     )
     admin(
         hass,
         DOMAIN,
         "stop_reconciliation",
-        _each(lambda e: e.runtime_data.controller.async_set_reconciliation(False)),
+        _each_for(lambda e, ctx: e.runtime_data.controller.async_set_reconciliation(False, context=ctx)),
         TARGET_SCHEMA,
     )
     admin(hass, DOMAIN, "set_source", _set_source, SET_SOURCE_SCHEMA)

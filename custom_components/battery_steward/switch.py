@@ -6,7 +6,7 @@ from typing import Any, override
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
@@ -27,7 +27,7 @@ class ControllerSwitchDescription(SwitchEntityDescription):
     """A controller flag: how to read it and how to set it."""
 
     is_on_fn: Callable[[BatteryController], bool]
-    set_fn: Callable[[BatteryController, bool], None]
+    set_fn: Callable[[BatteryController, bool, Context | None], None]
 
 
 CONTROLLER_SWITCHES: tuple[ControllerSwitchDescription, ...] = (
@@ -37,14 +37,14 @@ CONTROLLER_SWITCHES: tuple[ControllerSwitchDescription, ...] = (
         translation_key="reconciliation",
         entity_category=EntityCategory.CONFIG,
         is_on_fn=lambda c: c.reconciliation_enabled,
-        set_fn=lambda c, on: c.async_set_reconciliation(on),
+        set_fn=lambda c, on, context: c.async_set_reconciliation(on, context=context),
     ),
     # The dispatch gate: off means nothing is written to the battery.
     ControllerSwitchDescription(
         key="dispatch",
         translation_key="dispatch",
         is_on_fn=lambda c: c.dispatch_enabled,
-        set_fn=lambda c, on: c.async_set_dispatch(on),
+        set_fn=lambda c, on, context: c.async_set_dispatch(on, context=context),
     ),
 )
 
@@ -86,12 +86,12 @@ class ControllerSwitch(ControllerEntity, SwitchEntity):
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
         await self.async_check_control()
-        self.entity_description.set_fn(self.controller, True)
+        self.entity_description.set_fn(self.controller, True, self._context)
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
         await self.async_check_control()
-        self.entity_description.set_fn(self.controller, False)
+        self.entity_description.set_fn(self.controller, False, self._context)
 
 
 class PlantEnabledSwitch(BatteryEntity, SwitchEntity):
@@ -109,12 +109,12 @@ class PlantEnabledSwitch(BatteryEntity, SwitchEntity):
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
         await self.async_check_control()
-        await self.controller.async_set_plant_enabled(True)
+        await self.controller.async_set_plant_enabled(True, context=self._context)
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
         await self.async_check_control()
-        await self.controller.async_set_plant_enabled(False)
+        await self.controller.async_set_plant_enabled(False, context=self._context)
 
 
 class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):

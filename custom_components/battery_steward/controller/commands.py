@@ -14,7 +14,7 @@ from ..connection import Connection
 from ..device.driver import check_power_mode
 from ..engine.intent import override_active
 from ..engine.items import SeriesItem
-from ..engine.journal import Trigger
+from ..engine.journal import Result, Trigger
 from ..engine.state import Measurements, Mode, Setpoints
 from ..helpers import device_errors
 from ..store import StoredOverride
@@ -92,25 +92,33 @@ class BatteryController(ControlLoop):
         await self.async_run_checked(Trigger.MANUAL, context=context)
 
     @callback
-    def async_set_reconciliation(self, enabled: bool) -> None:
-        """Start or stop correcting drift (the schedule still executes)."""
+    def async_set_reconciliation(self, enabled: bool, *, context: Context | None = None) -> None:
+        """Start or stop correcting drift (the schedule still executes).
+
+        Journaled with the user of `context`; the run that starts it again names them too.
+        """
         if self.reconciliation_enabled == enabled:
             return
         self.reconciliation_enabled = enabled
-        self.persist()
+        self.record(
+            Trigger.MANUAL, Result.SUCCESS, note=f"reconciliation {_on_off(enabled)}", context=context
+        )
         if enabled:
-            self.runner.request(Trigger.PATROL)
+            self.runner.request(Trigger.PATROL, context=context)
         self._notify()
 
     @callback
-    def async_set_dispatch(self, enabled: bool) -> None:
-        """Open or close the dispatch gate; closed means nothing is written. Survives restart."""
+    def async_set_dispatch(self, enabled: bool, *, context: Context | None = None) -> None:
+        """Open or close the dispatch gate; closed means nothing is written. Survives restart.
+
+        Journaled with the user of `context`; the run that opening it starts names them too.
+        """
         if self.dispatch_enabled == enabled:
             return
         self.dispatch_enabled = enabled
-        self.persist()
+        self.record(Trigger.MANUAL, Result.SUCCESS, note=f"dispatch {_on_off(enabled)}", context=context)
         if enabled:
-            self.runner.request(Trigger.CONFIG)
+            self.runner.request(Trigger.CONFIG, context=context)
         self._notify()
 
     async def async_set_series(self, series: SeriesItem) -> None:
@@ -147,34 +155,42 @@ class BatteryController(ControlLoop):
         """Re-enable the plant and hand control back to the schedule (not during a switch)."""
         await self.plant.async_restore(context=context)
 
-    async def async_set_plant_enabled(self, enabled: bool) -> None:
+    async def async_set_plant_enabled(self, enabled: bool, *, context: Context | None = None) -> None:
         """Enable or disable the plant itself (not the safe-stop sequence: no zeroing, no wait)."""
-        await self.plant.async_set_enabled(enabled)
+        await self.plant.async_set_enabled(enabled, context=context)
 
-    async def async_set_transport(self, name: str) -> None:
-        """Switch between the device and the emulator, safety-gated like the source switch."""
+    async def async_set_transport(self, name: str, *, context: Context | None = None) -> None:
+        """Switch between the device and the emulator, safety-gated like the source switch.
+
+        The safe stop and the switch are journaled with the user of `context`.
+        """
         assert self.transports is not None
 
         async def apply() -> None:
             await self.plant.async_use_transport(name)
-            self.persist()
+            self.record(Trigger.MANUAL, Result.SUCCESS, note=f"transport {name}", context=context)
 
-        await self.plant.async_switch(name == self.transports.current, self.async_safe_stop, apply)
+        await self.plant.async_switch(
+            name == self.transports.current, lambda: self.async_safe_stop(context=context), apply
+        )
 
-    async def async_set_source(self, source: str) -> None:
+    async def async_set_source(self, source: str, *, context: Context | None = None) -> None:
         """Switch the schedule source, safety-gated as seed 001 says.
 
         Set the switching flag, safe-stop the plant, apply the new source, clear the flag. A
         request while a switch is going is refused; a failed safe stop keeps the old source.
+        The safe stop and the switch are journaled with the user of `context`.
         """
 
         async def apply() -> None:
             self.source = source
-            self.persist()
+            self.record(Trigger.MANUAL, Result.SUCCESS, note=f"schedule source {source}", context=context)
             self.plan = self._build_plan()
             self._rearm()
 
-        await self.plant.async_switch(source == self.source, self.async_safe_stop, apply)
+        await self.plant.async_switch(
+            source == self.source, lambda: self.async_safe_stop(context=context), apply
+        )
 
     @property
     def plant_state(self) -> PlantState:
@@ -226,3 +242,7 @@ class BatteryController(ControlLoop):
             "max_run_s": round(max(durations), 3) if durations else None,
             "mean_run_s": round(sum(durations) / len(durations), 3) if durations else None,
         }
+
+
+def _on_off(enabled: bool) -> str:
+    return "on" if enabled else "off"

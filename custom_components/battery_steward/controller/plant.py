@@ -326,13 +326,16 @@ class Plant:
             await self._coordinator.async_refresh()
         await self._host.async_run_checked(Trigger.OVERRIDE, context=context)
 
-    async def async_set_enabled(self, enabled: bool) -> None:
+    async def async_set_enabled(self, enabled: bool, *, context: Context | None = None) -> None:
         """Enable or disable the plant itself (not the safe-stop sequence: no zeroing, no wait)."""
         async with self._runner.exclusive() as device:
             with device_errors():
                 await device.set_enabled(enabled)
             self._host.record(
-                Trigger.MANUAL, Result.SUCCESS, note=f"plant {'enabled' if enabled else 'disabled'}"
+                Trigger.MANUAL,
+                Result.SUCCESS,
+                note=f"plant {'enabled' if enabled else 'disabled'}",
+                context=context,
             )
             await self._coordinator.async_refresh()
         self._host.notify()

@@ -227,10 +227,10 @@ class Runner:
         self._retry = async_call_later(self.hass, delay_s, _retry)
 
     @callback
-    def request(self, trigger: Trigger) -> None:
-        """Ask for a run in the background (a timer, a reading, an edit)."""
+    def request(self, trigger: Trigger, *, context: Context | None = None) -> None:
+        """Ask for a run in the background (a timer, a reading, an edit, a command's `context`)."""
         if self.active:
-            self.track(self.run(trigger))
+            self.track(self.run(trigger, context=context))
 
     @callback
     def track(self, coro: Coroutine[Any, Any, object]) -> None:

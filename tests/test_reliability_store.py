@@ -16,6 +16,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from hypothesis import given, settings, strategies as st
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -26,7 +27,13 @@ from custom_components.battery_steward.device.driver import DeviceInfo
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.engine.journal import JournalRecord
 from custom_components.battery_steward.engine.state import Limits, Mode
-from custom_components.battery_steward.store import StoredState, migrate_1_1, parse_stored
+from custom_components.battery_steward.store import (
+    STORAGE_MINOR_VERSION,
+    StoredState,
+    migrate_1_1,
+    migrate_1_2,
+    parse_stored,
+)
 
 from .conftest import PEAK, SERIAL, START, modbus_data
 from .helpers import controller, device_id, entity_id, item, load, move_to, simulator_data
@@ -114,6 +121,14 @@ CORRUPT: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "override with an unknown mode": (
         _with(override={"setpoints": {"mode": "turbo"}, "expires": None}),
+        "override",
+    ),
+    "override naming an item for a field it does not set": (
+        _with(override={"setpoints": {"reserve_pct": 55.0}, "expires": None, "sources": {"mode": "x"}}),
+        "override",
+    ),
+    "override sources not a mapping": (
+        _with(override={"setpoints": {"reserve_pct": 55.0}, "expires": None, "sources": ["x"]}),
         "override",
     ),
     "missed a number": (_with(missed=5), "missed"),
@@ -263,8 +278,9 @@ async def test_every_earlier_version_migrates_without_loss(
     assert (ctl.series is not None) is ("series" in keys)
     assert ctl.resume_mode is (Mode.FORCE_CHARGE if "resume_mode" in keys else None)
     saved = hass_storage[KEY_PREFIX + entry.entry_id]
-    assert saved["minor_version"] == 2
+    assert saved["minor_version"] == 3
     assert set(saved["data"]) >= set(valid_data())  # the migrated file has every key
+    assert saved["data"]["override"]["sources"] == {}  # written, from no item
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -463,13 +479,33 @@ def test_without_the_device_an_override_is_not_range_checked() -> None:
 
 def test_a_1_1_file_that_is_not_a_mapping_is_left_for_the_checks() -> None:
     assert migrate_1_1([1]) == [1]
+    assert migrate_1_2([1]) == [1]
+
+
+async def test_a_1_2_override_loads_from_no_item(
+    hass: HomeAssistant, hass_storage: dict[str, Any], entry: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    """1.2 kept no item for an override (run_item's was lost at a restart): it loads, named `override`."""
+    assert "sources" not in valid_data()["override"]
+    hass_storage[KEY_PREFIX + entry.entry_id] = _store(entry, valid_data(), minor=2)
+    await load(hass, entry, wait="background")
+    assert _issue(hass, "store_damaged", entry) is None
+    ctl = controller(entry)
+    assert ctl.override is not None
+    assert ctl.override.setpoints.reserve_pct == 55.0
+    assert dict(ctl.override.sources) == {}
+    assert ctl.sources_at(dt_util.utcnow())["reserve_pct"] == "override"
+    await hass.config_entries.async_unload(entry.entry_id)
+    saved = hass_storage[KEY_PREFIX + entry.entry_id]
+    assert saved["minor_version"] == STORAGE_MINOR_VERSION == 3
+    assert saved["data"]["override"]["sources"] == {}  # written, from no item
 
 
 async def test_a_newer_minor_version_is_read_as_is(
     hass: HomeAssistant, hass_storage: dict[str, Any], entry: MockConfigEntry, simulator: SimulatedBattery
 ) -> None:
     """A newer minor version only adds keys: what this version knows is read (a downgrade works)."""
-    hass_storage[KEY_PREFIX + entry.entry_id] = _store(entry, _with(extra=1), minor=3)
+    hass_storage[KEY_PREFIX + entry.entry_id] = _store(entry, _with(extra=1), minor=STORAGE_MINOR_VERSION + 1)
     await load(hass, entry, wait="background")
     assert _issue(hass, "store_damaged", entry) is None
     assert controller(entry).override is not None
@@ -498,6 +534,7 @@ _field_json = st.one_of(
     _json,
     st.builds(lambda r: [_record(1), r, _record(3)], _keys_of(list(_record(2)))),
     st.builds(lambda sp: {"setpoints": sp, "expires": None}, _keys_of(SETPOINTS)),
+    st.builds(lambda sp, src: {"setpoints": sp, "expires": None, "sources": src}, _keys_of(SETPOINTS), _json),
     st.builds(lambda row: _series() | {"rows": [row]}, _keys_of(ROW_KEYS)),
 )
 LIMITS = Limits(max_charge_w=5000, max_discharge_w=5000, max_apparent_va=5000)
@@ -510,6 +547,8 @@ def _check_state(state: StoredState) -> None:
     assert seqs == sorted(set(seqs))
     if state.override is not None:
         INFO.check(state.override.setpoints)
+        assert set(state.override.sources) <= state.override.setpoints.set_fields()
+        assert all(isinstance(source, str) for source in state.override.sources.values())
     assert isinstance(state.reconciliation_enabled, bool)
     assert isinstance(state.dispatch_enabled, bool)
     assert state.source in ("manual", "api")
@@ -533,7 +572,7 @@ def test_any_json_in_any_field_loads(key: str, long_run: bool) -> None:
         _check_state(state)
         assert state.gate_lost is (key in ("dispatch_enabled", "resume_mode") and bool(state.lost))
         assert all(name.startswith(key) for name in state.lost)  # nothing else is dropped
-        migrated = parse_stored(migrate_1_1(copy.deepcopy(data)), INFO)
+        migrated = parse_stored(migrate_1_2(migrate_1_1(copy.deepcopy(data))), INFO)
         _check_state(migrated)
 
     check()
@@ -544,6 +583,6 @@ def test_any_json_as_the_whole_store_loads() -> None:
     @settings(max_examples=100, deadline=None, database=None)
     def check(value: Any) -> None:
         _check_state(parse_stored(value, INFO))
-        _check_state(parse_stored(migrate_1_1(value), INFO))
+        _check_state(parse_stored(migrate_1_2(migrate_1_1(value)), INFO))
 
     check()

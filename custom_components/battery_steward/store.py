@@ -8,7 +8,7 @@ nothing — or corrupted), the gate starts closed and a fixable repair issue ask
 confirm before anything is written (fail closed; docs/reliability.md).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 import logging
@@ -32,7 +32,8 @@ _LOGGER = logging.getLogger(__name__)
 STORAGE_VERSION = 1
 # 1.1: keys added over time (gate, source, transport, series, resume mode), each missing in files
 # written before it existed. 1.2: every key is always written, so a missing one was lost.
-STORAGE_MINOR_VERSION = 2
+# 1.3: the override names the item each of its fields came from (`sources`, run_item).
+STORAGE_MINOR_VERSION = 3
 SAVE_DELAY_S = 2.0
 # What one of these errors means in a stored value: it cannot be read.
 _UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, OverflowError, DeviceError)
@@ -51,16 +52,22 @@ class GateHolder(Protocol):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StoredOverride:
-    """Setpoints held until `expires` (None: until cleared)."""
+    """Setpoints held until `expires` (None: until cleared).
+
+    `sources`: per field, the schedule item the value came from (run_item), so the journal still
+    names it after a restart; a field not in it is named `override`.
+    """
 
     setpoints: Setpoints
     expires: datetime | None
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe."""
         return {
             "setpoints": setpoints_to_dict(self.setpoints),
             "expires": self.expires.isoformat() if self.expires else None,
+            "sources": dict(self.sources),
         }
 
     @classmethod
@@ -69,6 +76,7 @@ class StoredOverride:
         return cls(
             setpoints=setpoints_from_dict(data["setpoints"]),
             expires=datetime.fromisoformat(data["expires"]) if data["expires"] else None,
+            sources=dict(data.get("sources") or {}),
         )
 
 
@@ -124,6 +132,15 @@ def _strings(value: object) -> list[str]:
     return list(value)
 
 
+def _sources(value: object, setpoints: Setpoints) -> dict[str, str]:
+    """Which item each field of an override came from: text for fields the override sets."""
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise TypeError(f"not a map of fields to items: {value!r}")
+    if unknown := set(value) - setpoints.set_fields():
+        raise ValueError(f"items named for fields the override does not set: {sorted(unknown)}")
+    return dict(value)
+
+
 def _journal_record(value: object) -> dict[str, Any]:
     """A record as stored, if every field of it reads back (and its instants are comparable)."""
     if not isinstance(value, dict):
@@ -160,9 +177,11 @@ class _Reader:
             return None
         if not isinstance(value, dict) or not isinstance(value.get("setpoints"), dict):
             raise TypeError("not an override")
+        setpoints = setpoints_from_dict(value["setpoints"])
         stored = StoredOverride(
-            setpoints=setpoints_from_dict(value["setpoints"]),
+            setpoints=setpoints,
             expires=_optional_aware(value.get("expires")),
+            sources=_sources(value.get("sources", {}), setpoints),
         )
         if self.info is not None:
             self.info.check(stored.setpoints)  # what the battery would refuse on every run
@@ -249,6 +268,16 @@ def migrate_1_1(data: object) -> object:
     return migrated
 
 
+def migrate_1_2(data: object) -> object:
+    """A 1.2 file as 1.3: an override saved then came from no item (`sources` empty).
+
+    (run_item's item was not kept: its fields were named `override` after a restart, as now.)
+    """
+    if isinstance(data, dict) and isinstance(override := data.get("override"), dict):
+        return data | {"override": {"sources": {}, **override}}
+    return data
+
+
 class _VersionedStore(Store[dict[str, Any]]):
     """The Store with its migrations (Home Assistant calls them on an older file)."""
 
@@ -256,9 +285,12 @@ class _VersionedStore(Store[dict[str, Any]]):
     async def _async_migrate_func(
         self, old_major_version: int, old_minor_version: int, old_data: dict[str, Any]
     ) -> dict[str, Any]:
-        if old_major_version == 1 and old_minor_version < 2:
-            return migrate_1_1(old_data)  # type: ignore[return-value]
-        raise NotImplementedError
+        if old_major_version != 1:
+            raise NotImplementedError
+        data: object = old_data
+        if old_minor_version < 2:
+            data = migrate_1_1(data)
+        return migrate_1_2(data)  # type: ignore[return-value]
 
 
 @callback

@@ -61,7 +61,7 @@ class BatteryController(ControlLoop):
         sources = dict.fromkeys(setpoints.set_fields(), item or OVERRIDE)
         if self.override is not None and override_active(self.override, now):
             merged = self.override.setpoints.overlay(setpoints)
-            sources = self.override_sources | sources
+            sources = {**self.override.sources, **sources}
         # A power alone runs in the mode the schedule gives, a mode alone with its power: they must agree.
         scheduled = self.desired_at(now)
         with device_errors():
@@ -72,8 +72,7 @@ class BatteryController(ControlLoop):
                 ),
                 self.coordinator.info.capabilities,
             )
-        self.override = StoredOverride(setpoints=merged, expires=expires)
-        self.override_sources = sources
+        self.override = StoredOverride(setpoints=merged, expires=expires, sources=sources)
         self.persist()
         self._rearm()
         await self.async_run_checked(Trigger.OVERRIDE, context=context)
@@ -81,7 +80,6 @@ class BatteryController(ControlLoop):
     async def async_clear_override(self, *, context: Context | None = None) -> None:
         """Hand control back to the schedule."""
         self.override = None
-        self.override_sources = {}
         self.persist()
         self._rearm()
         await self.async_run_checked(Trigger.OVERRIDE, context=context)

@@ -100,10 +100,8 @@ class ControlLoop:
         self.journal.attribute = self.attribute
         self.fight = FightDetector(settings.fight)
         self.issues = ControllerIssues(hass, entry_id=entry_id, name=name)
+        # With, per field, the item it came from (run_item; stored, so named after a restart too).
         self.override: StoredOverride | None = None
-        # Per field of the override, the item it came from (run_item) or OVERRIDE; not stored:
-        # after a restart the override's fields are named OVERRIDE.
-        self.override_sources: dict[str, str] = {}
         self.reconciliation_enabled = True
         self.dispatch_enabled = True
         self.desired = Setpoints()
@@ -266,7 +264,6 @@ class ControlLoop:
     def _expire_override(self, now: datetime) -> None:
         if self.override is not None and not override_active(self.override, now):
             self.override = None
-            self.override_sources = {}
             self.persist()
 
     def sources_at(self, at: datetime) -> dict[str, str]:
@@ -274,7 +271,7 @@ class ControlLoop:
         sources = self.plan.sources_at(at) if isinstance(self.plan, Schedule) else {}
         if self.override is not None and override_active(self.override, at):
             sources |= {
-                name: self.override_sources.get(name, OVERRIDE)
+                name: self.override.sources.get(name, OVERRIDE)
                 for name in self.override.setpoints.set_fields()
             }
         return sources

@@ -14,6 +14,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -140,6 +141,43 @@ async def test_removing_an_item_returns_its_fields_to_the_default(
     await hass.async_block_till_done(wait_background_tasks=True)
     # Mode and reserve return to the default; power, which the default does not set, is left.
     assert (mode(simulator), simulator.read_register("reserve_pct")) == ("auto", 20)
+    await unload(hass, entry)
+
+
+async def test_the_default_reserve_holds_under_the_day_ahead_series(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    """The series sets mode and power at every instant; the reserve, which it never sets, is the default's."""
+    await freeze_at(hass, freezer, START)
+    default = {"type": "default", "name": "Default", "setpoints": {"mode": "auto", "reserve_pct": 25}}
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=[default], wait="background")
+    default_id = next(iter(entry.subentries))
+    device = device_id(hass, entry)
+    assert simulator.read_register("reserve_pct") == 25
+    rows = [{"start": START.isoformat(), "period_s": 3600, "power_w": -1500}]
+    await call(hass, "set_series", {"device_id": device, "rows": rows})
+    await call(hass, "set_source", {"device_id": device, "source": "api"})
+    await call(hass, "restore", {"device_id": device})  # the switch safe-stopped the plant
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert (mode(simulator), simulator.read_register("power_setpoint_w")) == ("force_charge", -1500)
+    assert controller(entry).sources_at(dt_util.utcnow()) == {
+        "mode": "series",  # the series pushed with set_series
+        "power_w": "series",
+        "reactive_var": "series",
+        "reserve_pct": default_id,
+    }
+    # Someone lowers the reserve: it is corrected back to the default's, and the journal says so.
+    simulator.set_control("reserve_pct", 60)
+    freezer.tick(timedelta(minutes=1))
+    await call(hass, "reconcile_now", {"device_id": device})
+    assert simulator.read_register("reserve_pct") == 25
+    record = controller(entry).journal.last_run
+    assert record is not None
+    assert (record.fields, record.items) == ({"reserve_pct": (60.0, 25.0)}, {"reserve_pct": default_id})
+    # Editing the default's reserve applies under the series too; its mode does not (the series sets it).
+    await call(hass, "update_item", {"item_id": default_id, "reserve_pct": 30})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert (mode(simulator), simulator.read_register("reserve_pct")) == ("force_charge", 30)
     await unload(hass, entry)
 
 

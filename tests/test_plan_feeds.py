@@ -195,6 +195,20 @@ async def test_emhass_rows_land_at_their_instants_over_a_dst_day(
     assert rig.held() == expected(0.0)  # after the last row: stale again
 
 
+async def test_the_default_reserve_holds_under_the_entity_series(rig: Rig) -> None:
+    """The entity series sets mode and power; the default's reserve holds under it (its mode does not)."""
+    t0 = datetime(2026, 6, 1, 10, 0, tzinfo=PARIS)
+    await rig.move(t0)
+    await rig.publish(FORECAST, "-1000", emhass(t0, [-1000.0, 500.0]))
+    default = item({"type": "default", "name": "Default", "setpoints": {"mode": "auto", "reserve_pct": 35}})
+    entry = await rig.start([default, SERIES], source="entity")
+    default_id = next(sid for sid, sub in entry.subentries.items() if sub.title == "Default")
+    assert (rig.held(), rig.simulator.read_register("reserve_pct")) == (expected(-1000.0), 35)
+    await rig.move(t0 + HALF_HOUR)
+    assert (rig.held(), rig.simulator.read_register("reserve_pct")) == (expected(500.0), 35)
+    assert controller(entry).sources_at(t0 + HALF_HOUR)["reserve_pct"] == default_id
+
+
 async def test_forecast_updated_mid_day_is_followed_at_once(rig: Rig) -> None:
     morning = datetime(2026, 6, 1, 8, 0, tzinfo=PARIS)
     await rig.move(morning)

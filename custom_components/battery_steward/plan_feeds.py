@@ -47,7 +47,7 @@ from .engine.forecasts import (
     ForecastFormatError,
     parse_forecast,
 )
-from .engine.items import IntervalItem, Item, RampItem, SeriesItem
+from .engine.items import DefaultItem, IntervalItem, Item, RampItem, SeriesItem
 from .engine.journal import Result, Trigger
 from .engine.localtime import zone
 from .engine.prices import PricePlan, PriceSlot, fill, plan_window, prices_from_attributes, window
@@ -179,9 +179,14 @@ class PlanFeeds:
     # ---------------------------------------------------------------- what the controller plans
 
     def plan_items(self, manual: list[Item]) -> list[Item]:
-        """The items the controller plans with: the entity series, or manual items plus prices."""
+        """The items the controller plans with: the entity series, or manual items plus prices.
+
+        Under the entity series the default item stays: the series sets the mode and the powers at
+        every instant, the default's other fields (the reserve) hold.
+        """
         if self.controller is not None and self.controller.source == SOURCE_ENTITY:
-            return [self.series or SeriesItem(id=SERIES_ID, rows=())]
+            defaults = [item for item in manual if isinstance(item, DefaultItem)]
+            return [*defaults, self.series or SeriesItem(id=SERIES_ID, rows=())]
         extra = [item for feed in self._feeds.values() if feed.kind != SUBENTRY_SERIES for item in feed.items]
         return [*manual, *extra]
 

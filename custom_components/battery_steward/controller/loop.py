@@ -44,7 +44,7 @@ from ..device.driver import DeviceError, unsupported_fields
 from ..engine.decide import Gates, decide, differing, plain
 from ..engine.fight import Diagnosis, FightDetector
 from ..engine.intent import Intent, Plan, override_active
-from ..engine.items import Item, OneOffItem, SeriesItem
+from ..engine.items import DefaultItem, Item, OneOffItem, SeriesItem
 from ..engine.journal import Journal, JournalRecord, Result, Trigger
 from ..engine.planner import Schedule
 from ..engine.reconcile import Tolerance, diff
@@ -285,8 +285,10 @@ class ControlLoop:
         self.items = self._items_factory()
         self.missed &= {item.id for item in self.items}
         if self.source == SOURCE_API:
-            # No series yet is stale too: the api source then dispatches zero.
-            return Schedule([self.series or SeriesItem(id=SOURCE_API, rows=())])
+            # No series yet is stale too: the api source then dispatches zero. The series sets the
+            # mode and the powers at every instant; the default's other fields (the reserve) hold.
+            defaults = [item for item in self.items if isinstance(item, DefaultItem)]
+            return Schedule([*defaults, self.series or SeriesItem(id=SOURCE_API, rows=())])
         return Schedule([item for item in self.items if item.id not in self.missed])
 
     def _series_stale(self, now: datetime) -> bool:

@@ -141,30 +141,14 @@ async def test_run_item_names_the_item(
         {"reserve_pct": late_id},
         hass_admin_user.id,
     )
-    await hass.config_entries.async_unload(entry.entry_id)
 
-
-async def test_run_item_still_names_the_item_after_a_restart(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: SimulatedBattery,
-    hass_admin_user: MockUser,
-) -> None:
-    """The item of a run_item override is stored with it: after a restart it is not named "override"."""
-    await freeze_at(hass, freezer, START)
-    late = {**PEAK, "name": "Late", "start": "23:00:00", "end": "23:30:00", "setpoints": {"reserve_pct": 30}}
-    entry = await setup_entry(hass, modbus_data(simulator.port), items=[PEAK, late], wait="background")
-    late_id = item_id(entry, "Late")
-    await hass.services.async_call(DOMAIN, "run_item", {"item_id": late_id}, blocking=True)
-    assert simulator.read_register("reserve_pct") == 30
-
+    # The item is stored with the override: after a restart it is still named, not "override".
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert simulator.read_register("reserve_pct") == 30  # still held after the restart
     # Someone changes the reserve; the correction names the item, not "override".
     simulator.set_control("reserve_pct", 50)
     freezer.tick(timedelta(minutes=1))
-    context = Context(user_id=hass_admin_user.id)
     await hass.services.async_call(
         DOMAIN, "reconcile_now", {"device_id": device_id(hass, entry)}, blocking=True, context=context
     )

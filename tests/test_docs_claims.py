@@ -1,0 +1,194 @@
+"""What README.md and docs/*.md state, checked against the code: a doc that promises what the code
+does not do fails here.
+
+The tables of docs/configuration.md are read as they are written (option names, defaults and
+ranges; entity names and categories; the actions) and compared with the options form, the
+entities a loaded battery registers, strings.json and services.yaml.
+"""
+
+import asyncio
+import json
+from pathlib import Path
+import re
+from typing import Any
+
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.util.yaml import load_yaml
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.battery_steward.config_flow import OPTIONS, SECTIONS
+from custom_components.battery_steward.const import (
+    CONF_API_TOMORROW_HOUR,
+    DEFAULT_TOMORROW_HOUR,
+    DOMAIN,
+)
+from custom_components.battery_steward.device.simulator import SimulatedBattery
+from custom_components.battery_steward.device.simulator.cli import build_parser, run
+
+from .conftest import SERIAL, modbus_data
+from .helpers import setup_entry
+
+ROOT = Path(__file__).parent.parent
+COMPONENT = ROOT / "custom_components" / DOMAIN
+STRINGS: dict[str, Any] = json.loads((COMPONENT / "strings.json").read_text(encoding="utf-8"))
+SERVICES: dict[str, Any] = load_yaml(str(COMPONENT / "services.yaml"))  # type: ignore[assignment]
+
+
+def doc(name: str) -> str:
+    return (ROOT / name).read_text(encoding="utf-8")
+
+
+def table(text: str, heading: str) -> list[list[str]]:
+    """The cells of the first Markdown table after `heading` (header and rule rows left out)."""
+    after = text.split(f"\n{heading}\n", 1)[1]
+    rows: list[list[str]] = []
+    for line in after.splitlines():
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]])
+        elif rows:
+            break
+    return rows[2:]
+
+
+def numbers(cell: str) -> list[int]:
+    return [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", cell)]
+
+
+def test_every_option_in_the_table_has_the_default_and_range_the_form_has() -> None:
+    """docs/configuration.md, "Options (Configure)": name, section, default and range of each option."""
+    settings = STRINGS["options"]["step"]["settings"]["sections"]
+    label_to_key = {
+        label: (section["name"], key)
+        for name, section in settings.items()
+        for key, label in section["data"].items()
+    }
+    api_labels = STRINGS["options"]["step"]["api"]["data"]
+    limits = {key: (default, low, high) for key, default, low, high, _ in OPTIONS}
+    limits[CONF_API_TOMORROW_HOUR] = (DEFAULT_TOMORROW_HOUR, 0, 23)
+    documented: set[str] = set()
+    for section, option, default, bounds, _meaning in table(doc("docs/configuration.md"), "## Options (Configure)"):
+        for label in option.split(", "):
+            if label in label_to_key:
+                section_name, key = label_to_key[label]
+                assert section == section_name, f"{label} is in section {section_name}, not {section}"
+            else:
+                assert section == "Schedule API", f"{label}: no such option"
+                key = next(k for k, text in api_labels.items() if text == label)
+            documented.add(key)
+            if key in limits and bounds != "—":
+                assert numbers(default)[:1] + numbers(bounds) == list(limits[key]), label
+    every_key = {key for keys in SECTIONS.values() for key in keys} | set(api_labels)
+    assert every_key | {"admin_only"} == documented
+
+
+def test_entity_names_are_the_translated_ones_and_all_are_documented() -> None:
+    """docs/configuration.md, "Entities": each row names entities by their strings.json names."""
+    names = {
+        translation["name"]
+        for platform in STRINGS["entity"].values()
+        for key, translation in platform.items()
+        if key != "schedule_item"  # named after the item: "*item name*" in the table
+    }
+    documented: set[str] = set()
+    for row in table(doc("docs/configuration.md"), "## Entities"):
+        if row[0] != "*item name*":
+            documented |= set(re.split(r", | / ", row[0]))
+    assert documented == names
+
+
+async def test_diagnostic_configuration_and_disabled_entities_are_as_documented(
+    hass: HomeAssistant, simulator: SimulatedBattery, closed_port: int
+) -> None:
+    """The table's "diagnostic", "configuration" and "disabled by default" marks, on a loaded battery.
+
+    With a schedule API configured (its sensor exists only then), unreachable: it does not matter.
+    """
+    entry: MockConfigEntry = await setup_entry(
+        hass,
+        modbus_data(simulator.port),
+        options={
+            "api_url": f"http://127.0.0.1:{closed_port}",
+            "api_username": "u",
+            "api_password": "p",
+            "api_plant": "lib",
+        },
+    )
+    registry = er.async_get(hass)
+    by_name = {
+        translation["name"]: (platform, key)
+        for platform, keys in STRINGS["entity"].items()
+        for key, translation in keys.items()
+    }
+    for row in table(doc("docs/configuration.md"), "## Entities"):
+        if row[0] == "*item name*":
+            continue
+        kind = row[1]
+        category = (
+            EntityCategory.DIAGNOSTIC
+            if "diagnostic" in kind
+            else EntityCategory.CONFIG
+            if "configuration" in kind
+            else None
+        )
+        for name in re.split(r", | / ", row[0]):
+            platform, key = by_name[name]
+            entity_id = registry.async_get_entity_id(platform, DOMAIN, f"{SERIAL}_{key}")
+            assert entity_id is not None, f"{name} not registered"
+            entity = registry.async_get(entity_id)
+            assert entity is not None
+            assert entity.entity_category == category, name
+            disabled = "disabled by default" in row[2]
+            assert (entity.disabled_by is not None) == disabled, name
+    assert entry.runtime_data is not None
+
+
+def test_the_actions_table_names_every_action_once() -> None:
+    """docs/configuration.md, "Actions": every action of services.yaml, and no other."""
+    documented = [
+        name
+        for action, _ in table(doc("docs/configuration.md"), "## Actions")
+        for name in re.findall(r"`([a-z_]+)`", action)
+    ]
+    assert sorted(documented) == sorted(SERVICES)
+
+
+def test_readme_scripts_test_runs_what_it_says() -> None:
+    """README.md, "The two commands": ruff, mypy, the translations check, coverage 95 % and 100 %."""
+    script = doc("scripts/test")
+    for step in ("ruff check", "mypy", "translations.py --check", "--cov"):
+        assert step in script, step
+    assert "config_flow.py' --fail-under=100" in script
+    assert "fail_under = 95" in doc("pyproject.toml")
+
+
+async def test_readme_add_integration_offers_what_it_says(hass: HomeAssistant) -> None:
+    """README.md, "A short tour": simulated, Modbus TCP, and the entity bridge three ways."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
+    labels = STRINGS["config"]["step"]["user"]["menu_options"]
+    assert [labels[option] for option in result["menu_options"]] == [
+        "Built-in simulated battery",
+        "Modbus TCP battery",
+        "Entities of another integration (entity bridge)",
+        "A battery of an integration Battery Steward knows (bridge preset)",
+        "Entities of another integration, with a mapping written in YAML",
+    ]
+
+
+def test_every_action_takes_a_target_but_those_naming_an_item() -> None:
+    """README.md and docs/configuration.md: targets for every action but the three given an item_id."""
+    untargeted = {name for name, action in SERVICES.items() if "target" not in action}
+    assert untargeted == {"update_item", "remove_item", "run_item"}
+    for name in untargeted:
+        assert SERVICES[name]["fields"]["item_id"]["required"] is True
+
+
+async def test_readme_simulator_profiles() -> None:
+    """README.md: the stand-alone simulator's --profile choices; custom needs --register-map."""
+    parser = build_parser()
+    choices = next(action.choices for action in parser._actions if action.dest == "profile")  # noqa: SLF001
+    assert sorted(choices or ()) == sorted(["steward", "sunspec", "marstek", "huawei", "sungrow", "victron", "custom"])
+    with pytest.raises(ValueError, match="--register-map"):
+        await run(parser.parse_args(["--port", "0", "--profile", "custom"]), asyncio.Event())

@@ -10,7 +10,7 @@ import asyncio
 import json
 from pathlib import Path
 import re
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
@@ -69,7 +69,8 @@ def test_every_option_in_the_table_has_the_default_and_range_the_form_has() -> N
     limits = {key: (default, low, high) for key, default, low, high, _ in OPTIONS}
     limits[CONF_API_TOMORROW_HOUR] = (DEFAULT_TOMORROW_HOUR, 0, 23)
     documented: set[str] = set()
-    for section, option, default, bounds, _meaning in table(doc("docs/configuration.md"), "## Options (Configure)"):
+    rows = table(doc("docs/configuration.md"), "## Options (Configure)")
+    for section, option, default, bounds, _meaning in rows:
         for label in option.split(", "):
             if label in label_to_key:
                 section_name, key = label_to_key[label]
@@ -188,7 +189,8 @@ def test_every_action_takes_a_target_but_those_naming_an_item() -> None:
 async def test_readme_simulator_profiles() -> None:
     """README.md: the stand-alone simulator's --profile choices; custom needs --register-map."""
     parser = build_parser()
-    choices = next(action.choices for action in parser._actions if action.dest == "profile")  # noqa: SLF001
-    assert sorted(choices or ()) == sorted(["steward", "sunspec", "marstek", "huawei", "sungrow", "victron", "custom"])
+    choices = next(action.choices for action in parser._actions if action.dest == "profile")
+    documented = ["steward", "sunspec", "marstek", "huawei", "sungrow", "victron", "custom"]
+    assert sorted(cast(list[str], choices)) == sorted(documented)
     with pytest.raises(ValueError, match="--register-map"):
         await run(parser.parse_args(["--port", "0", "--profile", "custom"]), asyncio.Event())

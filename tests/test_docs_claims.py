@@ -169,7 +169,7 @@ async def test_readme_add_integration_offers_what_it_says(hass: HomeAssistant) -
     """README.md, "A short tour": simulated, Modbus TCP, and the entity bridge three ways."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
     labels = STRINGS["config"]["step"]["user"]["menu_options"]
-    assert [labels[option] for option in result["menu_options"]] == [
+    assert [labels[option] for option in cast(list[str], result["menu_options"])] == [
         "Built-in simulated battery",
         "Modbus TCP battery",
         "Entities of another integration (entity bridge)",

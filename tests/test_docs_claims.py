@@ -19,6 +19,7 @@ from homeassistant.util.yaml import load_yaml
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.battery_steward import CONFIG_SCHEMA
 from custom_components.battery_steward.config_flow import OPTIONS, SECTIONS
 from custom_components.battery_steward.const import (
     CONF_API_TOMORROW_HOUR,
@@ -29,7 +30,7 @@ from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.device.simulator.cli import build_parser, run
 
 from .conftest import SERIAL, modbus_data
-from .helpers import setup_entry
+from .helpers import device_id, entity_id, options_step, setup_entry
 
 ROOT = Path(__file__).parent.parent
 COMPONENT = ROOT / "custom_components" / DOMAIN
@@ -194,3 +195,38 @@ async def test_readme_simulator_profiles() -> None:
     assert sorted(cast(list[str], choices)) == sorted(documented)
     with pytest.raises(ValueError, match="--register-map"):
         await run(parser.parse_args(["--port", "0", "--profile", "custom"]), asyncio.Event())
+
+
+def test_no_yaml_section(caplog: pytest.LogCaptureFixture) -> None:
+    """docs/configuration.md: `configuration.yaml` takes no `battery_steward:` section."""
+    CONFIG_SCHEMA({DOMAIN: {"host": "127.0.0.1"}})
+    assert "does not support YAML setup" in caplog.text
+
+
+async def test_each_options_form_links_its_page(hass: HomeAssistant, loaded: MockConfigEntry) -> None:
+    """docs/configuration.md, "Options": settings link this page, the schedule API remote-api.md."""
+    for step, page in (("settings", "configuration.md"), ("api", "remote-api.md")):
+        result = await options_step(hass, loaded.entry_id, step)
+        placeholders = result["description_placeholders"]
+        assert placeholders is not None
+        assert placeholders["docs_url"].endswith(f"/docs/{page}")
+
+
+async def test_last_run_result_states_and_attributes(hass: HomeAssistant, loaded: MockConfigEntry) -> None:
+    """docs/configuration.md, "Entities": Last run result's states and attributes, after a run."""
+    await hass.services.async_call(
+        DOMAIN, "set_override", {"device_id": device_id(hass, loaded), "reserve_pct": 40}, blocking=True
+    )
+    state = hass.states.get(entity_id(hass, "sensor", "last_run_result"))
+    assert state is not None
+    assert state.state == "success"
+    row = next(r for r in table(doc("docs/configuration.md"), "## Entities") if r[0] == "Last run result")
+    results, attributes = row[2].split("; attributes: ")
+    names = STRINGS["entity"]["sensor"]["last_run_result"]["state"]
+    assert [names[option].lower() for option in state.attributes["options"]] == results.split(", ")
+    documented = [name.split(" ")[0] for name in re.split(r", (?![^(]*\))", attributes)]
+    assert documented == [
+        key for key in state.attributes if key not in {"options", "device_class", "friendly_name"}
+    ]
+    assert state.attributes["items"] == {"reserve_pct": "override"}
+    assert state.attributes["fields"]["reserve_pct"] is not None

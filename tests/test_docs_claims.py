@@ -10,7 +10,7 @@ import asyncio
 import json
 from pathlib import Path
 import re
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
@@ -205,7 +205,11 @@ def test_no_yaml_section(caplog: pytest.LogCaptureFixture) -> None:
 
 async def test_each_options_form_links_its_page(hass: HomeAssistant, loaded: MockConfigEntry) -> None:
     """docs/configuration.md, "Options": settings link this page, the schedule API remote-api.md."""
-    for step, page in (("settings", "configuration.md"), ("api", "remote-api.md")):
+    pages: tuple[tuple[Literal["settings", "api"], str], ...] = (
+        ("settings", "configuration.md"),
+        ("api", "remote-api.md"),
+    )
+    for step, page in pages:
         result = await options_step(hass, loaded.entry_id, step)
         placeholders = result["description_placeholders"]
         assert placeholders is not None

@@ -7,6 +7,7 @@ entities a loaded battery registers, strings.json and services.yaml.
 """
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 import re
@@ -28,6 +29,9 @@ from custom_components.battery_steward.const import (
 )
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.device.simulator.cli import build_parser, run
+from custom_components.battery_steward.engine.items import IntervalItem, OneOffItem
+from custom_components.battery_steward.engine.planner import Schedule
+from custom_components.battery_steward.engine.state import Mode, Setpoints
 
 from .conftest import SERIAL, modbus_data
 from .helpers import device_id, entity_id, options_step, setup_entry
@@ -234,3 +238,30 @@ async def test_last_run_result_states_and_attributes(hass: HomeAssistant, loaded
     ]
     assert state.attributes["items"] == {"reserve_pct": "override"}
     assert state.attributes["fields"]["reserve_pct"] is not None
+
+
+def test_validation_codes_are_the_engine_s_and_translated() -> None:
+    """docs/schedules.md, "Validation codes": every code the checks raise, each an `item_<code>` text."""
+    section = doc("docs/schedules.md").split("## Validation codes", 1)[1]
+    codes = re.sub(r"\([^()]*\)", "", section)  # not the fields named in parentheses
+    documented = set(re.findall(r"`([a-z_]+)`", codes))
+    source = (COMPONENT / "engine" / "validation.py").read_text(encoding="utf-8")
+    raised = set(re.findall(r"\"([a-z]+_[a-z_]+)\"", source)) | {"field_not_supported"}
+    assert documented == raised
+    forms = STRINGS["config_subentries"]["schedule_item"]["error"]
+    for code in documented:
+        assert f"item_{code}" in STRINGS["exceptions"], code
+        assert f"item_{code}" in forms, code
+
+
+def test_steps_older_than_400_days_are_ignored() -> None:
+    """docs/schedules.md: a plan made afresh looks 400 days back for steps; a kept one holds its step."""
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    once = OneOffItem(id="once", at=at, setpoints=Setpoints(reserve_pct=40))
+    daily = IntervalItem(id="daily", anchor=at, every_s=86400, setpoints=Setpoints(mode=Mode.IDLE))
+    schedule = Schedule([once])
+    assert schedule.desired_at(at + timedelta(days=400)) == Setpoints(reserve_pct=40)
+    assert Schedule([once]).desired_at(at + timedelta(days=400, seconds=1)) == Setpoints()
+    assert schedule.desired_at(at + timedelta(days=400, seconds=1)) == Setpoints(reserve_pct=40)
+    # A step that recurs is always recent: the latest occurrence holds.
+    assert Schedule([daily]).desired_at(at + timedelta(days=1000)) == Setpoints(mode=Mode.IDLE)

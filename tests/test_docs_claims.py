@@ -13,10 +13,11 @@ from pathlib import Path
 import re
 from typing import Any, Literal, cast
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-from homeassistant.util.yaml import load_yaml
+from homeassistant.util.yaml import load_yaml, parse_yaml
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -27,14 +28,15 @@ from custom_components.battery_steward.const import (
     DEFAULT_TOMORROW_HOUR,
     DOMAIN,
 )
+from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.device.simulator.cli import build_parser, run
 from custom_components.battery_steward.engine.items import IntervalItem, OneOffItem
 from custom_components.battery_steward.engine.planner import Schedule
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
-from .conftest import SERIAL, modbus_data
-from .helpers import device_id, entity_id, options_step, setup_entry
+from .conftest import PARIS, SERIAL, modbus_data
+from .helpers import device_id, entity_id, freeze_at, move_to, options_step, setup_entry
 
 ROOT = Path(__file__).parent.parent
 COMPONENT = ROOT / "custom_components" / DOMAIN
@@ -265,3 +267,77 @@ def test_steps_older_than_400_days_are_ignored() -> None:
     assert schedule.desired_at(at + timedelta(days=400, seconds=1)) == Setpoints(reserve_pct=40)
     # A step that recurs is always recent: the latest occurrence holds.
     assert Schedule([daily]).desired_at(at + timedelta(days=1000)) == Setpoints(mode=Mode.IDLE)
+
+
+def examples(name: str) -> list[dict[str, Any]]:
+    """The action calls of a doc's ```yaml blocks, in order (a block may hold several, split by ---)."""
+    blocks = re.findall(r"```yaml\n(.*?)```", doc(name), re.DOTALL)
+    calls = [parse_yaml(part) for block in blocks for part in block.split("\n---\n")]
+    return [c for c in calls if isinstance(c, dict) and str(c.get("action", "")).startswith(f"{DOMAIN}.")]
+
+
+async def test_use_case_examples_run_as_written(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    """docs/use-cases.md: each example action, as written, and what the text says it does."""
+    await freeze_at(hass, freezer, datetime(2026, 6, 1, 5, tzinfo=PARIS))  # a Monday, before 06:00
+    entry = await setup_entry(hass, modbus_data(simulator.port), wait="background")
+    device = device_id(hass, entry)
+    calls = examples("docs/use-cases.md")
+    assert [c["action"].split(".")[1] for c in calls] == [
+        "add_preset",
+        "add_item",
+        "add_item",
+        "add_item",
+        "set_override",
+        "run_item",
+        "get_journal",
+    ]
+
+    async def act(index: int, **ids: str) -> Any:
+        data = {
+            key: ids.get(key, device) if key in ("device_id", "item_id") else v
+            for key, v in calls[index]["data"].items()
+        }
+        return await hass.services.async_call(
+            DOMAIN,
+            calls[index]["action"].split(".")[1],
+            data,
+            blocking=True,
+            return_response=calls[index]["action"].split(".")[1] in ("get_journal", "add_item", "add_preset"),
+        )
+
+    for index in range(4):  # §1 night idle (the preset, or two crons), §3 on-peak reserve 10 %
+        await act(index)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert simulator.read_register("mode") == MODE_CODES["idle"]  # 05:00: the night
+    # §1: the crons' steps are sticky, so 07:30 still says automatic; §3: on-peak reserve 10 %.
+    await move_to(hass, freezer, datetime(2026, 6, 1, 7, 30, tzinfo=PARIS))
+    assert simulator.read_register("mode") == MODE_CODES["auto"]
+    assert simulator.read_register("reserve_pct") == 10
+    # §6: force charge at 2 kW for two hours, then the schedule again.
+    await act(4)
+    assert simulator.read_register("mode") == MODE_CODES["force_charge"]
+    assert simulator.read_register("power_setpoint_w") == -2000
+    await move_to(hass, freezer, datetime(2026, 6, 1, 9, 31, tzinfo=PARIS))
+    assert simulator.read_register("mode") == MODE_CODES["auto"]
+    # §6: run an item (from list_items) now; §7: list_items filters, the journal, the preview.
+    listed = await hass.services.async_call(
+        DOMAIN, "list_items", {"device_id": device, "type": ["window"]}, blocking=True, return_response=True
+    )
+    windows = next(iter(cast(dict[str, Any], listed).values()))["items"]
+    assert {w["name"] for w in windows} == {"Heures pleines", "Night idle 22:00-06:00"}
+    assert {"next_start", "last_run", "last_result"} <= set(windows[0])
+    heures_pleines = next(w["id"] for w in windows if w["name"] == "Heures pleines")
+    await act(5, item_id=heures_pleines)
+    paused = await hass.services.async_call(
+        DOMAIN, "list_items", {"device_id": device, "enabled": False}, blocking=True, return_response=True
+    )
+    assert next(iter(cast(dict[str, Any], paused).values()))["items"] == []
+    journal = next(iter(cast(dict[str, Any], await act(6)).values()))
+    assert journal["records"] == []  # nothing failed
+    assert set(journal) >= {"records", "statistics"}
+    preview = await hass.services.async_call(
+        DOMAIN, "preview_plan", {"device_id": device, "hours": 48}, blocking=True, return_response=True
+    )
+    assert next(iter(cast(dict[str, Any], preview).values()))["changes"]

@@ -31,12 +31,14 @@ from custom_components.battery_steward.const import (
 from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 from custom_components.battery_steward.device.simulator.cli import build_parser, run
+from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
 from custom_components.battery_steward.engine.items import IntervalItem, OneOffItem
+from custom_components.battery_steward.engine.journal import Result, Trigger
 from custom_components.battery_steward.engine.planner import Schedule
 from custom_components.battery_steward.engine.state import Mode, Setpoints
 
-from .conftest import PARIS, SERIAL, modbus_data
-from .helpers import device_id, entity_id, freeze_at, move_to, options_step, setup_entry
+from .conftest import NIGHT, PARIS, PEAK, SERIAL, START, Tick, modbus_data
+from .helpers import cron_item, device_id, entity_id, freeze_at, move_to, options_step, setup_entry
 
 ROOT = Path(__file__).parent.parent
 COMPONENT = ROOT / "custom_components" / DOMAIN
@@ -341,3 +343,99 @@ async def test_use_case_examples_run_as_written(
         DOMAIN, "preview_plan", {"device_id": device, "hours": 48}, blocking=True, return_response=True
     )
     assert next(iter(cast(dict[str, Any], preview).values()))["changes"]
+
+
+async def test_diagnostics_hold_a_day_of_plan_and_the_last_50_records(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    """docs/troubleshooting.md: diagnostics hold the plan for the next 24 hours, the last 50 records."""
+    await freeze_at(hass, freezer, datetime(2026, 6, 1, 10, 30, tzinfo=PARIS))
+    entry = await setup_entry(
+        hass,
+        modbus_data(simulator.port),
+        items=[
+            cron_item("Even", "0 */2 * * *", reserve_pct=30),
+            cron_item("Odd", "0 1-23/2 * * *", reserve_pct=40),
+        ],
+    )
+    journal = entry.runtime_data.controller.journal
+    for minute in range(60):
+        journal.add(
+            trigger=Trigger.MANUAL,
+            scheduled=None,
+            executed=datetime(2026, 6, 1, 9, minute, tzinfo=PARIS),
+            result=Result.SKIPPED,
+            note=f"record {minute}",
+        )
+    diag = await async_get_config_entry_diagnostics(hass, entry)
+    changes = [datetime.fromisoformat(change["at"]) for change in diag["plan_24h"]]
+    assert changes[0] == datetime(2026, 6, 1, 11, tzinfo=PARIS)
+    assert changes[-1] == datetime(2026, 6, 2, 10, tzinfo=PARIS)
+    assert len(changes) == 24
+    assert len(diag["journal_tail"]) == 50
+    assert diag["journal_tail"][-1]["note"] == "record 59"
+
+
+def strings_texts(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [text for value in node.values() for text in strings_texts(value)]
+    return [node] if isinstance(node, str) else []
+
+
+def symptoms(name: str) -> list[str]:
+    """The italic message texts (three words or more) in the first column of a doc's tables."""
+    cells = re.findall(r"^\| ([^|]*)", doc(name), re.MULTILINE)
+    return [text for cell in cells for text in re.findall(r"\*([^*]+)\*", cell) if len(text.split()) >= 3]
+
+
+def fragments(text: str) -> list[str]:
+    return [part.strip() for part in text.split("…") if part.strip()]
+
+
+def test_troubleshooting_messages_are_the_ones_shown() -> None:
+    """docs/troubleshooting.md: each message quoted is a text of strings.json (… stands for a name)."""
+    texts = [*strings_texts(STRINGS), "Failed to connect"]  # Home Assistant's common cannot_connect
+    for symptom in symptoms("docs/troubleshooting.md"):
+        assert any(all(part in text for part in fragments(symptom)) for text in texts), symptom
+
+
+def test_every_repair_issue_is_explained() -> None:
+    """docs/troubleshooting.md names every repair issue Battery Steward raises, by its title."""
+    documented = symptoms("docs/troubleshooting.md")
+    for key, issue in STRINGS["issues"].items():
+        title = re.sub(r"\{[a-z_]+\}", "…", issue["title"])
+        assert any(all(part in title for part in fragments(symptom)) for symptom in documented), key
+
+
+async def test_a_suspended_field_still_takes_an_override_and_a_closed_gate_says_dispatch_off(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery, tick: Tick
+) -> None:
+    """docs/troubleshooting.md: fight detection stops corrections, not an override you set; runs
+    with the Dispatch switch off are *skipped*, "dispatch off"."""
+    await freeze_at(hass, freezer, START)
+    options = {"fight_max_corrections": 2, "fight_window_min": 1440}
+    entry = await setup_entry(
+        hass, modbus_data(simulator.port), options=options, items=[PEAK, NIGHT], wait="background"
+    )
+    await tick(60)
+    for value in (50, 60, 50):  # something else keeps changing the reserve
+        simulator.set_control("reserve_pct", value)
+        await tick(20)
+    controller = entry.runtime_data.controller
+    assert "reserve_pct" in controller.fight.suspended
+    device = device_id(hass, entry)
+    await hass.services.async_call(
+        DOMAIN, "set_override", {"device_id": device, "reserve_pct": 70}, blocking=True
+    )
+    assert simulator.read_register("reserve_pct") == 70
+    assert "reserve_pct" in controller.fight.suspended
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": entity_id(hass, "switch", "dispatch")}, blocking=True
+    )
+    await hass.services.async_call(
+        DOMAIN, "set_override", {"device_id": device, "reserve_pct": 30}, blocking=True
+    )
+    last = controller.journal.last
+    assert last is not None
+    assert (last.result, last.note) == (Result.SKIPPED, "dispatch off")
+    assert simulator.read_register("reserve_pct") == 70

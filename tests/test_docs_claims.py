@@ -7,6 +7,7 @@ entities a loaded battery registers, strings.json and services.yaml.
 """
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Literal, cast
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util.yaml import load_yaml, parse_yaml
 import pytest
@@ -464,3 +466,31 @@ async def test_reliability_counts(hass: HomeAssistant, loaded: MockConfigEntry) 
     counts = [platforms.count(platform) for platform in ("button", "select", "number", "switch")]
     assert [int(n) for n in counted.groups()] == [sum(counts), *counts]
     assert f"| non-admin through entities | {sum(counts)} entity actions" in text
+
+
+@pytest.mark.parametrize("sim_config", [SimConfig(serial=SERIAL, noise_w=0.0, tau_s=0.05)])
+async def test_a_switch_shows_switching_on_both_selects_while_it_safe_stops(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedBattery
+) -> None:
+    """docs/dispatch.md: during a source switch the selects' attribute `switching` is true."""
+    selects = [entity_id(hass, "select", key) for key in ("schedule_source", "transport")]
+    for select in selects:
+        assert hass.states.get(select).attributes["switching"] is False  # type: ignore[union-attr]
+    simulator.model.stuck_power_w = 3000.0  # the power does not fall: the stop waits for its timeout
+    loaded.runtime_data.controller.settings = replace(
+        loaded.runtime_data.controller.settings, safe_stop_timeout_s=1.0
+    )
+    switch = hass.async_create_task(
+        hass.services.async_call(
+            DOMAIN, "set_source", {"device_id": device_id(hass, loaded), "source": "api"}, blocking=True
+        )
+    )
+    seen: set[bool] = set()
+    while not switch.done():
+        seen |= {hass.states.get(s).attributes["switching"] for s in selects}  # type: ignore[union-attr]
+        await asyncio.sleep(0.05)
+    with pytest.raises(HomeAssistantError):
+        await switch  # the threshold was never reached: switch_failed, the old source stays
+    assert True in seen
+    for select in selects:
+        assert hass.states.get(select).attributes["switching"] is False  # type: ignore[union-attr]

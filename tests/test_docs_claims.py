@@ -147,13 +147,19 @@ async def test_diagnostic_configuration_and_disabled_entities_are_as_documented(
         )
         for name in re.split(r", | / ", row[0]):
             platform, key = by_name[name]
-            entity_id = registry.async_get_entity_id(platform, DOMAIN, f"{SERIAL}_{key}")
-            assert entity_id is not None, f"{name} not registered"
-            entity = registry.async_get(entity_id)
+            registered = registry.async_get_entity_id(platform, DOMAIN, f"{SERIAL}_{key}")
+            assert registered is not None, f"{name} not registered"
+            entity = registry.async_get(registered)
             assert entity is not None
             assert entity.entity_category == category, name
             disabled = "disabled by default" in row[2]
             assert (entity.disabled_by is not None) == disabled, name
+    # docs/remote-api.md, "Status": the Schedule API sensor's attributes.
+    status = doc("docs/remote-api.md").split("- **Status**", 1)[1].split("Diagnostics include", 1)[0]
+    state = hass.states.get(entity_id(hass, "sensor", "schedule_api"))
+    assert state is not None
+    shown = set(state.attributes) - {"friendly_name", "device_class"}
+    assert set(re.findall(r"`([a-z_]+)`", status)) == shown
     assert entry.runtime_data is not None
 
 

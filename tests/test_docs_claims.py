@@ -500,3 +500,24 @@ async def test_a_switch_shows_switching_on_both_selects_while_it_safe_stops(
     assert True in seen
     for select in selects:
         assert hass.states.get(select).attributes["switching"] is False  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("on_stop", "mode_after"), [("leave", "force_discharge"), ("hand_back", "auto")])
+async def test_removing_a_battery_writes_only_what_the_stop_option_says(
+    hass: HomeAssistant, simulator: SimulatedBattery, on_stop: str, mode_after: str
+) -> None:
+    """docs/installation.md, "Removal": by default nothing is written; *hand control back* writes auto."""
+    entry = await setup_entry(
+        hass, modbus_data(simulator.port), options={"on_stop": on_stop}, wait="background"
+    )
+    await hass.services.async_call(
+        DOMAIN,
+        "set_override",
+        {"device_id": device_id(hass, entry), "mode": "force_discharge", "until_cleared": True},
+        blocking=True,
+    )
+    writes = simulator.write_count
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert simulator.read_register("mode") == MODE_CODES[mode_after]
+    assert (simulator.write_count == writes) == (on_stop == "leave")

@@ -30,6 +30,7 @@ from custom_components.battery_steward.const import (
     DEFAULT_TOMORROW_HOUR,
     DOMAIN,
 )
+from custom_components.battery_steward.device.profiles import make_profile
 from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 from custom_components.battery_steward.device.simulator.cli import build_parser, run
@@ -521,3 +522,41 @@ async def test_removing_a_battery_writes_only_what_the_stop_option_says(
     await hass.async_block_till_done()
     assert simulator.read_register("mode") == MODE_CODES[mode_after]
     assert (simulator.write_count == writes) == (on_stop == "leave")
+
+
+@pytest.mark.parametrize("profile", ["marstek", "huawei", "sungrow", "victron"])
+def test_every_register_the_doc_lists_is_in_the_profile(profile: str) -> None:
+    """docs/supported-devices.md: each register a vendor profile's tables name is one the profile uses."""
+    section = doc("docs/supported-devices.md").split(f"\n## `{profile}`", 1)[1].split("\n## ", 1)[0]
+    source = (COMPONENT / "device" / "profiles" / f"{profile}.py").read_text(encoding="utf-8")
+    in_code = {int(n) for n in re.findall(r"\b\d{3,5}\b", source)}
+    listed: list[int] = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if cells and re.match(r"^\d", cells[0]):
+            listed += [int(re.findall(r"\d+", part)[0]) for part in cells[0].split("/")]
+    assert len(listed) >= 9
+    assert sorted(set(listed) - in_code) == []
+
+
+@pytest.mark.parametrize("profile", ["steward", "marstek", "huawei", "sungrow", "victron"])
+def test_capability_table_is_what_the_profile_declares(profile: str) -> None:
+    """docs/supported-devices.md, "Capabilities": the column of each profile with fixed capabilities."""
+    rows = table(doc("docs/supported-devices.md"), "## Capabilities")
+    header = doc("docs/supported-devices.md").split("| Capability |", 1)[1].splitlines()[0]
+    column = [c.strip() for c in header.strip().strip("|").split("|")].index(f"{profile}") + 1
+    cells = {row[0]: row[column] for row in rows}
+    declared = make_profile(profile, {}).capabilities
+
+    def said(cell: str) -> bool:
+        return cell.split(" ", maxsplit=1)[0] in ("yes", "all")
+
+    assert (declared.modes == frozenset(Mode)) == said(cells["modes"])
+    assert declared.reserve == said(cells["backup reserve"])
+    assert declared.power_setpoint == said(cells["power setpoint"])
+    assert declared.active_power == said(cells["active power measured"])
+    assert declared.reactive_power == said(cells["reactive power"])
+    assert declared.enable == said(cells["enable/disable"])
+    voltage, temperature = cells["voltage / temperature"].split(" / ")
+    assert (declared.voltage, declared.temperature) == (said(voltage), said(temperature))
+    assert declared.energy == said(cells["energy counters"])

@@ -30,6 +30,7 @@ from custom_components.battery_steward.const import (
     DEFAULT_TOMORROW_HOUR,
     DOMAIN,
 )
+from custom_components.battery_steward.device import registers
 from custom_components.battery_steward.device.profiles import make_profile
 from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
@@ -560,3 +561,55 @@ def test_capability_table_is_what_the_profile_declares(profile: str) -> None:
     voltage, temperature = cells["voltage / temperature"].split(" / ")
     assert (declared.voltage, declared.temperature) == (said(voltage), said(temperature))
     assert declared.energy == said(cells["energy counters"])
+
+
+def test_register_map_tables_are_registers_py() -> None:
+    """docs/register-map.md: each register's address, type and scale as `device/registers.py` has it."""
+    defined = {reg.name: reg for reg in vars(registers).values() if isinstance(reg, registers.Register)}
+    dash = "\N{EN DASH}"
+    rows: list[list[str]] = []
+    header = ""
+    for line in doc("docs/register-map.md").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if not cells:
+            header = ""
+        elif not header:
+            header = cells[0]
+        elif header == "Address" and cells[1].startswith("`"):
+            rows.append(cells)
+    assert len(rows) == len(defined)
+    for address, name, kind, unit, *_ in rows:
+        reg = defined[name.strip("`")]
+        assert reg.address == int(address.split(dash)[0]), name
+        assert kind.split(" ")[0] == reg.type.value, name
+        if reg.scale != 1:
+            assert unit.startswith(f"{reg.scale:g} "), name
+
+
+async def test_register_map_python_example_runs(
+    simulator: SimulatedBattery, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/register-map.md, "Talking to it with pymodbus": the example, run against the simulator."""
+    code = re.findall(r"```python\n(.*?)```", doc("docs/register-map.md"), re.DOTALL)[0]
+    code = code.replace("port=5020", f"port={simulator.port}").replace("asyncio.run(main())", "")
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    await namespace["main"]()
+    assert capsys.readouterr().out.splitlines() == [SERIAL, "50.0"]
+    assert simulator.read_register("mode") == MODE_CODES["force_discharge"]
+    assert simulator.read_register("power_setpoint_w") == 2000
+
+
+def test_simulator_options_listed_are_its_options() -> None:
+    """docs/register-map.md, "Running the simulator on its own": the options of the steward map."""
+    listed = doc("docs/register-map.md").split("Options: ", 1)[1].split(". It logs", 1)[0]
+    documented = {option.split("/")[-1] for option in re.findall(r"`(-[-a-z/]+)`", listed)}
+    parser = build_parser()
+    options = {
+        option for action in parser._actions for option in action.option_strings if option.startswith("--")
+    }
+    assert documented <= options
+    profile_options = {
+        o for o in options if re.match(r"--(profile|sunspec|marstek|register-map|no-sunspec)", o)
+    }
+    assert options - documented - profile_options == {"--help"}

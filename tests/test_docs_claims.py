@@ -24,6 +24,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward import CONFIG_SCHEMA
+from custom_components.battery_steward.bridge_presets import PRESETS, Preset
 from custom_components.battery_steward.config_flow import OPTIONS, SECTIONS
 from custom_components.battery_steward.const import (
     CONF_API_TOMORROW_HOUR,
@@ -613,3 +614,16 @@ def test_simulator_options_listed_are_its_options() -> None:
         o for o in options if re.match(r"--(profile|sunspec|marstek|register-map|no-sunspec)", o)
     }
     assert options - documented - profile_options == {"--help"}
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda preset: preset.key)
+def test_every_bridge_preset_is_documented_with_its_source_and_entities(preset: Preset) -> None:
+    """docs/entity-bridge.md, "Presets": each preset's source is named and its entities are listed."""
+    section = doc("docs/entity-bridge.md").split("\n## Presets", 1)[1].split("\n## Writing a mapping", 1)[0]
+    parts = preset.source.split(" ")[0].split("/")
+    # A core integration by its folder, a community one by its repository (owner/name).
+    named = f"homeassistant/components/{parts[2]}/" if parts[0] == "homeassistant" else "/".join(parts[:2])
+    assert named in section, preset.key
+    for role, match in preset.roles.items():
+        key = match.their_key or (match.unique_id or "").strip("^_$").replace("\\", "")
+        assert key in section, f"{preset.key} {role}: {key}"

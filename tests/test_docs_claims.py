@@ -627,3 +627,15 @@ def test_every_bridge_preset_is_documented_with_its_source_and_entities(preset: 
     for role, match in preset.roles.items():
         key = match.their_key or (match.unique_id or "").strip("^_$").replace("\\", "")
         assert key in section, f"{preset.key} {role}: {key}"
+
+
+def test_readme_names_every_benchmark_and_each_prints_json() -> None:
+    """README.md, "Benchmarks": every script in benchmarks/, each printing its figures with emit (JSON)."""
+    section = doc("README.md").split("## Benchmarks", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(?:\.venv/bin/python benchmarks/)?([a-z_]+\.py)`", section))
+    scripts = {path.name for path in (ROOT / "benchmarks").glob("*.py") if not path.name.startswith("_")}
+    assert named == scripts
+    harness = (ROOT / "benchmarks" / "_harness.py").read_text(encoding="utf-8")
+    assert "print(json.dumps(clean), flush=True)" in harness
+    for script in scripts:
+        assert re.search(r"\bemit\(", (ROOT / "benchmarks" / script).read_text(encoding="utf-8")), script

@@ -19,6 +19,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import load_yaml, parse_yaml
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -28,8 +29,14 @@ from custom_components.battery_steward.bridge_presets import PRESETS, Preset
 from custom_components.battery_steward.config_flow import OPTIONS, SECTIONS
 from custom_components.battery_steward.const import (
     CONF_API_TOMORROW_HOUR,
+    CONF_KIND,
+    CONF_RATED_POWER_W,
+    CONF_RESERVE_ENTITY,
+    CONF_SERIAL,
+    CONF_SOC_ENTITY,
     DEFAULT_TOMORROW_HOUR,
     DOMAIN,
+    KIND_BRIDGE,
 )
 from custom_components.battery_steward.device import registers
 from custom_components.battery_steward.device.profiles import make_profile
@@ -639,3 +646,30 @@ def test_readme_names_every_benchmark_and_each_prints_json() -> None:
     assert "print(json.dumps(clean), flush=True)" in harness
     for script in scripts:
         assert re.search(r"\bemit\(", (ROOT / "benchmarks" / script).read_text(encoding="utf-8")), script
+
+
+async def test_desired_mode_only_where_the_mode_can_be_set(hass: HomeAssistant) -> None:
+    """docs/configuration.md, "Entities": Desired mode exists only for a battery whose mode can be set."""
+    assert await async_setup_component(
+        hass,
+        "input_number",
+        {
+            "input_number": {
+                "soc": {"min": 0, "max": 100, "step": 1, "initial": 55},
+                "reserve": {"min": 5, "max": 100, "step": 1, "initial": 20},
+            }
+        },
+    )
+    serial = "bridge-input_number.soc"
+    data = {
+        CONF_KIND: KIND_BRIDGE,
+        CONF_SERIAL: serial,
+        CONF_SOC_ENTITY: "input_number.soc",
+        CONF_RESERVE_ENTITY: "input_number.reserve",
+        CONF_RATED_POWER_W: 5000,
+    }
+    await setup_entry(hass, data, unique_id=serial, wait="background")
+    registry = er.async_get(hass)
+    assert registry.async_get_entity_id("sensor", DOMAIN, f"{serial}_desired_reserve") is not None
+    assert registry.async_get_entity_id("sensor", DOMAIN, f"{serial}_desired_mode") is None
+    assert registry.async_get_entity_id("select", DOMAIN, f"{serial}_operating_mode") is None

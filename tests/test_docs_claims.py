@@ -44,7 +44,7 @@ from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 from custom_components.battery_steward.device.simulator.cli import build_parser, run
 from custom_components.battery_steward.diagnostics import async_get_config_entry_diagnostics
-from custom_components.battery_steward.engine.items import IntervalItem, OneOffItem
+from custom_components.battery_steward.engine.items import IntervalItem, OneOffItem, RampItem
 from custom_components.battery_steward.engine.journal import Result, Trigger
 from custom_components.battery_steward.engine.planner import Schedule
 from custom_components.battery_steward.engine.state import Mode, Setpoints
@@ -673,3 +673,18 @@ async def test_desired_mode_only_where_the_mode_can_be_set(hass: HomeAssistant) 
     assert registry.async_get_entity_id("sensor", DOMAIN, f"{serial}_desired_reserve") is not None
     assert registry.async_get_entity_id("sensor", DOMAIN, f"{serial}_desired_mode") is None
     assert registry.async_get_entity_id("select", DOMAIN, f"{serial}_operating_mode") is None
+
+
+def test_a_ramp_start_during_a_run_begins_it_again_and_one_step_is_the_end_value() -> None:
+    """docs/schedules.md, `ramp`: a start during a run begins it again; a ramp of one step sets `to`."""
+    every_five = RampItem(
+        id="r", tz="UTC", cron="*/5 * * * *", duration_s=600, step_s=60, power_from_w=0, power_to_w=900
+    )
+    start = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    schedule = Schedule([every_five])
+    assert schedule.desired_at(start + timedelta(minutes=4)).power_w == 400
+    assert schedule.desired_at(start + timedelta(minutes=5)).power_w == 0  # begun again, not 500
+    assert schedule.desired_at(start + timedelta(minutes=9)).power_w == 400
+    once = RampItem(id="o", start_at=start, duration_s=30, power_from_w=0, power_to_w=500)  # step_s 60
+    assert once.step_s == 60
+    assert Schedule([once]).desired_at(start).power_w == 500

@@ -240,6 +240,8 @@ async def test_each_options_form_links_its_page(hass: HomeAssistant, loaded: Moc
         placeholders = result["description_placeholders"]
         assert placeholders is not None
         assert placeholders["docs_url"].endswith(f"/docs/{page}")
+    # "Schedule API last fetch: only when the schedule API is configured" (it is not, here).
+    assert er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{SERIAL}_schedule_api") is None
 
 
 async def test_last_run_result_states_and_attributes(hass: HomeAssistant, loaded: MockConfigEntry) -> None:

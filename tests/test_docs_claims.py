@@ -9,9 +9,11 @@ entities a loaded battery registers, strings.json and services.yaml.
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+import importlib.util
 import json
 from pathlib import Path
 import re
+import sys
 from typing import Any, Literal, cast
 
 from freezegun.api import FrozenDateTimeFactory
@@ -690,3 +692,38 @@ def test_a_ramp_start_during_a_run_begins_it_again_and_one_step_is_the_end_value
     once = RampItem(id="o", start_at=start, duration_s=30, power_from_w=0, power_to_w=500)  # step_s 60
     assert once.step_s == 60
     assert Schedule([once]).desired_at(start).power_w == 500
+
+
+def test_develop_prepares_a_loopback_instance_with_one_simulated_battery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README.md, "Logging in to the development instance", and docs/remote-api.md's last paragraph."""
+    spec = importlib.util.spec_from_file_location(
+        "develop_bootstrap", ROOT / "scripts" / "develop_bootstrap.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", ["develop_bootstrap", str(tmp_path)])
+    module.main()
+    storage = tmp_path / ".storage"
+
+    def data(name: str) -> Any:
+        return json.loads((storage / name).read_text(encoding="utf-8"))["data"]
+
+    assert data("onboarding")["done"] == ["user", "core_config", "analytics", "integration"]
+    assert data("http")["stable"]["server_host"] == ["127.0.0.1"]
+    (entry,) = data("core.config_entries")["entries"]
+    assert entry["data"]["kind"] == "simulator"
+    assert entry["options"] == {
+        "api_url": "http://127.0.0.1:8124",
+        "api_username": "steward",
+        "api_password": "secret",
+        "api_plant": "lib",
+        "api_posting": True,
+        "api_tomorrow_hour": 13,
+    }
+    script = doc("scripts/develop")
+    assert "--script auth -c config add dev dev" in script
+    assert "remote_server --port 8124" in script

@@ -24,8 +24,9 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import load_yaml, parse_yaml
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+import voluptuous as vol
 
-from custom_components.battery_steward import CONFIG_SCHEMA
+from custom_components.battery_steward import CONFIG_SCHEMA, config_flow
 from custom_components.battery_steward.bridge_presets import PRESETS, Preset
 from custom_components.battery_steward.config_flow import OPTIONS, SECTIONS
 from custom_components.battery_steward.const import (
@@ -726,3 +727,24 @@ def test_develop_prepares_a_loopback_instance_with_one_simulated_battery(
     script = doc("scripts/develop")
     assert "--script auth -c config add dev dev" in script
     assert "remote_server --port 8124" in script
+
+
+def test_the_extra_step_of_each_register_map_asks_what_the_doc_says() -> None:
+    """docs/configuration.md, "When adding a battery": the fields of the SunSpec, Marstek, Victron steps."""
+    fields = {
+        "sunspec": set(vol.Schema(config_flow._power_sign_field({})).schema),
+        "marstek": set(config_flow._marstek_schema({}).schema),
+        "victron": set(config_flow._victron_schema({}).schema),
+    }
+    names = {
+        step: {STRINGS["config"]["step"][step]["data"][str(key)] for key in keys}
+        for step, keys in fields.items()
+    }
+    text = " ".join(
+        doc("docs/configuration.md").split("Some register maps ask for more", 1)[1].split("\n\n")[0].split()
+    )
+    for step, said in (("sunspec", "SunSpec the"), ("marstek", "Marstek the"), ("victron", "Victron the")):
+        clause = text.split(said, 1)[1].split(";", 1)[0].lower()
+        assert sorted(name.lower() for name in names[step]) == sorted(
+            part.strip().removeprefix("the ") for part in re.split(r",| and ", clause) if part.strip()
+        ), step

@@ -41,7 +41,7 @@ from custom_components.battery_steward.const import (
     KIND_BRIDGE,
 )
 from custom_components.battery_steward.device import registers
-from custom_components.battery_steward.device.profiles import make_profile
+from custom_components.battery_steward.device.profiles import custom as custom_map, make_profile
 from custom_components.battery_steward.device.registers import MODE_CODES
 from custom_components.battery_steward.device.simulator import SimConfig, SimulatedBattery
 from custom_components.battery_steward.device.simulator.cli import build_parser, run
@@ -748,3 +748,22 @@ def test_the_extra_step_of_each_register_map_asks_what_the_doc_says() -> None:
         assert sorted(name.lower() for name in names[step]) == sorted(
             part.strip().removeprefix("the ") for part in re.split(r",| and ", clause) if part.strip()
         ), step
+
+
+def test_the_custom_map_example_and_fields_are_the_parser_s() -> None:
+    """docs/supported-devices.md, `custom`: the example map is valid as written; the field table and
+    the types are the ones a custom map may use."""
+    section = doc("docs/supported-devices.md").split("\n## `custom`", 1)[1].split("\n## ", 1)[0]
+    example = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)[0]
+    parsed = custom_map.parse(example)
+    assert parsed.capabilities().modes == frozenset(Mode)
+    documented = {
+        field
+        for line in section.splitlines()
+        if line.startswith("| `")
+        for field in re.findall(r"`([a-z_]+)`", line.split("|")[1])
+    }
+    assert documented == set(custom_map.FIELDS)
+    types = re.search(r"`type` \(([^)]*)\)", section)
+    assert types is not None
+    assert tuple(re.findall(r"`([a-z0-9]+)`", types[1])) == custom_map.TYPES

@@ -40,6 +40,7 @@ from custom_components.battery_steward.const import (
     DOMAIN,
     KIND_BRIDGE,
 )
+from custom_components.battery_steward.dashboard import battery_section
 from custom_components.battery_steward.device import registers
 from custom_components.battery_steward.device.profiles import custom as custom_map, make_profile
 from custom_components.battery_steward.device.registers import MODE_CODES
@@ -767,3 +768,21 @@ def test_the_custom_map_example_and_fields_are_the_parser_s() -> None:
     types = re.search(r"`type` \(([^)]*)\)", section)
     assert types is not None
     assert tuple(re.findall(r"`([a-z0-9]+)`", types[1])) == custom_map.TYPES
+
+
+def test_batteries_dashboard_asks_before_safe_stop_and_restore_and_hides_what_is_not_planned() -> None:
+    """docs/dashboard.md: *Safe stop* and *Restore* ask for a confirmation, *Reconcile now* does not;
+    *Desired backup reserve* and *Next change* are hidden while unavailable."""
+    keys = ("desired_reserve", "next_change", "state_of_charge", "safe_stop", "restore", "reconcile_now")
+    section = battery_section("Garage", {key: (f"sensor.garage_{key}", None) for key in keys})
+    tiles = {
+        card["entity"].removeprefix("sensor.garage_"): card for card in section["cards"] if "entity" in card
+    }
+    asks = {key for key, tile in tiles.items() if "confirmation" in tile.get("icon_tap_action", {})}
+    assert asks == {"safe_stop", "restore"}
+    hidden = {key for key, tile in tiles.items() if "visibility" in tile}
+    assert hidden == {"desired_reserve", "next_change"}
+    for key in hidden:
+        assert tiles[key]["visibility"] == [
+            {"condition": "state", "entity": f"sensor.garage_{key}", "state_not": "unavailable"}
+        ]

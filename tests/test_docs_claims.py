@@ -786,3 +786,10 @@ def test_batteries_dashboard_asks_before_safe_stop_and_restore_and_hides_what_is
         assert tiles[key]["visibility"] == [
             {"condition": "state", "entity": f"sensor.garage_{key}", "state_not": "unavailable"}
         ]
+
+
+def test_discovery_is_for_fronius_only() -> None:
+    """docs/troubleshooting.md, "Known limitations": the manifest matches Fronius's DHCP OUI, nothing else."""
+    manifest = json.loads((COMPONENT / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["dhcp"] == [{"macaddress": "0003AC*"}]
+    assert not {"zeroconf", "ssdp", "usb", "bluetooth", "mqtt", "homekit"} & set(manifest)

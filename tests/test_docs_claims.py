@@ -252,6 +252,11 @@ async def test_each_options_form_links_its_page(hass: HomeAssistant, loaded: Moc
         placeholders = result["description_placeholders"]
         assert placeholders is not None
         assert placeholders["docs_url"].endswith(f"/docs/{page}")
+    # The schedule API form: "Post measurements" on, "Fetch tomorrow from" 13 h, until changed.
+    schema = result["data_schema"]
+    assert schema is not None
+    defaults = {str(key): key.default() for key in schema.schema if callable(key.default)}
+    assert (defaults["api_posting"], defaults["api_tomorrow_hour"]) == (True, 13)
     # "Schedule API last fetch: only when the schedule API is configured" (it is not, here).
     assert er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{SERIAL}_schedule_api") is None
 

@@ -798,3 +798,17 @@ def test_discovery_is_for_fronius_only() -> None:
     manifest = json.loads((COMPONENT / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["dhcp"] == [{"macaddress": "0003AC*"}]
     assert not {"zeroconf", "ssdp", "usb", "bluetooth", "mqtt", "homekit"} & set(manifest)
+
+
+def test_admin_only_default_follows_the_enable_flag_as_documented() -> None:
+    """docs/reliability.md, "Who can do what": on by default where the plant can be disabled."""
+    text = " ".join(
+        doc("docs/reliability.md").split("*Only administrators control this battery* (options)")[1].split()
+    )
+    said_off = re.search(r"home batteries \(([^)]*)\)", text)
+    assert said_off is not None
+    off = {name.strip().lower() for name in said_off[1].split(",")} - {"the entity bridge"}
+    fixed = ("steward", "marstek", "huawei", "sungrow", "victron")
+    assert off == {name for name in fixed if not make_profile(name, {}).capabilities.enable}
+    assert "the steward simulator" in text
+    assert make_profile("steward", {}).capabilities.enable

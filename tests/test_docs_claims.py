@@ -812,3 +812,37 @@ def test_admin_only_default_follows_the_enable_flag_as_documented() -> None:
     assert off == {name for name in fixed if not make_profile(name, {}).capabilities.enable}
     assert "the steward simulator" in text
     assert make_profile("steward", {}).capabilities.enable
+
+
+def anchors(name: str) -> set[str]:
+    """GitHub's anchors for a Markdown file's headings."""
+    headings = re.findall(r"^#+ (.+)$", doc(name), re.MULTILINE)
+    return {re.sub(r"[^a-z0-9 _-]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+# Files of other projects the docs cite as sources (each checked to exist upstream):
+# wills106/homeassistant-solax-modbus (two) and davidusb-geek/emhass.
+OTHER_PROJECTS_FILES = {
+    "docs/solax-mode1-modbus-power-control.md",
+    "docs/solax-G4-operation-modes.md",
+    "docs/publish_data.md",
+}
+
+
+def test_every_link_to_a_section_finds_it() -> None:
+    """README.md and docs/*.md: each `page.md#section` and `(#section)` names a heading that exists, and
+    each file of this repository named by its path exists."""
+    # docs/benchmarks.md is another engineer's (its figures change with each run): not read here.
+    docs = sorted(path.name for path in (ROOT / "docs").glob("*.md") if path.name != "benchmarks.md")
+    pages = ["README.md", *(f"docs/{name}" for name in docs)]
+    for page in pages:
+        text = doc(page)
+        for target, anchor in re.findall(r"([a-z-]+\.md)#([a-z0-9-]+)", text):
+            linked = target if target == "README.md" else f"docs/{target}"
+            assert anchor in anchors(linked), f"{page}: {target}#{anchor}"
+        for anchor in re.findall(r"\]\(#([a-z0-9-]+)\)", text):
+            assert anchor in anchors(page), f"{page}: #{anchor}"
+        for named in re.findall(
+            r"`((?:docs|tests|scripts|benchmarks|blueprints|dashboards)/[\w./-]+)`", text
+        ):
+            assert (ROOT / named).exists() or named in OTHER_PROJECTS_FILES, f"{page}: {named}"

@@ -3,6 +3,9 @@
 import asyncio
 from collections.abc import Iterable
 from datetime import datetime
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal, cast
 
 from freezegun.api import FrozenDateTimeFactory
@@ -186,3 +189,14 @@ async def confirm_switching(hass: HomeAssistant, serial: str = SERIAL) -> None:
     await hass.services.async_call(
         "switch", "turn_on", {"entity_id": entity_id(hass, "switch", "switch_confirm", serial)}, blocking=True
     )
+
+
+def develop_bootstrap() -> ModuleType:
+    """scripts/develop_bootstrap.py as a module (what scripts/develop runs to prepare config/)."""
+    path = Path(__file__).parent.parent / "scripts" / "develop_bootstrap.py"
+    spec = importlib.util.spec_from_file_location("develop_bootstrap", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

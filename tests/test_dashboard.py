@@ -1,7 +1,6 @@
 """The ready dashboard: every entity it shows exists, with Home Assistant's own cards only."""
 
 from collections.abc import Iterator
-import importlib.util
 from pathlib import Path
 import re
 from typing import Any
@@ -13,6 +12,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.battery_steward.const import CONF_KIND, CONF_SERIAL, DOMAIN, KIND_SIMULATOR
 
+from .helpers import develop_bootstrap
+
 ROOT = Path(__file__).parent.parent
 DASHBOARD = ROOT / "dashboards" / "battery_steward.yaml"
 ENTITY_ID = re.compile(r"^[a-z_]+\.[a-z0-9_]+$")
@@ -20,14 +21,7 @@ ENTITY_ID = re.compile(r"^[a-z_]+\.[a-z0-9_]+$")
 
 def _bootstrap_serial() -> str:
     """The serial scripts/develop gives its simulated battery (the dashboard's entity ids use it)."""
-    spec = importlib.util.spec_from_file_location(
-        "develop_bootstrap", ROOT / "scripts" / "develop_bootstrap.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.SERIAL)
+    return str(develop_bootstrap().SERIAL)
 
 
 def referenced_entities(node: Any) -> Iterator[str]:

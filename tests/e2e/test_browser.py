@@ -606,12 +606,12 @@ def test_new_user_journeys(home_assistant: HomeAssistant, modbus_battery: int, t
             fields.nth(1).fill(f"{moment.minute:02d}")
         page.locator("dialog-data-entry-flow ha-selector-number input").first.fill("60")
         page.screenshot(animations="disabled", path=shots / "item-form-window.png")
-        mark = journal.mark()
+        added = journal.mark()  # what follows: the item added, then its start and end
         page.get_by_role("button", name="Submit").click()
         page.get_by_role("button", name="finish").click()
         expect(page.locator("ha-config-sub-entry-row", has_text="Reserve test")).to_be_visible()
         window_id = item_id(hass, token, "Reserve test")
-        journal.wait_for(mark, "the item added", note("edit", f"item added: Reserve test ({window_id})"))
+        journal.wait_for(added, "the item added", note("edit", f"item added: Reserve test ({window_id})"))
 
         # While the window waits for its start: the battery's settings (Configure), in sections.
         page.set_viewport_size(SETTINGS_FORM)
@@ -630,11 +630,9 @@ def test_new_user_journeys(home_assistant: HomeAssistant, modbus_battery: int, t
 
         # The window starts: the reserve tile, the battery and the journal say 60 %.
         page.goto(hass.url + "/battery-steward-all/batteries")
-        expect(shown(page, "Backup reserve")).to_have_text("20%")
-        mark = journal.mark()
         expect(shown(page, "Backup reserve")).to_have_text("60%", timeout=200_000)
         wait_for_battery(port, "the window's reserve", reserve_pct=60)
-        started = journal.wait_for(mark, "the window's start", schedule_run(20, 60))
+        started = journal.wait_for(added, "the window's start", schedule_run(20, 60))
         assert datetime.fromisoformat(started["scheduled"]) == start
         assert started["items"]["reserve_pct"] == window_id
         fresh_dashboard(page, "Backup reserve 60 %")
@@ -642,10 +640,9 @@ def test_new_user_journeys(home_assistant: HomeAssistant, modbus_battery: int, t
         page.screenshot(animations="disabled", path=shots / "dashboard-window-started.png")
 
         # It ends: back to the default's 20 %.
-        mark = journal.mark()
         expect(shown(page, "Backup reserve")).to_have_text("20%", timeout=120_000)
         wait_for_battery(port, "the default's reserve again", reserve_pct=20)
-        ended = journal.wait_for(mark, "the window's end", schedule_run(60, 20))
+        ended = journal.wait_for(started["seq"], "the window's end", schedule_run(60, 20))
         assert datetime.fromisoformat(ended["scheduled"]) == end
         assert ended["items"]["reserve_pct"] == default_id
         fresh_dashboard(page, "Backup reserve 20 %")
@@ -719,26 +716,23 @@ def test_new_user_journeys(home_assistant: HomeAssistant, modbus_battery: int, t
         page.screenshot(animations="disabled", path=shots / "dashboard-source-switched.png")
 
         # Restore (the switch left the plant stopped), Safe stop, Restore: each confirmed.
-        mark = journal.mark()
-        press(page, "Restore")
-        expect(shown(page, "Plant state")).to_have_text("Running", timeout=60_000)
-        wait_for_battery(port, "enabled again", enabled=True)
-        journal.wait_for(mark, "the restore", note("manual", "restored"))
-
-        mark = journal.mark()
-        press(page, "Safe stop")
-        expect(shown(page, "Plant state")).to_have_text("Stopped", timeout=90_000)
-        wait_for_battery(port, "safe-stopped", enabled=False, mode=MODE_IDLE)
-        journal.wait_for(mark, "the safe stop", note("manual", "safe stop"))
-        fresh_dashboard(page, "Idle")
-        expect(shown(page, "Plant state")).to_have_text("Stopped")
-        page.screenshot(animations="disabled", path=shots / "dashboard-safe-stopped.png")
-
-        mark = journal.mark()
-        press(page, "Restore")
-        expect(shown(page, "Plant state")).to_have_text("Running", timeout=60_000)
-        wait_for_battery(port, "enabled again", enabled=True)
-        journal.wait_for(mark, "the restore", note("manual", "restored"))
-        fresh_dashboard(page, "Idle")
-        expect(shown(page, "Plant state")).to_have_text("Running")
-        page.screenshot(animations="disabled", path=shots / "dashboard-restored.png")
+        for name, plant, battery, record, shot in (
+            ("Restore", "Running", {"enabled": True}, "restored", None),
+            (
+                "Safe stop",
+                "Stopped",
+                {"enabled": False, "mode": MODE_IDLE},
+                "safe stop",
+                "dashboard-safe-stopped",
+            ),
+            ("Restore", "Running", {"enabled": True}, "restored", "dashboard-restored"),
+        ):
+            mark = journal.mark()
+            press(page, name)
+            expect(shown(page, "Plant state")).to_have_text(plant, timeout=90_000)
+            wait_for_battery(port, f"after {name}", **battery)
+            journal.wait_for(mark, name, note("manual", record))
+            if shot is not None:
+                fresh_dashboard(page, "Idle")
+                expect(shown(page, "Plant state")).to_have_text(plant)
+                page.screenshot(animations="disabled", path=shots / f"{shot}.png")

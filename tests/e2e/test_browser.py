@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 import json
 import os
 from pathlib import Path
+import re
 import shutil
 import socket
 import subprocess
@@ -203,7 +203,7 @@ def test_user_adds_battery_and_changes_reserve(home_assistant: HomeAssistant, tm
         submit = page.get_by_role("button", name="Submit")
         submit.wait_for()
         page.get_by_text("Usable energy of the simulated battery").wait_for()
-        page.screenshot(path=shots / "config-flow.png")
+        page.screenshot(animations="disabled", path=shots / "config-flow.png")
         submit.click()
         page.get_by_role("button", name="finish").click()
 
@@ -225,7 +225,7 @@ def test_user_adds_battery_and_changes_reserve(home_assistant: HomeAssistant, tm
 
         page.goto(hass.url + "/config/integrations/integration/battery_steward")
         page.get_by_text(entries[0]["title"]).first.wait_for()
-        page.screenshot(path=shots / "integration-page.png")
+        page.screenshot(animations="disabled", path=shots / "integration-page.png")
 
         # The simulator answers Modbus TCP on loopback inside Home Assistant: find it and read it.
         port = wait_until(lambda: simulator_port(hass, serial), 30, "the simulator's Modbus port")
@@ -316,14 +316,14 @@ def test_user_adds_battery_and_changes_reserve(home_assistant: HomeAssistant, tm
         page.evaluate("() => window.scrollTo(0, 0)")
         journal.scroll_into_view_if_needed()
         playwright_sync.expect(journal_row).to_be_visible(timeout=15_000)
-        page.screenshot(path=shots / "dashboard-desktop.png")
+        page.screenshot(animations="disabled", path=shots / "dashboard-desktop.png")
         page.set_viewport_size(PHONE)
         page.evaluate("() => window.scrollTo(0, 0)")
         playwright_sync.expect(reserve_card).to_be_visible()
         # Phone width: one column, nothing wider than the screen.
         # (The charts follow the new width after their resize observers fire.)
         page.wait_for_function(f"() => document.documentElement.scrollWidth <= {PHONE['width']}")
-        page.screenshot(path=shots / "dashboard-phone.png")
+        page.screenshot(animations="disabled", path=shots / "dashboard-phone.png")
 
 
 @pytest.fixture
@@ -388,13 +388,167 @@ def state_of(hass: HomeAssistant, token: str, entity: str) -> str:
     return str(api(hass, token, f"states/{entity}")["state"])
 
 
+# docs/register-map.md: the controls, 120-126 (mode, reserve, power and reactive setpoints, enabled).
+REG_CONTROLS, CONTROLS, MODE_IDLE = 120, 7, 3
+# Tall enough for the whole of a battery's section of the Batteries dashboard, and for every section
+# of the settings form.
+DASHBOARD = {"width": 1280, "height": 1400}
+SETTINGS_FORM = {"width": 1280, "height": 2600}
+PARIS = ZoneInfo("Europe/Paris")  # Home Assistant's zone (config/configuration.yaml)
+# A battery's section of the Batteries dashboard draws its icons after the cards: all drawn.
+ICONS_DRAWN = """() => {
+  const icons = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.tagName === "HA-STATE-ICON") icons.push(el);
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  walk(document);
+  const drawn = (el) => {
+    const svg = el.shadowRoot && el.shadowRoot.querySelector("ha-svg-icon");
+    if (svg) return Boolean(svg.path);
+    const icon = el.shadowRoot && el.shadowRoot.querySelector("ha-icon");
+    const inner = icon && icon.shadowRoot && icon.shadowRoot.querySelector("ha-svg-icon");
+    return Boolean(inner && inner.path);
+  };
+  return icons.length > 0 && icons.every(drawn);
+}"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Controls:
+    """What the battery holds in its control registers."""
+
+    mode: int
+    reserve_pct: int
+    enabled: bool
+
+
+def wait_for_battery(port: int, what: str, **wanted: Any) -> Controls:
+    """Read the battery over Modbus until its controls hold `wanted` (mode, reserve_pct, enabled)."""
+
+    def holds() -> Controls | None:
+        regs = read_registers(port, REG_CONTROLS, CONTROLS)
+        if regs is None:
+            return None
+        controls = Controls(mode=regs[0], reserve_pct=regs[1], enabled=regs[6] == 1)
+        return controls if all(getattr(controls, k) == v for k, v in wanted.items()) else None
+
+    return wait_until(holds, 30, f"the battery: {what} {wanted}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Journal:
+    """A battery's journal, through the get_journal action."""
+
+    hass: HomeAssistant
+    token: str
+    device_id: str
+
+    def records(self) -> list[dict[str, Any]]:
+        """The newest records, oldest first."""
+        reply = api(
+            self.hass,
+            self.token,
+            "services/battery_steward/get_journal?return_response",
+            {"device_id": [self.device_id], "limit": 200},
+        )
+        return list(next(iter(reply["service_response"].values()))["records"])
+
+    def mark(self) -> int:
+        """The newest record's number: records after it are new."""
+        records = self.records()
+        return int(records[-1]["seq"]) if records else -1
+
+    def wait_for(self, after: int, what: str, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The first record after `after` that matches, once there is one."""
+        return wait_until(
+            lambda: next((r for r in self.records() if r["seq"] > after and match(r)), None),
+            30,
+            f"the journal: {what}",
+        )
+
+
+def schedule_run(old: int, new: int) -> Callable[[dict[str, Any]], bool]:
+    """A scheduled run that moved the reserve from old to new."""
+    return lambda r: (
+        r["trigger"] == "schedule"
+        and r["result"] == "success"
+        and r["fields"].get("reserve_pct") == {"old": old, "new": new}
+    )
+
+
+def note(trigger: str, text: str) -> Callable[[dict[str, Any]], bool]:
+    """A successful record of this trigger whose note starts with `text`."""
+    return lambda r: r["trigger"] == trigger and r["result"] == "success" and str(r["note"]).startswith(text)
+
+
+def tile(page: Any, name: str) -> Any:
+    """A tile by its exact name (so *Backup reserve* is not *Desired backup reserve*)."""
+    return page.locator("hui-tile-card").filter(has=page.get_by_text(name, exact=True))
+
+
+def shown(page: Any, name: str) -> Any:
+    """The state a tile shows."""
+    return tile(page, name).locator("state-display")
+
+
+def item_id(hass: HomeAssistant, token: str, name: str) -> str:
+    """A schedule item's id, from its switch (named after the item)."""
+    switch = wait_until(
+        lambda: next(
+            (
+                s
+                for s in api(hass, token, "states")
+                if s["attributes"].get("friendly_name") == name and "item_id" in s["attributes"]
+            ),
+            None,
+        ),
+        30,
+        f"the switch of {name}",
+    )
+    return str(switch["attributes"]["item_id"])
+
+
+def press(page: Any, name: str) -> None:
+    """Tap a button tile's icon and confirm; the dialog has gone."""
+    tile(page, name).locator("ha-tile-icon").click()
+    dialog = page.locator("dialog-box")
+    playwright_sync.expect(dialog.get_by_text("Are you sure?")).to_be_visible()
+    dialog.get_by_role("button", name="OK").click()
+    playwright_sync.expect(page.get_by_text("Are you sure?")).to_be_hidden()
+
+
+def fresh_dashboard(page: Any, running: str) -> None:
+    """Open the dashboard afresh, as for a screenshot: icons drawn, the plan listed from the running
+    state on (its first row is the one running now, `running`)."""
+    page.reload()
+    plan = page.locator("hui-calendar-card .fc-list-event-title")
+    playwright_sync.expect(plan.first).to_contain_text(running)
+    page.wait_for_function(ICONS_DRAWN)
+
+
+def choose_source(page: Any, option: str) -> None:
+    """Pick a schedule source from the menu of its tile."""
+    source = tile(page, "Schedule source")
+    source.locator("ha-control-select-menu").click()
+    source.locator("ha-dropdown-item", has_text=option).click()
+
+
 @pytest.mark.timeout(600)
 def test_new_user_journeys(home_assistant: HomeAssistant, modbus_battery: int, tmp_path: Path) -> None:
-    """Issue 17's journeys: a Modbus battery (a wrong port first), the Batteries dashboard, a time
-    window from the item form changing the reserve at its start and end, a confirmed source
-    switch, safe stop and restore; each step screenshotted."""
+    """Issue 17's journeys, each step a user's action in the browser: a Modbus battery (a wrong port
+    first), the Batteries dashboard, the settings form, a time window from the item form changing
+    the reserve at its start and back to the default at its end, pausing it on its device page,
+    deleting it from the integration page, a source switch refused and then confirmed, safe stop
+    and restore. After each step: what the page shows, what the battery holds (its registers, read
+    over Modbus), and the journal; and a screenshot."""
     hass = home_assistant
+    port = modbus_battery
     shots = screenshots_dir(tmp_path)
+    expect = playwright_sync.expect
+    expect.set_options(timeout=15_000)
     with browser_page(hass, tmp_path) as page:
         token = log_in(page, hass)
 
@@ -409,8 +563,8 @@ def test_new_user_journeys(home_assistant: HomeAssistant, modbus_battery: int, t
         page.get_by_text("Battery Steward register map").click()
         page.get_by_role("button", name="Submit").click()
         page.get_by_text("Failed to connect").wait_for()
-        page.screenshot(path=shots / "config-flow-modbus-error.png")
-        texts.nth(1).fill(str(modbus_battery))
+        page.screenshot(animations="disabled", path=shots / "config-flow-modbus-error.png")
+        texts.nth(1).fill(str(port))
         page.get_by_role("button", name="Submit").click()
         page.get_by_role("button", name="finish").click()
         entries = wait_until(
@@ -423,33 +577,26 @@ def test_new_user_journeys(home_assistant: HomeAssistant, modbus_battery: int, t
         reserve = f"number.{prefix}_backup_reserve"
         wait_until(lambda: state_of(hass, token, reserve) == "20.0", 30, "the battery's reserve")
         device_id = api(hass, token, "template", {"template": f"{{{{ device_id('{reserve}') }}}}"})
-        # A baseline the window's reserve returns to: 20 % from midnight.
-        api(
-            hass,
-            token,
-            "services/battery_steward/add_item",
-            {
-                "device_id": [device_id],
-                "type": "cron",
-                "name": "Baseline",
-                "cron": "0 0 * * *",
-                "reserve_pct": 20,
-            },
-        )
+        journal = Journal(hass=hass, token=token, device_id=device_id)
+        # Its default state, made from the battery when it was added: the reserve a window returns to.
+        default_id = item_id(hass, token, "Default")
+        wait_for_battery(port, "as it was powered on", reserve_pct=20, enabled=True)
 
         # The Batteries dashboard: made for this battery, nothing edited.
+        page.set_viewport_size(DASHBOARD)
         page.goto(hass.url + "/battery-steward-all/batteries")
         page.get_by_text("Steward Sim 10 SIM-0001").first.wait_for()
+        expect(shown(page, "Backup reserve")).to_have_text("20%")
+        expect(shown(page, "Plant state")).to_have_text("Running")
         assert page.get_by_text("Entity not found").count() == 0
-        page.wait_for_timeout(3000)  # the icons load after the cards
-        page.screenshot(path=shots / "dashboard-batteries.png")
+        fresh_dashboard(page, "Backup reserve 20 %")
+        page.screenshot(animations="disabled", path=shots / "dashboard-batteries.png")
 
         # A time window from the item form: every day already; from the next minute but one.
         page.goto(hass.url + "/config/integrations/integration/battery_steward")
         page.get_by_role("button", name="Add schedule item").first.click()
         page.get_by_text("Time window").first.click()
-        now = datetime.now(ZoneInfo("Europe/Paris"))  # Home Assistant's zone (config/configuration.yaml)
-        start = now + timedelta(seconds=120)
+        start = (datetime.now(PARIS) + timedelta(seconds=120)).replace(second=0, microsecond=0)
         end = start + timedelta(minutes=1)
         page.locator("dialog-data-entry-flow ha-selector-text input").first.fill("Reserve test")
         times = page.locator("ha-selector-time")
@@ -458,47 +605,134 @@ def test_new_user_journeys(home_assistant: HomeAssistant, modbus_battery: int, t
             fields.nth(0).fill(f"{moment.hour:02d}")
             fields.nth(1).fill(f"{moment.minute:02d}")
         page.locator("dialog-data-entry-flow ha-selector-number input").first.fill("60")
-        page.screenshot(path=shots / "item-form-window.png")
+        page.screenshot(animations="disabled", path=shots / "item-form-window.png")
+        added = journal.mark()  # what follows: the item added, then its start and end
         page.get_by_role("button", name="Submit").click()
         page.get_by_role("button", name="finish").click()
+        expect(page.locator("ha-config-sub-entry-row", has_text="Reserve test")).to_be_visible()
+        window_id = item_id(hass, token, "Reserve test")
+        journal.wait_for(added, "the item added", note("edit", f"item added: Reserve test ({window_id})"))
+
+        # While the window waits for its start: the battery's settings (Configure), in sections.
+        page.set_viewport_size(SETTINGS_FORM)
+        page.locator("ha-config-entry-row").first.get_by_role("button", name="Configure").first.click()
+        page.get_by_text("Settings: polling, reconciliation, safe stop").click()
+        form = page.locator("dialog-data-entry-flow")
+        for section in ("Polling", "Reconciliation", "Safe stop", "Schedule items", "Access"):
+            expect(
+                form.locator("ha-expansion-panel").filter(has=page.get_by_text(section, exact=True))
+            ).to_be_visible()
+        expect(form.get_by_text("Poll interval").first).to_be_visible()
+        page.screenshot(animations="disabled", path=shots / "options-settings.png")
+        form.get_by_role("button", name="Close").click()  # closed unsaved
+        expect(form.get_by_text("Poll interval")).to_have_count(0)
+        page.set_viewport_size(DASHBOARD)
+
+        # The window starts: the reserve tile, the battery and the journal say 60 %.
         page.goto(hass.url + "/battery-steward-all/batteries")
-        wait_until(lambda: state_of(hass, token, reserve) == "60.0", 200, "the reserve at the window's start")
-        page.wait_for_timeout(2000)  # the tiles follow the state
-        page.screenshot(path=shots / "dashboard-window-started.png")
-        wait_until(lambda: state_of(hass, token, reserve) == "20.0", 120, "the reserve at the window's end")
-        # Pause it (disabled, kept) and delete it: through the actions the item form writes.
-        listed = api(
-            hass, token, "services/battery_steward/list_items?return_response", {"device_id": [device_id]}
-        )
-        items = next(iter(listed["service_response"].values()))["items"]
-        window = next(i for i in items if i["name"] == "Reserve test")
-        api(
-            hass,
-            token,
-            "services/battery_steward/update_item",
-            {"item_id": window["id"], "enabled": False},
-        )
-        api(hass, token, "services/battery_steward/remove_item", {"item_id": [window["id"]]})
+        expect(shown(page, "Backup reserve")).to_have_text("60%", timeout=200_000)
+        wait_for_battery(port, "the window's reserve", reserve_pct=60)
+        started = journal.wait_for(added, "the window's start", schedule_run(20, 60))
+        assert datetime.fromisoformat(started["scheduled"]) == start
+        assert started["items"]["reserve_pct"] == window_id
+        fresh_dashboard(page, "Backup reserve 60 %")
+        expect(shown(page, "Backup reserve")).to_have_text("60%")
+        page.screenshot(animations="disabled", path=shots / "dashboard-window-started.png")
 
-        # Switch the source: refused without the confirmation, done with it.
+        # It ends: back to the default's 20 %.
+        expect(shown(page, "Backup reserve")).to_have_text("20%", timeout=120_000)
+        wait_for_battery(port, "the default's reserve again", reserve_pct=20)
+        ended = journal.wait_for(started["seq"], "the window's end", schedule_run(60, 20))
+        assert datetime.fromisoformat(ended["scheduled"]) == end
+        assert ended["items"]["reserve_pct"] == default_id
+        fresh_dashboard(page, "Backup reserve 20 %")
+        expect(shown(page, "Backup reserve")).to_have_text("20%")
+        # The window again tomorrow, a minute short of a day away.
+        expect(shown(page, "Next change")).to_have_text(re.compile(r"In 2[34] hours|Tomorrow"))
+        page.screenshot(animations="disabled", path=shots / "dashboard-window-ended.png")
+
+        # Pause it: its switch, on its own device's page (from the integration page).
+        page.goto(hass.url + "/config/integrations/integration/battery_steward")
+        page.locator("ha-config-sub-entry-row", has_text="Reserve test").locator(
+            "ha-config-entry-device-row"
+        ).click()
+        page.wait_for_url("**/config/devices/device/**")
+        switch = page.locator("ha-entity-toggle ha-switch")
+        expect(switch.get_by_role("switch")).to_be_checked()
+        mark = journal.mark()
+        switch.click()
+        expect(switch.get_by_role("switch")).not_to_be_checked()
+        wait_until(lambda: state_of(hass, token, "switch.reserve_test") == "off", 30, "the item paused")
+        journal.wait_for(mark, "the pause", note("edit", f"item paused: Reserve test ({window_id})"))
+        wait_for_battery(port, "the default's reserve, kept", reserve_pct=20)
+        page.screenshot(animations="disabled", path=shots / "item-paused.png")
+
+        # Delete it: the item's menu on the integration page, then confirm.
+        page.goto(hass.url + "/config/integrations/integration/battery_steward")
+        item_row = page.locator("ha-config-sub-entry-row", has_text="Reserve test")
+        menu = item_row.locator("ha-dropdown").first
+        menu.locator("ha-icon-button").first.click()
+        menu.locator("ha-dropdown-item", has_text="Delete").click()
+        dialog = page.locator("dialog-box")
+        expect(dialog.get_by_text("Delete Reserve test?")).to_be_visible()
+        page.screenshot(animations="disabled", path=shots / "item-delete.png")
+        mark = journal.mark()
+        dialog.get_by_role("button", name="Delete").click()
+        expect(item_row).to_have_count(0)
+        expect(page.locator("ha-config-sub-entry-row", has_text="Default")).to_be_visible()
+        journal.wait_for(mark, "the deletion", note("edit", f"item removed: Reserve test ({window_id})"))
+        wait_for_battery(port, "the default's reserve, kept", reserve_pct=20)
+
+        # Switch the schedule source: refused without the confirmation, with a message saying so.
         source = f"select.{prefix}_schedule_source"
-        page.reload()
-        page.locator("hui-tile-card", has_text="Confirm switching").locator(
-            "ha-switch, ha-control-switch"
-        ).first.click()
-        wait_until(lambda: state_of(hass, token, f"switch.{prefix}_confirm_switching") == "on", 30, "confirm")
-        page.screenshot(path=shots / "dashboard-confirm-switching.png")
-        # The select itself through the action its tile calls (its menu is not reliably clickable here).
-        api(hass, token, "services/select/select_option", {"entity_id": source, "option": "api"})
-        wait_until(lambda: state_of(hass, token, source) == "api", 60, "the source switch")
-        assert state_of(hass, token, f"switch.{prefix}_confirm_switching") == "off"
+        page.goto(hass.url + "/battery-steward-all/batteries")
+        expect(shown(page, "Schedule source")).to_have_text("Manual schedule items")
+        choose_source(page, "Day-ahead series")
+        refusal = page.locator("ha-toast span.message").filter(
+            has_text="turn on Confirm switching first, then switch within a minute"
+        )
+        expect(refusal).to_be_visible()
+        page.screenshot(animations="disabled", path=shots / "dashboard-switch-refused.png")
+        expect(shown(page, "Schedule source")).to_have_text("Manual schedule items")
+        expect(shown(page, "Plant state")).to_have_text("Running")
+        assert state_of(hass, token, source) == "manual"
+        wait_for_battery(port, "still running", enabled=True)
+        expect(refusal).to_be_hidden(timeout=30_000)
 
-        def plant_is(wanted: str) -> bool:
-            return state_of(hass, token, f"sensor.{prefix}_plant_state") == wanted
+        # Confirmed: Confirm switching on, then the source; the switch safe-stops the plant.
+        tile(page, "Confirm switching").locator("ha-control-switch").click()
+        expect(shown(page, "Confirm switching")).to_have_text("On")
+        page.screenshot(animations="disabled", path=shots / "dashboard-confirm-switching.png")
+        mark = journal.mark()
+        choose_source(page, "Day-ahead series")
+        expect(shown(page, "Schedule source")).to_have_text("Day-ahead series", timeout=60_000)
+        expect(shown(page, "Plant state")).to_have_text("Stopped")
+        expect(shown(page, "Confirm switching")).to_have_text("Off")  # used up
+        wait_for_battery(port, "safe-stopped by the switch", enabled=False, mode=MODE_IDLE)
+        journal.wait_for(mark, "the switch's safe stop", note("manual", "safe stop"))
+        assert state_of(hass, token, source) == "api"
+        fresh_dashboard(page, "Idle")  # nothing from the day-ahead series yet
+        expect(shown(page, "Plant state")).to_have_text("Stopped")
+        page.screenshot(animations="disabled", path=shots / "dashboard-source-switched.png")
 
-        # Safe stop and restore from the dashboard, each confirmed.
-        for name, plant in (("Safe stop", "stopped"), ("Restore", "running")):
-            page.locator("hui-tile-card", has_text=name).locator("ha-tile-icon").first.click()
-            page.get_by_role("button", name="OK").or_(page.get_by_role("button", name="Yes")).first.click()
-            wait_until(partial(plant_is, plant), 90, f"plant {plant}")
-        page.screenshot(path=shots / "dashboard-restored.png")
+        # Restore (the switch left the plant stopped), Safe stop, Restore: each confirmed.
+        for name, plant, battery, record, shot in (
+            ("Restore", "Running", {"enabled": True}, "restored", None),
+            (
+                "Safe stop",
+                "Stopped",
+                {"enabled": False, "mode": MODE_IDLE},
+                "safe stop",
+                "dashboard-safe-stopped",
+            ),
+            ("Restore", "Running", {"enabled": True}, "restored", "dashboard-restored"),
+        ):
+            mark = journal.mark()
+            press(page, name)
+            expect(shown(page, "Plant state")).to_have_text(plant, timeout=90_000)
+            wait_for_battery(port, f"after {name}", **battery)
+            journal.wait_for(mark, name, note("manual", record))
+            if shot is not None:
+                fresh_dashboard(page, "Idle")
+                expect(shown(page, "Plant state")).to_have_text(plant)
+                page.screenshot(animations="disabled", path=shots / f"{shot}.png")

@@ -215,6 +215,13 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
             super()._async_write_ha_state()
         finally:
             self._writing = None
+        # Core's calendar arms a timer at the event's start and end to write the state again.
+        # Those are the plan's changes: the controller writes the batteries then and signals its
+        # entities after the run, which updates this one. Core's timers fired at the same instant
+        # as the write, and 50 batteries' calendars cost more than the writes (fan_out.py).
+        for unsub in self._alarm_unsubs or ():
+            unsub()
+        self._alarm_unsubs = []
 
     @override
     async def async_get_events(

@@ -152,3 +152,31 @@ async def test_the_calendar_changes_with_the_plan_after_the_battery_is_written(
     assert (state.state, state.attributes["start_time"]) == ("on", "2026-06-15 18:00:00")
     await hass.config_entries.async_unload(entry.entry_id)
     await let_sockets_settle()
+
+
+async def test_the_calendar_names_the_item_that_holds_the_state_now(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    """A second item taking over the same values changes no setpoint, but the event's description."""
+    paris = ZoneInfo("Europe/Paris")
+    await freeze_at(hass, freezer, datetime(2026, 6, 15, 17, 10, tzinfo=paris))
+    items = [
+        window_item("First", "17:00", "17:30", reserve_pct=60),
+        window_item("Second", "17:30", "19:00", reserve_pct=60),
+    ]
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=items, wait="background")
+    calendar = entity_id(hass, "calendar", "plan")
+    for at, named in (
+        (datetime(2026, 6, 15, 17, 29, 55, tzinfo=paris), "First"),
+        (datetime(2026, 6, 15, 17, 30, 5, tzinfo=paris), "Second"),
+    ):
+        await move_to(hass, freezer, at)
+        state = hass.states.get(calendar)
+        assert state is not None
+        assert (state.attributes["start_time"], state.attributes["end_time"]) == (
+            "2026-06-15 17:00:00",
+            "2026-06-15 19:00:00",
+        )
+        assert state.attributes["description"] == f"{named}: Backup reserve"
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()

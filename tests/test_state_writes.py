@@ -47,7 +47,7 @@ async def test_a_poll_that_changes_nothing_writes_no_state(
         return event_data["entity_id"] in ours
 
     @callback
-    def on_write(event: Event[Mapping[str, Any]]) -> None:
+    def on_write(event: Event[Any]) -> None:
         written.append(event.data["entity_id"])
 
     unsubs = [

@@ -53,14 +53,10 @@ class ItemSwitch(ControllerEntity, SwitchEntity):
         )
 
     @property
-    def _data(self) -> dict[str, Any]:
-        subentry = self.coordinator.config_entry.subentries.get(self.subentry_id)
-        return dict(subentry.data) if subentry is not None else {}
-
-    @property
     @override
     def is_on(self) -> bool:
-        return bool(self._data.get("enabled", True))
+        subentry = self.coordinator.config_entry.subentries.get(self.subentry_id)
+        return subentry is None or bool(subentry.data.get("enabled", True))
 
     @property
     @override

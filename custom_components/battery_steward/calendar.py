@@ -113,6 +113,9 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
     # The start of the state running now, kept while that state and its end stay the same (an
     # edit that changes neither keeps it: looking back again on every poll costs a plan walk).
     _current: tuple[Setpoints, object, datetime, datetime | None] | None = None
+    # The plan's last change at or before an instant, looked for up to HORIZON back: (plan, that
+    # instant, the change or None). At each change the look back goes on from there.
+    _scanned: tuple[object, datetime, datetime | None] | None = None
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -140,14 +143,21 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
             and cached[3] == until
         ):
             return cached[2]
-        start = _hour(now - HORIZON)
-        for lookback in (RECENT, HORIZON):
-            t, last = now - lookback, None
+        last = None
+        if (scanned := self._scanned) is not None and scanned[0] is plan and scanned[1] <= now:
+            # The same plan, looked back over before: only the changes since then can be newer.
+            t, last = scanned[1], scanned[2]
             while (nxt := plan.next_change_after(t)) is not None and nxt <= now:
                 last = t = nxt
-            if last is not None:
-                start = last
-                break
+        else:
+            for lookback in (RECENT, HORIZON):
+                t, last = now - lookback, None
+                while (nxt := plan.next_change_after(t)) is not None and nxt <= now:
+                    last = t = nxt
+                if last is not None:
+                    break
+        self._scanned = (plan, now, last)
+        start = last if last is not None and last > now - HORIZON else _hour(now - HORIZON)
         self._current = (desired, override, start, until)
         return start
 
@@ -193,6 +203,8 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
                 )
                 for piece_start, piece_end in local_spans(at, until)
             )
+            if limit is not None and len(events) >= limit:
+                break  # the state after it was planned only to end it
         return events
 
     _writing: tuple[CalendarEvent | None] | None = None  # the event while a state write runs

@@ -12,13 +12,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_state_change_event
 import pytest
 
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
 from .conftest import modbus_data
-from .helpers import entity_id, freeze_at, let_sockets_settle, setup_entry, window_item
+from .helpers import entity_id, freeze_at, let_sockets_settle, move_to, setup_entry, window_item
 
 # zone, its 2026 fall-back transition (UTC)
 FALL_BACK = [
@@ -113,5 +114,69 @@ async def test_titles_use_the_translated_names(
     state = hass.states.get(calendar)
     assert state is not None
     assert state.attributes["message"] == "Veille, Réserve de secours 40 %"
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()
+
+
+async def test_the_calendar_changes_with_the_plan_after_the_battery_is_written(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    """At a change of the plan the battery is written first; the calendar follows the controller.
+
+    Home Assistant's calendar arms timers of its own at an event's start and end, which fired at
+    the very instant of the write (benchmarks/fan_out.py); the calendar keeps none.
+    """
+    await freeze_at(hass, freezer, datetime(2026, 6, 15, 17, 30, tzinfo=ZoneInfo("Europe/Paris")))
+    items = [
+        window_item("Evening", "17:00", "18:00", reserve_pct=60),
+        window_item("Night", "18:00", "23:00", reserve_pct=30),
+    ]
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=items, wait="background")
+    calendar = entity_id(hass, "calendar", "plan")
+    seen: list[tuple[str, float | str]] = []
+
+    @callback
+    def on_change(event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        assert state is not None
+        seen.append((state.attributes["message"], simulator.read_register("reserve_pct")))
+
+    # Polls and patrols due in the half hour first, so that only the change falls due at 18:00.
+    await move_to(hass, freezer, datetime(2026, 6, 15, 17, 59, 59, tzinfo=ZoneInfo("Europe/Paris")))
+    unsub = async_track_state_change_event(hass, calendar, on_change)
+    await move_to(hass, freezer, datetime(2026, 6, 15, 18, 0, tzinfo=ZoneInfo("Europe/Paris")))
+    unsub()
+    assert seen == [("Backup reserve 30 %", 30)]
+    state = hass.states.get(calendar)
+    assert state is not None
+    assert (state.state, state.attributes["start_time"]) == ("on", "2026-06-15 18:00:00")
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()
+
+
+async def test_the_calendar_names_the_item_that_holds_the_state_now(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, simulator: SimulatedBattery
+) -> None:
+    """A second item taking over the same values changes no setpoint, but the event's description."""
+    paris = ZoneInfo("Europe/Paris")
+    await freeze_at(hass, freezer, datetime(2026, 6, 15, 17, 10, tzinfo=paris))
+    items = [
+        window_item("First", "17:00", "17:30", reserve_pct=60),
+        window_item("Second", "17:30", "19:00", reserve_pct=60),
+    ]
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=items, wait="background")
+    calendar = entity_id(hass, "calendar", "plan")
+    for at, named in (
+        (datetime(2026, 6, 15, 17, 29, 55, tzinfo=paris), "First"),
+        (datetime(2026, 6, 15, 17, 30, 5, tzinfo=paris), "Second"),
+    ):
+        await move_to(hass, freezer, at)
+        state = hass.states.get(calendar)
+        assert state is not None
+        assert (state.attributes["start_time"], state.attributes["end_time"]) == (
+            "2026-06-15 17:00:00",
+            "2026-06-15 19:00:00",
+        )
+        assert state.attributes["description"] == f"{named}: Backup reserve"
     await hass.config_entries.async_unload(entry.entry_id)
     await let_sockets_settle()

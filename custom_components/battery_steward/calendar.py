@@ -73,6 +73,16 @@ def describe(setpoints: Setpoints, names: dict[str, str] | None = None) -> str:
     return ", ".join(parts)
 
 
+def _hour(t: datetime) -> datetime:
+    """The whole hour at or before t.
+
+    The ends of the horizon (a state with no change in the 7 days before or after now) move
+    only once an hour: otherwise the calendar's state changed on every poll and was written
+    each time (benchmarks/poll_cost.py).
+    """
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
 def local_spans(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """[start, end) as pieces whose local wall-clock end is not before their start.
 
@@ -103,6 +113,9 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
     # The start of the state running now, kept while that state and its end stay the same (an
     # edit that changes neither keeps it: looking back again on every poll costs a plan walk).
     _current: tuple[Setpoints, object, datetime, datetime | None] | None = None
+    # The plan's last change at or before an instant, looked for up to HORIZON back: (plan, that
+    # instant, the change or None). At each change the look back goes on from there.
+    _scanned: tuple[object, datetime, datetime | None] | None = None
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -130,14 +143,21 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
             and cached[3] == until
         ):
             return cached[2]
-        start = now - HORIZON
-        for lookback in (RECENT, HORIZON):
-            t, last = now - lookback, None
+        last = None
+        if (scanned := self._scanned) is not None and scanned[0] is plan and scanned[1] <= now:
+            # The same plan, looked back over before: only the changes since then can be newer.
+            t, last = scanned[1], scanned[2]
             while (nxt := plan.next_change_after(t)) is not None and nxt <= now:
                 last = t = nxt
-            if last is not None:
-                start = last
-                break
+        else:
+            for lookback in (RECENT, HORIZON):
+                t, last = now - lookback, None
+                while (nxt := plan.next_change_after(t)) is not None and nxt <= now:
+                    last = t = nxt
+                if last is not None:
+                    break
+        self._scanned = (plan, now, last)
+        start = last if last is not None and last > now - HORIZON else _hour(now - HORIZON)
         self._current = (desired, override, start, until)
         return start
 
@@ -164,7 +184,7 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
 
     def _events(self, start: datetime, end: datetime, *, limit: int | None = None) -> list[CalendarEvent]:
         now = dt_util.utcnow()
-        end = min(end, now + HORIZON)
+        end = min(end, _hour(now + HORIZON))
         # One state more than the events asked for: it ends the last of them.
         states = list(islice(self._states(now, end), None if limit is None else limit + 1))
         events: list[CalendarEvent] = []
@@ -183,9 +203,18 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
                 )
                 for piece_start, piece_end in local_spans(at, until)
             )
+            if limit is not None and len(events) >= limit:
+                break  # the state after it was planned only to end it
         return events
 
     _writing: tuple[CalendarEvent | None] | None = None  # the event while a state write runs
+    # The event now, what it was planned from (plan, override, desired state, items, names) and
+    # until when it holds: the next boundary of the intent, the next instant an item fires (the
+    # description names the items), the event's own start or end, or the next whole hour (the
+    # horizon's ends), whichever comes first.
+    _planned: tuple[tuple[Any, ...], datetime, CalendarEvent | None] | None = None
+    # What _shown returned for that event (a state that holds while the event does).
+    _shown_for: tuple[CalendarEvent | None, tuple[Any, ...]] | None = None
 
     @property
     @override
@@ -193,18 +222,41 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
         if self._writing is not None:
             return self._writing[0]
         now = dt_util.utcnow()
-        # Written on every poll: plan only the state now and the next change, not the whole week.
+        controller = self.controller
+        basis = (controller.plan, controller.override, controller.desired, controller.items, self._names)
+        planned = self._planned
+        if (
+            planned is not None
+            and now < planned[1]
+            and all(a is b or a == b for a, b in zip(planned[0], basis, strict=True))
+        ):
+            return planned[2]
+        # Asked for on every poll: plan only the state now and the next change, and only when
+        # something it depends on changed (benchmarks/poll_cost.py).
         upcoming = self._events(now, now + HORIZON, limit=1)
-        return upcoming[0] if upcoming else None
+        event = upcoming[0] if upcoming else None
+        holds = [_hour(now) + timedelta(hours=1)]
+        holds += [
+            t
+            for t in (controller.intent.next_boundary_after(now), controller.plan.next_event_after(now))
+            if t
+        ]
+        self._planned = (basis, min(holds), event)
+        return event
 
     @override
     def _shown(self) -> tuple[Any, ...]:
-        """State and attributes with the event planned once."""
-        self._writing = (self.event,)
+        """State and attributes with the event planned once; the same while the event holds."""
+        event = self.event
+        if self._shown_for is not None and self._shown_for[0] is event:
+            return self._shown_for[1]
+        self._writing = (event,)
         try:
-            return super()._shown()
+            shown = super()._shown()
         finally:
             self._writing = None
+        self._shown_for = (event, shown)
+        return shown
 
     @callback
     @override
@@ -215,6 +267,13 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
             super()._async_write_ha_state()
         finally:
             self._writing = None
+        # Core's calendar arms a timer at the event's start and end to write the state again.
+        # Those are the plan's changes: the controller writes the batteries then and signals its
+        # entities after the run, which updates this one. Core's timers fired at the same instant
+        # as the write, and 50 batteries' calendars cost more than the writes (fan_out.py).
+        for unsub in self._alarm_unsubs or ():
+            unsub()
+        self._alarm_unsubs = []
 
     @override
     async def async_get_events(

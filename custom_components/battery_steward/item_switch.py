@@ -22,6 +22,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 from .coordinator import BatteryCoordinator
+from .engine.items import Item
 from .engine.serialize import ItemFormatError, item_from_dict
 from .entity import ControllerEntity
 from .item_status import item_status
@@ -42,6 +43,8 @@ class ItemSwitch(ControllerEntity, SwitchEntity):
         self._status: dict[str, Any] | None = None
         self._status_key: tuple[Any, ...] | None = None
         self._status_until: datetime | None = None
+        self._status_uses_journal = True  # whether the status names a run (the item has started)
+        self._parsed: tuple[dict[str, Any], Item | None] | None = None
         self._attr_name = None  # the item's device's own entity: named after the item
         serial = coordinator.info.serial
         subentry = coordinator.config_entry.subentries[subentry_id]
@@ -53,25 +56,23 @@ class ItemSwitch(ControllerEntity, SwitchEntity):
         )
 
     @property
-    def _data(self) -> dict[str, Any]:
-        subentry = self.coordinator.config_entry.subentries.get(self.subentry_id)
-        return dict(subentry.data) if subentry is not None else {}
-
-    @property
     @override
     def is_on(self) -> bool:
-        return bool(self._data.get("enabled", True))
+        subentry = self.coordinator.config_entry.subentries.get(self.subentry_id)
+        return subentry is None or bool(subentry.data.get("enabled", True))
 
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any]:
         subentry = self.coordinator.config_entry.subentries.get(self.subentry_id)
         now = dt_util.utcnow()
-        # The controller signals after every poll and run: the status (which parses the item, walks
-        # its occurrences and scans the journal) is worked out again only when something it depends
-        # on changed: the item, the newest journal record, the missed one-offs, or its next start
-        # passing (which is also when its last start moves).
-        key = (subentry, self.controller.journal.last, self.subentry_id in self.controller.missed)
+        # The controller signals after every poll and run: the status (which walks the item's
+        # occurrences and scans the journal) is worked out again only when something it depends
+        # on changed: the item, the newest journal record (only once the item has started: before,
+        # no record can have served it), the missed one-offs, or its next start passing (which is
+        # also when its last start moves).
+        newest = self.controller.journal.last if self._status_uses_journal else None
+        key = (subentry, newest, self.subentry_id in self.controller.missed)
         if (
             self._status is not None
             and key == self._status_key
@@ -85,15 +86,27 @@ class ItemSwitch(ControllerEntity, SwitchEntity):
     def _work_out_status(self, data: dict[str, Any], now: datetime) -> dict[str, Any]:
         attributes: dict[str, Any] = {"item_id": self.subentry_id, "item_type": data.get("type")}
         self._status_until = None
-        try:
-            item = item_from_dict({**data, "id": self.subentry_id})
-        except ItemFormatError:
+        self._status_uses_journal = True
+        item = self._item(data)
+        if item is None:
             return attributes
         status = item_status(self.controller, item, now)
         del status["enabled"]
         if status["next_start"] is not None:
             self._status_until = datetime.fromisoformat(status["next_start"])
+        self._status_uses_journal = status["last_run"] is not None
         return attributes | status
+
+    def _item(self, data: dict[str, Any]) -> Item | None:
+        """The item its subentry describes, parsed once per version of the subentry's data."""
+        if self._parsed is not None and self._parsed[0] == data:
+            return self._parsed[1]
+        try:
+            item: Item | None = item_from_dict({**data, "id": self.subentry_id})
+        except ItemFormatError:
+            item = None
+        self._parsed = (data, item)
+        return item
 
     async def _async_set(self, enabled: bool) -> None:
         entry = self.coordinator.config_entry

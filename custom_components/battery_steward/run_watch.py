@@ -1,7 +1,8 @@
 """Failures you see: each journal record is watched as it is added.
 
 - Entities that show the controller (e.g. *Last run result*) are told at once, not at the next
-  poll (a `no_effect` record from the effect check used to wait for it).
+  poll (a `no_effect` record from the effect check used to wait for it); a record a run adds,
+  when that run is over (the runner tells them then).
 - A failed run is logged at WARNING once per failure streak, and at INFO when runs succeed again.
 - After FAILED_RUNS_FOR_ISSUE consecutive failed runs a repair issue names the battery, the
   fields and the device's error; it clears by itself on the next successful run.
@@ -23,13 +24,17 @@ FAILED_RUNS_FOR_ISSUE = 3
 @callback
 def async_watch_runs(hass: HomeAssistant, entry: BatteryConfigEntry) -> CALLBACK_TYPE:
     """Follow the controller's journal (call after the controller has started: it loads it)."""
-    journal = entry.runtime_data.controller.journal
+    controller = entry.runtime_data.controller
+    journal = controller.journal
     streak = 0
 
     @callback
     def on_record(record: JournalRecord) -> None:
         nonlocal streak
-        async_dispatcher_send(hass, signal_state(entry.entry_id))
+        if not controller.runner.running:
+            # A run tells the entities itself once it is over: telling them at each of its records
+            # too cost more than the write (50 batteries at one instant, benchmarks/fan_out.py).
+            async_dispatcher_send(hass, signal_state(entry.entry_id))
         if record.trigger is Trigger.EDIT:
             return
         if record.result is Result.FAILED:

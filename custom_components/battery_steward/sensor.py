@@ -256,6 +256,11 @@ class LastSeenSensor(BatteryEntity, SensorEntity):
     def available(self) -> bool:
         return self._attr_native_value is not None
 
+    @override
+    def _shown(self) -> tuple[Any, ...]:
+        # The state follows from the timestamp alone.
+        return (self.available, self._attr_native_value)
+
     @callback
     @override
     def _handle_coordinator_update(self) -> None:
@@ -282,7 +287,11 @@ class ControllerSensor(ControllerEntity, SensorEntity):
 
     @override
     def _shown(self) -> tuple[Any, ...]:
-        return (self.native_value, self.extra_state_attributes)
+        if self.entity_description.key == "last_run_result":
+            # Its attributes follow from the record alone (a frozen record, compared by identity
+            # first): not rebuilt on every poll.
+            return (self.native_value, self.controller.journal.last_run)
+        return (self.native_value,)
 
     @property
     @override

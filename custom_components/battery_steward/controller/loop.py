@@ -118,6 +118,10 @@ class ControlLoop:
         self._timer: CALLBACK_TYPE | None = None
         self._verify: CALLBACK_TYPE | None = None
         self._written: dict[str, tuple[Any, float]] = {}
+        self._writes_noted = 0  # changes of _written, for _differing's memo
+        # What _differing last worked out, and from what: a poll asks for it several times (the
+        # drift check, the in-sync sensor), and most polls change none of it (poll_cost.py).
+        self._differing_memo: tuple[tuple[Any, ...], frozenset[str]] | None = None
         # Per field, what the battery had before our last write and what we wrote (the diagnosis).
         self._judged: dict[str, tuple[Any, Any]] = {}
         self._wall_minus_mono = time.time() - time.monotonic()
@@ -471,6 +475,7 @@ class ControlLoop:
             return RunResult(record=record, outcome=Outcome.ERROR)
         for name in todo.set_fields():
             self._written[name] = (getattr(todo, name), mono)
+            self._writes_noted += 1
             before, value = fields[name]
             self._judged[name] = (before, value)
             self.fight.record_write(name, str(before), str(value))
@@ -509,6 +514,10 @@ class ControlLoop:
         return replace(actual, **written) if written else actual
 
     def _differing(self, data: Measurements) -> frozenset[str]:
+        basis = (data, self.desired, self.coordinator.read_started, self._writes_noted, self.settings)
+        memo = self._differing_memo
+        if memo is not None and all(a is b or a == b for a, b in zip(memo[0], basis, strict=True)):
+            return memo[1]
         todo, _ = differing(
             self.desired,
             self._actual(data),
@@ -516,7 +525,9 @@ class ControlLoop:
             self.coordinator.info.writable,
             self._unsupported,
         )
-        return todo.set_fields()
+        fields = todo.set_fields()
+        self._differing_memo = (basis, fields)
+        return fields
 
     def _drifted(self) -> bool:
         data: Measurements | None = self.coordinator.data
@@ -525,6 +536,7 @@ class ControlLoop:
     def forget_writes(self) -> None:
         """Something wrote past a run (a safe stop, a transport swap): trust only readings."""
         self._written.clear()
+        self._writes_noted += 1
 
     def _record(
         self,

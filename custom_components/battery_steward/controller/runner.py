@@ -133,6 +133,11 @@ class Runner:
         self._retry: CALLBACK_TYPE | None = None
         self._backoff_s = 0.0
 
+    @property
+    def running(self) -> bool:
+        """Whether a run (not a command) is under way: it tells the entities when it is over."""
+        return self._running
+
     # ---------------------------------------------------------------- runs
 
     async def run(

@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 import json
 import math
+import multiprocessing
+from multiprocessing.connection import Connection
 import os
 from pathlib import Path
 import platform
@@ -160,8 +162,107 @@ async def simulators_in_thread(count: int) -> AsyncIterator[list[CountingBattery
         await sims.stop()
 
 
+class RemoteBattery:
+    """A simulated battery served by another process (SimulatorProcess): its port, its serial, and
+    over a pipe its controls and its write log (stamped with time.monotonic, which on Linux is the
+    same clock in every process)."""
+
+    def __init__(self, sims: SimulatorProcess, index: int, serial: str, port: int) -> None:
+        self._sims = sims
+        self._index = index
+        self.config = SimConfig(serial=serial, noise_w=0.0)
+        self.port = port
+
+    def set_control(self, name: str, value: float) -> None:
+        """As SimulatedBattery.set_control, in the simulators' process."""
+        self._sims.call("set_control", self._index, name, value)
+
+    @property
+    def writes_log(self) -> list[WriteRecord]:
+        """Every write the battery accepted so far (a copy fetched from its process)."""
+        rows: list[tuple[float, str, float]] = self._sims.call("writes", self._index)
+        return [WriteRecord(time=t, name=n, value=v) for t, n, v in rows]
+
+
+def _serve_simulators(conn: Connection, serials: list[str]) -> None:
+    """The simulators' process: serve them on free loopback ports and answer the pipe."""
+
+    async def main() -> None:
+        batteries = [SimulatedBattery(SimConfig(serial=s, noise_w=0.0)) for s in serials]
+        for battery in batteries:
+            await battery.start(host=HOST, port=0)
+        conn.send([battery.port for battery in batteries])
+        loop = asyncio.get_running_loop()
+        while (msg := await loop.run_in_executor(None, conn.recv))[0] != "stop":
+            op, index, *args = msg
+            battery = batteries[index]
+            if op == "set_control":
+                battery.set_control(*args)
+                conn.send(None)
+            else:
+                conn.send([(w.time, w.name, w.value) for w in battery.writes_log])
+        for battery in batteries:
+            await battery.stop()
+        conn.send(None)
+
+    asyncio.run(main())
+
+
+class SimulatorProcess:
+    """Simulated batteries served from a process of their own, as a real device is its own machine.
+
+    In a thread of Home Assistant's process (SimulatorThread) the simulators share the interpreter
+    lock with the event loop, so CPU Home Assistant spends after one battery's write delays the
+    simulator's receipt of the next battery's write; a device on the network never waits for
+    that. Write stamps are time.monotonic (one clock for every process on Linux).
+    """
+
+    def __init__(self, serials: list[str]) -> None:
+        self._serials = serials
+        self._conn, child = multiprocessing.get_context("spawn").Pipe()
+        self._process = multiprocessing.get_context("spawn").Process(
+            target=_serve_simulators, args=(child, serials), name="simulators", daemon=True
+        )
+        self._lock = threading.Lock()
+        self.batteries: list[RemoteBattery] = []
+
+    def call(self, *msg: Any) -> Any:
+        """Send a request to the simulators' process and return its answer."""
+        with self._lock:
+            self._conn.send(msg)
+            return self._conn.recv()
+
+    async def start(self) -> list[RemoteBattery]:
+        """Start the process and every simulator in it on a free loopback port."""
+        self._process.start()
+        ports: list[int] = await asyncio.to_thread(self._conn.recv)
+        self.batteries = [
+            RemoteBattery(self, i, serial, port)
+            for i, (serial, port) in enumerate(zip(self._serials, ports, strict=True))
+        ]
+        return self.batteries
+
+    async def stop(self) -> None:
+        """Stop every simulator, then the process."""
+        if self._process.is_alive():
+            await asyncio.to_thread(self.call, "stop", 0)
+            await asyncio.to_thread(self._process.join, 10)
+
+
+@asynccontextmanager
+async def simulators_in_process(count: int) -> AsyncIterator[list[RemoteBattery]]:
+    """count simulated batteries (serials SIM-BENCH001...) in a process of their own."""
+    sims = SimulatorProcess([f"SIM-BENCH{i + 1:03d}" for i in range(count)])
+    try:
+        yield await sims.start()
+    finally:
+        await sims.stop()
+
+
 def make_entry(
-    battery: SimulatedBattery, items: list[dict[str, Any]], options: dict[str, Any] | None = None
+    battery: SimulatedBattery | RemoteBattery,
+    items: list[dict[str, Any]],
+    options: dict[str, Any] | None = None,
 ) -> MockConfigEntry:
     """A Modbus entry for the simulator with schedule items as subentries."""
     serial = battery.config.serial
@@ -189,7 +290,7 @@ def make_entry(
 
 async def setup_entry(
     hass: HomeAssistant,
-    battery: SimulatedBattery,
+    battery: SimulatedBattery | RemoteBattery,
     items: list[dict[str, Any]],
     options: dict[str, Any] | None = None,
 ) -> BatteryConfigEntry:

@@ -14,12 +14,15 @@ from zoneinfo import ZoneInfo
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.setup import async_setup_component
 import pytest
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
+from custom_components.battery_steward.const import DOMAIN
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
 from .conftest import modbus_data
-from .helpers import entity_id, freeze_at, let_sockets_settle, move_to, setup_entry, window_item
+from .helpers import device_id, entity_id, freeze_at, let_sockets_settle, move_to, setup_entry, window_item
 
 # zone, its 2026 fall-back transition (UTC)
 FALL_BACK = [
@@ -178,5 +181,63 @@ async def test_the_calendar_names_the_item_that_holds_the_state_now(
             "2026-06-15 19:00:00",
         )
         assert state.attributes["description"] == f"{named}: Backup reserve"
+    await hass.config_entries.async_unload(entry.entry_id)
+    await let_sockets_settle()
+
+
+async def test_a_calendar_card_is_sent_the_new_plan(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimulatedBattery,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """A dashboard's calendar card subscribes to the events; an item added later in the day changes
+    neither the calendar's state nor its event now, and the card is still sent the new plan (it
+    showed the old one: found by the real-browser test)."""
+    paris = ZoneInfo("Europe/Paris")
+    assert await async_setup_component(hass, "calendar", {})  # its views before the server starts
+    client = await hass_ws_client(hass)  # signed in now: the access token is valid for 30 minutes
+    await freeze_at(hass, freezer, datetime(2026, 6, 15, 12, tzinfo=paris))
+    items = [window_item("Evening", "18:00", "19:00", reserve_pct=30)]
+    entry = await setup_entry(hass, modbus_data(simulator.port), items=items, wait="background")
+    calendar = entity_id(hass, "calendar", "plan")
+    before = hass.states.get(calendar)
+    await client.send_json_auto_id(
+        {
+            "type": "calendar/event/subscribe",
+            "entity_id": calendar,
+            "start": datetime(2026, 6, 15, 0, tzinfo=paris).isoformat(),
+            "end": datetime(2026, 6, 16, 0, tzinfo=paris).isoformat(),
+        }
+    )
+    assert (await client.receive_json())["success"]
+    first = await client.receive_json()
+    assert [e["summary"] for e in first["event"]["events"]] == ["Backup reserve 30 %"]
+
+    await hass.services.async_call(
+        DOMAIN,
+        "add_item",
+        {
+            "device_id": device_id(hass, entry),
+            "type": "window",
+            "name": "Late",
+            "start": "20:00",
+            "end": "21:00",
+            "weekdays": list(range(7)),
+            "reserve_pct": 60,
+        },
+        blocking=True,
+        return_response=True,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    after = hass.states.get(calendar)
+    assert before is not None
+    assert after is not None
+    assert (after.state, after.attributes) == (before.state, before.attributes)
+    pushed = await client.receive_json()
+    assert [(e["start"], e["summary"]) for e in pushed["event"]["events"]] == [
+        ("2026-06-15T18:00:00+02:00", "Backup reserve 30 %"),
+        ("2026-06-15T20:00:00+02:00", "Backup reserve 60 %"),
+    ]
     await hass.config_entries.async_unload(entry.entry_id)
     await let_sockets_settle()

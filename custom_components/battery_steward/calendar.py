@@ -258,6 +258,24 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
         self._shown_for = (event, shown)
         return shown
 
+    # What the dashboards' calendar cards were last sent (plan, override, items, names): they
+    # subscribe to the events and are pushed new ones when the state is written, but a plan
+    # that changes later events leaves the state as it was (found by the real-browser test).
+    _pushed_for: tuple[Any, ...] | None = None
+
+    @callback
+    @override
+    def write_if_changed(self) -> None:
+        """Write the state if it changed, and push the events to subscribers if the plan did."""
+        super().write_if_changed()
+        controller = self.controller
+        basis = (controller.plan, controller.override, controller.items, self._names)
+        pushed = self._pushed_for
+        if pushed is None or not all(a is b or a == b for a, b in zip(pushed, basis, strict=True)):
+            if pushed is not None:
+                self.async_update_event_listeners()
+            self._pushed_for = basis
+
     @callback
     @override
     def _async_write_ha_state(self) -> None:

@@ -40,6 +40,8 @@ async def async_setup_entry(
 class ConnectedSensor(BatteryEntity, BinarySensorEntity):
     """On while polls succeed; always available, since "disconnected" is itself the truth."""
 
+    reading_only = True
+
     @property
     @override
     def available(self) -> bool:

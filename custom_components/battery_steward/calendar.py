@@ -109,6 +109,8 @@ def local_spans(start: datetime, end: datetime) -> list[tuple[datetime, datetime
 class PlanCalendar(ControllerEntity, CalendarEntity):
     """Planned states of the next 7 days (schedule and override, DST included)."""
 
+    follows_polls = True  # its state is the event at the current time
+
     _names: dict[str, str] = ENGLISH
     # The start of the state running now, kept while that state and its end stay the same (an
     # edit that changes neither keeps it: looking back again on every poll costs a plan walk).

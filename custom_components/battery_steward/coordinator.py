@@ -114,6 +114,11 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
             ) from err
         self.last_seen = dt_util.utcnow()
         self.read_started = started
+        previous = self.data
+        if previous is not None and data == previous:
+            # The same reading: keep the object, so who follows it sees at once that it did not
+            # change (entity.BatteryEntity.reading_only) without comparing it again.
+            return previous
         return data
 
     async def async_read_device(self) -> Measurements:

@@ -117,6 +117,28 @@ class BatteryEntity(StewardEntity[BatteryCoordinator]):
         """Follow the battery's own coordinator."""
         super().__init__(coordinator, coordinator, description)
 
+    # Whether what the entity shows follows from the reading and the poll's success alone: then a
+    # poll that brought the same reading (the coordinator keeps the same object) changes nothing
+    # shown, and the entity does not work it out again (found by benchmarks/poll_cost.py).
+    reading_only = False
+    _reading_shown: tuple[Any, bool] | None = None
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        if self.reading_only:
+            reading = (self.coordinator.data, self.coordinator.last_update_success)
+            last = self._reading_shown
+            if (
+                last is not None
+                and self._last_shown is not None
+                and last[0] is reading[0]
+                and last[1] == reading[1]
+            ):
+                return
+            self._reading_shown = reading
+        super()._handle_coordinator_update()
+
 
 class ControllerEntity(BatteryEntity):
     """An entity that shows the controller's state: updates on its signal too.
@@ -130,13 +152,17 @@ class ControllerEntity(BatteryEntity):
     def available(self) -> bool:
         return True
 
+    # Whether what the entity shows depends on time (an item's status, the calendar's current
+    # event): it is then checked after every poll, as the controller signals only when the
+    # reading or its own state changed.
+    follows_polls = False
+
     @callback
     @override
     def _handle_coordinator_update(self) -> None:
-        """Nothing: the controller signals after every coordinator update.
-
-        Writing here too wrote each of these entities twice per poll (found by poll_cost.py).
-        """
+        """Check again after a poll when the entity follows polls; else the controller's signal tells it."""
+        if self.follows_polls:
+            self.write_if_changed()
 
     async def async_added_to_hass(self) -> None:
         """Follow the controller (which follows the coordinator)."""

@@ -33,6 +33,8 @@ from .schedule import SUBENTRY_ITEM
 class ItemSwitch(ControllerEntity, SwitchEntity):
     """On: the item takes part in the plan; off: paused."""
 
+    follows_polls = True  # its status moves on when the item's next start passes
+
     def __init__(self, coordinator: BatteryCoordinator, subentry_id: str, battery_device_id: str) -> None:
         """One per item subentry, on a device of its own named after the item."""
         super().__init__(

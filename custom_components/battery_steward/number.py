@@ -94,6 +94,8 @@ async def async_setup_entry(
 class BatteryNumber(BatteryEntity, NumberEntity):
     """A setpoint shown as the battery reports it; a change becomes an override the controller writes."""
 
+    reading_only = True
+
     entity_description: BatteryNumberDescription
 
     def __init__(self, coordinator: BatteryCoordinator, description: BatteryNumberDescription) -> None:

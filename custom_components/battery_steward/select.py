@@ -46,6 +46,8 @@ async def async_setup_entry(
 class OperatingModeSelect(BatteryEntity, SelectEntity):
     """Auto, force charge, force discharge or idle: those the device has."""
 
+    reading_only = True
+
     def __init__(self, coordinator: BatteryCoordinator, description: SelectEntityDescription) -> None:
         """Offer only the modes the device's profile supports."""
         super().__init__(coordinator, description)

@@ -220,6 +220,8 @@ async def async_setup_entry(
 class BatterySensor(BatteryEntity, SensorEntity):
     """One measured value; unavailable while the battery cannot be read."""
 
+    reading_only = True
+
     entity_description: BatterySensorDescription
 
     @property

@@ -100,6 +100,8 @@ class PlantEnabledSwitch(BatteryEntity, SwitchEntity):
     Unavailable while the battery cannot be read: it shows the device, not a wish.
     """
 
+    reading_only = True
+
     @property
     @override
     def is_on(self) -> bool | None:

@@ -122,6 +122,8 @@ class ControlLoop:
         # What _differing last worked out, and from what: a poll asks for it several times (the
         # drift check, the in-sync sensor), and most polls change none of it (poll_cost.py).
         self._differing_memo: tuple[tuple[Any, ...], frozenset[str]] | None = None
+        # What the last poll that signalled showed the controller's entities (see _on_coordinator_update).
+        self._poll_shown: tuple[Any, ...] | None = None
         # Per field, what the battery had before our last write and what we wrote (the diagnosis).
         self._judged: dict[str, tuple[Any, Any]] = {}
         self._wall_minus_mono = time.time() - time.monotonic()
@@ -322,16 +324,33 @@ class ControlLoop:
 
     @callback
     def _on_coordinator_update(self) -> None:
-        """Compare with the new reading; always ends by signalling (controller entities rely on it)."""
+        """Compare with the new reading; signal when the poll may change what entities show.
+
+        The controller's entities show its state, which it signals itself when it changes; a
+        poll changes only what follows from the reading: signalling them after every poll made
+        each compute what it shows, for nothing most of the time (found by
+        benchmarks/poll_cost.py). Entities whose display depends on time follow the polls
+        themselves (ControllerEntity.follows_polls).
+        """
+        judged = False
         if self.runner.active and self.coordinator.last_update_success:
             if not self._startup_done:
                 self.runner.track(self._async_startup())
+                judged = True
             else:
+                judged = bool(self._judged or self.fight.suspended)
                 self._read_back()
                 self._observe_fights()
                 if self.reconciliation_enabled and self._drifted():
                     self.runner.request(Trigger.DRIFT)
-        self._notify()
+                    judged = True
+        data: Measurements | None = self.coordinator.data
+        success = self.coordinator.last_update_success
+        shown = (data, success, self._differing(data) if data is not None and success else None)
+        last = self._poll_shown
+        self._poll_shown = shown
+        if judged or last is None or not all(a is b or a == b for a, b in zip(last, shown, strict=True)):
+            self._notify()
 
     async def _async_on_patrol(self, now: datetime) -> None:
         if not self.reconciliation_enabled:

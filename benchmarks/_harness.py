@@ -152,10 +152,15 @@ class SimulatorThread:
         self._loop.close()
 
 
+def bench_serials(count: int) -> list[str]:
+    """The serials of count simulated batteries: SIM-BENCH001..."""
+    return [f"SIM-BENCH{i + 1:03d}" for i in range(count)]
+
+
 @asynccontextmanager
 async def simulators_in_thread(count: int) -> AsyncIterator[list[CountingBattery]]:
-    """count simulated batteries (serials SIM-BENCH001...) in a thread of their own."""
-    sims = SimulatorThread([f"SIM-BENCH{i + 1:03d}" for i in range(count)])
+    """count simulated batteries in a thread of their own."""
+    sims = SimulatorThread(bench_serials(count))
     try:
         yield await sims.start()
     finally:
@@ -251,8 +256,8 @@ class SimulatorProcess:
 
 @asynccontextmanager
 async def simulators_in_process(count: int) -> AsyncIterator[list[RemoteBattery]]:
-    """count simulated batteries (serials SIM-BENCH001...) in a process of their own."""
-    sims = SimulatorProcess([f"SIM-BENCH{i + 1:03d}" for i in range(count)])
+    """count simulated batteries in a process of their own (SimulatorThread's twin)."""
+    sims = SimulatorProcess(bench_serials(count))
     try:
         yield await sims.start()
     finally:

@@ -162,7 +162,10 @@ async def test_every_fixable_issue_has_a_fix_flow(hass: HomeAssistant, not_recor
 
 
 def whole_suite(config: pytest.Config) -> bool:
-    """Whether this run is the whole suite: every path asked for holds tests/, nothing deselected."""
+    """Whether this run is the whole suite: every path asked for holds tests/, nothing deselected,
+    in one process (a pytest-xdist worker runs only its share)."""
+    if hasattr(config, "workerinput"):
+        return False
     asked = [(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args]
     return (
         all(TESTS.is_relative_to(path) for path in asked)

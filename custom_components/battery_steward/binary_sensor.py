@@ -11,6 +11,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .coordinator import PollInterest
 from .entity import BatteryEntity, ControllerEntity
 from .runtime import BatteryConfigEntry
 
@@ -40,7 +41,7 @@ async def async_setup_entry(
 class ConnectedSensor(BatteryEntity, BinarySensorEntity):
     """On while polls succeed; always available, since "disconnected" is itself the truth."""
 
-    reading_only = True
+    poll_interest = PollInterest.READING
 
     @property
     @override

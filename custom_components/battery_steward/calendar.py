@@ -22,6 +22,7 @@ from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
+from .coordinator import PollInterest
 from .engine.planner import Schedule
 from .engine.state import Mode, Setpoints
 from .entity import ControllerEntity
@@ -109,7 +110,7 @@ def local_spans(start: datetime, end: datetime) -> list[tuple[datetime, datetime
 class PlanCalendar(ControllerEntity, CalendarEntity):
     """Planned states of the next 7 days (schedule and override, DST included)."""
 
-    follows_polls = True  # its state is the event at the current time
+    poll_interest = PollInterest.EVERY_POLL  # its state is the event at the current time
 
     _names: dict[str, str] = ENGLISH
     # The start of the state running now, kept while that state and its end stay the same (an

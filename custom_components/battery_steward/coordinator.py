@@ -1,11 +1,13 @@
 """Polls one battery; the single source of measurements for entities and the controller."""
 
+from collections.abc import Callable
 from datetime import datetime
+from enum import Enum
 import time
 from typing import Any, Protocol, override
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.update_coordinator import (
@@ -30,6 +32,19 @@ class DriverOwner(Protocol):
     def keep_alive_s(self) -> float | None:
         """The longest poll interval that keeps the device's remote control alive."""
         ...
+
+
+class PollInterest(Enum):
+    """Which polls a listener is told of: its context when it listens to the coordinator.
+
+    A battery has some 30 entities, and most polls bring the reading of the poll before: telling
+    each of them of every poll cost more event-loop time than the poll's request itself (found by
+    benchmarks/poll_cost.py).
+    """
+
+    EVERY_POLL = None  # the default (no context): what it shows also depends on time
+    READING = "reading"  # only when the reading or the poll's success changed
+    NONE = "none"  # none: it shows the controller's state, which the controller signals
 
 
 class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
@@ -63,6 +78,51 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
         self.last_seen: datetime | None = None
         self.read_started = 0.0  # monotonic start of the last successful read
         self._info: DeviceInfo | None = None
+        self._reading_listeners: dict[object, CALLBACK_TYPE] = {}
+        self._reading_told: tuple[Measurements | None, bool] | None = None
+        self._unsub_reading: CALLBACK_TYPE | None = None
+
+    @callback
+    @override
+    def async_add_listener(self, update_callback: CALLBACK_TYPE, context: Any = None) -> Callable[[], None]:
+        """Listen to every poll, or as the context (a PollInterest) says.
+
+        The listeners of READING are told together, through one listener of every poll, so the
+        refresh is scheduled while any of them listens, as for any listener.
+        """
+        if context is PollInterest.NONE:
+            return lambda: None
+        if context is not PollInterest.READING:
+            return super().async_add_listener(update_callback, context)
+        if self._unsub_reading is None:
+            self._reading_told = None
+            self._unsub_reading = super().async_add_listener(self._update_reading_listeners)
+        key = object()
+        self._reading_listeners[key] = update_callback
+
+        @callback
+        def remove_listener() -> None:
+            self._reading_listeners.pop(key)
+            if not self._reading_listeners and self._unsub_reading is not None:
+                self._unsub_reading()
+                self._unsub_reading = None
+
+        return remove_listener
+
+    @callback
+    def _update_reading_listeners(self) -> None:
+        """Tell the listeners of READING when the reading (a new object) or the poll's success changed."""
+        told, reading = self._reading_told, (self.data, self.last_update_success)
+        self._reading_told = reading
+        if told is not None and told[0] is reading[0] and told[1] == reading[1]:
+            return
+        for update_callback in list(self._reading_listeners.values()):
+            try:
+                update_callback()
+            except Exception:
+                self.logger.exception(
+                    "Unexpected error updating listener %s for %s", id(update_callback), self.name
+                )
 
     @property
     def info(self) -> DeviceInfo:
@@ -117,7 +177,7 @@ class BatteryCoordinator(DataUpdateCoordinator[Measurements]):
         previous = self.data
         if previous is not None and data == previous:
             # The same reading: keep the object, so who follows it sees at once that it did not
-            # change (entity.BatteryEntity.reading_only) without comparing it again.
+            # change (PollInterest.READING) without comparing it again.
             return previous
         return data
 

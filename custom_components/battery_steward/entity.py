@@ -19,7 +19,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpda
 
 from .const import CONF_ADMIN_ONLY, DOMAIN, signal_state
 from .controller import BatteryController
-from .coordinator import BatteryCoordinator
+from .coordinator import BatteryCoordinator, PollInterest
 from .runtime import BatteryRuntimeData
 
 
@@ -113,56 +113,33 @@ class StewardEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[
 class BatteryEntity(StewardEntity[BatteryCoordinator]):
     """Reads the battery's measurements (coordinator data)."""
 
+    # Which polls the entity is told of (coordinator.PollInterest): READING when what it shows
+    # follows from the reading and the poll's success alone, so a poll that brought the same
+    # reading (the coordinator keeps the same object) does not make it work out its state again.
+    poll_interest = PollInterest.EVERY_POLL
+
     def __init__(self, coordinator: BatteryCoordinator, description: EntityDescription) -> None:
-        """Follow the battery's own coordinator."""
+        """Follow the battery's own coordinator, for the polls the entity's poll_interest names."""
         super().__init__(coordinator, coordinator, description)
-
-    # Whether what the entity shows follows from the reading and the poll's success alone: then a
-    # poll that brought the same reading (the coordinator keeps the same object) changes nothing
-    # shown, and the entity does not work it out again (found by benchmarks/poll_cost.py).
-    reading_only = False
-    _reading_shown: tuple[Any, bool] | None = None
-
-    @callback
-    @override
-    def _handle_coordinator_update(self) -> None:
-        if self.reading_only:
-            reading = (self.coordinator.data, self.coordinator.last_update_success)
-            last = self._reading_shown
-            if (
-                last is not None
-                and self._last_shown is not None
-                and last[0] is reading[0]
-                and last[1] == reading[1]
-            ):
-                return
-            self._reading_shown = reading
-        super()._handle_coordinator_update()
+        self.coordinator_context = self.poll_interest
 
 
 class ControllerEntity(BatteryEntity):
-    """An entity that shows the controller's state: updates on its signal too.
+    """An entity that shows the controller's state: updates on its signal.
 
-    The controller's state is known whether or not the battery answers, so these entities stay
-    available; those that need a reading say so themselves.
+    The controller signals when its state changes and after a poll that changed the reading, the
+    poll's success or its judgement; an entity whose display also depends on time (an item's
+    status, the calendar's current event) follows every poll as well. The controller's state is
+    known whether or not the battery answers, so these entities stay available; those that need a
+    reading say so themselves.
     """
+
+    poll_interest = PollInterest.NONE
 
     @property
     @override
     def available(self) -> bool:
         return True
-
-    # Whether what the entity shows depends on time (an item's status, the calendar's current
-    # event): it is then checked after every poll, as the controller signals only when the
-    # reading or its own state changed.
-    follows_polls = False
-
-    @callback
-    @override
-    def _handle_coordinator_update(self) -> None:
-        """Check again after a poll when the entity follows polls; else the controller's signal tells it."""
-        if self.follows_polls:
-            self.write_if_changed()
 
     async def async_added_to_hass(self) -> None:
         """Follow the controller (which follows the coordinator)."""

@@ -21,7 +21,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .coordinator import BatteryCoordinator
+from .coordinator import BatteryCoordinator, PollInterest
 from .engine.items import Item
 from .engine.serialize import ItemFormatError, item_from_dict
 from .entity import ControllerEntity
@@ -33,7 +33,7 @@ from .schedule import SUBENTRY_ITEM
 class ItemSwitch(ControllerEntity, SwitchEntity):
     """On: the item takes part in the plan; off: paused."""
 
-    follows_polls = True  # its status moves on when the item's next start passes
+    poll_interest = PollInterest.EVERY_POLL  # its status moves on when the item's next start passes
 
     def __init__(self, coordinator: BatteryCoordinator, subentry_id: str, battery_device_id: str) -> None:
         """One per item subentry, on a device of its own named after the item."""

@@ -14,7 +14,7 @@ from homeassistant.const import PERCENTAGE, UnitOfPower, UnitOfReactivePower
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import BatteryCoordinator
+from .coordinator import BatteryCoordinator, PollInterest
 from .device.driver import Capabilities, DeviceInfo
 from .engine.state import Measurements, Setpoints
 from .entity import BatteryEntity
@@ -94,7 +94,7 @@ async def async_setup_entry(
 class BatteryNumber(BatteryEntity, NumberEntity):
     """A setpoint shown as the battery reports it; a change becomes an override the controller writes."""
 
-    reading_only = True
+    poll_interest = PollInterest.READING
 
     entity_description: BatteryNumberDescription
 

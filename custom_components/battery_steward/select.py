@@ -7,7 +7,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import SOURCES, TRANSPORTS
-from .coordinator import BatteryCoordinator
+from .coordinator import BatteryCoordinator, PollInterest
 from .engine.state import Mode, Setpoints
 from .entity import BatteryEntity, ControllerEntity
 from .runtime import BatteryConfigEntry, confirmation
@@ -46,7 +46,7 @@ async def async_setup_entry(
 class OperatingModeSelect(BatteryEntity, SelectEntity):
     """Auto, force charge, force discharge or idle: those the device has."""
 
-    reading_only = True
+    poll_interest = PollInterest.READING
 
     def __init__(self, coordinator: BatteryCoordinator, description: SelectEntityDescription) -> None:
         """Offer only the modes the device's profile supports."""

@@ -26,7 +26,7 @@ from homeassistant.helpers.typing import StateType
 
 from .api.fetcher import ScheduleFetcher
 from .controller import BatteryController, PlantState
-from .coordinator import BatteryCoordinator
+from .coordinator import BatteryCoordinator, PollInterest
 from .device.driver import Capabilities
 from .engine.journal import Result
 from .engine.state import Measurements, Mode
@@ -220,7 +220,7 @@ async def async_setup_entry(
 class BatterySensor(BatteryEntity, SensorEntity):
     """One measured value; unavailable while the battery cannot be read."""
 
-    reading_only = True
+    poll_interest = PollInterest.READING
 
     entity_description: BatterySensorDescription
 
@@ -246,6 +246,7 @@ class LastSeenSensor(BatteryEntity, SensorEntity):
 
     _attr_device_class = SensorDeviceClass.TIMESTAMP
     _attr_entity_category = EntityCategory.DIAGNOSTIC
+    poll_interest = PollInterest.READING  # a success after a failure is a new reading too
 
     def __init__(self, coordinator: BatteryCoordinator) -> None:
         """The last successful poll at the last connection change."""

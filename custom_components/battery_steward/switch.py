@@ -12,7 +12,7 @@ from homeassistant.helpers.restore_state import RestoreEntity
 
 from .confirm import SwitchConfirmation
 from .controller import BatteryController
-from .coordinator import BatteryCoordinator
+from .coordinator import BatteryCoordinator, PollInterest
 from .entity import BatteryEntity, ControllerEntity
 from .item_switch import async_follow_items
 from .recording import MeasurementRecording
@@ -100,7 +100,7 @@ class PlantEnabledSwitch(BatteryEntity, SwitchEntity):
     Unavailable while the battery cannot be read: it shows the device, not a wish.
     """
 
-    reading_only = True
+    poll_interest = PollInterest.READING
 
     @property
     @override

@@ -148,6 +148,13 @@ class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):
         }
 
     @override
+    def _shown(self) -> tuple[Any, ...]:
+        # The state and attributes follow from these alone (checked after every poll).
+        recording = self._recording
+        sampler = recording.sampler
+        return (recording.running, recording.rows_written, sampler.samples, sampler.skipped, sampler.failed)
+
+    @override
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
         if (last := await self.async_get_last_state()) is not None and last.state == "on":

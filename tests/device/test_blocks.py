@@ -3,7 +3,8 @@
 import pytest
 
 from custom_components.battery_steward.device import registers as r
-from custom_components.battery_steward.device.blocks import Block, extract, plan_blocks
+from custom_components.battery_steward.device.blocks import Block, Layout, extract, plan_blocks
+from custom_components.battery_steward.device.profiles.base import decoded, values_of
 
 
 def test_polled_registers_are_one_read_with_reserved_gap() -> None:
@@ -42,6 +43,18 @@ def test_extract() -> None:
     assert extract(blocks, data, r.Register(name="x", address=21, type=r.RegType.U16)) == [4]
     with pytest.raises(KeyError):
         extract(blocks, data, r.Register(name="y", address=30, type=r.RegType.U16))
+
+
+def test_a_layout_finds_each_register_where_extract_does() -> None:
+    for blocks in (plan_blocks(r.POLLED, max_gap=8), plan_blocks(r.POLLED)):
+        layout = Layout.of(blocks, r.POLLED)
+        data = [list(range(block.start, block.end)) for block in blocks]  # each word its address
+        assert [data[i][a:b] for _, i, a, b in layout.places] == [
+            extract(blocks, data, reg) for reg in r.POLLED
+        ]
+        assert decoded(layout, data) == values_of(blocks, data, r.POLLED)
+    with pytest.raises(KeyError):
+        Layout.of([Block(start=10, count=2)], [r.Register(name="y", address=30, type=r.RegType.U16)])
 
 
 @pytest.mark.parametrize(

@@ -118,9 +118,9 @@ class ControlLoop:
         self._timer: CALLBACK_TYPE | None = None
         self._verify: CALLBACK_TYPE | None = None
         self._written: dict[str, tuple[Any, float]] = {}
-        self._writes_noted = 0  # changes of _written, for _differing's memo
         # What _differing last worked out, and from what: a poll asks for it several times (the
-        # drift check, the in-sync sensor), and most polls change none of it (poll_cost.py).
+        # drift check, the in-sync sensor), and most polls change none of it (poll_cost.py): the
+        # basis holds the writes still too fresh for the reading, not the reading's start time.
         self._differing_memo: tuple[tuple[Any, ...], frozenset[str]] | None = None
         # What the last poll that signalled showed the controller's entities (see _on_coordinator_update).
         self._poll_shown: tuple[Any, ...] | None = None
@@ -494,7 +494,6 @@ class ControlLoop:
             return RunResult(record=record, outcome=Outcome.ERROR)
         for name in todo.set_fields():
             self._written[name] = (getattr(todo, name), mono)
-            self._writes_noted += 1
             before, value = fields[name]
             self._judged[name] = (before, value)
             self.fight.record_write(name, str(before), str(value))
@@ -521,25 +520,32 @@ class ControlLoop:
     def _unsupported(self, setpoints: Setpoints) -> set[str]:
         return unsupported_fields(setpoints, self.coordinator.info.capabilities)
 
-    def _actual(self, data: Measurements) -> Setpoints:
-        """The reading, with fields we wrote after it was taken (plus the settle time) overlaid.
+    def _fresh_writes(self) -> dict[str, Any]:
+        """The fields we wrote after the reading was taken, or so soon before that it may not show them."""
+        if not self._written:
+            return {}
+        fresh_from = self.coordinator.read_started - self.settings.settle_s
+        return {name: value for name, (value, at) in self._written.items() if at > fresh_from}
+
+    def _actual(self, data: Measurements, written: dict[str, Any] | None = None) -> Setpoints:
+        """The reading, with the fresh writes (_fresh_writes, unless given) overlaid.
 
         A reading that started before a write, or so soon after it that the device may not
         show it yet, is not evidence of drift for that field.
         """
         actual = data.actual_setpoints()
-        fresh_from = self.coordinator.read_started - self.settings.settle_s
-        written = {name: value for name, (value, at) in self._written.items() if at > fresh_from}
+        written = self._fresh_writes() if written is None else written
         return replace(actual, **written) if written else actual
 
     def _differing(self, data: Measurements) -> frozenset[str]:
-        basis = (data, self.desired, self.coordinator.read_started, self._writes_noted, self.settings)
+        written = self._fresh_writes()
+        basis = (data, self.desired, written, self.settings)
         memo = self._differing_memo
         if memo is not None and all(a is b or a == b for a, b in zip(memo[0], basis, strict=True)):
             return memo[1]
         todo, _ = differing(
             self.desired,
-            self._actual(data),
+            self._actual(data, written),
             self._tolerance,
             self.coordinator.info.writable,
             self._unsupported,
@@ -555,7 +561,6 @@ class ControlLoop:
     def forget_writes(self) -> None:
         """Something wrote past a run (a safe stop, a transport swap): trust only readings."""
         self._written.clear()
-        self._writes_noted += 1
 
     def _record(
         self,
@@ -669,7 +674,7 @@ class ControlLoop:
         predate the write (within the settle time) counts only when it already shows ours.
         """
         data: Measurements | None = self.coordinator.data
-        if data is None:
+        if data is None or not self._judged:
             return
         actual = data.actual_setpoints()
         fresh_from = self.coordinator.read_started - self.settings.settle_s
@@ -690,7 +695,7 @@ class ControlLoop:
 
     def _observe_fights(self) -> None:
         data: Measurements | None = self.coordinator.data
-        if data is None:
+        if data is None or not self.fight.suspended:
             return
         actual = data.actual_setpoints()
         for name in self.fight.suspended:

@@ -54,14 +54,41 @@ def plan_blocks(
     return blocks
 
 
-def extract(blocks: list[Block], data: list[list[int]], register: Register) -> list[int]:
-    """The words of `register` out of the blocks read."""
-    for block, words in zip(blocks, data, strict=True):
+def _locate(blocks: list[Block], register: Register) -> tuple[int, int]:
+    """The index of the block that holds `register`, and the register's offset in it."""
+    for index, block in enumerate(blocks):
         if (
             (block.input, block.unit) == (register.input, register.unit)
             and block.start <= register.address
             and register.address + register.count <= block.end
         ):
-            offset = register.address - block.start
-            return words[offset : offset + register.count]
+            return index, register.address - block.start
     raise KeyError(register.name)
+
+
+def extract(blocks: list[Block], data: list[list[int]], register: Register) -> list[int]:
+    """The words of `register` out of the blocks read."""
+    index, offset = _locate(blocks, register)
+    return data[index][offset : offset + register.count]
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Blocks to read and where each register's words sit in them, worked out once.
+
+    A profile polls the same registers every time: a poll then slices each value's words out
+    directly instead of searching the blocks for each register (benchmarks/poll_cost.py).
+    """
+
+    blocks: list[Block]
+    # (register, index of its block, first word, one past its last word)
+    places: tuple[tuple[Register, int, int, int], ...]
+
+    @classmethod
+    def of(cls, blocks: list[Block], registers: Iterable[Register]) -> Layout:
+        """The layout of `registers` in `blocks`; KeyError when a block misses one."""
+        places = []
+        for register in registers:
+            index, offset = _locate(blocks, register)
+            places.append((register, index, offset, offset + register.count))
+        return cls(blocks, tuple(places))

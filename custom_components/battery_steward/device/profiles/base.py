@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Protocol
 
 from ...engine.state import Limits, Measurements, Setpoints
 from .. import registers as r
-from ..blocks import Block, extract
+from ..blocks import Block, Layout
 from ..driver import Capabilities, DeviceInfo
 
 
@@ -73,7 +73,12 @@ class Profile(ABC):
 
 def values_of(blocks: list[Block], data: list[list[int]], regs: tuple[r.Register, ...]) -> dict[str, Any]:
     """Every register's engineering value out of the blocks read, by register name."""
-    return {reg.name: r.decode(reg, extract(blocks, data, reg)) for reg in regs}
+    return decoded(Layout.of(blocks, regs), data)
+
+
+def decoded(layout: Layout, data: list[list[int]]) -> dict[str, Any]:
+    """Every register's engineering value out of the layout's blocks read, by register name."""
+    return {reg.name: r.decode(reg, data[index][start:end]) for reg, index, start, end in layout.places}
 
 
 async def put(io: RegisterIO, reg: r.Register, value: float) -> None:

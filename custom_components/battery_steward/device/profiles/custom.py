@@ -14,9 +14,9 @@ import yaml  # type: ignore[import-untyped]  # PyYAML ships with Home Assistant;
 
 from ...engine.state import Limits, Measurements, Mode, Setpoints
 from .. import registers as r
-from ..blocks import MAX_REGISTERS_PER_READ, extract, plan_blocks
+from ..blocks import MAX_REGISTERS_PER_READ, Layout, extract, plan_blocks
 from ..driver import Capabilities, DeviceInfo, DeviceResponseError, UnsupportedDeviceError
-from .base import Profile, RegisterIO
+from .base import Profile, RegisterIO, decoded
 
 MAX_DOCUMENT_CHARS = 100_000
 # Parser limits, checked while the YAML is read (issue 18): a number's text is bounded before it
@@ -375,7 +375,7 @@ class CustomProfile(Profile):
         self._identity = [m.register for m in mapped if m.field in _IDENTITY_FIELDS]
         self._polled = [m.register for m in mapped if m.field not in _IDENTITY_FIELDS]
         self._identity_blocks = plan_blocks(self._identity, max_count=MAX_REGISTERS_PER_READ)
-        self._poll_blocks = plan_blocks(self._polled)
+        self._poll = Layout.of(plan_blocks(self._polled), self._polled)
         self._mode_by_code = {code: mode for mode, code in register_map.modes.items()}
 
     @override
@@ -395,7 +395,7 @@ class CustomProfile(Profile):
             raise UnsupportedDeviceError(f"{io.label}: the serial number register is empty")
         # One poll proves the measurement registers answer, before an entry is created.
         try:
-            await io.read_blocks(self._poll_blocks)
+            await io.read_blocks(self._poll.blocks)
         except DeviceResponseError as err:
             raise UnsupportedDeviceError(f"{io.label}: mapped registers refused ({err})") from err
         return DeviceInfo(
@@ -410,10 +410,8 @@ class CustomProfile(Profile):
 
     @override
     async def read(self, io: RegisterIO) -> Measurements:
-        data = await io.read_blocks(self._poll_blocks)
-        v: dict[str, float] = {
-            reg.name: float(r.decode(reg, extract(self._poll_blocks, data, reg))) for reg in self._polled
-        }
+        values = decoded(self._poll, await io.read_blocks(self._poll.blocks))
+        v: dict[str, float] = {name: float(value) for name, value in values.items()}
         mode = Mode.AUTO
         if "mode" in v:
             code = int(v["mode"])

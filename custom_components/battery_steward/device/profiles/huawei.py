@@ -23,9 +23,9 @@ from typing import override
 
 from ...engine.state import Measurements, Mode, Setpoints
 from .. import registers as r
-from ..blocks import plan_blocks
+from ..blocks import Layout, plan_blocks
 from ..driver import Capabilities, DeviceInfo, DeviceResponseError, UnsupportedDeviceError
-from .base import Profile, RegisterIO, put, rated_limits, values_of
+from .base import Profile, RegisterIO, decoded, put, rated_limits, values_of
 
 STOP, CHARGE, DISCHARGE = 0, 1, 2  # StorageForcibleChargeDischarge (register_values.py)
 TARGET_TIME = 0  # StorageForcibleChargeDischargeTargetMode.TIME
@@ -100,7 +100,7 @@ class HuaweiProfile(Profile):
         """Plan the reads once; `clock` times the keep-alive (injectable for tests)."""
         self._clock = clock
         self._identity_blocks = plan_blocks(IDENTITY, max_count=MAX_BATCH)
-        self._poll_blocks = plan_blocks(POLLED, max_count=MAX_BATCH)
+        self._poll = Layout.of(plan_blocks(POLLED, max_count=MAX_BATCH), POLLED)
         self._info: DeviceInfo | None = None
         self._forced: int = STOP  # the forcible command last read or written
         self._commanded_at: float | None = None  # when it was last (re)written
@@ -126,7 +126,7 @@ class HuaweiProfile(Profile):
 
     @override
     async def read(self, io: RegisterIO) -> Measurements:
-        v = values_of(self._poll_blocks, await io.read_blocks(self._poll_blocks), POLLED)
+        v = decoded(self._poll, await io.read_blocks(self._poll.blocks))
         self._forced = int(v["command"])
         limits = (float(v["limit_charge"]), float(v["limit_discharge"]))
         mode: Mode | None

@@ -30,9 +30,9 @@ from typing import Any, override
 
 from ...engine.state import Limits, Measurements, Mode, Setpoints
 from .. import registers as r
-from ..blocks import extract, plan_blocks
+from ..blocks import Layout, extract, plan_blocks
 from ..driver import Capabilities, DeviceInfo, DeviceResponseError, UnsupportedDeviceError
-from .base import Profile, RegisterIO
+from .base import Profile, RegisterIO, decoded
 
 POWER_SIGN_DISCHARGE_POSITIVE = "discharge_positive"
 POWER_SIGN_CHARGE_POSITIVE = "charge_positive"
@@ -224,7 +224,7 @@ class MarstekProfile(Profile):
         self.settings = settings or MarstekSettings()
         self.map = MAPS[self.settings.layout]
         self._identity_blocks = plan_blocks(self.map.identity())
-        self._poll_blocks = plan_blocks(self.map.polled())
+        self._poll_layout = Layout.of(plan_blocks(self.map.polled()), self.map.polled())
         # The controlled state last written (None: the device runs itself), to re-assert it.
         self._mode: Mode | None = None
         self._power_w = 0.0
@@ -266,10 +266,8 @@ class MarstekProfile(Profile):
         )
 
     async def _poll(self, io: RegisterIO) -> dict[str, float]:
-        data = await io.read_blocks(self._poll_blocks)
-        return {
-            reg.name: float(r.decode(reg, extract(self._poll_blocks, data, reg))) for reg in self.map.polled()
-        }
+        values = decoded(self._poll_layout, await io.read_blocks(self._poll_layout.blocks))
+        return {name: float(value) for name, value in values.items()}
 
     @override
     async def read(self, io: RegisterIO) -> Measurements:

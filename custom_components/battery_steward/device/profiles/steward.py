@@ -7,9 +7,9 @@ from typing import Any, override
 
 from ...engine.state import Limits, Measurements, Mode, Setpoints
 from .. import registers as r
-from ..blocks import extract, plan_blocks
+from ..blocks import Layout, extract, plan_blocks
 from ..driver import FULL_CAPABILITIES, DeviceInfo, DeviceResponseError, UnsupportedDeviceError
-from .base import Profile, RegisterIO
+from .base import Profile, RegisterIO, decoded
 
 _MODE_BY_CODE = {code: Mode(name) for name, code in r.MODE_CODES.items()}
 _FIELD_REGISTERS: dict[str, r.Register] = {
@@ -30,7 +30,7 @@ class StewardProfile(Profile):
         """Plan the reads once."""
         self.identity_blocks = plan_blocks(r.IDENTITY)
         # The map reserves 112..119 as readable zeros, so measurements and controls are one read.
-        self.poll_blocks = plan_blocks(r.POLLED, max_gap=8)
+        self.poll = Layout.of(plan_blocks(r.POLLED, max_gap=8), r.POLLED)
 
     @override
     async def identify(self, io: RegisterIO) -> DeviceInfo:
@@ -57,8 +57,7 @@ class StewardProfile(Profile):
 
     @override
     async def read(self, io: RegisterIO) -> Measurements:
-        data = await io.read_blocks(self.poll_blocks)
-        values = {reg.name: r.decode(reg, extract(self.poll_blocks, data, reg)) for reg in r.POLLED}
+        values = decoded(self.poll, await io.read_blocks(self.poll.blocks))
         mode_code = int(values["mode"])
         if mode_code not in _MODE_BY_CODE:
             raise DeviceResponseError(f"unknown mode code {mode_code}")

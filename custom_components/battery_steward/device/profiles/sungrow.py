@@ -14,9 +14,9 @@ from typing import Any, override
 
 from ...engine.state import Measurements, Mode, Setpoints
 from .. import registers as r
-from ..blocks import plan_blocks
+from ..blocks import Layout, plan_blocks
 from ..driver import Capabilities, DeviceInfo, DeviceResponseError, UnsupportedDeviceError
-from .base import Profile, RegisterIO, put, rated_limits, values_of
+from .base import Profile, RegisterIO, decoded, put, rated_limits, values_of
 
 EMS_SELF_CONSUMPTION, EMS_FORCED = 0, 2
 CMD_CHARGE, CMD_DISCHARGE, CMD_STOP = 0xAA, 0xBB, 0xCC
@@ -77,7 +77,7 @@ class SungrowProfile(Profile):
     def __init__(self) -> None:
         """Plan the reads once; the source's gaps are not known to be readable, so none is bridged."""
         self._identity_blocks = plan_blocks(IDENTITY)
-        self._poll_blocks = plan_blocks(POLLED)
+        self._poll = Layout.of(plan_blocks(POLLED), POLLED)
         # 13051 holds a magnitude; the sign of a power asked for while stopped is remembered here.
         self._sign = 1
 
@@ -102,7 +102,7 @@ class SungrowProfile(Profile):
 
     @override
     async def read(self, io: RegisterIO) -> Measurements:
-        v = values_of(self._poll_blocks, await io.read_blocks(self._poll_blocks), POLLED)
+        v = decoded(self._poll, await io.read_blocks(self._poll.blocks))
         command = int(v["command"])
         sign = {CMD_CHARGE: -1, CMD_DISCHARGE: 1}.get(command, self._sign)
         return Measurements(

@@ -23,9 +23,9 @@ from typing import Any, override
 
 from ...engine.state import Measurements, Mode, Setpoints
 from .. import registers as r
-from ..blocks import plan_blocks
+from ..blocks import Layout, plan_blocks
 from ..driver import Capabilities, DeviceInfo, DeviceResponseError, UnsupportedDeviceError
-from .base import Profile, RegisterIO, put, rated_limits, values_of
+from .base import Profile, RegisterIO, decoded, put, rated_limits, values_of
 
 UNIT = 100  # com.victronenergy.system / .settings
 NO_LIMIT = -1
@@ -107,7 +107,7 @@ class VictronProfile(Profile):
         """Plan the reads once (unit 100, no gap bridged)."""
         self.settings = settings or VictronSettings()
         self._identity_blocks = plan_blocks(IDENTITY)
-        self._poll_blocks = plan_blocks(POLLED)
+        self._poll = Layout.of(plan_blocks(POLLED), POLLED)
 
     @override
     async def identify(self, io: RegisterIO) -> DeviceInfo:
@@ -135,7 +135,7 @@ class VictronProfile(Profile):
 
     @override
     async def read(self, io: RegisterIO) -> Measurements:
-        v = values_of(self._poll_blocks, await io.read_blocks(self._poll_blocks), POLLED)
+        v = decoded(self._poll, await io.read_blocks(self._poll.blocks))
         flows = (float(v["max_discharge"]) != 0, float(v["max_charge_current"]) != 0)
         return Measurements(
             soc_pct=float(v["soc"]),

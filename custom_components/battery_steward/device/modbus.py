@@ -153,7 +153,8 @@ class ModbusBatteryDriver:
                     raise DeviceConnectionError(f"cannot connect to {self.host}:{self.port}")
             await self._pace()
             try:
-                response = await asyncio.wait_for(_cancellable(request), self._timeout * 2)
+                # pymodbus bounds the request by the timeout (retries=0): no timer of our own.
+                response = await _cancellable(request)
             finally:
                 self._last_request = asyncio.get_running_loop().time()
         except _UndecodableError as err:

@@ -248,6 +248,12 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
         return event
 
     @override
+    def _holds_until(self) -> datetime | None:
+        # The event now holds until its planned end of validity (the plan, the override and the
+        # items change with a signal from the controller).
+        return None if self._planned is None else self._planned[1]
+
+    @override
     def _shown(self) -> tuple[Any, ...]:
         """State and attributes with the event planned once; the same while the event holds."""
         event = self.event

@@ -6,6 +6,7 @@ is then an entity of the fetcher's coordinator. Entities write to the battery on
 controller (its runner is the one write path).
 """
 
+from datetime import datetime
 from typing import Any, override
 
 from homeassistant.auth.permissions.const import POLICY_CONTROL
@@ -16,6 +17,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
 
 from .const import CONF_ADMIN_ONLY, DOMAIN, signal_state
 from .controller import BatteryController
@@ -140,6 +142,25 @@ class ControllerEntity(BatteryEntity):
     @override
     def available(self) -> bool:
         return True
+
+    def _holds_until(self) -> datetime | None:
+        """Until when what the entity shows holds unless the controller signals (None: unknown).
+
+        For an entity that follows every poll: its display depends on time as well.
+        """
+        return None
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """After a poll, check again only once what it shows may have moved on with time."""
+        if (
+            self._last_shown is not None
+            and (until := self._holds_until()) is not None
+            and dt_util.utcnow() < until
+        ):
+            return
+        self.write_if_changed()
 
     async def async_added_to_hass(self) -> None:
         """Follow the controller (which follows the coordinator)."""

@@ -8,7 +8,7 @@ its parent's), so each item is a service device of its own, connected via the ba
 and named after the item (as google_weather makes a device per subentry).
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, override
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
@@ -84,6 +84,14 @@ class ItemSwitch(ControllerEntity, SwitchEntity):
         self._status_key = key
         self._status = self._work_out_status(dict(subentry.data) if subentry is not None else {}, now)
         return self._status
+
+    @override
+    def _holds_until(self) -> datetime | None:
+        # Its next start (the rest it shows changes with the item, the journal or the missed
+        # one-offs, which the controller signals).
+        if self._status is None:
+            return None
+        return self._status_until or datetime.max.replace(tzinfo=UTC)
 
     def _work_out_status(self, data: dict[str, Any], now: datetime) -> dict[str, Any]:
         attributes: dict[str, Any] = {"item_id": self.subentry_id, "item_type": data.get("type")}

@@ -1,24 +1,32 @@
 """Poll cost: Modbus requests and event-loop CPU per poll cycle, Battery Steward vs core `modbus`.
 
-One real-time Home Assistant, one simulated battery (served from its own thread, so answering
-requests costs nothing on Home Assistant's event loop), both integrations reading the same 13
-registers (every register Battery Steward polls: measurements and controls) every POLL_S seconds:
+Each phase runs in a fresh process of its own: one real-time Home Assistant, one simulated battery
+(served from its own thread, so answering requests costs nothing on Home Assistant's event loop),
+and one integration reading the same 13 registers (every register Battery Steward polls:
+measurements and controls) every POLL_S seconds:
 - Battery Steward: one entry, no schedule items (nothing to write), poll interval POLL_S;
 - Home Assistant core's `modbus` integration, configured as YAML through async_setup_component,
   one sensor per register (the usual way a register list is written for it), scan_interval POLL_S.
 
-Phases, one after the other in the same run: idle Home Assistant (baseline), Battery Steward
-alone, core `modbus` alone (it has no unload). In each phase, after a warm-up: requests = the
-simulator's count of Modbus requests received; CPU = time.thread_time() of the event-loop
-thread, minus the idle baseline's rate. Per cycle = divided by the cycles each really ran,
-counted at the simulator as reads at the first register (every cycle of either starts there;
-core's per-sensor timers run a little slower than every POLL_S).
+The phases alternate, ROUNDS times: Battery Steward, core `modbus`, Battery Steward, ... A fresh
+process per phase lets each start from the same state (core `modbus` has no unload), and
+alternating them spreads the machine's drift over both. In a phase: an idle window (the idle
+loop's rate), set-up, a warm-up, then a window of CYCLES cycles: requests = the simulator's count
+of Modbus requests received; CPU = time.thread_time() of the event-loop thread, minus the idle
+rate. Per cycle = divided by the cycles each really ran, counted at the simulator as reads at the
+first register (every cycle of either starts there; core's per-sensor timers run a little slower
+than every POLL_S). The figures are the medians over the rounds, the ratio theirs; each round's
+ratio (its two phases side by side) is given too.
 
-Run from the repo root: .venv/bin/python benchmarks/poll_cost.py   (BENCH_CYCLES=5 for a quick run)
+Run from the repo root: .venv/bin/python benchmarks/poll_cost.py   (BENCH_CYCLES=5 BENCH_ROUNDS=1
+for a quick run)
 """
 
 import asyncio
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing
 import os
+import statistics
 import time
 from typing import Any
 
@@ -38,10 +46,13 @@ from homeassistant.setup import async_setup_component
 from custom_components.battery_steward.device import registers as r
 from custom_components.battery_steward.device.simulator import SimulatedBattery
 
-CYCLES = int(os.environ.get("BENCH_CYCLES", "30"))
+CYCLES = int(os.environ.get("BENCH_CYCLES", "20"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 POLL_S = 2
 WARMUP_CYCLES = 2
 WINDOW_S = CYCLES * POLL_S
+IDLE_S = 10
+OURS, CORE = "Battery Steward", "core modbus"
 FIRST = r.POLLED[0].address
 
 _DATA_TYPES = {
@@ -81,14 +92,14 @@ def core_modbus_config(battery: SimulatedBattery) -> dict[str, Any]:
     }
 
 
-async def measure(hass: HomeAssistant, battery: CountingBattery) -> tuple[int, float, int]:
-    """Requests received, event-loop CPU seconds and poll cycles run over a window of WINDOW_S.
+async def measure(hass: HomeAssistant, battery: CountingBattery, window_s: float) -> tuple[int, float, int]:
+    """Requests received, event-loop CPU seconds and poll cycles run over a window.
 
     A cycle is counted at the simulator: each one starts with a read at the first register.
     """
     await hass.async_block_till_done()
     requests, cpu, cycles = battery.request_count, time.thread_time(), battery.reads_at[FIRST]
-    await asyncio.sleep(WINDOW_S)
+    await asyncio.sleep(window_s)
     return (
         battery.request_count - requests,
         time.thread_time() - cpu,
@@ -102,68 +113,96 @@ def core_states_known(hass: HomeAssistant) -> bool:
     return all(s is not None and s.state not in ("unknown", "unavailable") for s in states)
 
 
-async def main() -> None:
-    print(f"poll_cost: {CYCLES} cycles of {POLL_S} s per phase, {len(r.POLLED)} registers, on {machine()}")
+async def phase(kind: str) -> dict[str, Any]:
+    """One integration's phase in this (fresh) process: idle window, set-up, warm-up, window."""
     async with running_hass() as hass, simulators_in_thread(1) as (battery,):
         await asyncio.sleep(POLL_S)
-        idle_requests, idle_cpu, _ = await measure(hass, battery)
-        idle_rate = idle_cpu / WINDOW_S
-        print(
-            f"idle: {idle_requests} requests, {idle_cpu * 1000:.1f} ms loop CPU in {WINDOW_S} s", flush=True
-        )
-
-        entry = await setup_entry(hass, battery, [], {"poll_interval": POLL_S})
+        _, idle_cpu, _ = await measure(hass, battery, IDLE_S)
+        if kind == OURS:
+            await setup_entry(hass, battery, [], {"poll_interval": POLL_S})
+        else:
+            if not await async_setup_component(hass, "modbus", core_modbus_config(battery)):
+                raise SystemExit("core modbus did not set up")
+            if not await wait_until(lambda: core_states_known(hass), 10 * POLL_S, step_s=0.1):
+                raise SystemExit("core modbus sensors never got a value")
         await asyncio.sleep(WARMUP_CYCLES * POLL_S)
         writes = battery.write_count
-        ours_requests, ours_cpu, ours_cycles = await measure(hass, battery)
-        ours_writes = battery.write_count - writes
-        print(
-            f"Battery Steward: {ours_cycles} cycles, {ours_requests} requests, {ours_cpu * 1000:.1f} ms CPU"
-        )
-        if not await hass.config_entries.async_unload(entry.entry_id):
-            raise SystemExit("Battery Steward did not unload")
-        await asyncio.sleep(POLL_S)
+        requests, cpu, cycles = await measure(hass, battery, WINDOW_S)
+        if kind == CORE:
+            soc = hass.states.get("sensor.core_soc_pct")
+            if soc is None or float(soc.state) != battery.read_register("soc_pct"):
+                raise SystemExit(f"core soc_pct {soc and soc.state} is not the simulator's")
+        idle_rate = idle_cpu / IDLE_S
+        return {
+            "requests": requests / max(cycles, 1),
+            "cpu_ms": max(0.0, cpu - idle_rate * WINDOW_S) * 1000 / max(cycles, 1),
+            "cycles": cycles,
+            "idle_ms": idle_rate * POLL_S * 1000,
+            "writes": battery.write_count - writes,
+            "loop_exceptions": len(loop_exceptions),
+        }
 
-        if not await async_setup_component(hass, "modbus", core_modbus_config(battery)):
-            raise SystemExit("core modbus did not set up")
-        if not await wait_until(lambda: core_states_known(hass), 10 * POLL_S, step_s=0.1):
-            raise SystemExit("core modbus sensors never got a value")
-        await asyncio.sleep(WARMUP_CYCLES * POLL_S)
-        core_requests, core_cpu, core_cycles = await measure(hass, battery)
-        print(f"core modbus: {core_cycles} cycles, {core_requests} requests, {core_cpu * 1000:.1f} ms CPU")
-        soc = hass.states.get("sensor.core_soc_pct")
-        print(f"core soc_pct = {soc.state if soc else None} (simulator: {battery.read_register('soc_pct')})")
 
-    def per_cycle_ms(cpu: float, cycles: int) -> float:
-        return round(max(0.0, cpu - idle_rate * WINDOW_S) * 1000 / max(cycles, 1), 2)
+def run_phase(kind: str) -> dict[str, Any]:
+    """phase() in the calling process (the pool gives each phase a process of its own)."""
+    return asyncio.run(phase(kind))
 
-    requests_per_cycle = ours_requests / max(ours_cycles, 1)
-    core_requests_per_cycle = core_requests / max(core_cycles, 1)
-    cpu_ms, core_cpu_ms = per_cycle_ms(ours_cpu, ours_cycles), per_cycle_ms(core_cpu, core_cycles)
+
+def main() -> None:
     print(
-        f"per cycle: Battery Steward {requests_per_cycle:.2f} requests, {cpu_ms:.2f} ms; "
-        f"core modbus {core_requests_per_cycle:.2f} requests, {core_cpu_ms:.2f} ms "
-        f"(idle loop {idle_rate * POLL_S * 1000:.2f} ms per {POLL_S} s subtracted); "
-        f"loop exceptions: {len(loop_exceptions)}"
+        f"poll_cost: {ROUNDS} rounds of a phase each, {CYCLES} cycles of {POLL_S} s per phase, "
+        f"{len(r.POLLED)} registers, on {machine()}",
+        flush=True,
+    )
+    results: dict[str, list[dict[str, Any]]] = {OURS: [], CORE: []}
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn, max_tasks_per_child=1) as pool:
+        for round_no in range(1, ROUNDS + 1):
+            for kind in (OURS, CORE):
+                result = pool.submit(run_phase, kind).result()
+                results[kind].append(result)
+                print(
+                    f"round {round_no}, {kind}: {result['cycles']} cycles, {result['requests']:.2f} requests "
+                    f"and {result['cpu_ms']:.2f} ms loop CPU per cycle (idle loop {result['idle_ms']:.2f} ms "
+                    f"per {POLL_S} s subtracted)",
+                    flush=True,
+                )
+
+    def median(kind: str, key: str) -> float:
+        return float(statistics.median(float(result[key]) for result in results[kind]))
+
+    cpu_ms, core_cpu_ms = median(OURS, "cpu_ms"), median(CORE, "cpu_ms")
+    requests, core_requests = median(OURS, "requests"), median(CORE, "requests")
+    round_ratios = [
+        round(core["cpu_ms"] / ours["cpu_ms"], 1) if ours["cpu_ms"] > 0 else None
+        for ours, core in zip(results[OURS], results[CORE], strict=True)
+    ]
+    exceptions = sum(result["loop_exceptions"] for kind in results for result in results[kind])
+    print(
+        f"median per cycle: Battery Steward {requests:.2f} requests, {cpu_ms:.2f} ms; "
+        f"core modbus {core_requests:.2f} requests, {core_cpu_ms:.2f} ms; ratio per round {round_ratios}; "
+        f"loop exceptions: {exceptions}"
     )
     emit(
         {
-            "requests_per_cycle": round(requests_per_cycle, 2),
-            "core_requests_per_cycle": round(core_requests_per_cycle, 2),
-            "cpu_ms_per_cycle": cpu_ms,
-            "core_cpu_ms_per_cycle": core_cpu_ms,
-            "requests_ratio": round(core_requests_per_cycle / max(requests_per_cycle, 1e-9), 1),
+            "requests_per_cycle": round(requests, 2),
+            "core_requests_per_cycle": round(core_requests, 2),
+            "cpu_ms_per_cycle": round(cpu_ms, 2),
+            "core_cpu_ms_per_cycle": round(core_cpu_ms, 2),
+            "requests_ratio": round(core_requests / max(requests, 1e-9), 1),
             "cpu_ratio": round(core_cpu_ms / cpu_ms, 1) if cpu_ms > 0 else None,
+            "cpu_ratio_per_round": round_ratios,
+            "rounds": ROUNDS,
             "registers": len(r.POLLED),
-            "cycles": ours_cycles,
-            "core_cycles": core_cycles,
+            "cycles": sum(result["cycles"] for result in results[OURS]),
+            "core_cycles": sum(result["cycles"] for result in results[CORE]),
             "poll_interval_s": POLL_S,
-            "idle_cpu_ms_per_cycle": round(idle_rate * POLL_S * 1000, 2),
-            "writes_during_window": ours_writes,
-            "loop_exceptions": len(loop_exceptions),
+            "idle_cpu_ms_per_cycle": round(median(OURS, "idle_ms"), 2),
+            "writes_during_window": sum(result["writes"] for result in results[OURS]),
+            "loop_exceptions": exceptions,
         }
     )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

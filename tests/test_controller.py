@@ -1,7 +1,7 @@
 """The controller end to end: simulator over TCP, frozen time, real timers and stores."""
 
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 import json
 from typing import Any
 
@@ -9,6 +9,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -318,6 +319,83 @@ async def test_one_off_misfire_within_and_beyond_grace(
     assert Result.MISSED in results
     assert len(controller(entry).missed) == 1
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("heartbeat", "missed"),
+    [
+        ("25 minutes ago", 1),  # we ran until then: the one-off 40 minutes ago was applied
+        ("not a date", 2),  # unreadable: the state's own heartbeat (an hour ago) holds
+        (None, 2),  # no heartbeat file (a state saved before it existed)
+    ],
+)
+async def test_the_heartbeat_file_says_how_long_we_were_down(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimulatedBattery,
+    hass_storage: dict[str, Any],
+    heartbeat: str | None,
+    missed: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await hass.config.async_set_time_zone("Europe/Paris")
+    now = START
+    one_offs = [
+        {
+            "type": "one_off",
+            "name": f"{minutes} minutes ago",
+            "at": (now - timedelta(minutes=minutes)).isoformat(),
+            "misfire_grace_s": 300,
+            "setpoints": {"reserve_pct": reserve},
+        }
+        for minutes, reserve in ((40, 55), (20, 45))
+    ]
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=SERIAL,
+        data=modbus_data(simulator.port),
+        subentries_data=[item(one_off) for one_off in one_offs],
+    )
+    key = f"{DOMAIN}.{entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 3,
+        "key": key,
+        "data": {"journal": [], "last_alive": (now - timedelta(hours=1)).isoformat()},
+    }
+    if heartbeat is not None:
+        at = (now - timedelta(minutes=25)).isoformat() if heartbeat == "25 minutes ago" else heartbeat
+        hass_storage[f"{key}.alive"] = {"version": 1, "key": f"{key}.alive", "data": {"last_alive": at}}
+    freezer.move_to(now)
+    await load(hass, entry, wait="background")
+    records = [r for r in controller(entry).journal.query() if r.result is Result.MISSED]
+    assert len(records) == missed
+    assert len(controller(entry).missed) == missed
+    assert ("the heartbeat could not be read" in caplog.text) == (heartbeat == "not a date")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_heartbeat_rewrites_only_its_own_file(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimulatedBattery,
+    tick: Tick,
+    hass_storage: dict[str, Any],
+) -> None:
+    await freeze_at(hass, freezer, START)
+    entry = await setup_entry(hass, modbus_data(simulator.port), wait="background")  # nothing to run
+    await tick(5)  # set-up's saves are done
+    key = f"{DOMAIN}.{entry.entry_id}"
+    state = hass_storage[key]
+    for _ in range(3):  # the watchdog beats every 30 s; each beat is saved 2 s later
+        await tick(30)
+        await tick(3)
+        beat = datetime.fromisoformat(hass_storage[f"{key}.alive"]["data"]["last_alive"])
+        assert dt_util.utcnow() - timedelta(seconds=33) < beat <= dt_util.utcnow()
+    assert hass_storage[key] is state  # the state (and its journal) was not written again
+    await hass.config_entries.async_remove(entry.entry_id)
+    assert f"{key}.alive" not in hass_storage
+    assert key not in hass_storage
 
 
 async def test_journal_survives_restart(

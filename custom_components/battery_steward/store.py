@@ -9,7 +9,7 @@ confirm before anything is written (fail closed; docs/reliability.md).
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 import logging
 from typing import Any, Protocol, override
@@ -17,6 +17,7 @@ from typing import Any, Protocol, override
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, SOURCE_MANUAL, SOURCES, TRANSPORT_DEVICE, TRANSPORTS, signal_state
 from .device.driver import DeviceError, DeviceInfo
@@ -333,14 +334,38 @@ class ControllerStore:
         self._store = _VersionedStore(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}", private=True, minor_version=STORAGE_MINOR_VERSION
         )
+        # The heartbeat in a file of its own: saved every 30 s, it would otherwise rewrite the
+        # whole state (a journal of up to 2,000 records) each time, on the event loop.
+        self._alive: Store[dict[str, Any]] = Store(hass, 1, f"{DOMAIN}.{entry_id}.alive", private=True)
         self._loaded: StoredState | None = None
 
     async def async_load(self) -> StoredState:
-        """The saved state, validated (loaded once; later calls return the same state)."""
+        """The saved state, validated (loaded once; later calls return the same state).
+
+        Its heartbeat is the later of the state's own and the heartbeat file's.
+        """
         if self._loaded is None:
-            self._loaded = await self._async_load()
-            self._report(self._loaded)
+            state = await self._async_load()
+            if (beat := await self._async_load_heartbeat()) is not None and (
+                state.last_alive is None or beat > state.last_alive
+            ):
+                state = replace(state, last_alive=beat)
+            self._loaded = state
+            self._report(state)
         return self._loaded
+
+    async def _async_load_heartbeat(self) -> datetime | None:
+        """The heartbeat file's time; None when missing or unreadable (the state's own then holds)."""
+        try:
+            data = await self._alive.async_load()
+            return None if data is None else _aware(data["last_alive"])
+        except Exception as err:
+            _LOGGER.warning("%s: the heartbeat could not be read: %s", self.name, err)
+            return None
+
+    def beat_later(self) -> None:
+        """Save the heartbeat (now) within a couple of seconds, in its own file."""
+        self._alive.async_delay_save(lambda: {"last_alive": dt_util.utcnow().isoformat()}, SAVE_DELAY_S)
 
     async def _async_load(self) -> StoredState:
         try:
@@ -391,5 +416,6 @@ class ControllerStore:
     async def async_remove(self) -> None:
         """Forget everything (entry removed)."""
         await self._store.async_remove()
+        await self._alive.async_remove()
         for key in (Issue.STORE_DAMAGED, Issue.GATE_UNCONFIRMED):
             async_clear_issue(self.hass, key, self.entry_id)

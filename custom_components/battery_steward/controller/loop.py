@@ -374,7 +374,8 @@ class ControlLoop:
             self._coalesced(Trigger.WATCHDOG, self.next_change, now, "clock jump")
             self._rearm()
             self.runner.request(Trigger.WATCHDOG)
-        self.persist()  # heartbeat: how long we were down is judged from the last save
+        if self.runner.active:  # heartbeat: how long we were down is judged from the last one
+            self._store.beat_later()
 
     async def _async_startup(self) -> None:
         if self._startup_done:

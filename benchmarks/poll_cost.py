@@ -12,13 +12,14 @@ The phases alternate, ROUNDS times: Battery Steward, core `modbus`, Battery Stew
 process per phase lets each start from the same state (core `modbus` has no unload), and
 alternating them spreads the machine's drift over both. In a phase: set-up, a warm-up of WARMUP_S
 (longer than the 10 s after which Home Assistant saves the registries that its start and the
-set-up changed), then a window of CYCLES cycles: requests = the simulator's count of Modbus
-requests received; CPU = time.thread_time() of the event-loop thread, all of it (an idle Home
-Assistant's loop, about 0.01 ms per 2 s, is not subtracted: it counts against both). Per cycle =
-divided by the cycles each really ran, counted at the simulator as reads at the first register
-(every cycle of either starts there; core's per-sensor timers run a little slower than every
-POLL_S). The figures are the medians over the rounds, the ratio theirs; each round's ratio (its
-two phases side by side) is given too.
+set-up changed), a full garbage collection and gc.freeze() (so a collection in the window walks
+the objects made since, not all of Home Assistant's heap), then a window of CYCLES cycles:
+requests = the simulator's count of Modbus requests received; CPU = time.thread_time() of the
+event-loop thread, all of it (an idle Home Assistant's loop, about 0.01 ms per 2 s, is not
+subtracted: it counts against both). Per cycle = divided by the cycles each really ran, counted
+at the simulator as reads at the first register (every cycle of either starts there; core's
+per-sensor timers run a little slower than every POLL_S). The figures are the medians over the
+rounds, the ratio theirs; each round's ratio (its two phases side by side) is given too.
 
 Run from the repo root: .venv/bin/python benchmarks/poll_cost.py   (BENCH_CYCLES=5 BENCH_ROUNDS=1
 for a quick run)
@@ -26,6 +27,7 @@ for a quick run)
 
 import asyncio
 from concurrent.futures import ProcessPoolExecutor
+import gc
 import multiprocessing
 import os
 import statistics
@@ -127,6 +129,11 @@ async def phase(kind: str) -> dict[str, Any]:
             if not await wait_until(lambda: core_states_known(hass), 10 * POLL_S, step_s=0.1):
                 raise SystemExit("core modbus sensors never got a value")
         await asyncio.sleep(WARMUP_S)
+        # A full collection walks all of Home Assistant's heap, whichever window it lands in (it
+        # moved core's figure from 2.4 to 5-6 ms in one window of three): the heap as set up is
+        # frozen, so collections in the window cost what the integration's own objects do.
+        gc.collect()
+        gc.freeze()
         writes = battery.write_count
         requests, cpu, cycles = await measure(hass, battery, WINDOW_S)
         if kind == CORE:

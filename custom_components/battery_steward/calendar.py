@@ -24,7 +24,7 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN
 from .coordinator import PollInterest
 from .engine.planner import Schedule
-from .engine.state import Mode, Setpoints
+from .engine.state import Mode, Setpoints, same_basis
 from .entity import ControllerEntity
 from .runtime import BatteryConfigEntry
 
@@ -228,11 +228,7 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
         controller = self.controller
         basis = (controller.plan, controller.override, controller.desired, controller.items, self._names)
         planned = self._planned
-        if (
-            planned is not None
-            and now < planned[1]
-            and all(a is b or a == b for a, b in zip(planned[0], basis, strict=True))
-        ):
+        if planned is not None and now < planned[1] and same_basis(planned[0], basis):
             return planned[2]
         # Asked for on every poll: plan only the state now and the next change, and only when
         # something it depends on changed (benchmarks/poll_cost.py).
@@ -280,7 +276,7 @@ class PlanCalendar(ControllerEntity, CalendarEntity):
         controller = self.controller
         basis = (controller.plan, controller.override, controller.items, self._names)
         pushed = self._pushed_for
-        if pushed is None or not all(a is b or a == b for a, b in zip(pushed, basis, strict=True)):
+        if not same_basis(pushed, basis):
             if pushed is not None:
                 self.async_update_event_listeners()
             self._pushed_for = basis

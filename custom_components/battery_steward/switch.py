@@ -119,6 +119,9 @@ class PlantEnabledSwitch(BatteryEntity, SwitchEntity):
         await self.controller.async_set_plant_enabled(False, context=self._context)
 
 
+_FIGURES = ("rows_written", "samples", "skipped_steps", "failed_samples")
+
+
 class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):
     """Measurement recording to CSV; its state is restored after a restart."""
 
@@ -136,23 +139,21 @@ class RecordingSwitch(BatteryEntity, SwitchEntity, RestoreEntity):
     def is_on(self) -> bool:
         return self._recording.running
 
+    def _figures(self) -> tuple[int, int, int, int]:
+        """Rows written, samples, skipped steps and failed samples."""
+        recording = self._recording
+        sampler = recording.sampler
+        return (recording.rows_written, sampler.samples, sampler.skipped, sampler.failed)
+
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any]:
-        recording = self._recording
-        return {
-            "rows_written": recording.rows_written,
-            "samples": recording.sampler.samples,
-            "skipped_steps": recording.sampler.skipped,
-            "failed_samples": recording.sampler.failed,
-        }
+        return dict(zip(_FIGURES, self._figures(), strict=True))
 
     @override
     def _shown(self) -> tuple[Any, ...]:
         # The state and attributes follow from these alone (checked after every poll).
-        recording = self._recording
-        sampler = recording.sampler
-        return (recording.running, recording.rows_written, sampler.samples, sampler.skipped, sampler.failed)
+        return (self._recording.running, *self._figures())
 
     @override
     async def async_added_to_hass(self) -> None:

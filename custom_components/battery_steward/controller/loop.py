@@ -48,7 +48,7 @@ from ..engine.items import DefaultItem, Item, OneOffItem, SeriesItem
 from ..engine.journal import Journal, JournalRecord, Result, Trigger
 from ..engine.planner import Schedule
 from ..engine.reconcile import Tolerance, diff
-from ..engine.state import Measurements, Mode, Setpoints
+from ..engine.state import Measurements, Mode, Setpoints, same_basis
 from ..store import ControllerStore, StoredOverride
 from .issues import ControllerIssues, expected_effect_missing
 from .plant import Plant
@@ -329,8 +329,8 @@ class ControlLoop:
         The controller's entities show its state, which it signals itself when it changes; a
         poll changes only what follows from the reading: signalling them after every poll made
         each compute what it shows, for nothing most of the time (found by
-        benchmarks/poll_cost.py). Entities whose display depends on time follow the polls
-        themselves (ControllerEntity.follows_polls).
+        benchmarks/poll_cost.py). Entities whose display also depends on time hear of every poll
+        themselves (coordinator.PollInterest, ControllerEntity._holds_until).
         """
         judged = False
         if self.runner.active and self.coordinator.last_update_success:
@@ -349,7 +349,7 @@ class ControlLoop:
         shown = (data, success, self._differing(data) if data is not None and success else None)
         last = self._poll_shown
         self._poll_shown = shown
-        if judged or last is None or not all(a is b or a == b for a, b in zip(last, shown, strict=True)):
+        if judged or not same_basis(last, shown):
             self._notify()
 
     async def _async_on_patrol(self, now: datetime) -> None:
@@ -542,7 +542,7 @@ class ControlLoop:
         written = self._fresh_writes()
         basis = (data, self.desired, written, self.settings)
         memo = self._differing_memo
-        if memo is not None and all(a is b or a == b for a, b in zip(memo[0], basis, strict=True)):
+        if memo is not None and same_basis(memo[0], basis):
             return memo[1]
         todo, _ = differing(
             self.desired,

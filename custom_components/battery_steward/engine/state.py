@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
 
 class Mode(StrEnum):
@@ -84,3 +84,11 @@ class Measurements:
             power_w=self.power_setpoint_w,
             reactive_var=self.reactive_setpoint_var,
         )
+
+
+def same_basis(last: tuple[Any, ...] | None, now: tuple[Any, ...]) -> bool:
+    """Whether what a memo was worked out from is unchanged: item by item, the same object or equal.
+
+    Identity first: a plan or a reading kept as the same object compares at once.
+    """
+    return last is not None and all(a is b or a == b for a, b in zip(last, now, strict=True))
